@@ -1,0 +1,145 @@
+"""One tool call, from the model's raw request to a result: validate → decide → execute → record.
+
+Nothing runs before its arguments are valid JSON of the right shape and the contract allowed it.
+Every outcome, refusals included, comes back as a ToolResult the model can act on, and is journaled.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+import jsonschema
+
+from agentic import policy
+from agentic.contract import Contract
+from agentic.journal import Journal
+from agentic.models.base import ToolCall
+from agentic.tools.base import Tool, ToolContext, ToolFailure, ToolResult
+
+MAX_ARGUMENT_CHARS = 2_000_000
+SIDE_EFFECTS = ("write", "command", "tests")
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise _Duplicate(f"duplicate key {dupes[0]!r}")
+    return dict(pairs)
+
+
+def parse_arguments(raw: str) -> dict[str, Any]:
+    """The call's arguments as an object; ValueError with a message the model can act on."""
+    if len(raw) > MAX_ARGUMENT_CHARS:
+        raise ValueError(f"arguments are {len(raw)} characters; the limit is {MAX_ARGUMENT_CHARS}")
+    try:
+        value = json.loads(raw or "{}", object_pairs_hook=_no_duplicates)
+    except _Duplicate as exc:
+        raise ValueError(f"invalid arguments: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"arguments are not valid JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(value, dict):
+        raise ValueError("arguments must be a JSON object")
+    return value
+
+
+def schema_error(tool: Tool, args: dict[str, Any]) -> str | None:
+    validator = jsonschema.Draft202012Validator(tool.parameters)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(args))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "(arguments)"
+    return f"invalid arguments for {tool.name}: {where}: {error.message}"
+
+
+def describe(tool: Tool, args: dict[str, Any]) -> str:
+    """The exact action, for a person asked to approve it and for timelines."""
+    if tool.kind == "command":
+        return f"run: {args.get('command', '')}"
+    if tool.kind == "tests":
+        return f"run tests{': ' + args['target'] if args.get('target') else ''}"
+    if tool.kind in ("read", "write"):
+        return f"{tool.name} {args.get('path') or '.'}"
+    return tool.name
+
+
+@dataclass
+class Dispatcher:
+    tools: dict[str, Tool]
+    contract: Contract
+    journal: Journal
+    approver: policy.Approver
+    redact: Any  # Callable[[str], str]
+
+    def handle(self, call: ToolCall, ctx: ToolContext, step: int, parent: str) -> ToolResult:
+        span = uuid.uuid4().hex[:16]
+        tool = self.tools.get(call.name)
+        intent: dict[str, Any] = {"id": call.id, "tool": call.name, "arguments": call.arguments}
+        side_effect = tool is not None and tool.kind in SIDE_EFFECTS
+        self.journal.append(
+            "tool.call", intent, step=step, span=span, parent=parent, idem=ctx.idempotency_key, sync=side_effect
+        )
+        result = self._handle(tool, call, ctx, step, span)
+        result = replace(result, content=self.redact(result.content))
+        self.journal.append(
+            "tool.result",
+            {"id": call.id, "tool": call.name, "is_error": result.is_error, "content": result.content,
+             "data": result.data},
+            step=step, span=span, parent=parent, idem=ctx.idempotency_key,
+        )  # fmt: skip
+        return result
+
+    def _handle(self, tool: Tool | None, call: ToolCall, ctx: ToolContext, step: int, span: str) -> ToolResult:
+        if tool is None:
+            known = ", ".join(sorted(self.tools))
+            return ToolResult(f"error: unknown tool {call.name!r}; the tools are: {known}", is_error=True,
+                              data={"refused": "unknown-tool"})  # fmt: skip
+        try:
+            args = parse_arguments(call.arguments)
+        except ValueError as exc:
+            return ToolResult(f"error: {exc}", is_error=True, data={"refused": "invalid-arguments"})
+        if (problem := schema_error(tool, args)) is not None:
+            return ToolResult(f"error: {problem}", is_error=True, data={"refused": "invalid-arguments"})
+        decision = policy.decide(self.contract, tool.name, tool.kind, args)
+        action = describe(tool, args)
+        if decision.verdict == "ask":
+            approved = self.approver(tool.name, action)
+            decision = replace(
+                decision,
+                verdict="allow" if approved else "deny",
+                decided_by="person" if self.approver is not policy.deny_all else "no terminal",
+                reason="approved by the person" if approved else "not approved",
+            )
+        self.journal.append(
+            "policy.decision", {"tool": tool.name, "action": action, **decision.to_dict()},
+            step=step, span=span, parent=span, sync=decision.verdict == "allow" and tool.kind in SIDE_EFFECTS,
+        )  # fmt: skip
+        if decision.verdict != "allow":
+            why = f" ({decision.reason})" if decision.reason else ""
+            return ToolResult(
+                f"refused by the contract: {action} — rule {decision.rule}{why}",
+                is_error=True,
+                data={"refused": decision.rule},
+            )
+        try:
+            return tool.execute(args, ctx)
+        except ToolFailure as exc:
+            return ToolResult(f"error: {exc}", is_error=True, data={"failed": str(exc)})
+        except (OSError, UnicodeError) as exc:
+            return ToolResult(f"error: {tool.name} failed: {exc}", is_error=True, data={"failed": str(exc)})
+
+
+def for_model(result: ToolResult, max_chars: int) -> str:
+    """Tool output as the model sees it: trimmed (head and tail kept, the cut marked)."""
+    text = result.content
+    if len(text) > max_chars:
+        half = max_chars // 2
+        text = f"{text[:half]}\n[… {len(text) - 2 * half} characters cut …]\n{text[-half:]}"
+    return text

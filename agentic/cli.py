@@ -1,0 +1,282 @@
+"""The command line. Commands parse, call and render; errors are rendered once, in `main()`.
+
+Exit codes: 0 accepted / ok, 1 rejected or failed check, 2 usage or configuration error,
+3 stopped by a limit, 4 interrupted or provider failure (resumable), 130 Ctrl-C outside a run.
+Heavy modules (SDKs, jsonschema, gitpython) are imported inside commands so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from agentic import __version__
+from agentic.errors import AgenticError, ConfigError, UsageError
+
+app = typer.Typer(
+    name="agentic",
+    help="Let a language model change a git repository under a contract: permissions, a sandbox, a gate and a journal.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+contract_app = typer.Typer(help="Validate contracts.", no_args_is_help=True)
+app.add_typer(contract_app, name="contract")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+RepoOpt = Annotated[Path, typer.Option("--repo", "-C", help="Repository to work in (default: the current one).")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"agentic {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """agentic: a governed plan → edit → test loop on your repository.
+
+    Examples:
+      agentic demo
+      agentic run "fix the failing test in tests/test_calc.py" --model openai:gpt-4.1-mini
+      agentic show last
+    """
+
+
+def _terminal_approver(tool: str, action: str) -> bool:
+    from rich.prompt import Confirm
+
+    from agentic.report import clean
+
+    err.print(f"[bold yellow]The contract asks for approval:[/] {clean(tool)} → {clean(action)}")
+    return Confirm.ask("Allow this action?", default=False, console=err)
+
+
+def _approver() -> Any:
+    from agentic import policy
+
+    return _terminal_approver if sys.stdin.isatty() and sys.stderr.isatty() else policy.deny_all
+
+
+def _prepare(repo: Path, model: str | None, contract: str | None) -> tuple[Any, Any, Any, Any]:
+    from agentic.contract import load_contract
+    from agentic.models import load_model
+    from agentic.settings import load_settings
+    from agentic.workspace import find_repo
+
+    info = find_repo(repo)
+    settings = load_settings(info.root, {"model": model, "contract": contract})
+    if settings.model is None:
+        raise UsageError(
+            "no model configured",
+            hint="pass --model (e.g. openai:gpt-4.1-mini, anthropic:claude-sonnet-4-5, script:turns.yaml) "
+            "or set `model:` in .agentic.yaml",
+        )
+    ref = settings.contract
+    if ref == "policies/contract.yaml" and settings.origins.get("contract") == "default" and not (
+        info.root / ref
+    ).is_file():
+        ref = "default"
+        err.print("[dim]no policies/contract.yaml in this repository: using the shipped `default` contract[/]")
+    loaded = load_contract(ref, info.root)
+    model_path = settings.model
+    if model_path.startswith("script:") and not Path(model_path[7:]).is_absolute():
+        candidate = Path.cwd() / model_path[7:]
+        model_path = f"script:{candidate if candidate.exists() else info.root / model_path[7:]}"
+    return info, settings, loaded, load_model(model_path, settings.model_options())
+
+
+@app.command()
+def run(
+    task: Annotated[str, typer.Argument(help="What the agent should do.")],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="provider:model, overrides settings.")] = None,
+    contract: Annotated[str | None, typer.Option("--contract", help="Contract path or preset name.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print a final JSON summary object on stdout.")] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Run one governed task: plan → edit → test in an isolated worktree, accepted only if the gate passes.
+
+    Exit codes: 0 accepted, 1 rejected (gate failed or agent gave up), 2 usage or configuration error,
+    3 stopped by a limit, 4 interrupted or provider failure.
+
+    Example: agentic run "make test_average pass" --model anthropic:claude-sonnet-4-5
+    """
+    from agentic.report import Progress
+    from agentic.runner import RunRequest, execute
+
+    if not task.strip():
+        raise UsageError("the task is empty")
+    info, settings, loaded, model_obj = _prepare(repo, model, contract)
+    progress = Progress(err if json_out else out)
+    outcome = execute(RunRequest(task, info, settings, loaded, model_obj, _approver(), on_record=progress))
+    if json_out:
+        print(json.dumps(outcome.to_dict()))
+    else:
+        _print_outcome(outcome)
+    raise typer.Exit(outcome.exit_code)
+
+
+def _print_outcome(outcome: Any) -> None:
+    usage = outcome.usage
+    out.print(f"run [bold]{outcome.run_id}[/]: [bold]{outcome.status}[/] in {outcome.steps} steps, "
+              f"{outcome.tool_calls} tool calls, {usage.total_tokens} tokens, {outcome.duration_s:.1f}s")  # fmt: skip
+    if outcome.commit:
+        out.print(f"commit {outcome.commit[:12]} on branch [cyan]{outcome.branch}[/] — "
+                  f"bring it into your branch with: agentic apply {outcome.run_id}")  # fmt: skip
+    out.print(f"journal: {outcome.journal}")
+
+
+def _open_store(repo: Path) -> tuple[Any, Any]:
+    from agentic.store import SQLiteStore
+    from agentic.workspace import find_repo
+
+    info = find_repo(repo)
+    return info, SQLiteStore(info.state_dir / "agentic.db")
+
+
+def _get_run(store: Any, run_id: str) -> dict[str, Any]:
+    if run_id == "last":
+        runs = store.list_runs(limit=1)
+        if not runs:
+            raise UsageError("there are no runs in this repository yet")
+        return dict(runs[0])
+    found = store.get_run(run_id)
+    if found is None:
+        raise UsageError(f"no run {run_id!r} in this repository", hint="list runs with `agentic runs`")
+    return dict(found)
+
+
+@app.command()
+def runs(
+    status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many runs.")] = 30,
+    json_out: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """List the runs of this repository, newest first."""
+    import datetime
+
+    from rich.table import Table
+
+    from agentic.report import one_line
+
+    _, store = _open_store(repo)
+    rows = store.list_runs(status=status, limit=limit)
+    if json_out:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    table = Table(title="runs")
+    for col in ("run", "started", "status", "steps", "tokens", "model", "task"):
+        table.add_column(col)
+    for row in rows:
+        started = datetime.datetime.fromtimestamp(row["started_at"]).strftime("%Y-%m-%d %H:%M")
+        tokens = row["input_tokens"] + row["output_tokens"]
+        table.add_row(row["id"], started, row["status"], str(row["steps"]), str(tokens), row["model"],
+                      one_line(row["task"], 50))  # fmt: skip
+    out.print(table)
+
+
+@app.command()
+def show(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, a unique prefix, or 'last'.")],
+    json_out: Annotated[bool, typer.Option("--json", help="The timeline as JSON.")] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Show a run's timeline from its journal: steps, tool calls, decisions, gate verdicts."""
+    from agentic.report import timeline, timeline_table
+
+    _, store = _open_store(repo)
+    row = _get_run(store, run_id)
+    rows = timeline(Path(row["journal"]))
+    if json_out:
+        print(json.dumps({"run": row, "timeline": rows}))
+        return
+    out.print(timeline_table(rows, f"run {row['id']} · {row['status']}"))
+    out.print(f"journal: {row['journal']}")
+
+
+@app.command()
+def apply(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, a unique prefix, or 'last'.")],
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Bring an accepted run's commit onto your current branch (fast-forward or cherry-pick)."""
+    from agentic.workspace import apply_commit
+
+    info, store = _open_store(repo)
+    row = _get_run(store, run_id)
+    if row["status"] != "accepted" or not row["commit_sha"]:
+        raise UsageError(f"run {row['id']} is {row['status']}: only accepted runs can be applied")
+    head = apply_commit(info.root, row["commit_sha"], row["base_commit"])
+    out.print(f"applied run {row['id']}: your branch is now at {head[:12]}")
+
+
+@contract_app.command("check")
+def contract_check(
+    file: Annotated[Path | None, typer.Argument(help="Contract file (default: the one settings name).")] = None,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Validate a contract against the schema; exit 2 with file, line and field when it is invalid."""
+    from agentic.contract import load_contract, load_contract_file
+
+    if file is not None:
+        loaded = load_contract_file(file)
+    else:
+        from agentic.settings import load_settings
+        from agentic.workspace import find_repo
+
+        info = find_repo(repo)
+        loaded = load_contract(load_settings(info.root).contract, info.root)
+    out.print(f"[green]✓[/] {loaded.source}: valid ({len(loaded.tools)} tool rules, "
+              f"{len(loaded.invariants)} invariants, {loaded.hash_ref[:19]})")  # fmt: skip
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Where to create the demo repository (default: a new temp dir).")
+    ] = None,
+) -> None:
+    """Offline showcase: a throw-away repo with a bug, a scripted model, the whole loop, the journal."""
+    from agentic.demo import run_demo
+
+    raise typer.Exit(run_demo(directory, out))
+
+
+def _render_error(exc: AgenticError) -> None:
+    from agentic.report import clean
+
+    label = "configuration error" if isinstance(exc, ConfigError) else "error"
+    err.print(f"[bold red]{label}:[/] {clean(exc.message)}", soft_wrap=True)
+    if exc.hint:
+        err.print(f"[dim]hint:[/] {clean(exc.hint)}", soft_wrap=True)
+
+
+def main() -> None:
+    """Entry point: the one place errors become messages and exit codes."""
+    try:
+        app()
+    except AgenticError as exc:
+        _render_error(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

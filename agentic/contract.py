@@ -1,0 +1,170 @@
+"""The contract: loading, validation and its typed form.
+
+A contract is YAML validated against agentic/schemas/contract.schema.json, then checked further
+(globs and command patterns must parse). It comes from a path in the repository or from a preset
+shipped with agentic (`default`, `strict`, `readonly`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from agentic import globs, yamlfile
+from agentic.errors import ConfigError
+
+PRESETS = ("default", "strict", "readonly")
+DEFAULT_TEST_COMMAND = ("python", "-m", "pytest", "-q")
+ALWAYS_PROTECTED = (".agentic.yaml", ".agentic/**", ".git/**")
+
+Patterns = bool | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_steps: int = 40
+    max_tool_calls: int = 80
+    timeout_s: float = 1800.0
+    max_total_tokens: int | None = None
+    max_gate_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class Rule:
+    allow: Patterns = False
+    ask: Patterns = False
+    deny: Patterns = False
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Invariant:
+    id: str
+    description: str
+    check: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in self.check if k != "timeout_s")
+
+
+@dataclass(frozen=True)
+class Contract:
+    source: str  # as shown to people: a path or "preset:default"
+    sha256: str
+    test_command: tuple[str, ...] = DEFAULT_TEST_COMMAND
+    protected: tuple[str, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+    tools: dict[str, Rule] = field(default_factory=dict)
+    invariants: tuple[Invariant, ...] = ()
+    description: str = ""
+
+    @property
+    def hash_ref(self) -> str:
+        return f"sha256:{self.sha256}"
+
+
+def _patterns(value: Any) -> Patterns:
+    return value if isinstance(value, bool) else tuple(value)
+
+
+def _check_patterns(doc: yamlfile.Document, at: yamlfile.JsonPath, value: Any, command: bool) -> None:
+    if isinstance(value, bool):
+        return
+    for i, pattern in enumerate(value):
+        try:
+            if command:
+                if not shlex.split(pattern):
+                    raise ValueError("empty command pattern")
+            else:
+                globs.validate(pattern)
+        except ValueError as exc:
+            kind = "command pattern" if command else "glob"
+            raise doc.error(f"bad {kind} {pattern!r}: {exc}", (*at, i)) from None
+
+
+def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None) -> Contract:
+    if not isinstance(doc.data, dict):
+        raise doc.error("a contract is a mapping with at least 'version: 1'")
+    yamlfile.validate(doc, "contract")
+    data: dict[str, Any] = doc.data
+    tools: dict[str, Rule] = {}
+    for name, rule in (data.get("tools") or {}).items():
+        for key in ("allow", "ask", "deny"):
+            if key in rule:
+                _check_patterns(doc, ("tools", name, key), rule[key], command=name == "run_command")
+        tools[name] = Rule(
+            allow=_patterns(rule.get("allow", False)),
+            ask=_patterns(rule.get("ask", False)),
+            deny=_patterns(rule.get("deny", False)),
+            timeout_s=rule.get("timeout_s"),
+        )
+    protected = list(data.get("protected") or [])
+    _check_patterns(doc, ("protected",), protected, command=False)
+    invariants = []
+    seen: set[str] = set()
+    for i, item in enumerate(data.get("invariants") or []):
+        if item["id"] in seen:
+            raise doc.error(f"duplicate invariant id {item['id']!r}", ("invariants", i, "id"))
+        seen.add(item["id"])
+        check = item["check"]
+        if len([k for k in check if k != "timeout_s"]) != 1:
+            raise doc.error("a check names exactly one kind of check", ("invariants", i, "check"))
+        if "timeout_s" in check and "command" not in check and "tests" not in check:
+            raise doc.error("timeout_s applies to command and tests checks only", ("invariants", i, "check"))
+        for key in ("allow", "deny"):
+            if key in check.get("changed_paths", {}):
+                _check_patterns(
+                    doc, ("invariants", i, "check", "changed_paths", key), check["changed_paths"][key], False
+                )
+        invariants.append(Invariant(item["id"], item.get("description", ""), check))
+    always = list(ALWAYS_PROTECTED)
+    if protect_self:
+        always.append(protect_self)
+    return Contract(
+        source=doc.path,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        test_command=tuple(data.get("test_command") or DEFAULT_TEST_COMMAND),
+        protected=tuple(dict.fromkeys(always + protected)),
+        limits=Limits(**(data.get("limits") or {})),
+        tools=tools,
+        invariants=tuple(invariants),
+        description=data.get("description", ""),
+    )
+
+
+def preset_text(name: str) -> str:
+    return resources.files("agentic").joinpath("presets", f"{name}.yaml").read_text("utf-8")
+
+
+def load_contract(ref: str, repo_root: Path | None) -> Contract:
+    """Load the contract named by settings: a preset name, or a path relative to the repository."""
+    if ref in PRESETS:
+        text = preset_text(ref)
+        return parse_contract(yamlfile.parse(text, f"preset:{ref}"), text, None)
+    path = Path(ref)
+    if not path.is_absolute() and repo_root is not None:
+        path = repo_root / path
+    if not path.is_file():
+        hint = f"set `contract:` in .agentic.yaml to a file, or to a preset: {', '.join(PRESETS)}"
+        raise ConfigError("contract file not found", file=ref, hint=hint)
+    text = path.read_text(encoding="utf-8")
+    rel = None
+    if repo_root is not None:
+        try:
+            rel = path.resolve().relative_to(repo_root.resolve()).as_posix()
+        except ValueError:
+            rel = None
+    return parse_contract(yamlfile.parse(text, ref), text, rel)
+
+
+def load_contract_file(path: Path) -> Contract:
+    """Load a contract from an explicit file (for `agentic contract check FILE`)."""
+    if not path.is_file():
+        raise ConfigError("contract file not found", file=str(path))
+    text = path.read_text(encoding="utf-8")
+    return parse_contract(yamlfile.parse(text, str(path)), text, None)

@@ -1,0 +1,74 @@
+"""The exception tree. Everything a user can cause is one of these; the CLI renders them in one place.
+
+    AgenticError                      exit 1 unless a subclass says otherwise
+    ├── UsageError                    exit 2  bad flags, unknown run id, not a git repository
+    │   ├── ConfigError               exit 2  a settings/contract/script file is invalid (file, line, field)
+    │   └── MissingCredentials        exit 2  the chosen provider has no API key
+    ├── SandboxUnavailable            exit 2  commands cannot be isolated on this machine
+    ├── ProviderError                 exit 4  the model provider failed (network, HTTP error, bad answer)
+    │   └── ScriptExhausted           exit 4  a scripted model ran out of turns
+    └── WorkspaceError                exit 1  git refused an operation (apply conflict, dirty tree)
+
+Errors the *model* causes (bad tool arguments, a denied path) are not exceptions that leave the
+loop: they become tool results the model can act on.
+"""
+
+from __future__ import annotations
+
+
+class AgenticError(Exception):
+    """Base of every error agentic reports to a person."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(AgenticError):
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A configuration file is invalid. Carries where: file, line and the field's dotted path."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.field = field
+        where = file or "<config>"
+        if line is not None:
+            where += f":{line}"
+        text = f"{where}: {message}" if field is None else f"{where}: {field}: {message}"
+        super().__init__(text, hint=hint)
+        self.reason = message
+
+
+class MissingCredentials(UsageError):
+    pass
+
+
+class SandboxUnavailable(AgenticError):
+    exit_code = 2
+
+
+class ProviderError(AgenticError):
+    exit_code = 4
+
+
+class ScriptExhausted(ProviderError):
+    pass
+
+
+class WorkspaceError(AgenticError):
+    exit_code = 1

@@ -1,0 +1,136 @@
+"""Path globs for contract rules, without a dependency.
+
+A glob is matched against a POSIX path relative to the repository root (``src/app.py``; a leading
+``./``, repeated slashes and ``.`` segments are normalised away; the root itself is ``""`` or ``"."``).
+
+    *        any run of characters within one segment (never ``/``); matches dotfiles too, so
+             ``.env*`` matches ``.env.local``
+    ?        one character other than ``/``
+    [abc]    one character from the class; ``[!abc]`` / ``[^abc]`` negate it; ranges like ``[a-z]``
+    **       as a whole segment: zero or more segments. ``src/**`` matches ``src``, ``src/a`` and
+             ``src/a/b.py``; ``**/*.py`` matches ``a.py`` and ``x/y/a.py``; ``a/**/b`` matches ``a/b``.
+             Elsewhere (``a**``) it is just two ``*``.
+    dir/     a trailing slash means the directory and everything beneath it (same as ``dir/**``)
+
+A glob is anchored at the repository root and matches whole paths: a pattern without ``/`` matches
+only at the top level, so ``*.py`` matches ``a.py`` but not ``src/a.py`` (write ``**/*.py`` for that).
+Matching is case-sensitive. A path that is absolute or has a ``..`` segment matches nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def validate(pattern: str) -> None:
+    """Raise ValueError with a message for a person if `pattern` is not a usable glob."""
+    if not isinstance(pattern, str) or not pattern.strip():
+        raise ValueError("a glob must be a non-empty string")
+    if _CONTROL.search(pattern):
+        raise ValueError("a glob must not contain NUL or control characters")
+    if pattern.startswith("/"):
+        raise ValueError("a glob is relative to the repository root; remove the leading '/'")
+    if ".." in pattern.split("/"):
+        raise ValueError("a glob must not contain a '..' segment")
+    _build(pattern)  # raises for an unbalanced '[' or a bad range like [z-a]
+
+
+def match(pattern: str, path: str) -> bool:
+    """Whether the relative POSIX `path` matches the glob `pattern` (see the module docstring)."""
+    normal = _normalise(path)
+    if normal is None:
+        return False
+    return _compile(pattern).fullmatch(normal) is not None
+
+
+def match_any(patterns: Iterable[str], path: str) -> str | None:
+    """The first pattern that matches `path`, or None."""
+    for pattern in patterns:
+        if match(pattern, path):
+            return pattern
+    return None
+
+
+def _normalise(path: str) -> str | None:
+    if path.startswith("/"):
+        return None
+    segments = [s for s in path.split("/") if s not in ("", ".")]
+    if ".." in segments:
+        return None
+    return "/".join(segments)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(pattern: str) -> re.Pattern[str]:
+    validate(pattern)
+    return _build(pattern)
+
+
+def _build(pattern: str) -> re.Pattern[str]:
+    if pattern.endswith("/"):
+        pattern = pattern.rstrip("/") + "/**"
+    segments = [s for s in pattern.split("/") if s not in ("", ".")]
+    try:
+        return re.compile(_translate(segments), re.DOTALL)
+    except re.error as exc:
+        raise ValueError(f"bad character class: {exc.msg}") from None
+
+
+def _translate(segments: list[str]) -> str:
+    """A regex for whole paths from glob segments; ``**`` segments span zero or more path segments."""
+    out = ""
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        after_globstar = i > 0 and segments[i - 1] == "**"  # which already ended with its "/"
+        sep = "" if i == 0 or after_globstar else "/"
+        if segment == "**":
+            if last:
+                out += "(?:/.*)?" if sep else ".*"
+            else:
+                out += sep + "(?:.*/)?"
+        else:  # the lookahead: a segment is never empty, so `*` alone does not match the root
+            out += sep + "(?=[^/])" + _translate_segment(segment)
+    return out
+
+
+def _translate_segment(segment: str) -> str:
+    """A regex for one segment: ``*``, ``?`` and ``[...]`` never match ``/``."""
+    out: list[str] = []
+    i = 0
+    while i < len(segment):
+        char = segment[i]
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            regex, i = _translate_class(segment, i)
+            out.append(regex)
+            continue
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
+
+
+def _translate_class(segment: str, start: int) -> tuple[str, int]:
+    """Translate the class opening at segment[start]; returns the regex and the index after ``]``."""
+    i = start + 1
+    negate = i < len(segment) and segment[i] in "!^"
+    if negate:
+        i += 1
+    body: list[str] = []
+    first = True
+    while i < len(segment) and (segment[i] != "]" or first):
+        char = segment[i]
+        body.append(char if char == "-" and not first else re.escape(char))
+        first = False
+        i += 1
+    if i >= len(segment):
+        raise ValueError(f"unbalanced '[' in {segment!r}")
+    inner = "".join(body)
+    return ("[^/" + inner + "]" if negate else "(?!/)[" + inner + "]"), i + 1

@@ -1,0 +1,126 @@
+"""The run journal: append-only, hash-chained JSONL, written ahead of the actions it announces.
+
+One record per line: {v, run, seq, ts, step, span, parent, kind, idem, data | blob, prev, hash}.
+`hash` is the SHA-256 of the record's canonical JSON without `hash`, and `prev` the previous
+record's hash, so edits and torn writes are detectable. Payloads larger than BLOB_THRESHOLD bytes
+go to content-addressed files in `blobs/` and the record keeps `blob: sha256`. Every string is
+redacted before it is written. Records that announce a side effect are fsynced (`sync=True`);
+the others are flushed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+VERSION = 1
+BLOB_THRESHOLD = 2048
+GENESIS = "0" * 64
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
+
+
+class Journal:
+    def __init__(
+        self,
+        directory: Path,
+        run_id: str,
+        redact: Callable[[str], str] = lambda s: s,
+        on_record: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.directory = directory
+        self.on_record = on_record  # called with (record, data) after each append: live progress
+        self.run_id = run_id
+        self.path = directory / "journal.jsonl"
+        self.blobs = directory / "blobs"
+        self.redact = redact
+        directory.mkdir(parents=True, exist_ok=True)
+        self.seq, self.prev = 0, GENESIS
+        for record in read_records(self.path):
+            self.seq, self.prev = record["seq"], record["hash"]
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _store_blob(self, text: str) -> str:
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        target = self.blobs / digest
+        if not target.exists():
+            self.blobs.mkdir(exist_ok=True)
+            tmp = target.with_suffix(f".{uuid.uuid4().hex}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, target)
+        return digest
+
+    def append(
+        self,
+        kind: str,
+        data: dict[str, Any] | None = None,
+        *,
+        step: int = 0,
+        span: str | None = None,
+        parent: str | None = None,
+        idem: str | None = None,
+        sync: bool = False,
+    ) -> dict[str, Any]:
+        payload = self.redact(canonical(data or {}))
+        self.seq += 1
+        record: dict[str, Any] = {
+            "v": VERSION,
+            "run": self.run_id,
+            "seq": self.seq,
+            "ts": round(time.time(), 6),
+            "step": step,
+            "span": span or uuid.uuid4().hex[:16],
+            "parent": parent,
+            "kind": kind,
+            "idem": idem,
+        }
+        if len(payload) > BLOB_THRESHOLD:
+            record["blob"] = self._store_blob(payload)
+        else:
+            record["data"] = json.loads(payload)
+        record["prev"] = self.prev
+        record["hash"] = record_hash(record)
+        self._file.write(canonical(record) + "\n")
+        self._file.flush()
+        if sync:
+            os.fsync(self._file.fileno())
+        self.prev = record["hash"]
+        if self.on_record is not None:
+            self.on_record(record, record.get("data") or json.loads(payload))
+        return record
+
+
+def read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Records in order; a torn (unparseable, unterminated) last line is skipped."""
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                return  # torn write at the end
+            yield json.loads(line)
+
+
+def payload(record: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """The record's data, loading its blob when it has one."""
+    if "blob" in record:
+        result: dict[str, Any] = json.loads((directory / "blobs" / record["blob"]).read_text("utf-8"))
+        return result
+    data: dict[str, Any] = record.get("data") or {}
+    return data

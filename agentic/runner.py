@@ -1,0 +1,180 @@
+"""One governed run, from a task to a final status: set up, loop, decide, record, clean up."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentic import __version__, policy
+from agentic.actions import Dispatcher
+from agentic.budget import Budget, RunStopped
+from agentic.contract import Contract
+from agentic.errors import ProviderError
+from agentic.journal import Journal
+from agentic.loop import Session, agent_loop
+from agentic.models.base import Model, Usage
+from agentic.prompts import system_prompt, task_message
+from agentic.redact import Redactor
+from agentic.sandbox import BubblewrapSandbox, require_sandbox
+from agentic.settings import Settings
+from agentic.store import SQLiteStore
+from agentic.tools import builtin_tools, spec
+from agentic.workspace import RepoInfo, Workspace, ensure_excluded, who
+
+EXIT_CODES = {"accepted": 0, "rejected": 1, "limit_exceeded": 3, "failed": 4, "interrupted": 4}
+COMMAND_TOOLS = ("run_tests", "run_command")
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    status: str
+    reason: str
+    branch: str
+    base_commit: str
+    commit: str | None
+    steps: int
+    tool_calls: int
+    usage: Usage
+    journal: Path
+    duration_s: float
+    changes: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.status, 4)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "reason": self.reason,
+            "branch": self.branch if self.commit else None,
+            "base_commit": self.base_commit,
+            "commit": self.commit,
+            "steps": self.steps,
+            "tool_calls": self.tool_calls,
+            "tokens": {**self.usage.to_dict(), "total_tokens": self.usage.total_tokens},
+            "changed_files": [p for _, p in self.changes],
+            "duration_s": round(self.duration_s, 3),
+            "journal": str(self.journal),
+        }
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+def needs_sandbox(contract: Contract) -> bool:
+    uses_tools = any(
+        (rule := contract.tools.get(name)) is not None and (rule.allow or rule.ask) for name in COMMAND_TOOLS
+    )
+    return uses_tools or any(inv.kind in ("command", "tests") for inv in contract.invariants)
+
+
+@dataclass
+class RunRequest:
+    task: str
+    repo: RepoInfo
+    settings: Settings
+    contract: Contract
+    model: Model
+    approver: policy.Approver = policy.deny_all
+    argv: list[str] = field(default_factory=lambda: list(sys.argv))
+    on_record: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
+
+
+def commit_message(task: str, summary: str, run_id: str, contract: Contract) -> str:
+    title = " ".join(task.split())
+    title = title if len(title) <= 68 else title[:67] + "…"
+    body = summary.strip() or "(no summary)"
+    return (
+        f"agentic: {title}\n\n{body}\n\n"
+        f"Agentic-Run: {run_id}\nAgentic-Contract: {contract.hash_ref}\nAgentic-Version: {__version__}\n"
+    )
+
+
+def execute(req: RunRequest) -> RunOutcome:
+    started = time.monotonic()
+    repo, contract = req.repo, req.contract
+    run_id = new_run_id()
+    if needs_sandbox(contract):
+        require_sandbox()  # fail before anything is created
+    ensure_excluded(repo.root)
+    workspace = Workspace(repo.root, run_id, repo.head)
+    redact = Redactor.from_environment()
+    store = SQLiteStore(repo.state_dir / "agentic.db")
+    journal = Journal(repo.state_dir / "runs" / run_id, run_id, redact, req.on_record)
+    tools = builtin_tools()
+    specs = [spec(t) for t in tools.values()]
+    budget = Budget(contract.limits)
+    workspace.create()
+    sandbox = BubblewrapSandbox(workspace.path) if needs_sandbox(contract) else None
+    system = system_prompt(contract)
+    journal.append(
+        "run.start",
+        {
+            "task": req.task, "model": req.model.name, "settings": req.settings.to_dict(),
+            "settings_origins": req.settings.origins, "contract": {"source": contract.source,
+            "hash": contract.hash_ref}, "base_commit": repo.head, "branch": workspace.branch,
+            "worktree": str(workspace.path), "who": who(repo.root, req.argv),
+            "harness": {"version": __version__, "python": platform.python_version()},
+            "sandbox": sandbox.name if sandbox else None, "system_prompt": system,
+            "tools": [{"name": s.name, "description": s.description, "parameters": s.parameters} for s in specs],
+        },
+        sync=True,
+    )  # fmt: skip
+    store.add_run(
+        id=run_id, task=req.task, status="running", model=req.model.name, contract=contract.hash_ref,
+        base_commit=repo.head, branch=workspace.branch, worktree=str(workspace.path), journal=str(journal.path),
+        started_at=time.time(),
+    )  # fmt: skip
+    dispatcher = Dispatcher(tools, contract, journal, req.approver, redact)
+    session = Session(run_id, req.model, specs, dispatcher, contract, workspace, journal, budget, sandbox)
+    session.messages = [{"role": "system", "content": system}, {"role": "user", "content": task_message(req.task)}]
+    status, reason, commit = "failed", "", None
+    try:
+        verdict = agent_loop(session)
+        status, reason = "accepted", "the gate passed"
+        snapshot = session.snapshot
+        assert snapshot is not None
+        if snapshot.changes:
+            message = commit_message(req.task, session.summary, run_id, contract)
+            commit = workspace.commit(snapshot.tree, message)
+            journal.append("commit", {"commit": commit, "tree": snapshot.tree, "checks": len(verdict.checks)},
+                           step=budget.steps, sync=True)  # fmt: skip
+        else:
+            reason = "the gate passed; no file changed, so there is nothing to commit"
+    except RunStopped as stop:
+        status, reason = stop.status, stop.reason
+    except ProviderError as exc:
+        status, reason = "failed", f"provider error: {exc.message}"
+    except KeyboardInterrupt:
+        status, reason = "interrupted", "interrupted by the person (Ctrl-C)"
+    finally:
+        changes = session.snapshot.changes if session.snapshot else []
+        journal.append(
+            "run.end",
+            {"status": status, "reason": reason, "commit": commit, "budget": budget.to_dict()},
+            step=budget.steps, sync=True,
+        )  # fmt: skip
+        journal.close()
+        store.update_run(
+            run_id, status=status, reason=reason, commit_sha=commit, ended_at=time.time(), steps=budget.steps,
+            tool_calls=budget.tool_calls, input_tokens=budget.usage.input_tokens,
+            output_tokens=budget.usage.output_tokens, cached_input_tokens=budget.usage.cached_input_tokens,
+        )  # fmt: skip
+        store.close()
+        if status in ("accepted", "rejected"):
+            workspace.remove(keep_branch=commit is not None)
+    return RunOutcome(
+        run_id, status, reason, workspace.branch, repo.head, commit, budget.steps, budget.tool_calls,
+        budget.usage, journal.path, time.monotonic() - started, changes,
+    )  # fmt: skip
+

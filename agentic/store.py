@@ -1,0 +1,124 @@
+"""The SQLite index of runs (`.agentic/agentic.db`). It changes only through numbered migrations.
+
+The journal is the source of truth; this index answers "which runs, in what state" quickly.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_runs(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            task TEXT NOT NULL,
+            status TEXT NOT NULL,
+            model TEXT NOT NULL,
+            contract TEXT NOT NULL,
+            base_commit TEXT NOT NULL,
+            branch TEXT NOT NULL,
+            commit_sha TEXT,
+            worktree TEXT NOT NULL,
+            journal TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            ended_at REAL,
+            steps INTEGER NOT NULL DEFAULT 0,
+            tool_calls INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cached_input_tokens INTEGER NOT NULL DEFAULT 0,
+            reason TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX runs_status ON runs(status)")
+    db.execute("CREATE INDEX runs_started ON runs(started_at)")
+
+
+class Store(Protocol):
+    def add_run(self, **fields: Any) -> None: ...
+    def update_run(self, run_id: str, **fields: Any) -> None: ...
+    def get_run(self, run_id: str) -> dict[str, Any] | None: ...
+    def list_runs(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]: ...
+
+
+RUN_COLUMNS = {
+    "id", "task", "status", "model", "contract", "base_commit", "branch", "commit_sha", "worktree",
+    "journal", "started_at", "updated_at", "ended_at", "steps", "tool_calls", "input_tokens",
+    "output_tokens", "cached_input_tokens", "reason",
+}  # fmt: skip
+
+
+class SQLiteStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.migrate()
+
+    def migrate(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+                step(self.db)
+                self.db.execute(f"PRAGMA user_version = {number}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        self.db.close()
+
+    def add_run(self, **fields: Any) -> None:
+        fields.setdefault("updated_at", time.time())
+        cols = [c for c in fields if c in RUN_COLUMNS]
+        marks = ", ".join("?" for _ in cols)
+        self.db.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({marks})", [fields[c] for c in cols])
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        fields["updated_at"] = time.time()
+        cols = [c for c in fields if c in RUN_COLUMNS and c != "id"]
+        assignments = ", ".join(f"{c} = ?" for c in cols)
+        self.db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", [*(fields[c] for c in cols), run_id])
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            rows = self.db.execute(
+                "SELECT * FROM runs WHERE id LIKE ? ORDER BY started_at DESC LIMIT 2", (run_id + "%",)
+            ).fetchall()
+            row = rows[0] if len(rows) == 1 else None
+        return dict(row) if row else None
+
+    def list_runs(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        query, params = "SELECT * FROM runs", []
+        if status:
+            query += " WHERE status = ?"
+            params.append(status)
+        query += " ORDER BY started_at DESC LIMIT ?"
+        params.append(limit)
+        return [dict(r) for r in self.db.execute(query, params)]

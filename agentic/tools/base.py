@@ -1,0 +1,60 @@
+"""The tool seam: a Protocol, the context a tool runs in, and what it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
+
+from agentic.models.base import ToolSpec
+
+# What the policy checks for a call, by kind:
+#   read / write   -> the `path` argument, against path globs (writes also against protected paths)
+#   command        -> the parsed argv of `command`, against command patterns
+#   tests          -> the contract's test command; a plain allow / ask / deny
+#   control        -> nothing to check (finish)
+ToolKind = Literal["read", "write", "command", "tests", "control"]
+
+
+class ToolFailure(Exception):
+    """Raised by a tool for an error the model caused and can act on (no such file, text not found)."""
+
+
+@dataclass
+class ToolContext:
+    worktree: Path
+    sandbox: Any  # agentic.sandbox.Sandbox; Any to keep this module free of imports
+    test_command: list[str]
+    timeout_s: float = 300.0
+    max_output_chars: int = 30_000
+    idempotency_key: str = ""
+    # for tools that read many files (search, list_files): may this path be shown? (the contract decides)
+    readable: Callable[[str], bool] | None = None
+
+
+@dataclass
+class ToolResult:
+    content: str  # what the model sees
+    is_error: bool = False
+    # structured facts for the journal and the audit: paths read / written, exit status, …
+    data: dict[str, Any] = field(default_factory=dict)
+    finish: bool = False  # the model proposed it is done; the gate decides
+
+
+class Tool(Protocol):
+    name: str
+    kind: ToolKind
+    description: str  # written for the model
+    parameters: dict[str, Any]  # strict JSON Schema of the arguments
+
+    def execute(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult: ...
+
+
+def spec(tool: Tool) -> ToolSpec:
+    return ToolSpec(tool.name, tool.description, tool.parameters)
+
+
+def target_path(tool: Tool, args: dict[str, Any]) -> str:
+    """The path a file tool acts on, as given (relative to the worktree)."""
+    return str(args.get("path") or ".")

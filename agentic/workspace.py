@@ -1,0 +1,220 @@
+"""Git worktrees for runs, snapshots of their state, commits of accepted changes, and apply.
+
+Every git command the harness runs goes through `git()`: no system or global config, hooks,
+fsmonitor, pagers, external diff and textconv disabled, no terminal prompts. A run works in
+`.agentic/worktrees/<run>` on branch `agentic/<run>`; the person's checkout is never touched
+until `agentic apply`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentic.errors import UsageError, WorkspaceError
+
+STATE_DIR = ".agentic"
+HARDENING = [
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "core.fsmonitor=false",
+    "-c", "core.pager=cat",
+    "-c", "diff.external=",
+    "-c", "core.sshCommand=false",
+    "-c", "protocol.allow=never",
+    "-c", "submodule.recurse=false",
+]  # fmt: skip
+
+
+def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+    env.update(extra or {})
+    return env
+
+
+def run_git(
+    args: list[str], cwd: Path, *, env: dict[str, str] | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a hardened git command (see HARDENING); the caller inspects the result."""
+    return subprocess.run(
+        ["git", *HARDENING, *args],
+        cwd=cwd,
+        env=git_env(env),
+        input=input,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def git(args: list[str], cwd: Path, *, env: dict[str, str] | None = None, check: bool = True,
+        input: str | None = None) -> str:  # fmt: skip
+    """Run a hardened git command and return its stdout; WorkspaceError when it fails and check is set."""
+    done = run_git(args, cwd, env=env, input=input)
+    if check and done.returncode != 0:
+        raise WorkspaceError(f"git {args[0]} failed: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    root: Path
+    head: str  # commit sha
+    branch: str | None  # None when detached
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+
+def find_repo(start: Path) -> RepoInfo:
+    import git as gitpython  # lazy: keeps `agentic --help` fast
+
+    try:
+        repo = gitpython.Repo(start, search_parent_directories=True)
+    except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError):
+        raise UsageError(f"{start} is not inside a git repository", hint="run `git init` first") from None
+    if repo.bare or repo.working_tree_dir is None:
+        raise UsageError(f"{start} is a bare repository; agentic needs a working tree")
+    root = Path(repo.working_tree_dir)
+    try:
+        head = repo.head.commit.hexsha
+    except ValueError:
+        raise UsageError(f"{root} has no commit yet", hint="commit something first: runs start from HEAD") from None
+    branch = None if repo.head.is_detached else repo.active_branch.name
+    return RepoInfo(root, head, branch)
+
+
+def ensure_excluded(root: Path) -> None:
+    """Keep `.agentic/` out of git through the repository's info/exclude (never committed)."""
+    common = Path(git(["rev-parse", "--git-common-dir"], root).strip())
+    if not common.is_absolute():
+        common = root / common
+    exclude = common / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    existing = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+    if f"/{STATE_DIR}/" not in existing.splitlines():
+        with open(exclude, "a", encoding="utf-8") as fh:
+            if existing and not existing.endswith("\n"):
+                fh.write("\n")
+            fh.write(f"# agentic's state (runs, journals, worktrees)\n/{STATE_DIR}/\n")
+
+
+def identity(root: Path) -> tuple[str, str]:
+    """The person's git identity as their own config states it, or a neutral one."""
+    import git as gitpython
+
+    try:
+        reader = gitpython.Repo(root).config_reader()
+        name = str(reader.get_value("user", "name", "")) or ""
+        email = str(reader.get_value("user", "email", "")) or ""
+    except Exception:  # a broken user config must not stop a run
+        name = email = ""
+    return name or "agentic", email or "agentic@localhost"
+
+
+def who(root: Path, argv: list[str]) -> dict[str, object]:
+    name, email = identity(root)
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return {"os_user": user, "host": socket.gethostname(), "git_name": name, "git_email": email, "argv": argv}
+
+
+@dataclass
+class Snapshot:
+    tree: str
+    changes: list[tuple[str, str]]  # (status letter A/M/D/T, path)
+
+    @property
+    def paths(self) -> list[str]:
+        return [p for _, p in self.changes]
+
+
+@dataclass
+class Workspace:
+    repo_root: Path
+    run_id: str
+    base: str
+
+    @property
+    def path(self) -> Path:
+        return self.repo_root / STATE_DIR / "worktrees" / self.run_id
+
+    @property
+    def branch(self) -> str:
+        return f"agentic/{self.run_id}"
+
+    def create(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        git(["worktree", "add", "--quiet", "-b", self.branch, str(self.path), self.base], self.repo_root)
+
+    def snapshot(self) -> Snapshot:
+        """Stage everything in the worktree and return its tree and the paths changed since base."""
+        git(["add", "--all", "--", "."], self.path)
+        tree = git(["write-tree"], self.path).strip()
+        out = git(["diff-tree", "-r", "--no-renames", "--name-status", "-z", self.base, tree], self.path)
+        parts = [p for p in out.split("\0") if p]
+        changes = [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        return Snapshot(tree, changes)
+
+    def diff(self, tree: str, max_chars: int = 200_000) -> str:
+        text = git(["diff-tree", "-p", "--no-ext-diff", "--no-textconv", "-r", self.base, tree], self.path)
+        return text if len(text) <= max_chars else text[:max_chars] + "\n[… diff cut …]\n"
+
+    def added_lines(self, tree: str) -> list[tuple[str, str]]:
+        """(path, line) for every line the change adds."""
+        text = git(["diff-tree", "-p", "--no-ext-diff", "--no-textconv", "-r", "-U0", self.base, tree], self.path)
+        current, out = "", []
+        for line in text.splitlines():
+            if line.startswith("+++ "):
+                current = line[6:] if line.startswith("+++ b/") else line[4:]
+            elif line.startswith("+") and not line.startswith("+++"):
+                out.append((current, line[1:]))
+        return out
+
+    def commit(self, tree: str, message: str) -> str:
+        name, email = identity(self.repo_root)
+        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name,
+               "GIT_COMMITTER_EMAIL": email}  # fmt: skip
+        sha = git(["commit-tree", tree, "-p", self.base, "-F", "-"], self.path, env=env, input=message).strip()
+        git(["update-ref", f"refs/heads/{self.branch}", sha, self.base], self.path)
+        return sha
+
+    def remove(self, keep_branch: bool) -> None:
+        if self.path.exists():
+            git(["worktree", "remove", "--force", str(self.path)], self.repo_root, check=False)
+            if self.path.exists():
+                shutil.rmtree(self.path, ignore_errors=True)
+            git(["worktree", "prune"], self.repo_root, check=False)
+        if not keep_branch:
+            git(["branch", "-D", self.branch], self.repo_root, check=False)
+
+
+def apply_commit(root: Path, commit: str, base: str) -> str:
+    """Bring an accepted run's commit onto the person's current branch; returns the new HEAD."""
+    status = git(["status", "--porcelain", "--untracked-files=no"], root)
+    if status.strip():
+        raise WorkspaceError(
+            "your working tree has uncommitted changes", hint="commit or stash them, then run apply again"
+        )
+    head = git(["rev-parse", "HEAD"], root).strip()
+    name, email = identity(root)
+    env = {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+    if head == base:
+        git(["merge", "--ff-only", "--quiet", commit], root, env=env)
+    else:
+        done = run_git(["cherry-pick", commit], root, env=env)
+        if done.returncode != 0:
+            git(["cherry-pick", "--abort"], root, check=False)
+            raise WorkspaceError(
+                f"the run's change does not apply cleanly on your branch: {done.stderr.strip()}",
+                hint=f"inspect it with `git show {commit[:12]}` and merge by hand",
+            )
+    return git(["rev-parse", "HEAD"], root).strip()

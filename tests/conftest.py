@@ -1,0 +1,109 @@
+"""Shared fixtures: real git repositories in temp dirs, scripted models, the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agentic.workspace import git
+
+CALC = """\
+def average(values):
+    if not values:
+        return 0.0
+    return sum(values) / (len(values) - 1)
+"""
+
+TESTS = """\
+import unittest
+
+from calc import average
+
+
+class TestCalc(unittest.TestCase):
+    def test_average(self):
+        self.assertEqual(average([2, 4, 6]), 4)
+
+    def test_empty(self):
+        self.assertEqual(average([]), 0.0)
+"""
+
+CONTRACT = {
+    "version": 1,
+    "test_command": ["python", "-m", "unittest", "discover", "-s", "tests", "-t", "."],
+    "protected": ["policies/**", "tests/**"],
+    "limits": {"max_steps": 12, "max_tool_calls": 24, "timeout_s": 120, "max_gate_attempts": 2},
+    "tools": {
+        "list_files": {"allow": True},
+        "search": {"allow": True, "deny": [".env*"]},
+        "read_file": {"allow": True, "deny": [".env*"]},
+        "write_file": {"allow": ["*.py", "src/**"]},
+        "edit_file": {"allow": ["*.py", "src/**"]},
+        "delete_file": {"ask": True},
+        "run_tests": {"allow": True, "timeout_s": 60},
+        "run_command": {"allow": ["python -m unittest *", "echo *"], "timeout_s": 30},
+    },
+    "invariants": [
+        {"id": "tests-pass", "check": {"tests": True}},
+        {"id": "protected-unchanged", "check": {"protected_unchanged": True}},
+        {"id": "small", "check": {"max_files_changed": 3}},
+    ],
+}
+
+FIX = {
+    "name": "edit_file",
+    "arguments": {
+        "path": "calc.py",
+        "old_text": "return sum(values) / (len(values) - 1)",
+        "new_text": "return sum(values) / len(values)",
+    },
+}
+FINISH = {"name": "finish", "arguments": {"summary": "fixed average"}}
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+def make_repo(root: Path, contract: dict[str, Any] | None = None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    write(root / "calc.py", CALC)
+    write(root / "tests" / "__init__.py", "")
+    write(root / "tests" / "test_calc.py", TESTS)
+    write(root / ".env", "SECRET_TOKEN=canary-0123456789abcdef\n")
+    write(root / "policies" / "contract.yaml", yaml.safe_dump(contract or CONTRACT, sort_keys=False))
+    git(["init", "--quiet", "--initial-branch=main"], root)
+    git(["config", "user.name", "Test Person"], root)
+    git(["config", "user.email", "test@example.invalid"], root)
+    git(["add", "--all"], root)
+    git(["commit", "--quiet", "-m", "initial"], root)
+    return root
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "repo")
+
+
+def write_script(path: Path, turns: list[dict[str, Any]]) -> Path:
+    path.write_text(yaml.safe_dump(turns, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `agentic` CLI in a subprocess."""
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "agentic", *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
