@@ -61,11 +61,16 @@ class Progress:
             out.print(Text(f"   ✗ refused {data.get('action')}: {data.get('rule')} {data.get('reason', '')}",
                            style="yellow"))  # fmt: skip
         elif kind == "tool.result":
-            mark, style = ("✗", "red") if data.get("is_error") else ("✓", "green")
-            label = data.get("tool", "")
             extra = data.get("data") or {}
+            if "refused" in extra and extra["refused"] not in ("invalid-arguments", "unknown-tool"):
+                return  # the refusal was shown with its decision
+            mark, style = ("✗", "red") if data.get("is_error") else ("✓", "green")
             detail = extra.get("path") or " ".join(extra.get("argv", []))
-            out.print(Text(f"   {mark} {label} {one_line(str(detail), 80)}", style=style))
+            if "exit_code" in extra:
+                detail += " → timed out" if extra.get("timed_out") else f" → exit {extra['exit_code']}"
+            elif data.get("is_error"):
+                detail += " · " + one_line(data.get("content", ""), 70)
+            out.print(Text(f"   {mark} {data.get('tool', '')} {one_line(str(detail), 100)}", style=style))
         elif kind == "gate.verdict":
             for check in data.get("checks", []):
                 mark, style = ("✓", "green") if check["passed"] else ("✗", "red")

@@ -134,15 +134,24 @@ def run_process(
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    timed_out = False
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    finally:
+    expired = threading.Event()
+
+    def kill_group() -> None:
+        expired.set()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+
+    # A timer rather than wait(timeout): Popen.wait(timeout) polls with sleeps of up to 50 ms.
+    timer = threading.Timer(timeout_s, kill_group)
+    timer.start()
+    try:
         proc.wait()
+    finally:
+        timer.cancel()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
+        proc.wait()
+    timed_out = expired.is_set()
     reader.join(timeout=5)
     if proc.stdout is not None:
         proc.stdout.close()

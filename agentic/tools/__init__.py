@@ -6,9 +6,8 @@ from agentic.tools.base import Tool, ToolContext, ToolFailure, ToolResult, spec
 
 
 def builtin_tools() -> dict[str, Tool]:
-    from agentic.tools.files import FILE_TOOLS
-
     from agentic.tools.commands import Finish, RunCommand, RunTests
+    from agentic.tools.files import FILE_TOOLS
 
     tools: list[Tool] = [*FILE_TOOLS, RunTests(), RunCommand(), Finish()]
     return {t.name: t for t in tools}
