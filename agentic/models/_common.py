@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from agentic.errors import MissingCredentials, ProviderError
-from agentic.models.base import Message
+from agentic.models.base import Message, Usage
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -261,6 +261,18 @@ def system_text(messages: list[Message]) -> str:
 def count(value: object) -> int:
     """A token count from a usage field that may be missing or None."""
     return value if isinstance(value, int) else 0
+
+
+def openai_usage(usage: Any, input_field: str, output_field: str, details_field: str) -> Usage:
+    """Usage from an OpenAI usage object (Chat Completions and Responses name the fields differently)."""
+    if usage is None:
+        return Usage()
+    details = getattr(usage, details_field, None)
+    return Usage(
+        input_tokens=count(getattr(usage, input_field, 0)),
+        output_tokens=count(getattr(usage, output_field, 0)),
+        cached_input_tokens=count(getattr(details, "cached_tokens", 0)) if details is not None else 0,
+    )
 
 
 def unexpected(vendor: str, what: str) -> ProviderError:

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from agentic.models._common import (
     build_openai_client,
-    count,
     is_vendor_url,
     openai_errors,
+    openai_usage,
     text_of,
     unexpected,
 )
@@ -73,14 +73,7 @@ def _stop_reason(finish_reason: str | None, has_calls: bool) -> str:
 
 
 def _usage(usage: Any) -> Usage:
-    if usage is None:
-        return Usage()
-    details = getattr(usage, "prompt_tokens_details", None)
-    return Usage(
-        input_tokens=count(getattr(usage, "prompt_tokens", 0)),
-        output_tokens=count(getattr(usage, "completion_tokens", 0)),
-        cached_input_tokens=count(getattr(details, "cached_tokens", 0)) if details is not None else 0,
-    )
+    return openai_usage(usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details")
 
 
 class OpenAIChatModel:

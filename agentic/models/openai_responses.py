@@ -12,8 +12,8 @@ from agentic.errors import ProviderError
 from agentic.models._common import (
     ProviderRequestError,
     build_openai_client,
-    count,
     openai_errors,
+    openai_usage,
     system_text,
     text_of,
     unexpected,
@@ -68,14 +68,7 @@ def to_response_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:
 
 
 def _usage(usage: Any) -> Usage:
-    if usage is None:
-        return Usage()
-    details = getattr(usage, "input_tokens_details", None)
-    return Usage(
-        input_tokens=count(getattr(usage, "input_tokens", 0)),
-        output_tokens=count(getattr(usage, "output_tokens", 0)),
-        cached_input_tokens=count(getattr(details, "cached_tokens", 0)) if details is not None else 0,
-    )
+    return openai_usage(usage, "input_tokens", "output_tokens", "input_tokens_details")
 
 
 def _failure(response: Any) -> ProviderError:
