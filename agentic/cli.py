@@ -120,6 +120,7 @@ def run(
     if not task.strip():
         raise UsageError("the task is empty")
     info, settings, loaded, model_obj = _prepare(repo, model, contract)
+    _warn_if_dirty(info.root)
     progress = Progress(err if json_out else out)
     outcome = execute(RunRequest(task, info, settings, loaded, model_obj, _approver(), on_record=progress))
     if json_out:
@@ -127,6 +128,13 @@ def run(
     else:
         _print_outcome(outcome)
     raise typer.Exit(outcome.exit_code)
+
+
+def _warn_if_dirty(root: Path) -> None:
+    from agentic.workspace import git
+
+    if git(["status", "--porcelain", "--untracked-files=no"], root, check=False).strip():
+        err.print("[yellow]note:[/] your uncommitted changes are not part of the run: it starts from HEAD")
 
 
 def _print_outcome(outcome: Any) -> None:

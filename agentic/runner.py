@@ -100,36 +100,39 @@ def commit_message(task: str, summary: str, run_id: str, contract: Contract) -> 
     )
 
 
+def _start_record(req: RunRequest, workspace: Workspace, sandbox: Any, system: str, specs: list[Any]) -> dict[str, Any]:
+    """What `run.start` says: enough to audit the run and to know what shaped its behaviour."""
+    contract = req.contract
+    return {
+        "task": req.task, "model": req.model.name, "settings": req.settings.to_dict(),
+        "settings_origins": req.settings.origins, "contract": {"source": contract.source, "hash": contract.hash_ref},
+        "base_commit": req.repo.head, "branch": workspace.branch, "worktree": str(workspace.path),
+        "who": who(req.repo.root, req.argv),
+        "harness": {"version": __version__, "python": platform.python_version()},
+        "sandbox": sandbox.name if sandbox else None, "system_prompt": system,
+        "tools": [{"name": s.name, "description": s.description, "parameters": s.parameters} for s in specs],
+    }  # fmt: skip
+
+
 def execute(req: RunRequest) -> RunOutcome:
+    """Run one task to a final status. Raises only for set-up errors (before the run exists) and bugs."""
     started = time.monotonic()
     repo, contract = req.repo, req.contract
-    run_id = new_run_id()
     if needs_sandbox(contract):
         require_sandbox()  # fail before anything is created
     ensure_excluded(repo.root)
+    run_id = new_run_id()
     workspace = Workspace(repo.root, run_id, repo.head)
     redact = Redactor.from_environment()
-    store = SQLiteStore(repo.state_dir / "agentic.db")
-    journal = Journal(repo.state_dir / "runs" / run_id, run_id, redact, req.on_record)
     tools = builtin_tools()
     specs = [spec(t) for t in tools.values()]
     budget = Budget(contract.limits)
     workspace.create()
     sandbox = BubblewrapSandbox(workspace.path) if needs_sandbox(contract) else None
     system = system_prompt(contract)
-    journal.append(
-        "run.start",
-        {
-            "task": req.task, "model": req.model.name, "settings": req.settings.to_dict(),
-            "settings_origins": req.settings.origins, "contract": {"source": contract.source,
-            "hash": contract.hash_ref}, "base_commit": repo.head, "branch": workspace.branch,
-            "worktree": str(workspace.path), "who": who(repo.root, req.argv),
-            "harness": {"version": __version__, "python": platform.python_version()},
-            "sandbox": sandbox.name if sandbox else None, "system_prompt": system,
-            "tools": [{"name": s.name, "description": s.description, "parameters": s.parameters} for s in specs],
-        },
-        sync=True,
-    )  # fmt: skip
+    store = SQLiteStore(repo.state_dir / "agentic.db")
+    journal = Journal(repo.state_dir / "runs" / run_id, run_id, redact, req.on_record)
+    journal.append("run.start", _start_record(req, workspace, sandbox, system, specs), sync=True)
     store.add_run(
         id=run_id, task=req.task, status="running", model=req.model.name, contract=contract.hash_ref,
         base_commit=repo.head, branch=workspace.branch, worktree=str(workspace.path), journal=str(journal.path),
@@ -145,8 +148,7 @@ def execute(req: RunRequest) -> RunOutcome:
         snapshot = session.snapshot
         assert snapshot is not None
         if snapshot.changes:
-            message = commit_message(req.task, session.summary, run_id, contract)
-            commit = workspace.commit(snapshot.tree, message)
+            commit = workspace.commit(snapshot.tree, commit_message(req.task, session.summary, run_id, contract))
             journal.append("commit", {"commit": commit, "tree": snapshot.tree, "checks": len(verdict.checks)},
                            step=budget.steps, sync=True)  # fmt: skip
         else:
@@ -157,13 +159,12 @@ def execute(req: RunRequest) -> RunOutcome:
         status, reason = "failed", f"provider error: {exc.message}"
     except KeyboardInterrupt:
         status, reason = "interrupted", "interrupted by the person (Ctrl-C)"
+    except BaseException as exc:  # recorded, then re-raised: the journal must say how the run ended
+        status, reason = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        raise
     finally:
-        changes = session.snapshot.changes if session.snapshot else []
-        journal.append(
-            "run.end",
-            {"status": status, "reason": reason, "commit": commit, "budget": budget.to_dict()},
-            step=budget.steps, sync=True,
-        )  # fmt: skip
+        journal.append("run.end", {"status": status, "reason": reason, "commit": commit, "budget": budget.to_dict()},
+                       step=budget.steps, sync=True)  # fmt: skip
         journal.close()
         store.update_run(
             run_id, status=status, reason=reason, commit_sha=commit, ended_at=time.time(), steps=budget.steps,
@@ -173,6 +174,7 @@ def execute(req: RunRequest) -> RunOutcome:
         store.close()
         if status in ("accepted", "rejected"):
             workspace.remove(keep_branch=commit is not None)
+    changes = session.snapshot.changes if session.snapshot else []
     return RunOutcome(
         run_id, status, reason, workspace.branch, repo.head, commit, budget.steps, budget.tool_calls,
         budget.usage, journal.path, time.monotonic() - started, changes,
