@@ -77,6 +77,7 @@ class Dispatcher:
     journal: Journal
     approver: policy.Approver
     redact: Any  # Callable[[str], str]
+    switch: Any = None  # Callable[[str], dict | None]: the kill switch of a tool, read at every call
 
     def handle(self, call: ToolCall, ctx: ToolContext, step: int, parent: str) -> ToolResult:
         span = uuid.uuid4().hex[:16]
@@ -107,8 +108,13 @@ class Dispatcher:
             return ToolResult(f"error: {exc}", is_error=True, data={"refused": "invalid-arguments"})
         if (problem := schema_error(tool, args)) is not None:
             return ToolResult(f"error: {problem}", is_error=True, data={"refused": "invalid-arguments"})
-        decision = policy.decide(self.contract, tool.name, tool.kind, args)
         action = describe(tool, args)
+        switched = self.switch(tool.name) if self.switch is not None else None
+        if switched is not None:
+            reason = f"disabled by {switched['disabled_by']}" + (f": {switched['reason']}" if switched["reason"] else "")
+            decision = policy.Decision("deny", f"kill-switch {tool.name}", reason, decided_by="kill switch")
+        else:
+            decision = policy.decide(self.contract, tool.name, tool.kind, args)
         if decision.verdict == "ask":
             approved = self.approver(tool.name, action)
             decision = replace(

@@ -28,6 +28,9 @@ app = typer.Typer(
 )
 contract_app = typer.Typer(help="Validate contracts.", no_args_is_help=True)
 app.add_typer(contract_app, name="contract")
+tools_app = typer.Typer(help="List tools; the kill switch: disable or enable a tool, also for runs in progress.",
+                        no_args_is_help=True)  # fmt: skip
+app.add_typer(tools_app, name="tools")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -251,6 +254,78 @@ def contract_check(
         loaded = load_contract(load_settings(info.root).contract, info.root)
     out.print(f"[green]✓[/] {loaded.source}: valid ({len(loaded.tools)} tool rules, "
               f"{len(loaded.invariants)} invariants, {loaded.hash_ref[:19]})")  # fmt: skip
+
+
+def _tool_name(name: str) -> str:
+    from agentic.tools import builtin_tools
+
+    if name not in builtin_tools():
+        raise UsageError(f"unknown tool {name!r}", hint="see `agentic tools list`")
+    return name
+
+
+@tools_app.command("list")
+def tools_list(
+    json_out: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """The built-in tools, whether the kill switch disabled them, and what the contract allows."""
+    from rich.table import Table
+
+    from agentic.contract import load_contract
+    from agentic.settings import load_settings
+    from agentic.tools import builtin_tools
+
+    info, store = _open_store(repo)
+    switches = store.disabled_tools()
+    try:
+        contract = load_contract(load_settings(info.root).contract, info.root)
+    except ConfigError:
+        contract = load_contract("default", None)
+    rows = []
+    for name, tool in builtin_tools().items():
+        rule = contract.tools.get(name)
+        verdicts = [v for v in ("allow", "ask", "deny") if rule is not None and getattr(rule, v)]
+        switch = switches.get(name)
+        rows.append({"tool": name, "kind": tool.kind, "enabled": switch is None,
+                     "disabled_by": switch and switch["disabled_by"], "reason": switch and switch["reason"],
+                     "contract": "/".join(verdicts) or ("always" if tool.kind == "control" else "no rule: denied")})  # fmt: skip
+    if json_out:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    table = Table(title=f"tools · contract {contract.source}")
+    for col in ("tool", "kind", "status", "contract rules"):
+        table.add_column(col)
+    for row in rows:
+        status = "[green]enabled[/]" if row["enabled"] else f"[red]disabled[/] by {row['disabled_by']}"
+        table.add_row(row["tool"], row["kind"], status, row["contract"])
+    out.print(table)
+
+
+@tools_app.command("disable")
+def tools_disable(
+    name: Annotated[str, typer.Argument(help="The tool to disable, e.g. run_command.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why; shown to the model and in the audit.")] = "",
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Disable a tool in this repository from the very next call on, including runs in progress."""
+    import getpass
+
+    _, store = _open_store(repo)
+    store.disable_tool(_tool_name(name), getpass.getuser(), reason)
+    out.print(f"{name} is disabled: every call is refused until `agentic tools enable {name}`")
+
+
+@tools_app.command("enable")
+def tools_enable(
+    name: Annotated[str, typer.Argument(help="The tool to enable again.")],
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Enable a tool the kill switch disabled."""
+    _, store = _open_store(repo)
+    was = store.enable_tool(_tool_name(name))
+    out.print(f"{name} is enabled" + ("" if was else " (it was not disabled)"))
 
 
 @app.command()

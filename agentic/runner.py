@@ -138,7 +138,7 @@ def execute(req: RunRequest) -> RunOutcome:
         base_commit=repo.head, branch=workspace.branch, worktree=str(workspace.path), journal=str(journal.path),
         started_at=time.time(),
     )  # fmt: skip
-    dispatcher = Dispatcher(tools, contract, journal, req.approver, redact)
+    dispatcher = Dispatcher(tools, contract, journal, req.approver, redact, store.tool_switch)
     session = Session(run_id, req.model, specs, dispatcher, contract, workspace, journal, budget, sandbox)
     session.messages = [{"role": "system", "content": system}, {"role": "user", "content": task_message(req.task)}]
     status, reason, commit = "failed", "", None

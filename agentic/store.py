@@ -51,11 +51,29 @@ def m001_runs(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX runs_started ON runs(started_at)")
 
 
+@migration
+def m002_tool_switches(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE tool_switches (
+            tool TEXT PRIMARY KEY,
+            disabled_by TEXT NOT NULL,
+            disabled_at REAL NOT NULL,
+            reason TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+
+
 class Store(Protocol):
     def add_run(self, **fields: Any) -> None: ...
     def update_run(self, run_id: str, **fields: Any) -> None: ...
     def get_run(self, run_id: str) -> dict[str, Any] | None: ...
     def list_runs(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]: ...
+    def disabled_tools(self) -> dict[str, dict[str, Any]]: ...
+    def tool_switch(self, tool: str) -> dict[str, Any] | None: ...
+    def disable_tool(self, tool: str, by: str, reason: str = "") -> None: ...
+    def enable_tool(self, tool: str) -> bool: ...
 
 
 RUN_COLUMNS = {
@@ -122,3 +140,21 @@ class SQLiteStore:
         query += " ORDER BY started_at DESC LIMIT ?"
         params.append(limit)
         return [dict(r) for r in self.db.execute(query, params)]
+
+    # The kill switch: read before every tool call, so a switch thrown by another process binds at once.
+    def disabled_tools(self) -> dict[str, dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM tool_switches").fetchall()
+        return {r["tool"]: dict(r) for r in rows}
+
+    def tool_switch(self, tool: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM tool_switches WHERE tool = ?", (tool,)).fetchone()
+        return dict(row) if row else None
+
+    def disable_tool(self, tool: str, by: str, reason: str = "") -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO tool_switches (tool, disabled_by, disabled_at, reason) VALUES (?, ?, ?, ?)",
+            (tool, by, time.time(), reason),
+        )
+
+    def enable_tool(self, tool: str) -> bool:
+        return self.db.execute("DELETE FROM tool_switches WHERE tool = ?", (tool,)).rowcount > 0

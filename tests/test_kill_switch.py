@@ -1,0 +1,56 @@
+"""The kill switch: a disabled tool is refused from the next call on, also inside a run in progress."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from agentic.workspace import git
+from tests.conftest import CONTRACT, FINISH, FIX, cli, write_script
+
+
+def test_disable_binds_a_run_in_progress_in_another_process(repo: Path) -> None:
+    tools = {**CONTRACT["tools"], "run_command": {"allow": ["sleep *"]}}
+    (repo / "policies" / "contract.yaml").write_text(yaml.safe_dump({**CONTRACT, "tools": tools}))
+    git(["commit", "-qam", "allow sleep"], repo)
+    script = write_script(repo.parent / "t.yaml", [
+        {"tool_calls": [{"name": "run_command", "arguments": {"command": "sleep 2"}}]},
+        {"tool_calls": [{"name": "run_tests", "arguments": {}}]},
+        {"tool_calls": [FIX]},
+        {"tool_calls": [FINISH]},
+    ])  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentic", "run", "x", "--model", f"script:{script}", "--json"],
+        cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    runs = repo / ".agentic" / "runs"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        journals = list(runs.glob("*/journal.jsonl")) if runs.exists() else []
+        if journals and 'sleep 2' in journals[0].read_text():
+            break
+        time.sleep(0.05)
+    done = cli("tools", "disable", "run_tests", "--reason", "under investigation", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    out, err = proc.communicate(timeout=60)
+    summary = json.loads(out.splitlines()[-1])
+    assert proc.returncode == 0, err  # the gate still runs the tests: it is the harness, not a tool
+    records = [json.loads(line) for line in Path(summary["journal"]).read_text().splitlines()]
+    decision = [r["data"] for r in records if r["kind"] == "policy.decision" and r["data"]["tool"] == "run_tests"][0]
+    assert decision["verdict"] == "deny" and decision["rule"] == "kill-switch run_tests"
+    assert decision["by"] == "kill switch" and "under investigation" in decision["reason"]
+    listed = [json.loads(line) for line in cli("tools", "list", "--json", cwd=repo).stdout.splitlines()]
+    assert {r["tool"]: r["enabled"] for r in listed}["run_tests"] is False
+    assert cli("tools", "enable", "run_tests", cwd=repo).returncode == 0
+    listed = [json.loads(line) for line in cli("tools", "list", "--json", cwd=repo).stdout.splitlines()]
+    assert all(r["enabled"] for r in listed)
+
+
+def test_unknown_tool_is_a_usage_error(repo: Path) -> None:
+    done = cli("tools", "disable", "rm_rf", cwd=repo)
+    assert done.returncode == 2 and "unknown tool 'rm_rf'" in done.stderr
