@@ -14,7 +14,7 @@ from agentic import policy
 from agentic.actions import Dispatcher, for_model
 from agentic.budget import Budget, Rejected
 from agentic.contract import Contract
-from agentic.gate import Candidate, Verdict, evaluate
+from agentic.gate import Candidate, Verdict, count_collected, evaluate
 from agentic.journal import Journal
 from agentic.models.base import Message, Model, ToolCall, ToolSpec, Turn
 from agentic.tools.base import ToolContext, ToolResult
@@ -34,11 +34,13 @@ class Session:
     workspace: Workspace
     journal: Journal
     budget: Budget
-    sandbox: Any  # Sandbox | None
+    sandbox: Any  # Sandbox | None, bound to the worktree
+    make_sandbox: Any = None  # Callable[[Path], Sandbox] | None: a sandbox for another directory
     messages: list[Message] = field(default_factory=list)
     sent: int = 0  # messages already journaled with a model.request
     idle: int = 0
     summary: str = ""  # from the last finish call
+    base_counts: dict[tuple[str, ...], int | None] = field(default_factory=dict)
     snapshot: Snapshot | None = None
 
     def ask_model(self) -> Turn:
@@ -71,10 +73,14 @@ class Session:
                               "content": f"<tool_output>\n{text}\n</tool_output>", "is_error": result.is_error})  # fmt: skip
 
     def gate(self) -> Verdict:
+        """Evaluate the contract's invariants on a clean checkout of the worktree's current tree."""
         self.snapshot = snap = self.workspace.snapshot()
         self.journal.append("checkpoint", {"tree": snap.tree, "changes": snap.changes}, step=self.budget.steps)
-        cand = Candidate(self.workspace.path, snap.changes, self.workspace.added_lines(snap.tree))
-        verdict = evaluate(self.contract, cand, self.sandbox, timeout_s=self.budget.tool_timeout(600.0))
+        added = self.workspace.added_lines(snap.tree)
+        with self.workspace.checkout(snap.tree) as root:
+            sandbox = self.make_sandbox(root) if self.make_sandbox else None
+            cand = Candidate(root, snap.changes, added, baseline=self.base_test_count)
+            verdict = evaluate(self.contract, cand, sandbox, timeout_s=self.budget.tool_timeout(600.0))
         self.journal.append("gate.verdict", verdict.to_dict(), step=self.budget.steps, sync=True)
         if not verdict.passed:
             self.budget.gate_failures += 1
@@ -82,6 +88,19 @@ class Session:
                 failed = ", ".join(c.id for c in verdict.failed)
                 raise Rejected(f"the gate failed {self.budget.gate_failures} times (last: {failed})")
         return verdict
+
+    def base_test_count(self, argv: list[str]) -> int | None:
+        """How many tests the base commit collects with this pytest argv (once per run)."""
+        key = tuple(argv)
+        if key not in self.base_counts:
+            with self.workspace.checkout(self.workspace.base) as root:
+                sandbox = self.make_sandbox(root) if self.make_sandbox else None
+                result = sandbox.run([*argv, "--collect-only"], timeout_s=self.budget.tool_timeout(300.0)) \
+                    if sandbox else None  # fmt: skip
+            self.base_counts[key] = count_collected(result.output) if result is not None else None
+            self.journal.append("gate.baseline", {"argv": argv, "collected": self.base_counts[key]},
+                                step=self.budget.steps)  # fmt: skip
+        return self.base_counts[key]
 
     def idle_turn(self) -> None:
         self.idle += 1

@@ -139,7 +139,8 @@ def execute(req: RunRequest) -> RunOutcome:
         started_at=time.time(),
     )  # fmt: skip
     dispatcher = Dispatcher(tools, contract, journal, req.approver, redact, store.tool_switch)
-    session = Session(run_id, req.model, specs, dispatcher, contract, workspace, journal, budget, sandbox)
+    session = Session(run_id, req.model, specs, dispatcher, contract, workspace, journal, budget, sandbox,
+                      make_sandbox=BubblewrapSandbox if sandbox is not None else None)  # fmt: skip
     session.messages = [{"role": "system", "content": system}, {"role": "user", "content": task_message(req.task)}]
     status, reason, commit = "failed", "", None
     try:

@@ -13,6 +13,9 @@ import os
 import shutil
 import socket
 import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,14 +190,39 @@ class Workspace:
         git(["update-ref", f"refs/heads/{self.branch}", sha, self.base], self.path)
         return sha
 
+    @contextmanager
+    def checkout(self, treeish: str) -> Iterator[Path]:
+        """A clean, throw-away checkout of a tree or commit (detached worktree), removed afterwards.
+
+        The gate runs here, so nothing the agent left in its worktree (ignored files, caches,
+        untracked files outside the snapshot) can influence the verdict.
+        """
+        kind = git(["cat-file", "-t", treeish], self.repo_root).strip()
+        commit = treeish
+        if kind == "tree":
+            commit = git(["commit-tree", treeish, "-p", self.base, "-m", "agentic: gate candidate"], self.repo_root,
+                         env={"GIT_AUTHOR_NAME": "agentic", "GIT_AUTHOR_EMAIL": "agentic@localhost",
+                              "GIT_COMMITTER_NAME": "agentic", "GIT_COMMITTER_EMAIL": "agentic@localhost"}).strip()  # fmt: skip
+        path = self.repo_root / STATE_DIR / "checkouts" / f"{self.run_id}-{uuid.uuid4().hex[:8]}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        git(["worktree", "add", "--quiet", "--detach", str(path), commit], self.repo_root)
+        try:
+            yield path
+        finally:
+            _remove_worktree(self.repo_root, path)
+
     def remove(self, keep_branch: bool) -> None:
-        if self.path.exists():
-            git(["worktree", "remove", "--force", str(self.path)], self.repo_root, check=False)
-            if self.path.exists():
-                shutil.rmtree(self.path, ignore_errors=True)
-            git(["worktree", "prune"], self.repo_root, check=False)
+        _remove_worktree(self.repo_root, self.path)
         if not keep_branch:
             git(["branch", "-D", self.branch], self.repo_root, check=False)
+
+
+def _remove_worktree(root: Path, path: Path) -> None:
+    if path.exists():
+        git(["worktree", "remove", "--force", str(path)], root, check=False)
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+        git(["worktree", "prune"], root, check=False)
 
 
 def apply_commit(root: Path, commit: str, base: str) -> str:

@@ -1,0 +1,125 @@
+"""The gate cannot be gamed: clean checkout, a report the harness owns, no test may go missing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentic.gate import count_collected, is_pytest, read_junit
+from agentic.journal import payload, read_records
+from agentic.workspace import git
+from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, write, write_script
+
+PYTESTS = '''\
+from calc import average
+
+
+def test_average():
+    assert average([2, 4, 6]) == 4
+
+
+def test_empty():
+    assert average([]) == 0.0
+
+
+def test_single():
+    assert average([5]) == 5
+'''
+
+
+@pytest.fixture
+def pyrepo(tmp_path: Path) -> Path:
+    """A pytest repository whose contract does not protect the tests (so the gate must)."""
+    contract = {**CONTRACT, "test_command": ["python", "-m", "pytest", "-q"], "protected": ["policies/**"],
+                "tools": {**CONTRACT["tools"], "write_file": {"allow": ["*.py", "tests/**"]}}}  # fmt: skip
+    root = make_repo(tmp_path / "repo", contract)
+    (root / "tests" / "test_calc.py").write_text(PYTESTS)
+    write(root / ".gitignore", "conftest.py\n")
+    git(["add", "-A"], root)
+    git(["commit", "-qm", "pytest"], root)
+    return root
+
+
+def run(repo: Path, turns: list[dict[str, Any]]) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
+    script = write_script(repo.parent / "t.yaml", turns)
+    done = cli("run", "fix it", "--model", f"script:{script}", "--json", cwd=repo)
+    summary = json.loads(done.stdout.splitlines()[-1])
+    path = Path(summary["journal"])
+    verdicts = [payload(r, path.parent) for r in read_records(path) if r["kind"] == "gate.verdict"]
+    return done.returncode, summary, verdicts
+
+
+def write_call(path: str, content: str) -> dict[str, Any]:
+    return {"tool_calls": [{"name": "write_file", "arguments": {"path": path, "content": content}}]}
+
+
+def test_honest_fix_passes_with_report_and_baseline(pyrepo: Path) -> None:
+    code, summary, verdicts = run(pyrepo, [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    assert code == 0, verdicts
+    detail = verdicts[0]["checks"][0]["detail"]
+    assert "report: 3 tests, 0 failures, 0 errors" in detail and "(base collects 3)" in detail
+    baseline = [payload(r, Path(summary["journal"]).parent) for r in read_records(Path(summary["journal"]))
+                if r["kind"] == "gate.baseline"]  # fmt: skip
+    assert baseline == [{"argv": ["python", "-m", "pytest", "-q"], "collected": 3}]
+
+
+def test_deleting_tests_is_caught(pyrepo: Path) -> None:
+    fewer = PYTESTS.split("\n\n\ndef test_empty")[0] + "\n"
+    turns = [{"tool_calls": [FIX]}, write_call("tests/test_calc.py", fewer), {"tool_calls": [FINISH]},
+             {"tool_calls": [FINISH]}]  # fmt: skip
+    code, summary, verdicts = run(pyrepo, turns)
+    assert code == 1 and summary["status"] == "rejected"
+    detail = verdicts[0]["checks"][0]["detail"]
+    assert "the base commit collects 3 tests: 2 went missing" in detail
+
+
+def test_exit_zero_at_import_is_not_a_pass(pyrepo: Path) -> None:
+    hack = "import os\nos._exit(0)\n\n\ndef average(values):\n    return 0\n"
+    turns = [write_call("calc.py", hack), {"tool_calls": [FINISH]}, {"tool_calls": [FINISH]}]
+    code, _, verdicts = run(pyrepo, turns)
+    assert code == 1
+    assert "no test report was written" in verdicts[0]["checks"][0]["detail"]
+
+
+FORCE_PASS = """\
+import pytest
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    outcome.get_result().outcome = "passed"
+"""
+
+
+def test_ignored_files_in_the_worktree_do_not_reach_the_gate(pyrepo: Path) -> None:
+    # conftest.py is git-ignored: it stays in the agent's worktree, where it turns every failure into a
+    # pass; the gate runs in a clean checkout of the snapshot, which does not have it
+    turns = [write_call("conftest.py", FORCE_PASS),
+             {"tool_calls": [{"name": "run_tests", "arguments": {}}]},
+             {"tool_calls": [FINISH]}, {"tool_calls": [FINISH]}]  # fmt: skip
+    code, summary, verdicts = run(pyrepo, turns)
+    assert code == 1
+    in_worktree = [payload(r, Path(summary["journal"]).parent) for r in read_records(Path(summary["journal"]))
+                   if r["kind"] == "tool.result" and r.get("data", {}).get("tool") != "finish"]  # fmt: skip
+    assert "3 passed" in json.dumps(in_worktree)  # the hack works where the agent runs tests…
+    assert "report: 3 tests, 2 failures" in verdicts[0]["checks"][0]["detail"]  # …not in the gate
+
+
+def test_helpers(tmp_path: Path) -> None:
+    assert is_pytest(["python", "-m", "pytest", "-q"]) and is_pytest(["/usr/bin/pytest"])
+    assert not is_pytest(["python", "-m", "unittest"]) and not is_pytest([])
+    assert count_collected("tests/test_a.py::test_x\ntests/test_a.py::test_y[1]\n\n2 tests collected in 0.01s\n") == 2
+    assert count_collected("tests/test_a.py: 3\ntests/b/test_b.py: 2\n") == 5
+    assert count_collected("\nno tests collected in 0.01s\n") == 0
+    assert count_collected("ERROR: file not found\n") is None
+    report = tmp_path / "r.xml"
+    report.write_text('<testsuites><testsuite tests="4" failures="1" errors="0" skipped="1"/></testsuites>')
+    got = read_junit(report)
+    assert got is not None and (got.tests, got.failures, got.skipped) == (4, 1, 1)
+    assert read_junit(tmp_path / "missing.xml") is None
+    (tmp_path / "bad.xml").write_text("<not-closed")
+    assert read_junit(tmp_path / "bad.xml") is None
