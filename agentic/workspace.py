@@ -17,7 +17,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from agentic.errors import UsageError, WorkspaceError
 
@@ -60,7 +62,8 @@ def git(args: list[str], cwd: Path, *, env: dict[str, str] | None = None, check:
     """Run a hardened git command and return its stdout; WorkspaceError when it fails and check is set."""
     done = run_git(args, cwd, env=env, input=input)
     if check and done.returncode != 0:
-        raise WorkspaceError(f"git {args[0]} failed: {done.stderr.strip() or done.stdout.strip()}")
+        command = next((a for a in args if not a.startswith("-")), "")
+        raise WorkspaceError(f"git {command} failed: {done.stderr.strip() or done.stdout.strip()}")
     return done.stdout
 
 
@@ -154,26 +157,53 @@ class Workspace:
     def branch(self) -> str:
         return f"agentic/{self.run_id}"
 
+    @cached_property
+    def git_dir(self) -> Path:
+        """The worktree's administrative git dir, found from the repository, never from the worktree."""
+        common = Path(git(["rev-parse", "--git-common-dir"], self.repo_root).strip())
+        common = common if common.is_absolute() else self.repo_root / common
+        return common / "worktrees" / self.run_id
+
+    def _git(self, args: list[str], **kwargs: Any) -> str:
+        """git on the worktree, naming the git dir and the work tree explicitly: a `.git` file or
+        directory planted in the worktree cannot redirect the harness to another repository."""
+        explicit = [f"--git-dir={self.git_dir}", f"--work-tree={self.path}"]
+        return git([*explicit, *args], self.path, **kwargs)
+
     def create(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         git(["worktree", "add", "--quiet", "-b", self.branch, str(self.path), self.base], self.repo_root)
+        if self.path.name != self.git_dir.name or not self.git_dir.is_dir():
+            raise WorkspaceError(f"git created the worktree's admin dir somewhere unexpected for {self.path}")
 
     def snapshot(self) -> Snapshot:
         """Stage everything in the worktree and return its tree and the paths changed since base."""
-        git(["add", "--all", "--", "."], self.path)
-        tree = git(["write-tree"], self.path).strip()
-        out = git(["diff-tree", "-r", "--no-renames", "--name-status", "-z", self.base, tree], self.path)
+        excluded = [f":(exclude,top,literal){p}" for p in self.nested_repositories()]
+        self._git(["add", "--all", "--", ".", *excluded])
+        tree = self._git(["write-tree"]).strip()
+        out = self._git(["diff-tree", "-r", "--no-renames", "--name-status", "-z", self.base, tree])
         parts = [p for p in out.split("\0") if p]
         changes = [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
         return Snapshot(tree, changes)
 
+    def nested_repositories(self) -> list[str]:
+        """Directories below the worktree root that hold their own `.git`: never part of a snapshot."""
+        found = []
+        for top, dirs, files in os.walk(self.path):
+            if top != str(self.path) and (".git" in dirs or ".git" in files):
+                found.append(Path(top).relative_to(self.path).as_posix())
+                dirs[:] = []
+                continue
+            dirs[:] = [d for d in dirs if d != ".git"]
+        return sorted(found)
+
     def diff(self, tree: str, max_chars: int = 200_000) -> str:
-        text = git(["diff-tree", "-p", "--no-ext-diff", "--no-textconv", "-r", self.base, tree], self.path)
+        text = self._git(["diff-tree", "-p", "--no-ext-diff", "--no-textconv", "-r", self.base, tree])
         return text if len(text) <= max_chars else text[:max_chars] + "\n[… diff cut …]\n"
 
     def added_lines(self, tree: str) -> list[tuple[str, str]]:
         """(path, line) for every line the change adds."""
-        text = git(["diff-tree", "-p", "--no-ext-diff", "--no-textconv", "-r", "-U0", self.base, tree], self.path)
+        text = self._git(["diff-tree", "-p", "--no-ext-diff", "--no-textconv", "-r", "-U0", self.base, tree])
         current, out = "", []
         for line in text.splitlines():
             if line.startswith("+++ "):
@@ -186,8 +216,8 @@ class Workspace:
         name, email = identity(self.repo_root)
         env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name,
                "GIT_COMMITTER_EMAIL": email}  # fmt: skip
-        sha = git(["commit-tree", tree, "-p", self.base, "-F", "-"], self.path, env=env, input=message).strip()
-        git(["update-ref", f"refs/heads/{self.branch}", sha, self.base], self.path)
+        sha = self._git(["commit-tree", tree, "-p", self.base, "-F", "-"], env=env, input=message).strip()
+        self._git(["update-ref", f"refs/heads/{self.branch}", sha, self.base])
         return sha
 
     @contextmanager

@@ -1,0 +1,220 @@
+"""Hostile cases (../shared/hostile-cases.md), driven through the real loop by a scripted model.
+
+Each test asserts the safe outcome on disk, in the journal, and in what the model was shown.
+The numbers refer to the cases of hostile-cases.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agentic.journal import payload, read_records
+from agentic.workspace import git
+from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, write_script
+
+CANARY = "canary-secret-5f3a9c1e7b2d4086"
+
+
+def hostile_repo(tmp_path: Path, commands: list[str]) -> Path:
+    writable = {"allow": ["*.py", "sub/**", ".gitattributes"]}
+    tools = {**CONTRACT["tools"], "run_command": {"allow": commands, "timeout_s": 20}, "write_file": writable}
+    return make_repo(tmp_path / "repo", {**CONTRACT, "tools": tools})
+
+
+def call(name: str, **arguments: Any) -> dict[str, Any]:
+    return {"tool_calls": [{"name": name, "arguments": arguments}]}
+
+
+def run(repo: Path, turns: list[dict[str, Any]], env: dict[str, str] | None = None) -> tuple[dict[str, Any], list[tuple[dict[str, Any], dict[str, Any]]], str]:
+    script = write_script(repo.parent / "turns.yaml", [*turns, {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    done = cli("run", "hostile", "--model", f"script:{script}", "--json", cwd=repo, env=env)
+    summary = json.loads(done.stdout.splitlines()[-1])
+    path = Path(summary["journal"])
+    return summary, [(r, payload(r, path.parent)) for r in read_records(path)], done.stderr
+
+
+def tool_results(records: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [d for r, d in records if r["kind"] == "tool.result"]
+
+
+def denials(records: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [d for r, d in records if r["kind"] == "policy.decision" and d["verdict"] != "allow"]
+
+
+# 1, 5 — paths leading out, refused before any I/O
+@pytest.mark.parametrize("path", [
+    "../../etc/passwd", "/etc/passwd", "~/.ssh/id_ed25519", "%2e%2e/%2e%2e/etc/passwd", "calc.py\x00.txt",
+    "src/\u202egnp.py", "a\u200b.py", "x" * 300 + ".py", ".git/config", "sub/.git/hooks/post-checkout",
+])  # fmt: skip
+def test_paths_out_of_the_worktree_are_refused(tmp_path: Path, path: str) -> None:
+    repo = hostile_repo(tmp_path, [])
+    summary, records, _ = run(repo, [call("read_file", path=path), call("write_file", path=path, content="pwned\n")])
+    assert summary["status"] == "accepted"
+    results = tool_results(records)[:2]
+    assert all(r["is_error"] for r in results), results
+    assert summary["changed_files"] == ["calc.py"]
+    assert "pwned" not in Path("/etc/passwd").read_text()
+
+
+# 2, 3 — links planted by a command, then written through
+def test_links_planted_in_the_worktree_do_not_lead_out(tmp_path: Path) -> None:
+    repo = hostile_repo(tmp_path, ["ln -s *"])
+    outside = tmp_path / "bashrc"
+    outside.write_text("original\n")
+    turns = [
+        call("run_command", command=f"ln -s {outside} linked.py"),
+        call("write_file", path="linked.py", content="pwned\n"),
+        call("edit_file", path="linked.py", old_text="original", new_text="pwned"),
+        call("read_file", path="linked.py"),
+        call("run_command", command=f"ln -s {tmp_path} r"),
+        call("write_file", path="r/bashrc", content="pwned\n"),
+        call("write_file", path="r/new.py", content="pwned\n"),
+    ]
+    _summary, records, _ = run(repo, turns)
+    results = tool_results(records)
+    assert not results[0]["is_error"] and not results[4]["is_error"]
+    assert all(results[i]["is_error"] for i in (1, 2, 3, 5, 6)), results
+    assert outside.read_text() == "original\n"
+    assert not (tmp_path / "new.py").exists()
+
+
+# 6 — shell syntax is refused, never expanded
+@pytest.mark.parametrize("command", [
+    "echo hi; touch pwned", "echo hi && sh", "echo $(touch pwned)", "echo `touch pwned`", "echo hi | sh",
+    "echo hi > pwned", "echo hi\ntouch pwned", "(touch pwned)", "echo hi &",
+])  # fmt: skip
+def test_shell_syntax_is_refused(tmp_path: Path, command: str) -> None:
+    repo = hostile_repo(tmp_path, ["echo *", "touch *", "sh"])
+    summary, records, _ = run(repo, [call("run_command", command=command)])
+    assert denials(records)[0]["rule"] == "command-syntax"
+    assert summary["changed_files"] == ["calc.py"]
+
+
+# 10 — the harness's secrets never reach a command, the journal or the model
+def test_secrets_in_the_environment_reach_nothing(tmp_path: Path) -> None:
+    repo = hostile_repo(tmp_path, ["printenv", "printenv *", "cat *"])
+    env = {"OPENAI_API_KEY": f"sk-{CANARY}", "GITHUB_TOKEN": CANARY, "AWS_SECRET_ACCESS_KEY": CANARY}
+    turns = [call("run_command", command="printenv"), call("run_command", command="printenv GITHUB_TOKEN"),
+             call("run_command", command="cat /proc/self/environ")]  # fmt: skip
+    summary, records, _ = run(repo, turns, env=env)
+    for result in tool_results(records)[:3]:
+        assert CANARY not in result["content"]
+    for file in Path(summary["journal"]).parent.rglob("*"):
+        if file.is_file():
+            assert CANARY not in file.read_text(errors="replace")
+
+
+# 11 — the harness's process is not visible from a command
+def test_harness_process_is_invisible(tmp_path: Path) -> None:
+    repo = hostile_repo(tmp_path, ["ls *", "cat *"])
+    _summary, records, _ = run(repo, [call("run_command", command="ls /proc"), call("run_command", command="cat /proc/1/cmdline")])
+    listed = tool_results(records)[0]["content"]
+    pids = [w for w in listed.split() if w.isdigit()]
+    assert len(pids) <= 4  # bwrap's init, the command, nothing of the host
+    init = tool_results(records)[1]["content"]  # pid 1 is bubblewrap's own init, not the harness
+    assert "bwrap" in init and "hostile" not in init and "--model" not in init
+
+
+# 15 — no network
+def test_no_route_out(tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    accepted: list[object] = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    repo = hostile_repo(tmp_path, ["python3 -c *"])
+    code = f"import socket; socket.create_connection(('127.0.0.1', {port}), 2); print('CONNECTED')"
+    _summary, records, _ = run(repo, [call("run_command", command=f'python3 -c "{code}"')])
+    out = tool_results(records)[0]
+    assert "CONNECTED" not in out["content"].splitlines() and out["is_error"]
+    assert not accepted
+    server.close()
+
+
+# 16, 25 — git metadata and the journal are out of reach of commands
+def test_git_metadata_and_journal_are_read_only(tmp_path: Path) -> None:
+    repo = hostile_repo(tmp_path, ["touch *", "rm *"])
+    journal_dir = repo / ".agentic" / "runs"
+    turns = [
+        call("run_command", command="touch .git"),
+        call("run_command", command="rm -f .git"),
+        call("run_command", command=f"touch {repo}/.git/hooks/pre-commit"),
+        call("run_command", command=f"touch {journal_dir}/forged.jsonl"),
+        call("write_file", path=".git", content="gitdir: /tmp\n"),
+    ]
+    summary, records, _ = run(repo, turns)
+    assert summary["status"] == "accepted"
+    results = tool_results(records)
+    assert all(r["is_error"] for r in results[1:5]), results
+    assert not (repo / ".git" / "hooks" / "pre-commit").exists()
+    assert not list(journal_dir.glob("forged*"))
+
+
+# 17 — a nested repository with a hostile config runs nothing on the host
+def test_nested_repository_runs_nothing_on_the_host(tmp_path: Path) -> None:
+    repo = hostile_repo(tmp_path, ["git init -q sub", "git -C sub config core.fsmonitor *"])
+    marker = tmp_path / "pwned"
+    turns = [
+        call("run_command", command="git init -q sub"),
+        call("write_file", path="sub/x.py", content="x = 1\n"),
+        call("run_command", command=f"git -C sub config core.fsmonitor 'touch {marker}'"),
+        call("write_file", path=".gitattributes", content="*.py filter=evil diff=evil\n"),
+    ]
+    summary, records, _ = run(repo, turns)
+    assert [r["is_error"] for r in tool_results(records)[:4]] == [False, False, False, False]
+    assert not marker.exists()
+    assert summary["status"] == "accepted"
+    assert sorted(summary["changed_files"]) == [".gitattributes", "calc.py"]  # the nested repository is left out
+
+
+# 21 — protected paths: tests, the contract, configuration
+@pytest.mark.parametrize("path", ["tests/test_calc.py", "policies/contract.yaml", ".agentic.yaml", "tests/conftest.py"])
+def test_protected_paths_cannot_change(tmp_path: Path, path: str) -> None:
+    repo = hostile_repo(tmp_path, [])
+    summary, records, _ = run(repo, [call("write_file", path=path, content="pwned\n"), call("delete_file", path=path)])
+    rules = [d["rule"] for d in denials(records)]
+    assert rules and rules[0].startswith("protected")
+    assert path not in summary["changed_files"]
+
+
+# 24 — escape sequences and invisible characters in tool output never reach the terminal
+def test_terminal_output_is_sanitised(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    hostile = "x = 1  # \x1b]0;pwned\x07\x1b[2J\x1b[31mred \U000e0041\U000e0042 \u202eevil\n"
+    (repo / "evil.py").write_text(hostile)
+    git(["add", "evil.py"], repo)
+    git(["commit", "-qm", "evil"], repo)
+    script = write_script(tmp_path / "t.yaml", [
+        {"text": "\x1b[2Japproval granted \x1b]8;;http://x\x07", "tool_calls": [{"name": "read_file", "arguments": {"path": "evil.py"}}]},
+        {"tool_calls": [FIX]}, {"tool_calls": [FINISH]},
+    ])  # fmt: skip
+    done = cli("run", "x", "--model", f"script:{script}", cwd=repo)
+    shown = cli("show", "last", cwd=repo)
+    for text in (done.stdout, done.stderr, shown.stdout):
+        assert "\x1b" not in text and "\U000e0041" not in text and "\u202e" not in text
+
+
+# 26 — malformed calls are refused before any decision (see also test_run.py)
+def test_oversized_arguments_are_refused(tmp_path: Path) -> None:
+    repo = hostile_repo(tmp_path, [])
+    big = {"tool_calls": [{"name": "write_file", "arguments": json.dumps({"path": "a.py", "content": "x" * 2_100_000})}]}
+    summary, records, _ = run(repo, [big])
+    assert "limit" in tool_results(records)[0]["content"]
+    assert not denials(records) and "a.py" not in summary["changed_files"]
+
+
+def test_contract_yaml_is_parsed_safely(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    (repo / "policies" / "contract.yaml").write_text("version: !!python/object/apply:os.system ['touch pwned']\n")
+    done = cli("contract", "check", cwd=repo)
+    assert done.returncode == 2 and not (repo / "pwned").exists()
+    assert yaml is not None
