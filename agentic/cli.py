@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 contract_app = typer.Typer(help="Validate contracts.", no_args_is_help=True)
 app.add_typer(contract_app, name="contract")
+journal_app = typer.Typer(help="Check run journals.", no_args_is_help=True)
+app.add_typer(journal_app, name="journal")
 tools_app = typer.Typer(help="List tools; the kill switch: disable or enable a tool, also for runs in progress.",
                         no_args_is_help=True)  # fmt: skip
 app.add_typer(tools_app, name="tools")
@@ -326,6 +328,53 @@ def tools_enable(
     _, store = _open_store(repo)
     was = store.enable_tool(_tool_name(name))
     out.print(f"{name} is enabled" + ("" if was else " (it was not disabled)"))
+
+
+@journal_app.command("verify")
+def journal_verify(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, a unique prefix, or 'last'.")],
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Verify a run's journal: the hash chain, sequence numbers and blobs. Exit 1 at the first bad record."""
+    from agentic.journal import verify
+
+    _, store = _open_store(repo)
+    row = _get_run(store, run_id)
+    result = verify(Path(row["journal"]))
+    if result.ok:
+        tail = " (a torn last line from a crash was ignored)" if result.torn_tail else ""
+        out.print(f"[green]✓[/] run {row['id']}: {result.records} records, chain and blobs intact{tail}")
+        return
+    err.print(f"[bold red]✗ run {row['id']}: journal tampered or corrupt:[/] {result.problem}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def doctor(
+    json_out: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Check git, the sandbox level and what it blocks, settings, contract, the model's key and endpoint.
+
+    Exit 0 when everything essential works, 1 otherwise.
+    """
+    from rich.table import Table
+
+    from agentic.doctor import diagnose
+
+    checks = diagnose(repo)
+    if json_out:
+        for check in checks:
+            print(json.dumps(check.to_dict()))
+    else:
+        table = Table(title="agentic doctor")
+        for col in ("", "check", "detail", "how to fix"):
+            table.add_column(col)
+        for check in checks:
+            mark = "[green]✓[/]" if check.ok else ("[red]✗[/]" if check.essential else "[yellow]-[/]")
+            table.add_row(mark, check.name, check.detail, check.fix)
+        out.print(table)
+    raise typer.Exit(0 if all(c.ok for c in checks if c.essential) else 1)
 
 
 @app.command()

@@ -16,6 +16,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,47 @@ def payload(record: dict[str, Any], directory: Path) -> dict[str, Any]:
         return result
     data: dict[str, Any] = record.get("data") or {}
     return data
+
+
+@dataclass
+class Verification:
+    ok: bool
+    records: int
+    problem: str = ""
+    seq: int | None = None  # the first bad record
+    torn_tail: bool = False
+
+
+def verify(path: Path) -> Verification:
+    """Check the chain (seq, prev, hash), the run id, and every blob's content address."""
+    prev, count, run = GENESIS, 0, None
+    torn = False
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.endswith("\n"):
+                torn = True  # a write cut short by a crash: not tampering, but not part of the chain
+                break
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                return Verification(False, count, f"line {number} is not JSON", number)
+            seq = record.get("seq")
+            if seq != count + 1:
+                return Verification(False, count, f"line {number}: expected seq {count + 1}, found {seq}", seq)
+            if record.get("prev") != prev:
+                return Verification(False, count, f"record {seq}: prev does not match record {count}", seq)
+            if record.get("hash") != record_hash(record):
+                return Verification(False, count, f"record {seq}: content does not match its hash", seq)
+            run = run or record.get("run")
+            if record.get("run") != run:
+                return Verification(False, count, f"record {seq}: belongs to run {record.get('run')}", seq)
+            if "blob" in record:
+                blob = path.parent / "blobs" / record["blob"]
+                try:
+                    digest = hashlib.sha256(blob.read_bytes()).hexdigest()
+                except OSError:
+                    return Verification(False, count, f"record {seq}: blob {record['blob'][:12]} is missing", seq)
+                if digest != record["blob"]:
+                    return Verification(False, count, f"record {seq}: blob {record['blob'][:12]} was altered", seq)
+            prev, count = record["hash"], count + 1
+    return Verification(True, count, "", None, torn)
