@@ -74,3 +74,21 @@ def test_cli_verify(repo: Path) -> None:
     path.write_text(path.read_text().replace('"status":"accepted"', '"status":"rejected"'))
     bad = cli("journal", "verify", summary["run_id"], cwd=repo)
     assert bad.returncode == 1 and "tampered or corrupt" in bad.stderr
+
+
+def test_every_record_of_a_run_matches_the_schema(repo: Path) -> None:
+    import jsonschema
+
+    from agentic.yamlfile import schema
+
+    turns = [{"tool_calls": [{"name": "read_file", "arguments": {"path": ".env"}}]}, {"tool_calls": [FINISH]},
+             {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}]  # fmt: skip
+    script = write_script(repo.parent / "t.yaml", turns)
+    done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo)
+    summary = json.loads(done.stdout.splitlines()[-1])
+    validator = jsonschema.Draft202012Validator(schema("journal-record"))
+    kinds = set()
+    for record in read_records(Path(summary["journal"])):
+        validator.validate(record)
+        kinds.add(record["kind"])
+    assert {"run.start", "policy.decision", "gate.verdict", "commit", "run.end"} <= kinds
