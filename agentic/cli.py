@@ -240,22 +240,43 @@ def apply(
 
 @contract_app.command("check")
 def contract_check(
-    file: Annotated[Path | None, typer.Argument(help="Contract file (default: the one settings name).")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(help="Contract file or preset name (default: the one settings name).")
+    ] = None,
     repo: RepoOpt = Path("."),
 ) -> None:
-    """Validate a contract against the schema; exit 2 with file, line and field when it is invalid."""
-    from agentic.contract import load_contract, load_contract_file
+    """Validate a contract and verify the examples of its rules against the decisions they get.
+
+    Exit codes: 0 valid and every example gets its expected verdict, 1 an example does not (each
+    mismatch is printed with file:line, the expected and actual verdicts and the rule), 2 invalid.
+    """
+    from rich.markup import escape
+
+    from agentic.contract import PRESETS, load_contract, load_contract_file
+    from agentic.policy import check_examples
+    from agentic.report import clean
+    from agentic.tools import builtin_tools
 
     if file is not None:
-        loaded = load_contract_file(file)
+        is_preset = str(file) in PRESETS and not file.exists()
+        loaded = load_contract(str(file), None) if is_preset else load_contract_file(file)
     else:
         from agentic.settings import load_settings
         from agentic.workspace import find_repo
 
         info = find_repo(repo)
         loaded = load_contract(load_settings(info.root).contract, info.root)
-    out.print(f"[green]✓[/] {loaded.source}: valid ({len(loaded.tools)} tool rules, "
-              f"{len(loaded.invariants)} invariants, {loaded.hash_ref[:19]})")  # fmt: skip
+    checks = check_examples(loaded, {name: tool.kind for name, tool in builtin_tools().items()})
+    failed = [check for check in checks if not check.ok]
+    for check in failed:
+        out.print(f"[red]✗[/] {escape(clean(check.describe()))}", soft_wrap=True)
+    if failed:
+        out.print(f"{escape(clean(loaded.source))}: {len(failed)} of {len(checks)} examples do not get "
+                  "their expected verdict", soft_wrap=True)  # fmt: skip
+        raise typer.Exit(1)
+    out.print(f"[green]✓[/] {escape(clean(loaded.source))}: valid ({len(loaded.tools)} tool rules, "
+              f"{len(loaded.invariants)} invariants, {loaded.hash_ref[:19]}); "
+              f"{len(checks)} examples verified", soft_wrap=True)  # fmt: skip
 
 
 def _tool_name(name: str) -> str:

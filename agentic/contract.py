@@ -3,6 +3,11 @@
 A contract is YAML validated against agentic/schemas/contract.schema.json, then checked further
 (globs and command patterns must parse). It comes from a path in the repository or from a preset
 shipped with agentic (`default`, `strict`, `readonly`).
+
+Path and command rules may carry `examples: {allow: [...], ask: [...], deny: [...]}`: paths (file
+tools) or command strings (run_command) with the verdict the rule must give them. They are kept with
+their file and line in `Contract.examples`; `agentic contract check` verifies them with
+`policy.check_examples`.
 """
 
 from __future__ import annotations
@@ -42,6 +47,17 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Example:
+    """A rule's example: the verdict `subject` (a path, or a command for run_command) must get."""
+
+    tool: str
+    expected: str  # allow | ask | deny
+    subject: str
+    file: str  # as shown to people
+    line: int | None
+
+
+@dataclass(frozen=True)
 class Invariant:
     id: str
     description: str
@@ -62,6 +78,7 @@ class Contract:
     tools: dict[str, Rule] = field(default_factory=dict)
     invariants: tuple[Invariant, ...] = ()
     description: str = ""
+    examples: tuple[Example, ...] = ()
 
     @property
     def hash_ref(self) -> str:
@@ -93,10 +110,14 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None) 
     yamlfile.validate(doc, "contract")
     data: dict[str, Any] = doc.data
     tools: dict[str, Rule] = {}
+    examples: list[Example] = []
     for name, rule in (data.get("tools") or {}).items():
         for key in ("allow", "ask", "deny"):
             if key in rule:
                 _check_patterns(doc, ("tools", name, key), rule[key], command=name == "run_command")
+            for i, subject in enumerate((rule.get("examples") or {}).get(key) or []):
+                line = doc.locator.line(("tools", name, "examples", key, i))
+                examples.append(Example(name, key, subject, doc.path, line))
         tools[name] = Rule(
             allow=_patterns(rule.get("allow", False)),
             ask=_patterns(rule.get("ask", False)),
@@ -134,6 +155,7 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None) 
         tools=tools,
         invariants=tuple(invariants),
         description=data.get("description", ""),
+        examples=tuple(sorted(examples, key=lambda e: e.line or 0)),
     )
 
 

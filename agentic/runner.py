@@ -123,7 +123,7 @@ def execute(req: RunRequest) -> RunOutcome:
     ensure_excluded(repo.root)
     run_id = new_run_id()
     workspace = Workspace(repo.root, run_id, repo.head)
-    redact = Redactor.from_environment()
+    redact = Redactor.for_repository(repo.root)
     tools = builtin_tools()
     specs = [spec(t) for t in tools.values()]
     budget = Budget(contract.limits)

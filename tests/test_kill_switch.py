@@ -41,7 +41,7 @@ def test_disable_binds_a_run_in_progress_in_another_process(repo: Path) -> None:
     summary = json.loads(out.splitlines()[-1])
     assert proc.returncode == 0, err  # the gate still runs the tests: it is the harness, not a tool
     records = [json.loads(line) for line in Path(summary["journal"]).read_text().splitlines()]
-    decision = [r["data"] for r in records if r["kind"] == "policy.decision" and r["data"]["tool"] == "run_tests"][0]
+    decision = next(r["data"] for r in records if r["kind"] == "policy.decision" and r["data"]["tool"] == "run_tests")
     assert decision["verdict"] == "deny" and decision["rule"] == "kill-switch run_tests"
     assert decision["by"] == "kill switch" and "under investigation" in decision["reason"]
     listed = [json.loads(line) for line in cli("tools", "list", "--json", cwd=repo).stdout.splitlines()]
