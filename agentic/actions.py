@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jsonschema
@@ -78,6 +78,7 @@ class Dispatcher:
     approver: policy.Approver
     redact: Any  # Callable[[str], str]
     switch: Any = None  # Callable[[str], dict | None]: the kill switch of a tool, read at every call
+    changed: set[str] = field(default_factory=set)  # files the agent's write tools changed so far
 
     def handle(self, call: ToolCall, ctx: ToolContext, step: int, parent: str) -> ToolResult:
         span = uuid.uuid4().hex[:16]
@@ -114,7 +115,7 @@ class Dispatcher:
             reason = f"disabled by {switched['disabled_by']}" + (f": {switched['reason']}" if switched["reason"] else "")
             decision = policy.Decision("deny", f"kill-switch {tool.name}", reason, decided_by="kill switch")
         else:
-            decision = policy.decide(self.contract, tool.name, tool.kind, args)
+            decision = self._approval_needed(tool, args, policy.decide(self.contract, tool.name, tool.kind, args))
         if decision.verdict == "ask":
             approved = self.approver(tool.name, action)
             decision = replace(
@@ -135,11 +136,25 @@ class Dispatcher:
                 data={"refused": decision.rule},
             )
         try:
-            return tool.execute(args, ctx)
+            result = tool.execute(args, ctx)
         except ToolFailure as exc:
             return ToolResult(f"error: {exc}", is_error=True, data={"failed": str(exc)})
         except (OSError, UnicodeError) as exc:
             return ToolResult(f"error: {tool.name} failed: {exc}", is_error=True, data={"failed": str(exc)})
+        if tool.kind == "write" and not result.is_error:
+            self.changed.add(str(args.get("path")))
+        return result
+
+    def _approval_needed(self, tool: Tool, args: dict[str, Any], decision: policy.Decision) -> policy.Decision:
+        """Escalate an allowed write to `ask` when it would change more files than the contract lets pass."""
+        cap = self.contract.ask_files_changed_above
+        path = str(args.get("path"))
+        if decision.verdict != "allow" or tool.kind != "write" or cap is None or path in self.changed:
+            return decision
+        if len(self.changed) + 1 <= cap:
+            return decision
+        return policy.Decision("ask", f"approvals.files_changed_above {cap}",
+                               f"this would be file {len(self.changed) + 1} changed (more than {cap})")  # fmt: skip
 
 
 def for_model(result: ToolResult, max_chars: int) -> str:

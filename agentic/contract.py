@@ -79,6 +79,7 @@ class Contract:
     invariants: tuple[Invariant, ...] = ()
     description: str = ""
     examples: tuple[Example, ...] = ()
+    ask_files_changed_above: int | None = None  # approvals.files_changed_above
 
     @property
     def hash_ref(self) -> str:
@@ -151,6 +152,7 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None) 
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         test_command=tuple(data.get("test_command") or DEFAULT_TEST_COMMAND),
         protected=tuple(dict.fromkeys(always + protected)),
+        ask_files_changed_above=(data.get("approvals") or {}).get("files_changed_above"),
         limits=Limits(**(data.get("limits") or {})),
         tools=tools,
         invariants=tuple(invariants),

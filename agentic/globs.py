@@ -11,6 +11,7 @@ A glob is matched against a POSIX path relative to the repository root (``src/ap
              ``src/a/b.py``; ``**/*.py`` matches ``a.py`` and ``x/y/a.py``; ``a/**/b`` matches ``a/b``.
              Elsewhere (``a**``) it is just two ``*``.
     dir/     a trailing slash means the directory and everything beneath it (same as ``dir/**``)
+    !glob    (leading) every path the glob does not match: ``ask: ["!src/**"]`` asks outside src/
 
 A glob is anchored at the repository root and matches whole paths: a pattern without ``/`` matches
 only at the top level, so ``*.py`` matches ``a.py`` but not ``src/a.py`` (write ``**/*.py`` for that).
@@ -30,6 +31,10 @@ def validate(pattern: str) -> None:
     """Raise ValueError with a message for a person if `pattern` is not a usable glob."""
     if not isinstance(pattern, str) or not pattern.strip():
         raise ValueError("a glob must be a non-empty string")
+    if pattern.startswith("!"):
+        if pattern.startswith("!!") or not pattern[1:].strip():
+            raise ValueError("a negated glob is '!' followed by one glob")
+        pattern = pattern[1:]
     if _CONTROL.search(pattern):
         raise ValueError("a glob must not contain NUL or control characters")
     if pattern.startswith("/"):
@@ -40,10 +45,15 @@ def validate(pattern: str) -> None:
 
 
 def match(pattern: str, path: str) -> bool:
-    """Whether the relative POSIX `path` matches the glob `pattern` (see the module docstring)."""
+    """Whether the relative POSIX `path` matches the glob `pattern` (see the module docstring).
+
+    `!glob` matches every path that `glob` does not: `ask: ["!src/**"]` asks for anything outside src/.
+    """
     normal = _normalise(path)
     if normal is None:
         return False
+    if pattern.startswith("!"):
+        return _compile(pattern[1:]).fullmatch(normal) is None
     return _compile(pattern).fullmatch(normal) is not None
 
 

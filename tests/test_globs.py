@@ -126,3 +126,15 @@ def test_compiled_patterns_are_cached() -> None:
     globs.match("cache/**", "cache/b")
     info = globs._compile.cache_info()
     assert (info.hits, info.misses) == (1, 1)
+
+
+def test_negated_globs() -> None:
+    from agentic import globs
+
+    assert globs.match("!src/**", "docs/a.md") and globs.match("!src/**", "setup.py")
+    assert not globs.match("!src/**", "src/a.py") and not globs.match("!src/**", "src")
+    assert not globs.match("!src/**", "../x")
+    globs.validate("!src/**")
+    for bad in ("!", "!!src", "!/abs"):
+        with pytest.raises(ValueError):
+            globs.validate(bad)
