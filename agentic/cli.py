@@ -110,6 +110,9 @@ def run(
     model: Annotated[str | None, typer.Option("--model", "-m", help="provider:model, overrides settings.")] = None,
     contract: Annotated[str | None, typer.Option("--contract", help="Contract path or preset name.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print a final JSON summary object on stdout.")] = False,
+    unsafe_no_sandbox: Annotated[
+        bool, typer.Option("--unsafe-no-sandbox", help="Run commands without isolation (recorded in the journal).")
+    ] = False,
     repo: RepoOpt = Path("."),
 ) -> None:
     """Run one governed task: plan → edit → test in an isolated worktree, accepted only if the gate passes.
@@ -127,7 +130,10 @@ def run(
     info, settings, loaded, model_obj = _prepare(repo, model, contract)
     _warn_if_dirty(info.root)
     progress = Progress(err if json_out else out)
-    outcome = execute(RunRequest(task, info, settings, loaded, model_obj, _approver(), on_record=progress))
+    if unsafe_no_sandbox:
+        err.print("[bold red]warning:[/] --unsafe-no-sandbox: commands run unconfined, with your user's rights")
+    outcome = execute(RunRequest(task, info, settings, loaded, model_obj, _approver(), on_record=progress,
+                                 unsafe_no_sandbox=unsafe_no_sandbox))  # fmt: skip
     if json_out:
         print(json.dumps(outcome.to_dict()))
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentic import __version__, policy
+from agentic import __version__, globs, policy
 from agentic.actions import Dispatcher
 from agentic.budget import Budget, RunStopped
 from agentic.contract import Contract
@@ -21,7 +22,7 @@ from agentic.loop import Session, agent_loop
 from agentic.models.base import Model, Usage
 from agentic.prompts import system_prompt, task_message
 from agentic.redact import Redactor
-from agentic.sandbox import BubblewrapSandbox, require_sandbox
+from agentic.sandbox import make_sandbox, require_sandbox
 from agentic.settings import Settings
 from agentic.store import SQLiteStore
 from agentic.tools import builtin_tools, spec
@@ -71,6 +72,36 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
 
 
+MAX_READONLY_BINDS = 50  # each bind costs ~0.3 ms per command
+
+
+def protected_paths(worktree: Path, contract: Contract) -> list[Path]:
+    """Existing paths of the worktree that the contract protects: bound read-only for commands.
+
+    A protected directory is bound whole (nothing can be created inside it either). Past
+    MAX_READONLY_BINDS the rest stay writable for commands; the gate's protected_unchanged check
+    and the clean-checkout gate still catch changes to them.
+    """
+    found: list[Path] = []
+    for top, dirs, files in os.walk(worktree):
+        rel_top = Path(top).relative_to(worktree)
+        keep = []
+        for name in sorted(dirs):
+            rel = (rel_top / name).as_posix()
+            if name == ".git":
+                continue
+            if globs.match_any(contract.protected, rel) is not None:
+                found.append(Path(top) / name)
+            else:
+                keep.append(name)
+        dirs[:] = keep
+        found.extend(Path(top) / name for name in sorted(files)
+                     if globs.match_any(contract.protected, (rel_top / name).as_posix()) is not None)  # fmt: skip
+        if len(found) >= MAX_READONLY_BINDS:
+            return found[:MAX_READONLY_BINDS]
+    return found
+
+
 def needs_sandbox(contract: Contract) -> bool:
     uses_tools = any(
         (rule := contract.tools.get(name)) is not None and (rule.allow or rule.ask) for name in COMMAND_TOOLS
@@ -88,6 +119,7 @@ class RunRequest:
     approver: policy.Approver = policy.deny_all
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
     on_record: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
+    unsafe_no_sandbox: bool = False  # the person's explicit choice; journaled
 
 
 def commit_message(task: str, summary: str, run_id: str, contract: Contract) -> str:
@@ -109,7 +141,8 @@ def _start_record(req: RunRequest, workspace: Workspace, sandbox: Any, system: s
         "base_commit": req.repo.head, "branch": workspace.branch, "worktree": str(workspace.path),
         "who": who(req.repo.root, req.argv),
         "harness": {"version": __version__, "python": platform.python_version()},
-        "sandbox": sandbox.name if sandbox else None, "system_prompt": system,
+        "sandbox": sandbox.name if sandbox else None, "unsafe_no_sandbox": req.unsafe_no_sandbox,
+        "system_prompt": system,
         "tools": [{"name": s.name, "description": s.description, "parameters": s.parameters} for s in specs],
     }  # fmt: skip
 
@@ -118,7 +151,8 @@ def execute(req: RunRequest) -> RunOutcome:
     """Run one task to a final status. Raises only for set-up errors (before the run exists) and bugs."""
     started = time.monotonic()
     repo, contract = req.repo, req.contract
-    if needs_sandbox(contract):
+    sandboxed = needs_sandbox(contract)
+    if sandboxed and not req.unsafe_no_sandbox:
         require_sandbox()  # fail before anything is created
     ensure_excluded(repo.root)
     run_id = new_run_id()
@@ -128,7 +162,11 @@ def execute(req: RunRequest) -> RunOutcome:
     specs = [spec(t) for t in tools.values()]
     budget = Budget(contract.limits)
     workspace.create()
-    sandbox = BubblewrapSandbox(workspace.path) if needs_sandbox(contract) else None
+    def sandbox_for(root: Path, readonly: bool = True) -> Any:
+        ro = protected_paths(root, contract) if readonly else []
+        return make_sandbox(root, ro, unsafe=req.unsafe_no_sandbox)
+
+    sandbox = sandbox_for(workspace.path) if sandboxed else None
     system = system_prompt(contract)
     store = SQLiteStore(repo.state_dir / "agentic.db")
     journal = Journal(repo.state_dir / "runs" / run_id, run_id, redact, req.on_record)
@@ -140,7 +178,7 @@ def execute(req: RunRequest) -> RunOutcome:
     )  # fmt: skip
     dispatcher = Dispatcher(tools, contract, journal, req.approver, redact, store.tool_switch)
     session = Session(run_id, req.model, specs, dispatcher, contract, workspace, journal, budget, sandbox,
-                      make_sandbox=BubblewrapSandbox if sandbox is not None else None)  # fmt: skip
+                      make_sandbox=(lambda root: sandbox_for(root, readonly=False)) if sandbox else None)  # fmt: skip
     session.messages = [{"role": "system", "content": system}, {"role": "user", "content": task_message(req.task)}]
     status, reason, commit = "failed", "", None
     try:

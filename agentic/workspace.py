@@ -32,6 +32,7 @@ HARDENING = [
     "-c", "core.sshCommand=false",
     "-c", "protocol.allow=never",
     "-c", "submodule.recurse=false",
+    "-c", "safe.directory=*",  # worktrees are handed to the sandbox's unprivileged user
 ]  # fmt: skip
 
 

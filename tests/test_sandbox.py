@@ -1,26 +1,96 @@
-"""The bubblewrap sandbox: isolation, environment, timeouts that kill the whole tree, capped output."""
+"""The sandbox: isolation, hidden host, seccomp, limits, links at mount targets, fallbacks.
+
+Hostile cases 10, 11, 12, 14, 15, 18, 19, 20 and 27 (docs: /work/shared/hostile-cases.md).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from agentic.sandbox import BubblewrapSandbox, command_env
+from agentic import landlock, sandbox, seccomp
+from agentic.errors import SandboxUnavailable
+from agentic.sandbox import (
+    BubblewrapSandbox,
+    CommandResult,
+    LandlockSandbox,
+    UnsafeNoSandbox,
+    command_env,
+    require_sandbox,
+    sandbox_level,
+)
+
+ROOT = os.geteuid() == 0
+SANDBOX_UID = 65534 if ROOT else os.geteuid()
+
+
+def make_worktree(parent: Path) -> Path:
+    worktree = parent / "wt"
+    worktree.mkdir()
+    (worktree / ".git").write_text("gitdir: /nowhere\n")
+    return worktree
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A directory everyone may search, outside /tmp (which the sandbox replaces anyway).
+
+    pytest's tmp_path is 0700 under root and lives in /tmp: hiding anything there proves nothing.
+    """
+    path = Path(tempfile.mkdtemp(prefix="agentic-test-", dir="/var/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
 def box(tmp_path: Path) -> BubblewrapSandbox:
-    worktree = tmp_path / "wt"
-    worktree.mkdir()
-    (worktree / ".git").write_text("gitdir: /nowhere\n")
-    return BubblewrapSandbox(worktree)
+    return BubblewrapSandbox(make_worktree(tmp_path))
 
 
-def sh(box: BubblewrapSandbox, script: str, timeout: float = 20, cap: int = 60_000):  # type: ignore[no-untyped-def]
+def sh(box: sandbox.Sandbox, script: str, timeout: float = 20, cap: int = 60_000) -> CommandResult:
     return box.run(["sh", "-c", script], timeout_s=timeout, max_output_bytes=cap)
+
+
+def py(box: sandbox.Sandbox, code: str, timeout: float = 20, python: str = sys.executable) -> CommandResult:
+    return box.run([python, "-c", textwrap.dedent(code)], timeout_s=timeout)
+
+
+def live_processes(uid: int) -> list[int]:
+    """Pids of processes (zombies excepted) that belong to uid."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            status = Path("/proc", entry, "status").read_text()
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid and not fields["State"].strip().startswith(("Z", "X")):
+                pids.append(int(entry))
+    return pids
+
+
+def wait_until_gone(uid: int, before: set[int], timeout: float = 3.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [p for p in live_processes(uid) if p not in before]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+# --- the worktree, the environment, namespaces -------------------------------------------------
 
 
 def test_worktree_writable_root_readonly_git_link_readonly(box: BubblewrapSandbox, tmp_path: Path) -> None:
@@ -52,6 +122,338 @@ def test_no_network_and_own_pid_namespace(box: BubblewrapSandbox) -> None:
     assert f"pid={host_pid}" not in result.output
 
 
+def test_harness_process_is_invisible_and_ptrace_refused(box: BubblewrapSandbox) -> None:
+    """Case 11: /proc/<harness>/environ is not there, and ptrace is refused by the filter."""
+    result = py(box, f"""
+        import ctypes, os
+        print("visible", os.path.exists("/proc/{os.getpid()}/environ") and {os.getpid()} > 3)
+        libc = ctypes.CDLL(None, use_errno=True)
+        print("ptrace", libc.ptrace(0, 0, 0, 0), ctypes.get_errno())  # PTRACE_TRACEME
+    """)
+    assert "visible False" in result.output
+    assert "ptrace -1 1" in result.output  # EPERM
+
+
+def test_runs_as_an_unprivileged_user_and_the_harness_keeps_access(box: BubblewrapSandbox) -> None:
+    (box.worktree / "later").mkdir()  # written by the harness after the sandbox was made
+    (box.worktree / "later" / "file.txt").write_text("harness\n")
+    result = sh(box, "id -u; echo sandbox >> later/file.txt && touch later/new && echo wrote")
+    assert result.ok, result.output
+    assert result.output.split()[0] == str(SANDBOX_UID)
+    assert "wrote" in result.output
+    assert (box.worktree / "later" / "file.txt").read_text() == "harness\nsandbox\n"
+    (box.worktree / "later" / "new").write_text("the harness can still write here\n")
+
+
+@pytest.mark.skipif(not ROOT, reason="only root hands the worktree to another user")
+def test_adopt_hands_the_tree_over_without_following_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    worktree = make_worktree(tmp_path)
+    host_file = tmp_path / "host.txt"
+    host_file.write_text("host\n")
+    (worktree / "pkg").mkdir()
+    (worktree / "pkg" / "mod.py").write_text("x = 1\n")
+    (worktree / "pkg" / "out").symlink_to(tmp_path)  # a link to a directory outside
+    (worktree / "hard").hardlink_to(host_file)
+    seen: dict[str, tuple[tuple[int, int, int], list[str]]] = {}
+    real_now = time.time_ns
+    monkeypatch.setattr(sandbox.time, "time_ns", lambda: real_now() + 10 * 10**9)  # every directory settled
+    sandbox.adopt(str(worktree), 65534, 65534, skip=[str(worktree / ".git")], seen=seen)
+    owner = lambda p: os.lstat(p).st_uid  # noqa: E731
+    assert owner(worktree) == owner(worktree / "pkg") == owner(worktree / "pkg" / "mod.py") == 65534
+    assert owner(worktree / "pkg" / "out") == 65534 and owner(tmp_path) == 0  # the link, not its target
+    assert owner(host_file) == 0 and owner(worktree / ".git") == 0  # hard-linked and skipped entries
+    assert str(worktree / "pkg") in seen
+    time.sleep(0.05)  # past the file-system timestamp tick
+    (worktree / "pkg" / "new.py").write_text("by the harness\n")
+    assert sandbox.adopt(str(worktree), 65534, 65534, seen=seen) >= 1
+    assert owner(worktree / "pkg" / "new.py") == 65534
+
+
+# --- network and sockets (cases 14, 15) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("filtered", "expected"), [(True, "errno 101"), (False, "errno 111")])
+def test_tcp_to_a_host_listener_fails(tmp_path: Path, filtered: bool, expected: str) -> None:
+    """Filtered: socket() says ENETUNREACH. Unfiltered: the empty network namespace refuses (ECONNREFUSED)."""
+    box = BubblewrapSandbox(make_worktree(tmp_path), seccomp=filtered)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.setblocking(False)
+        port = server.getsockname()[1]
+        result = py(box, f"""
+            import socket
+            try:
+                socket.create_connection(("127.0.0.1", {port}), timeout=2)
+                print("connected")
+            except OSError as exc:
+                print("errno", exc.errno)
+        """)
+        with pytest.raises(BlockingIOError):
+            server.accept()
+    assert expected in result.output and "connected" not in result.output
+
+
+@pytest.mark.parametrize("filtered", [True, False])
+def test_udp_and_dns_do_not_leave_the_sandbox(tmp_path: Path, filtered: bool) -> None:
+    box = BubblewrapSandbox(make_worktree(tmp_path), seccomp=filtered)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.setblocking(False)
+        port = server.getsockname()[1]
+        result = py(box, f"""
+            import socket
+            try:
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.sendto(b"exfiltrated", ("127.0.0.1", {port}))
+                print("sent")
+            except OSError as exc:
+                print("udp errno", exc.errno)
+            try:
+                socket.getaddrinfo("example.com", 443)
+                print("resolved")
+            except OSError as exc:
+                print("dns failed", type(exc).__name__)
+        """)
+        time.sleep(0.1)
+        with pytest.raises(BlockingIOError):
+            server.recv(100)
+    assert "resolved" not in result.output and "dns failed" in result.output
+    assert ("udp errno 101" in result.output) if filtered else ("sent" in result.output)
+
+
+@pytest.mark.parametrize("filtered", [True, False])
+def test_host_unix_socket_in_the_worktree_is_refused(tmp_path: Path, filtered: bool) -> None:
+    """Case 14: the socket file is visible (it is in the worktree), so only the filter stops it."""
+    box = BubblewrapSandbox(make_worktree(tmp_path), seccomp=filtered)
+    path = box.worktree / "agent.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        path.chmod(0o777)
+        server.listen(1)
+        server.setblocking(False)
+        result = py(box, """
+            import socket
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect("agent.sock")
+            print("connected")
+        """)
+        if filtered:
+            assert "PermissionError: [Errno 1] Operation not permitted" in result.output
+            with pytest.raises(BlockingIOError):
+                server.accept()
+        else:  # the control: without the filter the same command gets through
+            assert "connected" in result.output
+            server.accept()[0].close()
+
+
+def test_socketpair_asyncio_and_the_filter_are_on(box: BubblewrapSandbox) -> None:
+    result = py(box, """
+        import asyncio, socket
+        a, b = socket.socketpair()
+        a.sendall(b"ok"); print("pair", b.recv(2).decode())
+        async def main():
+            await asyncio.sleep(0)
+            return "loop ok"
+        print(asyncio.run(main()))
+        print(open("/proc/self/status").read().split("Seccomp:")[1].split()[0])
+    """)
+    assert result.ok, result.output
+    assert result.output.split() == ["pair", "ok", "loop", "ok", "2"]
+
+
+def test_filter_refuses_namespaces_io_uring_and_keyrings(box: BubblewrapSandbox) -> None:
+    result = py(box, """
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        def errno_of(*args):
+            ctypes.set_errno(0)
+            libc.syscall(*args)
+            return ctypes.get_errno()
+        print("unshare", errno_of(272, 0x10000000))        # unshare(CLONE_NEWUSER)
+        print("io_uring", errno_of(425, 8, None))           # io_uring_setup
+        print("keyctl", errno_of(250, 0, 0, 0, 0, 0))       # keyctl
+        print("bpf", errno_of(321, 0, None, 0))             # bpf
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print("fork ok")
+    """)
+    assert result.ok, result.output
+    for name in ("unshare", "io_uring", "keyctl", "bpf"):
+        assert f"{name} 1\n" in result.output  # EPERM
+    assert "fork ok" in result.output
+
+
+def test_test_runners_work_through_path_python(box: BubblewrapSandbox) -> None:
+    """`python` from PATH (here possibly a pyenv shim under a hidden $HOME) runs pytest and unittest."""
+    (box.worktree / "test_it.py").write_text(textwrap.dedent("""
+        import asyncio, socket, unittest
+
+        class T(unittest.TestCase):
+            def test_it(self):
+                self.assertEqual(asyncio.run(asyncio.sleep(0, "x")), "x")
+                socket.socketpair()
+    """))
+    pytest_run = box.run(["python", "-m", "pytest", "-q", "test_it.py"], timeout_s=60)
+    assert pytest_run.ok, pytest_run.output
+    assert "1 passed" in pytest_run.output
+    unittest_run = box.run(["python", "-m", "unittest", "test_it"], timeout_s=60)
+    assert unittest_run.ok, unittest_run.output
+    assert "OK" in unittest_run.output
+
+
+# --- the host is hidden (cases 10, 12) -----------------------------------------------------------
+
+
+@pytest.fixture
+def fake_home(open_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A $HOME with secrets in files anyone could read, were the directory not hidden."""
+    home = open_dir / "home"
+    for name, text in {".ssh/id_ed25519": "PRIVATE KEY\n", ".aws/credentials": "aws_secret=abc\n",
+                       ".netrc": "machine x password hunter2\n", ".git-credentials": "https://u:tok@h\n",
+                       "notes.txt": "plain\n"}.items():  # fmt: skip
+        (home / name).parent.mkdir(parents=True, exist_ok=True)
+        (home / name).write_text(text)
+    tool = home / "bin" / "hello"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\necho hello from home\n")
+    tool.chmod(0o755)
+    home.chmod(0o755)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("PATH", f"{home / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    return home
+
+
+def test_home_is_hidden_but_its_path_entries_still_run(tmp_path: Path, fake_home: Path) -> None:
+    box = BubblewrapSandbox(make_worktree(tmp_path))
+    result = sh(box, f"hello; cat {fake_home}/.ssh/id_ed25519 {fake_home}/.aws/credentials {fake_home}/notes.txt; "
+                     "ls -A /run /home; ls -A /root")  # fmt: skip
+    assert "hello from home" in result.output
+    for secret in ("PRIVATE KEY", "aws_secret", "plain"):
+        assert secret not in result.output
+    listed = set(result.output.split())
+    assert not listed & {".ssh", ".aws", ".netrc", ".gitconfig", ".bashrc"}
+
+
+def test_secrets_inside_an_exposed_directory_are_masked(tmp_path: Path, fake_home: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A PATH entry that is $HOME itself exposes it: the known secret files are masked, the rest shows."""
+    monkeypatch.setenv("PATH", f"{fake_home}{os.pathsep}{os.environ['PATH']}")
+    box = BubblewrapSandbox(make_worktree(tmp_path))
+    result = sh(box, f"cd {fake_home} && cat notes.txt .netrc .git-credentials .aws/credentials; ls -A .ssh; "
+                     "echo x > notes.txt; echo end")  # fmt: skip
+    assert "plain" in result.output and "end" in result.output
+    for secret in ("hunter2", "tok@h", "aws_secret", "id_ed25519"):
+        assert secret not in result.output
+    assert (fake_home / "notes.txt").read_text() == "plain\n"  # exposed read-only
+
+
+def test_git_works_inside_and_the_persons_checkout_is_hidden(open_dir: Path) -> None:
+    repo = open_dir / "repo"
+    repo.mkdir()
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+
+    def git(*args: str, cwd: Path = repo) -> str:
+        return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q")
+    (repo / "a.txt").write_text("a\n")
+    git("add", "a.txt")
+    git("commit", "-qm", "base")
+    (repo / ".env").write_text("API_TOKEN=untracked-secret\n")
+    worktree = repo / ".agentic" / "worktrees" / "run1"
+    git("worktree", "add", "-q", "-b", "agentic/run1", str(worktree))
+    box = BubblewrapSandbox(worktree)
+    (worktree / "a.txt").write_text("changed\n")
+    result = sh(box, f"git status --short; git log --oneline | wc -l; cat {repo}/.env; ls -A {repo}; "
+                     "git commit -qam nope 2>&1 | head -1")  # fmt: skip
+    assert " M a.txt" in result.output and "\n1\n" in result.output
+    assert "untracked-secret" not in result.output and "a.txt\n" not in result.output.split("1\n", 1)[1]
+    assert git("log", "--oneline", "agentic/run1").count("\n") == 1  # the sandbox could not commit
+    # the harness's own git (with an explicit git dir, as agentic.workspace does) still works as root
+    status = git(f"--git-dir={repo}/.git/worktrees/run1", f"--work-tree={worktree}", "status", "--short", cwd=worktree)
+    assert "a.txt" in status
+
+
+# --- links at mount targets (case 27) ------------------------------------------------------------
+
+
+def test_symlinked_git_is_refused_before_any_mount(tmp_path: Path) -> None:
+    worktree = make_worktree(tmp_path)
+    box = BubblewrapSandbox(worktree)
+    target = tmp_path / "host-file"
+    target.write_text("host\n")
+    (worktree / ".git").unlink()
+    (worktree / ".git").symlink_to(target)  # planted between two commands
+    result = box.run(["sh", "-c", f"echo pwned > .git; echo pwned > {target}"], timeout_s=10)
+    assert not result.ok and result.exit_code == sandbox.REFUSED_EXIT
+    assert "`.git` inside the worktree is a symbolic link" in result.output
+    assert target.read_text() == "host\n"
+    with pytest.raises(sandbox.MountRefused):
+        box.wrap(["true"])
+
+
+def test_readonly_paths_are_read_only_and_links_anywhere_on_their_path_refused(tmp_path: Path) -> None:
+    worktree = make_worktree(tmp_path)
+    (worktree / "tests").mkdir()
+    (worktree / "tests" / "test_gate.py").write_text("ORIGINAL\n")
+    (worktree / "contract.yaml").write_text("contract\n")
+    box = BubblewrapSandbox(worktree, readonly=[worktree / "tests" / "test_gate.py", Path("contract.yaml")])
+    result = sh(box, "echo x > tests/test_gate.py; echo x > contract.yaml; echo x > tests/other.py && echo ok")
+    assert "ok" in result.output and "Read-only file system" in result.output
+    assert (worktree / "tests" / "test_gate.py").read_text() == "ORIGINAL\n"
+    assert (worktree / "contract.yaml").read_text() == "contract\n"
+
+    host_dir = tmp_path / "host"
+    host_dir.mkdir()
+    (host_dir / "test_gate.py").write_text("host\n")
+    shutil.move(worktree / "tests", tmp_path / "moved-tests")
+    (worktree / "tests").symlink_to(host_dir)  # a link as a directory component of a read-only target
+    refused = sh(box, "true")
+    assert refused.exit_code == sandbox.REFUSED_EXIT and "`tests` inside the worktree" in refused.output
+
+    (worktree / "tests").unlink()  # the target vanished: skipped, and the command runs
+    assert sh(box, "echo runs").output == "runs\n"
+    with pytest.raises(ValueError):
+        BubblewrapSandbox(worktree, readonly=[tmp_path / "elsewhere"])
+
+
+# --- resources (cases 18, 19, 20) ----------------------------------------------------------------
+
+
+def test_memory_and_file_size_are_bounded_and_the_run_goes_on(box: BubblewrapSandbox) -> None:
+    memory = py(box, "x = bytearray(8 * 1024**3)")
+    assert not memory.ok and "MemoryError" in memory.output
+    big = py(box, """
+        with open("big.bin", "wb") as fh:
+            fh.seek(2 * 1024**3)
+            fh.write(b"x")
+    """)
+    assert not big.ok and "File too large" in big.output
+    assert not (box.worktree / "big.bin").exists() or (box.worktree / "big.bin").stat().st_size == 0
+    assert sh(box, "echo still working").output == "still working\n"
+
+
+def test_cpu_seconds_are_bounded(tmp_path: Path) -> None:
+    box = BubblewrapSandbox(make_worktree(tmp_path), cpu_s=1)
+    start = time.monotonic()
+    result = py(box, "while True: pass", timeout=20)
+    assert not result.ok and not result.timed_out
+    assert time.monotonic() - start < 10  # SIGXCPU after one CPU second, long before the timeout
+
+
+def test_fork_bomb_is_bounded_and_leaves_nothing_behind(box: BubblewrapSandbox) -> None:
+    before = set(live_processes(SANDBOX_UID))
+    start = time.monotonic()
+    result = sh(box, "bomb() { bomb | bomb & }; bomb; sleep 60", timeout=3, cap=4000)
+    assert isinstance(result, CommandResult) and not result.ok
+    assert time.monotonic() - start < 8
+    assert "fork" in result.output.lower()  # the process limit was hit
+    assert wait_until_gone(SANDBOX_UID, before) == []
+    assert sh(box, "echo after").output == "after\n"
+
+
 def test_timeout_kills_the_whole_tree_including_setsid_children(box: BubblewrapSandbox, tmp_path: Path) -> None:
     marker = box.worktree / "survivor"
     script = f"(setsid sh -c 'sleep 2; touch {marker}' &) ; (nohup sh -c 'sleep 2; touch {marker}' &) ; sleep 60"
@@ -72,16 +474,118 @@ def test_output_is_capped_head_and_tail_kept(box: BubblewrapSandbox) -> None:
     assert len(result.output) < 2200
 
 
+def test_private_tmp_is_size_limited(tmp_path: Path) -> None:
+    box = BubblewrapSandbox(make_worktree(tmp_path), tmp_bytes=1024**2)
+    result = sh(box, "head -c 2000000 /dev/zero > /tmp/fill; echo rc=$?; head -c 100 /dev/zero > /dev/shm/x && echo shm")
+    assert "No space left on device" in result.output and "shm" in result.output
+
+
 def test_missing_program_is_reported(box: BubblewrapSandbox) -> None:
     result = box.run(["definitely-not-a-program"], timeout_s=10)
     assert not result.ok and "command not found inside the sandbox" in result.output
 
 
-def test_symlinked_git_is_not_bound(tmp_path: Path) -> None:
-    worktree = tmp_path / "wt"
-    worktree.mkdir()
-    target = tmp_path / "host-file"
-    target.write_text("host\n")
-    (worktree / ".git").symlink_to(target)
-    box = BubblewrapSandbox(worktree)
-    assert str(target) not in " ".join(box.wrap(["true"]))
+# --- levels, fail closed, seccomp off ------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_probes() -> Iterator[None]:
+    caches = (sandbox._probe_bwrap, sandbox.sandbox_level, seccomp.status, seccomp.program)
+    for fn in caches:
+        fn.cache_clear()
+    yield
+    for fn in caches:
+        fn.cache_clear()
+
+
+def test_sandbox_level_describes_what_is_blocked() -> None:
+    level = sandbox_level()
+    assert level.name == "bubblewrap" and level.features["seccomp filter"]
+    assert level.features["unprivileged user"] and level.features["resource limits"]
+    assert "bubblewrap" in level.summary() and require_sandbox() is level
+
+
+def test_without_libseccomp_the_sandbox_runs_and_says_seccomp_is_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_probes: None
+) -> None:
+    monkeypatch.setattr(seccomp, "_load_pyseccomp", lambda: (None, "libseccomp is not usable: test"))
+    assert seccomp.status() == (False, "libseccomp is not usable: test")
+    level = sandbox_level()
+    assert level.name == "bubblewrap" and not level.features["seccomp filter"] and "seccomp is off" in level.fix
+    box = BubblewrapSandbox(make_worktree(tmp_path))
+    result = sh(box, "grep Seccomp: /proc/self/status")
+    assert result.ok and result.output.split() == ["Seccomp:", "0"]
+
+
+def test_without_bubblewrap_it_fails_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_probes: None
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on PATH
+    with pytest.raises(SandboxUnavailable, match="bubblewrap"):
+        require_sandbox()
+    with pytest.raises(SandboxUnavailable):
+        BubblewrapSandbox(make_worktree(tmp_path))
+    level = sandbox_level()
+    if landlock.abi_version() > 0:
+        assert level.name == "landlock" and require_sandbox(fallback=True) is level
+    else:
+        assert level.name == "none"
+        with pytest.raises(SandboxUnavailable):
+            require_sandbox(fallback=True)
+
+
+# --- the Landlock fallback -----------------------------------------------------------------------
+
+
+needs_landlock = pytest.mark.skipif(landlock.abi_version() < 1, reason="Landlock is not available")
+FALLBACK_PYTHON = "/usr/bin/python3" if ROOT and os.path.exists("/usr/bin/python3") else sys.executable
+
+
+@needs_landlock
+def test_landlock_fallback_confines_files_network_and_sessions(open_dir: Path) -> None:
+    worktree = make_worktree(open_dir)
+    (worktree / "contract.yaml").write_text("contract\n")
+    outside = open_dir / "outside.txt"
+    box = LandlockSandbox(worktree, readonly=[Path("contract.yaml")])
+    result = sh(box, f"id -u; echo data > new.txt; echo x > {outside}; echo x > /etc/agentic-x; "
+                     "echo x >> contract.yaml; ls /root /home; echo tmp > $TMPDIR/t && echo tmp-ok; "
+                     "setsid true || echo setsid-refused")  # fmt: skip
+    assert result.output.split()[0] == str(SANDBOX_UID)
+    assert (worktree / "new.txt").read_text() == "data\n"
+    assert not outside.exists() and not Path("/etc/agentic-x").exists()
+    assert (worktree / "contract.yaml").read_text() == "contract\n"
+    assert "tmp-ok" in result.output and "setsid-refused" in result.output
+    assert "cannot open directory '/root'" in result.output
+    net = py(box, "import socket; socket.create_connection(('127.0.0.1', 9), 2)", python=FALLBACK_PYTHON)
+    assert "Network is unreachable" in net.output
+
+
+@needs_landlock
+def test_landlock_fallback_kills_the_tree_and_bounds_resources(open_dir: Path) -> None:
+    box = LandlockSandbox(make_worktree(open_dir))
+    before = set(live_processes(SANDBOX_UID))
+    result = sh(box, "(sleep 30 &); (nohup sleep 30 &); sleep 30", timeout=1)
+    assert result.timed_out
+    assert wait_until_gone(SANDBOX_UID, before) == []
+    memory = py(box, "x = bytearray(8 * 1024**3)", python=FALLBACK_PYTHON)
+    assert "MemoryError" in memory.output
+
+
+@pytest.mark.skipif(not ROOT, reason="only root hands the worktree to another user")
+def test_landlock_fallback_refuses_a_worktree_the_user_cannot_reach(tmp_path: Path) -> None:
+    tmp_path.chmod(0o700)
+    if landlock.abi_version() < 1:
+        pytest.skip("Landlock is not available")
+    with pytest.raises(SandboxUnavailable, match="cannot reach the worktree"):
+        LandlockSandbox(make_worktree(tmp_path))
+
+
+def test_unsafe_mode_keeps_the_environment_limits_and_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-should-never-be-seen-0000000000")
+    box = UnsafeNoSandbox(make_worktree(tmp_path))
+    assert box.name == "none (unsafe)"
+    result = sh(box, "env; grep 'Max address space' /proc/self/limits")
+    assert "should-never-be-seen" not in result.output and "4294967296" in result.output
+    assert sh(box, "sleep 30", timeout=0.5).timed_out
