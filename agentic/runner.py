@@ -152,8 +152,9 @@ def execute(req: RunRequest) -> RunOutcome:
     started = time.monotonic()
     repo, contract = req.repo, req.contract
     sandboxed = needs_sandbox(contract)
+    fallback = req.settings.sandbox == "auto"
     if sandboxed and not req.unsafe_no_sandbox:
-        require_sandbox()  # fail before anything is created
+        require_sandbox(fallback=fallback)  # fail before anything is created
     ensure_excluded(repo.root)
     run_id = new_run_id()
     workspace = Workspace(repo.root, run_id, repo.head)
@@ -164,9 +165,13 @@ def execute(req: RunRequest) -> RunOutcome:
     workspace.create()
     def sandbox_for(root: Path, readonly: bool = True) -> Any:
         ro = protected_paths(root, contract) if readonly else []
-        return make_sandbox(root, ro, unsafe=req.unsafe_no_sandbox)
+        return make_sandbox(root, ro, fallback=fallback, unsafe=req.unsafe_no_sandbox)
 
-    sandbox = sandbox_for(workspace.path) if sandboxed else None
+    try:
+        sandbox = sandbox_for(workspace.path) if sandboxed else None
+    except BaseException:
+        workspace.remove(keep_branch=False)  # nothing of a run that never started stays behind
+        raise
     system = system_prompt(contract)
     store = SQLiteStore(repo.state_dir / "agentic.db")
     journal = Journal(repo.state_dir / "runs" / run_id, run_id, redact, req.on_record)

@@ -32,6 +32,7 @@ class Settings:
     request_timeout_s: float = 120.0
     max_retries: int = 2
     stream: bool = False
+    sandbox: str = "auto"  # "auto" (bubblewrap, else the Landlock fallback) or "bubblewrap" (strict)
     # key -> where its value came from ("default", a file path, "env AGENTIC_MODEL", "flag --model")
     origins: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -78,7 +79,7 @@ def _env_layer(environ: dict[str, str]) -> list[tuple[dict[str, Any], str]]:
         if name in environ:
             raw = environ[name]
             value: Any = raw
-            if key not in ("model", "contract", "base_url"):
+            if key not in ("model", "contract", "base_url", "sandbox"):
                 try:
                     value = yaml.safe_load(raw)
                 except yaml.YAMLError:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from agentic.journal import payload, read_records
+from agentic.workspace import git
 from tests.conftest import FINISH, FIX, cli, make_repo, write_script
 
 
@@ -38,13 +39,52 @@ def test_unsafe_no_sandbox_runs_without_bubblewrap_and_is_journaled(tmp_path: Pa
     (bindir / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
     (bindir / "python").symlink_to(sys.executable)
     script = write_script(tmp_path / "t.yaml", [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
-    refused = cli("run", "x", "--model", f"script:{script}", cwd=repo, env={"PATH": str(bindir)})
+    strict = {"PATH": str(bindir), "AGENTIC_SANDBOX": "bubblewrap"}
+    refused = cli("run", "x", "--model", f"script:{script}", cwd=repo, env=strict)
     assert refused.returncode == 2 and "--unsafe-no-sandbox" not in refused.stdout
-    done = cli("run", "x", "--model", f"script:{script}", "--json", "--unsafe-no-sandbox", cwd=repo,
-               env={"PATH": str(bindir)})  # fmt: skip
+    done = cli("run", "x", "--model", f"script:{script}", "--json", "--unsafe-no-sandbox", cwd=repo, env=strict)
     assert done.returncode == 0, done.stderr
     assert "unconfined" in done.stderr
     summary = json.loads(done.stdout.splitlines()[-1])
     journal = Path(summary["journal"])
     start = payload(next(read_records(journal)), journal.parent)  # run.start is large: it lives in a blob
     assert start["unsafe_no_sandbox"] is True and start["sandbox"] == "none (unsafe)"
+
+
+def test_without_bubblewrap_auto_falls_back_to_landlock(tmp_path: Path) -> None:
+    import tempfile
+
+    import pytest
+
+    from agentic import landlock
+
+    if landlock.abi_version() <= 0:
+        pytest.skip("Landlock is not available on this kernel")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name in ("git", "setpriv"):
+        (bindir / name).symlink_to(shutil.which(name) or f"/usr/bin/{name}")
+    (bindir / "python").symlink_to(sys.executable)
+    script = write_script(tmp_path / "t.yaml", [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    env = {"PATH": str(bindir)}
+    # under a directory the sandbox's unprivileged user cannot enter, the fallback refuses cleanly
+    closed = make_repo(tmp_path / "closed")
+    refused = cli("run", "x", "--model", f"script:{script}", cwd=closed, env=env)
+    assert refused.returncode == 2 and "Landlock" in refused.stderr and "Traceback" not in refused.stderr
+    assert not list((closed / ".agentic" / "worktrees").glob("*"))
+    assert "agentic/" not in git(["branch", "--list"], closed)
+    # where it can, the run goes ahead under Landlock
+    open_dir = Path(tempfile.mkdtemp(prefix="agentic-landlock-"))
+    try:
+        open_dir.chmod(0o755)
+        repo = make_repo(open_dir / "r")
+        done = cli("run", "x", "--model", f"script:{script}", "--json", cwd=repo, env=env)
+        summary = json.loads(done.stdout.splitlines()[-1])
+        journal = Path(summary["journal"])
+        start = payload(next(read_records(journal)), journal.parent)
+        assert start["sandbox"] == "landlock" and start["unsafe_no_sandbox"] is False
+        doctor = cli("doctor", "--json", cwd=repo, env=env)
+        level = next(c for c in map(json.loads, doctor.stdout.splitlines()) if c["name"] == "sandbox")
+        assert level["ok"] and level["detail"].startswith("landlock")
+    finally:
+        shutil.rmtree(open_dir, ignore_errors=True)

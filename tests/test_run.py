@@ -285,7 +285,7 @@ def test_missing_sandbox_refuses_before_starting(tmp_path: Path) -> None:
         (bindir / tool).symlink_to(shutil.which(tool) or "/usr/bin/git")
     (bindir / "python").symlink_to(sys.executable)
     script = write_script(tmp_path / "t.yaml", [{"tool_calls": [FINISH]}])
-    done = cli("run", "x", "--model", f"script:{script}", cwd=repo, env={"PATH": str(bindir)})
+    done = cli("run", "x", "--model", f"script:{script}", cwd=repo, env={"PATH": str(bindir), "AGENTIC_SANDBOX": "bubblewrap"})
     assert done.returncode == 2
     assert "bubblewrap" in done.stderr and "Traceback" not in done.stderr
     assert not (repo / ".agentic" / "worktrees").exists()
