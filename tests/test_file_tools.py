@@ -409,3 +409,19 @@ def test_list_and_search_apply_the_contracts_readable_filter(wt: Path) -> None:
     assert found.data["matches"] == 3
     # without a filter the file is listed and searched
     assert "TOKEN=main-secret" in run(wt, "search", pattern="main").content
+
+
+def test_search_with_a_catastrophic_regex_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from agentic.tools import files
+    from agentic.tools.base import ToolContext, ToolFailure
+
+    (tmp_path / "a.txt").write_text("a" * 60 + "b\n")
+    monkeypatch.setattr(files, "SEARCH_TIMEOUT_S", 0.3)
+    ctx = ToolContext(worktree=tmp_path, sandbox=None, test_command=[])
+    start = time.monotonic()
+    with pytest.raises(ToolFailure, match=r"took longer than 0\.3s"):
+        files.Search().execute({"pattern": "(a+)+$"}, ctx)
+    assert time.monotonic() - start < 3
+    assert "a.txt:1:" in files.Search().execute({"pattern": "ab$"}, ctx).content  # the timer is gone

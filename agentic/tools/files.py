@@ -6,7 +6,10 @@ Errors the model can act on are raised as ToolFailure; the harness turns them in
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -241,18 +244,52 @@ class Search:
         pattern = _glob(_arg_str(args, "glob"))
         hits: list[str] = []
         searched = skipped = 0
-        for entry in _candidates(ctx, base, pattern):
-            if entry.is_link:
-                continue
-            text = _searchable(ctx, entry.path)
-            if text is None:
-                skipped += 1
-                continue
-            searched += 1
-            hits.extend(_search_text(regex, entry.path, text, SEARCH_MAX_MATCHES - len(hits)))
-            if len(hits) >= SEARCH_MAX_MATCHES:
-                break
+        with _time_limit(SEARCH_TIMEOUT_S, f"the search took longer than {SEARCH_TIMEOUT_S:g}s: use a simpler "
+                         "pattern (nested quantifiers backtrack) or narrow it with path or glob"):  # fmt: skip
+            for entry in _candidates(ctx, base, pattern):
+                if entry.is_link:
+                    continue
+                text = _searchable(ctx, entry.path)
+                if text is None:
+                    skipped += 1
+                    continue
+                searched += 1
+                hits.extend(_search_text(regex, entry.path, text, SEARCH_MAX_MATCHES - len(hits)))
+                if len(hits) >= SEARCH_MAX_MATCHES:
+                    break
         return _search_result(regex.pattern, base, hits, searched, skipped)
+
+
+SEARCH_TIMEOUT_S = 10.0
+
+
+class _Expired(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float, message: str) -> Iterator[None]:
+    """Bound a regex search: the model's pattern may backtrack catastrophically (ReDoS).
+
+    Python's regex engine checks for signals while matching, so a timer signal interrupts it. Only
+    the main thread receives signals; elsewhere the search runs unbounded.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise _Expired
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _Expired:
+        raise ToolFailure(message) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _compile_regex(pattern: str) -> re.Pattern[str]:
