@@ -280,3 +280,17 @@ def unexpected(vendor: str, what: str) -> ProviderError:
         f"{vendor} answered with {what}",
         hint="the server may not implement this API faithfully; check the base URL",
     )
+
+
+class OpenAIClientModel:
+    """What both OpenAI adapters share: the name, the options and a configured client."""
+
+    prefix = "openai"
+
+    def __init__(self, model_id: str, options: ModelOptions | None = None) -> None:
+        from agentic.models import ModelOptions
+
+        self.name = f"{self.prefix}:{model_id}"
+        self.model_id = model_id
+        self.options = options or ModelOptions()
+        self._client, self.base_url = build_openai_client(self.options)

@@ -6,10 +6,10 @@ no key is needed then. Tool calls are native (`tools=[{"type": "function", ...}]
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agentic.models._common import (
-    build_openai_client,
+    OpenAIClientModel,
     is_vendor_url,
     openai_errors,
     openai_usage,
@@ -18,8 +18,6 @@ from agentic.models._common import (
 )
 from agentic.models.base import Message, ToolCall, ToolSpec, Turn, Usage
 
-if TYPE_CHECKING:
-    from agentic.models import ModelOptions
 
 _STOP_REASONS = {
     "stop": "end",
@@ -76,16 +74,10 @@ def _usage(usage: Any) -> Usage:
     return openai_usage(usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details")
 
 
-class OpenAIChatModel:
+class OpenAIChatModel(OpenAIClientModel):
     """A model behind the Chat Completions API."""
 
-    def __init__(self, model_id: str, options: ModelOptions | None = None) -> None:
-        from agentic.models import ModelOptions
-
-        self.name = f"openai:{model_id}"
-        self.model_id = model_id
-        self.options = options or ModelOptions()
-        self._client, self.base_url = build_openai_client(self.options)
+    prefix = "openai"
 
     def request(self, messages: list[Message], tools: list[ToolSpec]) -> dict[str, Any]:
         """The keyword arguments of `chat.completions.create` for this conversation."""

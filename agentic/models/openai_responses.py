@@ -6,12 +6,12 @@ Same key and base-URL rules as `openai:` (OPENAI_API_KEY, OPENAI_BASE_URL, `base
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agentic.errors import ProviderError
 from agentic.models._common import (
+    OpenAIClientModel,
     ProviderRequestError,
-    build_openai_client,
     openai_errors,
     openai_usage,
     system_text,
@@ -20,8 +20,6 @@ from agentic.models._common import (
 )
 from agentic.models.base import Message, ToolCall, ToolSpec, Turn, Usage
 
-if TYPE_CHECKING:
-    from agentic.models import ModelOptions
 
 _INCOMPLETE_REASONS = {"max_output_tokens": "max_tokens"}
 
@@ -78,16 +76,10 @@ def _failure(response: Any) -> ProviderError:
     return ProviderError(f"OpenAI response failed{f' ({code})' if code else ''}: {message}")
 
 
-class OpenAIResponsesModel:
+class OpenAIResponsesModel(OpenAIClientModel):
     """A model behind the Responses API."""
 
-    def __init__(self, model_id: str, options: ModelOptions | None = None) -> None:
-        from agentic.models import ModelOptions
-
-        self.name = f"openai-responses:{model_id}"
-        self.model_id = model_id
-        self.options = options or ModelOptions()
-        self._client, self.base_url = build_openai_client(self.options)
+    prefix = "openai-responses"
 
     def request(self, messages: list[Message], tools: list[ToolSpec]) -> dict[str, Any]:
         """The keyword arguments of `responses.create` for this conversation."""
