@@ -18,7 +18,6 @@ from agentic.models._common import (
 )
 from agentic.models.base import Message, ToolCall, ToolSpec, Turn, Usage
 
-
 _STOP_REASONS = {
     "stop": "end",
     "tool_calls": "tool_calls",

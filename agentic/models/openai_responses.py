@@ -20,7 +20,6 @@ from agentic.models._common import (
 )
 from agentic.models.base import Message, ToolCall, ToolSpec, Turn, Usage
 
-
 _INCOMPLETE_REASONS = {"max_output_tokens": "max_tokens"}
 
 
