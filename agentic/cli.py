@@ -38,6 +38,7 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 RepoOpt = Annotated[Path, typer.Option("--repo", "-C", help="Repository to work in (default: the current one).")]
+RunArg = Annotated[str, typer.Argument(metavar="RUN", help="Run id, a unique prefix, or 'last'.")]
 
 
 def _version(value: bool) -> None:
@@ -211,7 +212,7 @@ def runs(
 
 @app.command()
 def show(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, a unique prefix, or 'last'.")],
+    run_id: RunArg,
     json_out: Annotated[bool, typer.Option("--json", help="The timeline as JSON.")] = False,
     repo: RepoOpt = Path("."),
 ) -> None:
@@ -230,7 +231,7 @@ def show(
 
 @app.command()
 def apply(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, a unique prefix, or 'last'.")],
+    run_id: RunArg,
     repo: RepoOpt = Path("."),
 ) -> None:
     """Bring an accepted run's commit onto your current branch (fast-forward or cherry-pick)."""
@@ -359,7 +360,7 @@ def tools_enable(
 
 @journal_app.command("verify")
 def journal_verify(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id, a unique prefix, or 'last'.")],
+    run_id: RunArg,
     repo: RepoOpt = Path("."),
 ) -> None:
     """Verify a run's journal: the hash chain, sequence numbers and blobs. Exit 1 at the first bad record."""
