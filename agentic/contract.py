@@ -176,7 +176,7 @@ def load_contract(ref: str, repo_root: Path | None) -> Contract:
     if not path.is_file():
         hint = f"set `contract:` in .agentic.yaml to a file, or to a preset: {', '.join(PRESETS)}"
         raise ConfigError("contract file not found", file=ref, hint=hint)
-    text = path.read_text(encoding="utf-8")
+    text = yamlfile.read_text(path, ref)
     rel = None
     if repo_root is not None:
         try:
@@ -190,5 +190,5 @@ def load_contract_file(path: Path) -> Contract:
     """Load a contract from an explicit file (for `agentic contract check FILE`)."""
     if not path.is_file():
         raise ConfigError("contract file not found", file=str(path))
-    text = path.read_text(encoding="utf-8")
+    text = yamlfile.read_text(path, str(path))
     return parse_contract(yamlfile.parse(text, str(path)), text, None)

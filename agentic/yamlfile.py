@@ -100,15 +100,21 @@ def parse(text: str, display_path: str) -> Document:
     return Document(display_path, data, Locator(root))
 
 
-def load(path: Path, display_path: str | None = None) -> Document:
-    shown = display_path or str(path)
+def read_text(path: Path, shown: str) -> str:
+    """A configuration file's text; ConfigError (never a traceback) when it is missing or not UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("file not found", file=shown) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read file: {exc}", file=shown) from None
-    return parse(text, shown)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=shown) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read file: {exc.strerror or exc}", file=shown) from None
+
+
+def load(path: Path, display_path: str | None = None) -> Document:
+    shown = display_path or str(path)
+    return parse(read_text(path, shown), shown)
 
 
 @cache

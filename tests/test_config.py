@@ -165,3 +165,12 @@ def test_cli_usage_errors(tmp_path: Path, repo: Path) -> None:
     assert done.returncode == 2 and "bad.yaml:1" in done.stderr and "Traceback" not in done.stderr
     for done in (cli("run", "--help", cwd=repo), cli("--help", cwd=repo)):
         assert done.returncode == 0
+
+
+def test_non_utf8_files_are_config_errors(tmp_path: Path, repo: Path) -> None:
+    (repo / "policies" / "contract.yaml").write_bytes(b"\xff\xfeversion: 1\n")
+    done = cli("contract", "check", cwd=repo)
+    assert done.returncode == 2 and "not UTF-8" in done.stderr and "Traceback" not in done.stderr
+    (repo / ".agentic.yaml").write_bytes(b"model: \xff\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_settings(repo, environ={})
