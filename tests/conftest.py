@@ -107,3 +107,25 @@ def cli(
         [sys.executable, "-m", "agentic", *args],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
     )  # fmt: skip
+
+
+def start_run(repo: Path, script: Path) -> subprocess.Popen[str]:
+    """`agentic run --json` in the background (for tests that act on a run in progress)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "agentic", "run", "x", "--model", f"script:{script}", "--json"],
+        cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def wait_for_journal(repo: Path, needle: str, timeout_s: float = 20) -> None:
+    """Wait until the run's journal contains `needle` (the run reached that point)."""
+    import time
+
+    runs = repo / ".agentic" / "runs"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        journals = list(runs.glob("*/journal.jsonl")) if runs.exists() else []
+        if journals and needle in journals[0].read_text():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the run never journaled {needle!r}")

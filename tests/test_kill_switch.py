@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import yaml
 
 from agentic.workspace import git
-from tests.conftest import CONTRACT, FINISH, FIX, cli, write_script
+from tests.conftest import CONTRACT, FINISH, FIX, cli, start_run, wait_for_journal, write_script
 
 
 def test_disable_binds_a_run_in_progress_in_another_process(repo: Path) -> None:
@@ -24,17 +21,8 @@ def test_disable_binds_a_run_in_progress_in_another_process(repo: Path) -> None:
         {"tool_calls": [FIX]},
         {"tool_calls": [FINISH]},
     ])  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agentic", "run", "x", "--model", f"script:{script}", "--json"],
-        cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    runs = repo / ".agentic" / "runs"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        journals = list(runs.glob("*/journal.jsonl")) if runs.exists() else []
-        if journals and 'sleep 2' in journals[0].read_text():
-            break
-        time.sleep(0.05)
+    proc = start_run(repo, script)
+    wait_for_journal(repo, 'sleep 2')
     done = cli("tools", "disable", "run_tests", "--reason", "under investigation", cwd=repo)
     assert done.returncode == 0, done.stderr
     out, err = proc.communicate(timeout=60)

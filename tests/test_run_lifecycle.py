@@ -7,7 +7,6 @@ import os
 import pty
 import select
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from agentic.workspace import git
-from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, write_script
+from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, start_run, wait_for_journal, write_script
 
 
 def set_contract(repo: Path, **changes: object) -> None:
@@ -43,17 +42,8 @@ def test_wall_clock_limit_kills_the_command_and_stops_with_exit_3(repo: Path) ->
 def test_ctrl_c_marks_the_run_interrupted(repo: Path) -> None:
     sleep_contract(repo, timeout_s=120)
     script = write_script(repo.parent / "t.yaml", [{"tool_calls": [{"name": "run_command", "arguments": {"command": "sleep 30"}}]}])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agentic", "run", "x", "--model", f"script:{script}", "--json"],
-        cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    runs = repo / ".agentic" / "runs"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # wait until the command is running
-        journals = list(runs.glob("*/journal.jsonl")) if runs.exists() else []
-        if journals and '"kind":"policy.decision"' in journals[0].read_text():
-            break
-        time.sleep(0.05)
+    proc = start_run(repo, script)
+    wait_for_journal(repo, '"kind":"policy.decision"')
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
