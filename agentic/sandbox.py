@@ -330,12 +330,6 @@ def _bwrap_for(run_as: tuple[int, int] | None) -> tuple[_Bwrap | None, str]:
     return setup, other if setup is None else ""
 
 
-def bubblewrap_status() -> tuple[str | None, str]:
-    """(path to bwrap or None, why not). Probes once that namespaces can really be created here."""
-    setup, why = _bwrap_for(default_run_as())
-    return (setup.path, "") if setup else (None, why)
-
-
 @cache
 def sandbox_level() -> SandboxLevel:
     """The strongest isolation available here (probed once)."""

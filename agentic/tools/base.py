@@ -54,7 +54,3 @@ class Tool(Protocol):
 def spec(tool: Tool) -> ToolSpec:
     return ToolSpec(tool.name, tool.description, tool.parameters)
 
-
-def target_path(tool: Tool, args: dict[str, Any]) -> str:
-    """The path a file tool acts on, as given (relative to the worktree)."""
-    return str(args.get("path") or ".")
