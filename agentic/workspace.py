@@ -139,10 +139,6 @@ class Snapshot:
     tree: str
     changes: list[tuple[str, str]]  # (status letter A/M/D/T, path)
 
-    @property
-    def paths(self) -> list[str]:
-        return [p for _, p in self.changes]
-
 
 @dataclass
 class Workspace:
