@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jsonschema
 
-from agentic import policy
+from agentic import paths, policy
 from agentic.contract import Contract
+from agentic.errors import JournalMismatch
 from agentic.journal import Journal
 from agentic.models.base import ToolCall
-from agentic.tools.base import Tool, ToolContext, ToolFailure, ToolResult
+from agentic.tape import RecordedCall
+from agentic.tools.base import Tool, ToolContext, ToolFailure, ToolResult, WritePlan
 
 MAX_ARGUMENT_CHARS = 2_000_000
 SIDE_EFFECTS = ("write", "command", "tests")
@@ -72,6 +75,12 @@ def describe(tool: Tool, args: dict[str, Any]) -> str:
 
 @dataclass
 class Dispatcher:
+    """Handles tool calls for one run. Write-ahead: before a side effect happens its intent is on
+    disk (`tool.effect`, fsynced): for a write, the path's fingerprint before and after; for a
+    command, the worktree's tree. A call whose intent a crashed session recorded (`recorded`) is
+    reconciled instead of blindly repeated: a write that took place is not made again; a command
+    is rolled back to its tree and run again."""
+
     tools: dict[str, Tool]
     contract: Contract
     journal: Journal
@@ -79,26 +88,32 @@ class Dispatcher:
     redact: Any  # Callable[[str], str]
     switch: Any = None  # Callable[[str], dict | None]: the kill switch of a tool, read at every call
     changed: set[str] = field(default_factory=set)  # files the agent's write tools changed so far
+    tree: Callable[[], str] | None = None  # the worktree's current tree id (staged), for commands
+    restore: Callable[[str], None] | None = None  # make the worktree that tree again
 
-    def handle(self, call: ToolCall, ctx: ToolContext, step: int, parent: str) -> ToolResult:
-        span = uuid.uuid4().hex[:16]
+    def handle(
+        self, call: ToolCall, ctx: ToolContext, step: int, parent: str, recorded: RecordedCall | None = None
+    ) -> ToolResult:
         tool = self.tools.get(call.name)
-        intent: dict[str, Any] = {"id": call.id, "tool": call.name, "arguments": call.arguments}
-        side_effect = tool is not None and tool.kind in SIDE_EFFECTS
-        self.journal.append(
-            "tool.call", intent, step=step, span=span, parent=parent, idem=ctx.idempotency_key, sync=side_effect
-        )
-        result = self._handle(tool, call, ctx, step, span)
+        if recorded is None:
+            span = uuid.uuid4().hex[:16]
+            intent: dict[str, Any] = {"id": call.id, "tool": call.name, "arguments": call.arguments}
+            self.journal.append("tool.call", intent, step=step, span=span, parent=parent, idem=ctx.idempotency_key)
+        else:
+            span = recorded.span  # a crashed session announced this call: carry on under its span
+        result = self._handle(tool, call, ctx, step, span, recorded)
         result = replace(result, content=self.redact(result.content))
         self.journal.append(
             "tool.result",
             {"id": call.id, "tool": call.name, "is_error": result.is_error, "content": result.content,
-             "data": result.data},
+             "data": result.data, **({"finish": True} if result.finish else {})},
             step=step, span=span, parent=parent, idem=ctx.idempotency_key,
         )  # fmt: skip
         return result
 
-    def _handle(self, tool: Tool | None, call: ToolCall, ctx: ToolContext, step: int, span: str) -> ToolResult:
+    def _handle(
+        self, tool: Tool | None, call: ToolCall, ctx: ToolContext, step: int, span: str, recorded: RecordedCall | None
+    ) -> ToolResult:
         if tool is None:
             known = ", ".join(sorted(self.tools))
             return ToolResult(f"error: unknown tool {call.name!r}; the tools are: {known}", is_error=True,
@@ -110,24 +125,11 @@ class Dispatcher:
         if (problem := schema_error(tool, args)) is not None:
             return ToolResult(f"error: {problem}", is_error=True, data={"refused": "invalid-arguments"})
         action = describe(tool, args)
-        switched = self.switch(tool.name) if self.switch is not None else None
-        if switched is not None:
-            reason = f"disabled by {switched['disabled_by']}" + (f": {switched['reason']}" if switched["reason"] else "")
-            decision = policy.Decision("deny", f"kill-switch {tool.name}", reason, decided_by="kill switch")
-        else:
-            decision = self._approval_needed(tool, args, policy.decide(self.contract, tool.name, tool.kind, args))
-        if decision.verdict == "ask":
-            approved = self.approver(tool.name, action)
-            decision = replace(
-                decision,
-                verdict="allow" if approved else "deny",
-                decided_by="person" if self.approver is not policy.deny_all else "no terminal",
-                reason="approved by the person" if approved else "not approved",
-            )
-        self.journal.append(
-            "policy.decision", {"tool": tool.name, "action": action, **decision.to_dict()},
-            step=step, span=span, parent=span, sync=decision.verdict == "allow" and tool.kind in SIDE_EFFECTS,
-        )  # fmt: skip
+        decision = self._decide(tool, args, action, recorded)
+        known = recorded.decision if recorded is not None else None
+        if known is None or {k: known.get(k) for k in ("verdict", "rule", "reason", "by")} != decision.to_dict():
+            self.journal.append("policy.decision", {"tool": tool.name, "action": action, **decision.to_dict()},
+                                step=step, span=span, parent=span)  # fmt: skip
         if decision.verdict != "allow":
             why = f" ({decision.reason})" if decision.reason else ""
             return ToolResult(
@@ -136,14 +138,86 @@ class Dispatcher:
                 data={"refused": decision.rule},
             )
         try:
-            result = tool.execute(args, ctx)
+            result = self._execute(tool, args, ctx, step, span, recorded)
         except ToolFailure as exc:
             return ToolResult(f"error: {exc}", is_error=True, data={"failed": str(exc)})
         except (OSError, UnicodeError) as exc:
             return ToolResult(f"error: {tool.name} failed: {exc}", is_error=True, data={"failed": str(exc)})
         if tool.kind == "write" and not result.is_error:
-            self.changed.add(str(args.get("path")))
+            self.changed.add(str(result.data.get("path", args.get("path"))))
         return result
+
+    def _decide(self, tool: Tool, args: dict[str, Any], action: str, recorded: RecordedCall | None) -> policy.Decision:
+        switched = self.switch(tool.name) if self.switch is not None else None
+        if switched is not None:  # the kill switch wins, also over a decision recorded before it was thrown
+            reason = f"disabled by {switched['disabled_by']}" + (f": {switched['reason']}" if switched["reason"] else "")
+            return policy.Decision("deny", f"kill-switch {tool.name}", reason, decided_by="kill switch")
+        if recorded is not None and recorded.decision is not None:  # a person's answer is not asked again
+            d = recorded.decision
+            return policy.Decision(d["verdict"], d["rule"], d.get("reason", ""), d.get("by", "contract"))
+        decision = self._approval_needed(tool, args, policy.decide(self.contract, tool.name, tool.kind, args))
+        if decision.verdict == "ask":
+            approved = self.approver(tool.name, action)
+            decision = replace(
+                decision,
+                verdict="allow" if approved else "deny",
+                decided_by="person" if self.approver is not policy.deny_all else "no terminal",
+                reason="approved by the person" if approved else "not approved",
+            )
+        return decision
+
+    def _execute(
+        self, tool: Tool, args: dict[str, Any], ctx: ToolContext, step: int, span: str, recorded: RecordedCall | None
+    ) -> ToolResult:
+        effect = recorded.effect if recorded is not None else None
+        idem = ctx.idempotency_key
+        if tool.kind == "write" and hasattr(tool, "plan"):
+            if effect is not None and (done := self._write_done(effect, ctx, step, span, idem)) is not None:
+                return done
+            plan: WritePlan = tool.plan(args, ctx)
+            self.journal.append(
+                "tool.effect",
+                {"path": plan.path, "before": plan.before, "after": plan.after,
+                 "result": {"content": plan.result.content, "is_error": plan.result.is_error, "data": plan.result.data}},
+                step=step, span=span, parent=span, idem=idem, sync=True,
+            )  # fmt: skip
+            plan.apply()
+            return plan.result
+        if tool.kind in ("command", "tests") and self.tree is not None:
+            if effect is not None and effect.get("tree") and self.restore is not None:
+                now = self.tree()
+                rolled = now != effect["tree"]
+                if rolled:
+                    self.restore(effect["tree"])
+                self.journal.append("tool.reconcile",
+                                    {"outcome": "rolled back, run again" if rolled else "run again",
+                                     "tree": effect["tree"], "found": now},
+                                    step=step, span=span, parent=span, idem=idem, sync=True)  # fmt: skip
+            self.journal.append("tool.effect", {"tree": self.tree()}, step=step, span=span, parent=span, idem=idem,
+                                sync=True)  # fmt: skip
+        return tool.execute(args, ctx)
+
+    def _write_done(
+        self, effect: dict[str, Any], ctx: ToolContext, step: int, span: str, idem: str
+    ) -> ToolResult | None:
+        """A write announced before a crash: its result if it took place, None if it did not."""
+        now = paths.fingerprint(ctx.worktree, effect["path"])
+        if now == effect["after"]:
+            outcome = "applied before the crash"
+        elif now == effect["before"]:
+            outcome = "not applied; applying"
+        else:
+            raise JournalMismatch(
+                f"{effect['path']} in the worktree is neither what it was before the interrupted write nor what "
+                "the write would make it: something else changed it",
+                hint="fork the run from an earlier step instead: agentic fork RUN --from-step N",
+            )
+        self.journal.append("tool.reconcile", {"outcome": outcome, "path": effect["path"], "found": now},
+                            step=step, span=span, parent=span, idem=idem, sync=True)  # fmt: skip
+        if now == effect["before"]:
+            return None
+        result = effect["result"]
+        return ToolResult(result["content"], bool(result.get("is_error")), dict(result.get("data") or {}))
 
     def _approval_needed(self, tool: Tool, args: dict[str, Any], decision: policy.Decision) -> policy.Decision:
         """Escalate an allowed write to `ask` when it would change more files than the contract lets pass."""

@@ -77,32 +77,42 @@ def _approver() -> Any:
     return _terminal_approver if sys.stdin.isatty() and sys.stderr.isatty() else policy.deny_all
 
 
-def _prepare(repo: Path, model: str | None, contract: str | None) -> tuple[Any, Any, Any, Any]:
+def _configure(repo: Path, flags: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """The repository, its settings (flags on top) and the contract they name."""
     from agentic.contract import load_contract
-    from agentic.models import load_model
     from agentic.settings import load_settings
     from agentic.workspace import find_repo
 
     info = find_repo(repo)
-    settings = load_settings(info.root, {"model": model, "contract": contract})
-    if settings.model is None:
-        raise UsageError(
-            "no model configured",
-            hint="pass --model (e.g. openai:gpt-4.1-mini, anthropic:claude-sonnet-4-5, script:turns.yaml) "
-            "or set `model:` in .agentic.yaml",
-        )
+    settings = load_settings(info.root, flags)
     ref = settings.contract
     if ref == "policies/contract.yaml" and settings.origins.get("contract") == "default" and not (
         info.root / ref
     ).is_file():
         ref = "default"
         err.print("[dim]no policies/contract.yaml in this repository: using the shipped `default` contract[/]")
-    loaded = load_contract(ref, info.root)
-    model_path = settings.model
+    return info, settings, load_contract(ref, info.root)
+
+
+def _load_model(info: Any, settings: Any, name: str | None = None) -> Any:
+    from agentic.models import load_model
+
+    model_path = name or settings.model
+    if model_path is None:
+        raise UsageError(
+            "no model configured",
+            hint="pass --model (e.g. openai:gpt-4.1-mini, anthropic:claude-sonnet-4-5, script:turns.yaml) "
+            "or set `model:` in .agentic.yaml",
+        )
     if model_path.startswith("script:") and not Path(model_path[7:]).is_absolute():
         candidate = Path.cwd() / model_path[7:]
         model_path = f"script:{candidate if candidate.exists() else info.root / model_path[7:]}"
-    return info, settings, loaded, load_model(model_path, settings.model_options())
+    return load_model(model_path, settings.model_options())
+
+
+def _prepare(repo: Path, model: str | None, contract: str | None) -> tuple[Any, Any, Any, Any]:
+    info, settings, loaded = _configure(repo, {"model": model, "contract": contract})
+    return info, settings, loaded, _load_model(info, settings)
 
 
 @app.command()
@@ -135,11 +145,7 @@ def run(
         err.print("[bold red]warning:[/] --unsafe-no-sandbox: commands run unconfined, with your user's rights")
     outcome = execute(RunRequest(task, info, settings, loaded, model_obj, _approver(), on_record=progress,
                                  unsafe_no_sandbox=unsafe_no_sandbox))  # fmt: skip
-    if json_out:
-        print(json.dumps(outcome.to_dict()))
-    else:
-        _print_outcome(outcome)
-    raise typer.Exit(outcome.exit_code)
+    _finish_run(outcome, json_out)
 
 
 def _warn_if_dirty(root: Path) -> None:
@@ -243,6 +249,147 @@ def apply(
         raise UsageError(f"run {row['id']} is {row['status']}: only accepted runs can be applied")
     head = apply_commit(info.root, row["commit_sha"], row["base_commit"])
     out.print(f"applied run {row['id']}: your branch is now at {head[:12]}")
+
+
+def _finish_run(outcome: Any, json_out: bool) -> None:
+    if json_out:
+        print(json.dumps(outcome.to_dict()))
+    else:
+        _print_outcome(outcome)
+    raise typer.Exit(outcome.exit_code)
+
+
+def _tape_of(repo: Path, run_id: str) -> tuple[Any, Any, Any]:
+    """The repository, the run's row in the index, and its verified tape."""
+    from agentic.resume import open_tape
+
+    info, store = _open_store(repo)
+    row = _get_run(store, run_id)
+    tape = open_tape(Path(row["journal"]), row["id"])
+    if tape.status != row["status"] and tape.status != "running":  # the index lags the journal (a crash)
+        store.update_run(row["id"], status=tape.status)
+    store.close()
+    return info, row, tape
+
+
+@app.command()
+def resume(
+    run_id: RunArg,
+    fork: Annotated[
+        bool, typer.Option("--fork", help="If the contract, settings or harness changed: go on as a new run.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print a final JSON summary object on stdout.")] = False,
+    unsafe_no_sandbox: Annotated[
+        bool, typer.Option("--unsafe-no-sandbox", help="Run commands without isolation (recorded in the journal).")
+    ] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Go on with an interrupted, failed or crashed run from its journal, without repeating its side effects.
+
+    Recorded model answers are reused and completed tool calls are not executed again; a write or
+    command cut short by the crash is reconciled with the worktree. Refused if the contract, settings
+    or harness changed since the run started, unless --fork is given.
+
+    Example: agentic resume last
+    """
+    from agentic.report import Progress
+    from agentic.resume import changes_since, check_resumable, recorded_flags
+    from agentic.runner import RunRequest, execute
+
+    info, _, tape = _tape_of(repo, run_id)
+    info, settings, loaded = _configure(info.root, recorded_flags(tape))
+    if fork and tape.status in ("running", "interrupted", "failed") and changes_since(tape, settings, loaded):
+        _fork(info, tape, tape.steps, None, json_out, unsafe_no_sandbox)
+    check_resumable(tape, settings, loaded)
+    model = _load_model(info, settings, str(tape.start["model"]))
+    progress = Progress(err if json_out else out)
+    out_ = err if json_out else out
+    out_.print(f"resuming run {tape.run_id} after {tape.steps} recorded steps ({tape.status})")
+    outcome = execute(RunRequest(str(tape.start["task"]), info, settings, loaded, model, _approver(),
+                                 on_record=progress, unsafe_no_sandbox=unsafe_no_sandbox, tape=tape,
+                                 resuming=True))  # fmt: skip
+    _finish_run(outcome, json_out)
+
+
+def _fork(info: Any, tape: Any, step: int, model: str | None, json_out: bool, unsafe: bool) -> None:
+    from agentic.report import Progress
+    from agentic.resume import check_fork_step, recorded_flags
+    from agentic.runner import RunRequest, execute
+
+    check_fork_step(tape, step)
+    info, settings, loaded = _configure(info.root, {**recorded_flags(tape), "model": model})
+    part = tape.until_step(step)
+    model_obj = _load_model(info, settings, model or str(tape.start["model"]))
+    if model is not None and hasattr(model_obj, "offset"):
+        model_obj.offset = len(part.turns)  # a script given to fork answers from the fork point
+    (err if json_out else out).print(f"forking run {tape.run_id} at step {step}")
+    outcome = execute(RunRequest(str(tape.start["task"]), info, settings, loaded, model_obj, _approver(),
+                                 on_record=Progress(err if json_out else out), unsafe_no_sandbox=unsafe, tape=part,
+                                 forked_from={"run": tape.run_id, "step": step}))  # fmt: skip
+    _finish_run(outcome, json_out)
+
+
+@app.command()
+def fork(
+    run_id: RunArg,
+    from_step: Annotated[int, typer.Option("--from-step", help="Share the run's steps 1..N, then go on live.")],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Go on with this model (provider:model).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print a final JSON summary object on stdout.")] = False,
+    unsafe_no_sandbox: Annotated[
+        bool, typer.Option("--unsafe-no-sandbox", help="Run commands without isolation (recorded in the journal).")
+    ] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Start a new run that shares a run's first N steps, then continues live (another prompt or model).
+
+    The steps are re-executed in a fresh worktree from the run's base commit with the recorded model
+    answers, so the worktree is as it was after step N; then the model (--model, or the run's) goes on.
+
+    Example: agentic fork last --from-step 3 --model anthropic:claude-sonnet-4-5
+    """
+    info, _, tape = _tape_of(repo, run_id)
+    _fork(info, tape, from_step, model, json_out, unsafe_no_sandbox)
+
+
+@app.command()
+def replay(
+    run_id: RunArg,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Re-execute a run from its base commit with its recorded model answers; report the first divergence.
+
+    Tools run for real (sandboxed, under the current contract); each result is compared with the
+    recorded one. No model is called: no network, no key. Exit 0 identical, 1 diverged.
+    """
+    from agentic.replay import replay as do_replay
+    from agentic.report import clean
+    from agentic.resume import recorded_flags
+    from agentic.runner import needs_sandbox
+    from agentic.sandbox import make_sandbox, require_sandbox
+
+    info, _, tape = _tape_of(repo, run_id)
+    info, settings, loaded = _configure(info.root, recorded_flags(tape))
+    fallback = settings.sandbox == "auto"
+    sandbox_for = None
+    if needs_sandbox(loaded):
+        require_sandbox(fallback=fallback)
+        sandbox_for = lambda root: make_sandbox(root, [], fallback=fallback)  # noqa: E731
+    report = do_replay(info, tape, loaded, sandbox_for)
+    if json_out:
+        print(json.dumps(report.to_dict()))
+    elif report.divergence is None:
+        out.print(f"run {tape.run_id}: replay identical — {report.steps} steps, {report.compared} results compared "
+                  f"({report.ended})")  # fmt: skip
+    else:
+        d = report.divergence
+        out.print(f"run {tape.run_id}: replay [bold red]diverged[/] at step {d.step}, {clean(d.tool)} "
+                  f"(after {report.compared - 1} identical results)")  # fmt: skip
+        out.print("[bold]recorded:[/]")
+        out.print(clean(d.expected), markup=False, highlight=False)
+        out.print("[bold]now:[/]")
+        out.print(clean(d.actual), markup=False, highlight=False)
+    raise typer.Exit(0 if report.identical else 1)
 
 
 @contract_app.command("check")

@@ -80,6 +80,7 @@ class Contract:
     description: str = ""
     examples: tuple[Example, ...] = ()
     ask_files_changed_above: int | None = None  # approvals.files_changed_above
+    text: str = field(default="", repr=False, compare=False)  # the YAML as read (journaled at run.start)
 
     @property
     def hash_ref(self) -> str:
@@ -150,6 +151,7 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None) 
     return Contract(
         source=doc.path,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        text=text,
         test_command=tuple(data.get("test_command") or DEFAULT_TEST_COMMAND),
         protected=tuple(dict.fromkeys(always + protected)),
         ask_files_changed_above=(data.get("approvals") or {}).get("files_changed_above"),

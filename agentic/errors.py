@@ -3,11 +3,14 @@
     AgenticError                      exit 1 unless a subclass says otherwise
     ├── UsageError                    exit 2  bad flags, unknown run id, not a git repository
     │   ├── ConfigError               exit 2  a settings/contract/script file is invalid (file, line, field)
-    │   └── MissingCredentials        exit 2  the chosen provider has no API key
+    │   ├── MissingCredentials        exit 2  the chosen provider has no API key
+    │   └── ResumeRefused             exit 2  the run cannot be resumed as it is (ended; its contract,
+    │                                         settings or harness changed: fork it instead)
     ├── SandboxUnavailable            exit 2  commands cannot be isolated on this machine
     ├── ProviderError                 exit 4  the model provider failed (network, HTTP error, bad answer)
     │   └── ScriptExhausted           exit 4  a scripted model ran out of turns
-    └── WorkspaceError                exit 1  git refused an operation (apply conflict, dirty tree)
+    ├── WorkspaceError                exit 1  git refused an operation (apply conflict, dirty tree)
+    └── JournalMismatch               exit 1  a journal is tampered with, or does not fit the run re-driven from it
 
 Errors the *model* causes (bad tool arguments, a denied path) are not exceptions that leave the
 loop: they become tool results the model can act on.
@@ -58,6 +61,10 @@ class MissingCredentials(UsageError):
     pass
 
 
+class ResumeRefused(UsageError):
+    pass
+
+
 class SandboxUnavailable(AgenticError):
     exit_code = 2
 
@@ -71,4 +78,8 @@ class ScriptExhausted(ProviderError):
 
 
 class WorkspaceError(AgenticError):
+    exit_code = 1
+
+
+class JournalMismatch(AgenticError):
     exit_code = 1

@@ -70,6 +70,10 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "checks": [asdict(c) for c in self.checks]}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verdict:
+        return cls([CheckResult(**c) for c in data.get("checks", [])])
+
 
 def _trim(text: str, limit: int = MAX_CHECK_OUTPUT) -> str:
     if len(text) <= limit:

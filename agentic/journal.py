@@ -10,6 +10,7 @@ the others are flushed.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -19,6 +20,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from agentic.errors import ResumeRefused
 
 VERSION = 1
 BLOB_THRESHOLD = 2048
@@ -50,9 +53,15 @@ class Journal:
         self.redact = redact
         directory.mkdir(parents=True, exist_ok=True)
         self.seq, self.prev = 0, GENESIS
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
+        try:  # one writer at a time: a second harness on the same run is refused, a dead one's lock is gone
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise ResumeRefused(f"run {run_id} is in progress in another process") from None
+        self.torn = _cut_torn_tail(self.path)  # bytes of a write a crash cut short, kept aside
         for record in read_records(self.path):
             self.seq, self.prev = record["seq"], record["hash"]
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
 
     def close(self) -> None:
         self._file.close()
@@ -105,6 +114,56 @@ class Journal:
         if self.on_record is not None:
             self.on_record(record, record.get("data") or json.loads(payload))
         return record
+
+
+def _cut_torn_tail(path: Path) -> bytes:
+    """Before appending after a crash: move an unterminated last line to `journal.torn` and cut it
+    off, so the next record starts on a line of its own and the chain goes on from the last whole one."""
+    if not path.exists():
+        return b""
+    with open(path, "rb+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
+            return b""
+        fh.seek(max(0, size - 1))
+        if fh.read(1) == b"\n":
+            return b""
+        window, end = 65536, size
+        while True:  # find the last newline, reading backwards
+            start = max(0, end - window)
+            fh.seek(start)
+            chunk = fh.read(end - start)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                keep = start + cut + 1
+                break
+            if start == 0:
+                keep = 0
+                break
+            end = start
+        fh.seek(keep)
+        torn = fh.read()
+        with open(path.with_name(path.name + ".torn"), "ab") as side:
+            side.write(torn + b"\n")
+            side.flush()
+            os.fsync(side.fileno())
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return torn
+
+
+def in_progress(path: Path) -> bool:
+    """Whether a live harness holds the journal (a run still working, not one that died)."""
+    try:
+        with open(path, "rb") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            return False
+    except OSError:
+        return False
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:

@@ -3,12 +3,17 @@
 The loop asks the model, executes each tool call it makes under the contract, and runs the gate
 when the model calls `finish`. It ends by returning the accepted verdict or by a RunStopped
 exception (a limit, a rejection); provider failures and interrupts propagate to the runner.
+
+A session may be re-driven from a tape (agentic.tape), the journal of an earlier session:
+resuming reuses what the tape recorded (model turns, tool results, gate verdicts) without asking
+or executing again; re-executing (replay, fork) feeds the recorded turns but runs every tool for
+real and reports each result next to the recorded one to an observer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from agentic import policy
 from agentic.actions import Dispatcher, for_model
@@ -17,11 +22,26 @@ from agentic.contract import Contract
 from agentic.gate import Candidate, Verdict, count_collected, evaluate
 from agentic.journal import Journal
 from agentic.models.base import Message, Model, ToolCall, ToolSpec, Turn
+from agentic.tape import RecordedCall, RecordedGate, Tape
 from agentic.tools.base import ToolContext, ToolResult
 from agentic.workspace import Snapshot, Workspace
 
 MAX_IDLE_TURNS = 2  # answers without a tool call in a row before the agent is taken to have given up
 NUDGE = "Continue with a tool call. When the task is done, call finish with a summary; the gate decides."
+
+
+class Observer(Protocol):
+    """Told what a re-executed tool call or gate gave next to what the tape recorded."""
+
+    def tool(self, step: int, recorded: RecordedCall | None, call: ToolCall, result: ToolResult) -> None: ...
+
+    def gate(self, step: int, recorded: RecordedGate | None, verdict: Verdict) -> None: ...
+
+
+def recorded_result(recorded: RecordedCall) -> ToolResult:
+    data = recorded.result or {}
+    return ToolResult(data.get("content", ""), bool(data.get("is_error")), dict(data.get("data") or {}),
+                      finish=bool(data.get("finish")))  # fmt: skip
 
 
 @dataclass
@@ -42,15 +62,24 @@ class Session:
     summary: str = ""  # from the last finish call
     base_counts: dict[tuple[str, ...], int | None] = field(default_factory=dict)
     snapshot: Snapshot | None = None
+    tape: Tape | None = None  # an earlier session's journal to re-drive from
+    resuming: bool = False  # reuse the tape's results (resume) rather than re-execute (replay, fork)
+    observer: Observer | None = None
 
     def ask_model(self) -> Turn:
         step = self.budget.steps
-        new = self.messages[self.sent :]
-        self.journal.append("model.request", {"model": self.model.name, "from": self.sent, "messages": new}, step=step)
+        turn = self.tape.next_turn() if self.tape is not None else None
+        if turn is None or not self.resuming:
+            new = self.messages[self.sent :]
+            self.journal.append("model.request", {"model": self.model.name, "from": self.sent, "messages": new},
+                                step=step)  # fmt: skip
         self.sent = len(self.messages)
-        turn = self.model.complete(self.messages, self.specs)
+        if turn is None:
+            turn = self.model.complete(self.messages, self.specs)
+            self.journal.append("model.response", turn.to_dict(), step=step)
+        elif not self.resuming:
+            self.journal.append("model.response", {**turn.to_dict(), "recorded": self.tape.run_id}, step=step)
         self.budget.charge(turn.usage)
-        self.journal.append("model.response", turn.to_dict(), step=step)
         self.messages.append(turn.to_message())
         return turn
 
@@ -65,7 +94,19 @@ class Session:
             idempotency_key=f"{self.run_id}:{step}:{call.id}",
             readable=policy.readable(self.contract, "read_file"),
         )
-        return self.dispatcher.handle(call, ctx, step, parent=f"step-{step}")
+        recorded = self.tape.next_call(ctx.idempotency_key) if self.tape is not None else None
+        if recorded is not None and self.resuming:
+            if recorded.result is not None:  # done before the crash: never again
+                result = recorded_result(recorded)
+                tool = self.dispatcher.tools.get(call.name)
+                if tool is not None and tool.kind == "write" and not result.is_error:
+                    self.dispatcher.changed.add(str(result.data.get("path")))
+                return result
+            return self.dispatcher.handle(call, ctx, step, parent=f"step-{step}", recorded=recorded)
+        result = self.dispatcher.handle(call, ctx, step, parent=f"step-{step}")
+        if self.observer is not None:
+            self.observer.tool(step, recorded, call, result)
+        return result
 
     def reply(self, call: ToolCall, result: ToolResult, content: str | None = None) -> None:
         text = content if content is not None else for_model(result, 30_000)
@@ -75,6 +116,21 @@ class Session:
     def gate(self) -> Verdict:
         """Evaluate the contract's invariants on a clean checkout of the worktree's current tree."""
         self.snapshot = snap = self.workspace.snapshot()
+        recorded = self.tape.next_gate(snap.tree, check=self.resuming) if self.tape is not None else None
+        if self.resuming and recorded is not None and recorded.verdict is not None:
+            verdict = Verdict.from_dict(recorded.verdict)
+        else:
+            verdict = self._evaluate(snap)
+            if self.observer is not None:
+                self.observer.gate(self.budget.steps, recorded, verdict)
+        if not verdict.passed:
+            self.budget.gate_failures += 1
+            if self.budget.gate_failures >= self.contract.limits.max_gate_attempts:
+                failed = ", ".join(c.id for c in verdict.failed)
+                raise Rejected(f"the gate failed {self.budget.gate_failures} times (last: {failed})")
+        return verdict
+
+    def _evaluate(self, snap: Snapshot) -> Verdict:
         self.journal.append("checkpoint", {"tree": snap.tree, "changes": snap.changes}, step=self.budget.steps)
         added = self.workspace.added_lines(snap.tree)
         with self.workspace.checkout(snap.tree) as root:
@@ -82,11 +138,6 @@ class Session:
             cand = Candidate(root, snap.changes, added, baseline=self.base_test_count)
             verdict = evaluate(self.contract, cand, sandbox, timeout_s=self.budget.tool_timeout(600.0))
         self.journal.append("gate.verdict", verdict.to_dict(), step=self.budget.steps, sync=True)
-        if not verdict.passed:
-            self.budget.gate_failures += 1
-            if self.budget.gate_failures >= self.contract.limits.max_gate_attempts:
-                failed = ", ".join(c.id for c in verdict.failed)
-                raise Rejected(f"the gate failed {self.budget.gate_failures} times (last: {failed})")
         return verdict
 
     def base_test_count(self, argv: list[str]) -> int | None:

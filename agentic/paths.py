@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import hashlib
 import os
 import re
 import secrets
@@ -332,6 +333,40 @@ def stat(root: Path | str, rel: str) -> os.stat_result | None:
         if isinstance(exc, PathRefused):
             raise
         return None  # a missing (or non-directory) parent: the path does not exist
+
+
+def fingerprint(root: Path | str, rel: str) -> str | None:
+    """What is at `rel` now, in a few bytes: None (nothing), "sha256:<hex>" of a regular file's
+    content, "link:<hex>" of a link's target, or "dir" / "other". Used to tell whether a write that
+    was announced before a crash took place."""
+    try:
+        with _parent(root, rel) as (dir_fd, name, _shown):
+            st = _lstat(name, dir_fd)
+            if st is None:
+                return None
+            if stat_mod.S_ISLNK(st.st_mode):
+                target = os.readlink(name, dir_fd=dir_fd)
+                return "link:" + hashlib.sha256(os.fsencode(target)).hexdigest()
+            if stat_mod.S_ISDIR(st.st_mode):
+                return "dir"
+            if not stat_mod.S_ISREG(st.st_mode):
+                return "other"
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+            try:
+                digest = hashlib.sha256()
+                while chunk := os.read(fd, 1 << 20):
+                    digest.update(chunk)
+            finally:
+                os.close(fd)
+            return "sha256:" + digest.hexdigest()
+    except ToolFailure as exc:
+        if isinstance(exc, PathRefused):
+            raise
+        return None  # a missing (or non-directory) parent
+
+
+def content_fingerprint(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def walk(root: Path | str, rel: str = ".", prune: Collection[str] = ()) -> Iterator[str]:

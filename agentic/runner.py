@@ -16,15 +16,16 @@ from agentic import __version__, globs, policy
 from agentic.actions import Dispatcher
 from agentic.budget import Budget, RunStopped
 from agentic.contract import Contract
-from agentic.errors import ProviderError
+from agentic.errors import ProviderError, ResumeRefused
 from agentic.journal import Journal
-from agentic.loop import Session, agent_loop
+from agentic.loop import Observer, Session, agent_loop
 from agentic.models.base import Model, Usage
 from agentic.prompts import system_prompt, task_message
 from agentic.redact import Redactor
 from agentic.sandbox import make_sandbox, require_sandbox
 from agentic.settings import Settings
 from agentic.store import SQLiteStore
+from agentic.tape import Tape
 from agentic.tools import builtin_tools, spec
 from agentic.workspace import RepoInfo, Workspace, ensure_excluded, who
 
@@ -120,6 +121,16 @@ class RunRequest:
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
     on_record: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
     unsafe_no_sandbox: bool = False  # the person's explicit choice; journaled
+    # re-driving from an earlier journal: resume (same run, reuse what it recorded) or fork (a new
+    # run that re-executes the tape's steps in a fresh worktree from the same base, then goes on live)
+    tape: Tape | None = None
+    resuming: bool = False
+    forked_from: dict[str, Any] | None = None  # {"run": id, "step": N}
+    observer: Observer | None = None
+
+    @property
+    def base_commit(self) -> str:
+        return str(self.tape.start["base_commit"]) if self.tape is not None else self.repo.head
 
 
 def commit_message(task: str, summary: str, run_id: str, contract: Contract) -> str:
@@ -138,53 +149,82 @@ def _start_record(req: RunRequest, workspace: Workspace, sandbox: Any, system: s
     return {
         "task": req.task, "model": req.model.name, "settings": req.settings.to_dict(),
         "settings_origins": req.settings.origins, "contract": {"source": contract.source, "hash": contract.hash_ref},
-        "base_commit": req.repo.head, "branch": workspace.branch, "worktree": str(workspace.path),
+        "base_commit": req.base_commit, "branch": workspace.branch, "worktree": str(workspace.path),
         "who": who(req.repo.root, req.argv),
         "harness": {"version": __version__, "python": platform.python_version()},
         "sandbox": sandbox.name if sandbox else None, "unsafe_no_sandbox": req.unsafe_no_sandbox,
         "system_prompt": system,
         "tools": [{"name": s.name, "description": s.description, "parameters": s.parameters} for s in specs],
+        "contract_text": contract.text, "forked_from": req.forked_from,
+    }  # fmt: skip
+
+
+def _resume_record(req: RunRequest, sandbox: Any) -> dict[str, Any]:
+    tape = req.tape
+    assert tape is not None
+    return {
+        "who": who(req.repo.root, req.argv), "harness": {"version": __version__, "python": platform.python_version()},
+        "sandbox": sandbox.name if sandbox else None, "unsafe_no_sandbox": req.unsafe_no_sandbox,
+        "after_status": tape.status, "records": tape.records, "steps": tape.steps,
+        "elapsed_s": round(tape.elapsed_s, 3),
     }  # fmt: skip
 
 
 def execute(req: RunRequest) -> RunOutcome:
     """Run one task to a final status. Raises only for set-up errors (before the run exists) and bugs."""
     started = time.monotonic()
-    repo, contract = req.repo, req.contract
+    repo, contract, tape = req.repo, req.contract, req.tape
     sandboxed = needs_sandbox(contract)
     fallback = req.settings.sandbox == "auto"
     if sandboxed and not req.unsafe_no_sandbox:
         require_sandbox(fallback=fallback)  # fail before anything is created
     ensure_excluded(repo.root)
-    run_id = new_run_id()
-    workspace = Workspace(repo.root, run_id, repo.head)
+    run_id = tape.run_id if req.resuming and tape is not None else new_run_id()
+    workspace = Workspace(repo.root, run_id, req.base_commit)
     redact = Redactor.for_repository(repo.root)
     tools = builtin_tools()
     specs = [spec(t) for t in tools.values()]
     budget = Budget(contract.limits)
-    workspace.create()
+    if req.resuming:
+        if not workspace.path.is_dir():
+            raise ResumeRefused(f"the worktree of run {run_id} is gone ({workspace.path})",
+                                hint=f"start again from its journal with: agentic fork {run_id} --from-step N")  # fmt: skip
+    else:
+        workspace.create()
+
     def sandbox_for(root: Path, readonly: bool = True) -> Any:
         ro = protected_paths(root, contract) if readonly else []
         return make_sandbox(root, ro, fallback=fallback, unsafe=req.unsafe_no_sandbox)
 
     try:
         sandbox = sandbox_for(workspace.path) if sandboxed else None
+        journal = Journal(repo.state_dir / "runs" / run_id, run_id, redact, req.on_record)
     except BaseException:
-        workspace.remove(keep_branch=False)  # nothing of a run that never started stays behind
+        if not req.resuming:
+            workspace.remove(keep_branch=False)  # nothing of a run that never started stays behind
         raise
-    system = system_prompt(contract)
     store = SQLiteStore(repo.state_dir / "agentic.db")
-    journal = Journal(repo.state_dir / "runs" / run_id, run_id, redact, req.on_record)
-    journal.append("run.start", _start_record(req, workspace, sandbox, system, specs), sync=True)
-    store.add_run(
-        id=run_id, task=req.task, status="running", model=req.model.name, contract=contract.hash_ref,
-        base_commit=repo.head, branch=workspace.branch, worktree=str(workspace.path), journal=str(journal.path),
-        started_at=time.time(),
-    )  # fmt: skip
-    dispatcher = Dispatcher(tools, contract, journal, req.approver, redact, store.tool_switch)
+    if req.resuming and tape is not None:
+        system, task = str(tape.start["system_prompt"]), str(tape.start["task"])
+        budget.started -= tape.elapsed_s  # time totals survive the crash
+        journal.append("run.resume", _resume_record(req, sandbox), sync=True)
+        store.update_run(run_id, status="running", reason="", ended_at=None)
+    else:
+        system, task = system_prompt(contract), req.task
+        journal.append("run.start", _start_record(req, workspace, sandbox, system, specs), sync=True)
+        store.add_run(
+            id=run_id, task=task, status="running", model=req.model.name, contract=contract.hash_ref,
+            base_commit=req.base_commit, branch=workspace.branch, worktree=str(workspace.path),
+            journal=str(journal.path), started_at=time.time(),
+        )  # fmt: skip
+    dispatcher = Dispatcher(tools, contract, journal, req.approver, redact, store.tool_switch,
+                            tree=lambda: workspace.snapshot().tree, restore=workspace.restore)  # fmt: skip
     session = Session(run_id, req.model, specs, dispatcher, contract, workspace, journal, budget, sandbox,
-                      make_sandbox=(lambda root: sandbox_for(root, readonly=False)) if sandbox else None)  # fmt: skip
-    session.messages = [{"role": "system", "content": system}, {"role": "user", "content": task_message(req.task)}]
+                      make_sandbox=(lambda root: sandbox_for(root, readonly=False)) if sandbox else None,
+                      tape=tape, resuming=req.resuming, observer=req.observer)  # fmt: skip
+    if tape is not None:
+        session.base_counts = dict(tape.baselines)
+    session.messages = [{"role": "system", "content": system}, {"role": "user", "content": task_message(task)}]
     status, reason, commit = "failed", "", None
     try:
         verdict = agent_loop(session)
@@ -192,9 +232,13 @@ def execute(req: RunRequest) -> RunOutcome:
         snapshot = session.snapshot
         assert snapshot is not None
         if snapshot.changes:
-            commit = workspace.commit(snapshot.tree, commit_message(req.task, session.summary, run_id, contract))
-            journal.append("commit", {"commit": commit, "tree": snapshot.tree, "checks": len(verdict.checks)},
-                           step=budget.steps, sync=True)  # fmt: skip
+            recorded = tape.commit if tape is not None and req.resuming else None
+            commit = recorded["commit"] if recorded else workspace.committed(snapshot.tree)
+            if commit is None:
+                commit = workspace.commit(snapshot.tree, commit_message(task, session.summary, run_id, contract))
+            if not recorded:
+                journal.append("commit", {"commit": commit, "tree": snapshot.tree, "checks": len(verdict.checks)},
+                               step=budget.steps, sync=True)  # fmt: skip
         else:
             reason = "the gate passed; no file changed, so there is nothing to commit"
     except RunStopped as stop:
@@ -220,7 +264,6 @@ def execute(req: RunRequest) -> RunOutcome:
             workspace.remove(keep_branch=commit is not None)
     changes = session.snapshot.changes if session.snapshot else []
     return RunOutcome(
-        run_id, status, reason, workspace.branch, repo.head, commit, budget.steps, budget.tool_calls,
+        run_id, status, reason, workspace.branch, req.base_commit, commit, budget.steps, budget.tool_calls,
         budget.usage, journal.path, time.monotonic() - started, changes,
     )  # fmt: skip
-

@@ -183,6 +183,21 @@ class Workspace:
         changes = [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
         return Snapshot(tree, changes)
 
+    def restore(self, tree: str) -> None:
+        """Make the worktree's content exactly `tree` again (what a snapshot includes; ignored files
+        and nested repositories are left alone): files the tree lacks go, the others are rewritten."""
+        self.snapshot()  # the index now describes the worktree as it is
+        self._git(["read-tree", "--reset", "-u", tree])
+
+    def committed(self, tree: str) -> str | None:
+        """The run branch's commit when it already holds `tree` on top of the base (a commit made
+        just before a crash), else None."""
+        head = self._git(["rev-parse", "--verify", "--quiet", f"refs/heads/{self.branch}"], check=False).strip()
+        if not head or head == self.base:
+            return None
+        line = self._git(["show", "-s", "--format=%T %P", head]).split()
+        return head if line == [tree, self.base] else None
+
     def nested_repositories(self) -> list[str]:
         """Directories below the worktree root that hold their own `.git`: never part of a snapshot."""
         found = []

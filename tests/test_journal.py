@@ -64,6 +64,28 @@ def test_torn_last_line_is_tolerated(tmp_path: Path) -> None:
     assert result.ok and result.torn_tail
 
 
+def test_appending_after_a_torn_tail_sets_it_aside_and_continues_the_chain(tmp_path: Path) -> None:
+    journal = make_journal(tmp_path)
+    journal.close()
+    with open(journal.path, "a") as fh:
+        fh.write('{"v":1,"run":"r1","seq":4,"kin')
+    again = Journal(journal.directory, "r1")
+    assert again.torn == b'{"v":1,"run":"r1","seq":4,"kin'
+    again.append("run.resume", {})
+    again.close()
+    result = verify(journal.path)
+    assert result.ok and not result.torn_tail and result.records == 4
+    assert (journal.directory / "journal.jsonl.torn").read_bytes().startswith(b'{"v":1,"run":"r1","seq":4')
+    # a journal that is only a torn line
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / "journal.jsonl").write_text('{"v":1,"ru')
+    fresh = Journal(lone, "r2")
+    fresh.append("run.start", {})
+    fresh.close()
+    assert verify(lone / "journal.jsonl").records == 1
+
+
 def test_cli_verify(repo: Path) -> None:
     script = write_script(repo.parent / "t.yaml", [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
     done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo)

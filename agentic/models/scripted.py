@@ -9,6 +9,11 @@ A script is a YAML list of turns (schema: agentic/schemas/script.schema.json):
         - {name: finish, arguments: {summary: Fixed the bug.}}
 
 Token usage is estimated (4 characters a token) unless a turn states it, so budgets bind offline too.
+
+Like a remote API, the model keeps no state between calls: it answers the conversation's N-th
+model call with turn N (N counts the assistant messages already in the conversation, minus
+`offset`). So a resumed run picks up where its script left off, and a script given to
+`agentic fork` answers from the fork point (the fork sets `offset`).
 """
 
 from __future__ import annotations
@@ -34,20 +39,15 @@ class ScriptedModel:
             yamlfile.validate(doc, "script")
             turns = doc.data
         self._turns: list[dict[str, Any]] = list(turns or [])
-        self._next = 0
-
-    @property
-    def remaining(self) -> int:
-        return len(self._turns) - self._next
+        self.offset = 0  # assistant messages of the conversation that this script did not write
 
     def complete(self, messages: list[Message], tools: list[ToolSpec]) -> Turn:
-        if self._next >= len(self._turns):
+        index = sum(1 for m in messages if m.get("role") == "assistant") - self.offset
+        if not 0 <= index < len(self._turns):
             raise ScriptExhausted(
                 f"the scripted model {self.name} has no turn left (it had {len(self._turns)})",
                 hint="add turns to the script, or end it with a finish call",
             )
-        index = self._next
-        self._next += 1
         turn = self._turns[index]
         calls = []
         for n, call in enumerate(turn.get("tool_calls") or []):

@@ -42,6 +42,18 @@ class ToolResult:
     finish: bool = False  # the model proposed it is done; the gate decides
 
 
+@dataclass
+class WritePlan:
+    """A write worked out before it happens: the harness journals it (what is there now, what will be
+    there after) before `apply`, so a run resumed after a crash can tell whether the write took place."""
+
+    path: str
+    before: str | None  # paths.fingerprint of the path now (None: nothing there)
+    after: str | None  # its fingerprint once applied (None: deleted)
+    result: ToolResult  # what the model is told once it is applied
+    apply: Callable[[], object]
+
+
 class Tool(Protocol):
     name: str
     kind: ToolKind
@@ -49,6 +61,12 @@ class Tool(Protocol):
     parameters: dict[str, Any]  # strict JSON Schema of the arguments
 
     def execute(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult: ...
+
+
+class WriteTool(Tool, Protocol):
+    """A tool of kind "write": its change is planned (and journaled) before it is applied."""
+
+    def plan(self, args: dict[str, Any], ctx: ToolContext) -> WritePlan: ...
 
 
 def spec(tool: Tool) -> ToolSpec:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import re
 import signal
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from agentic import globs, paths
-from agentic.tools.base import Tool, ToolContext, ToolFailure, ToolKind, ToolResult
+from agentic.tools.base import Tool, ToolContext, ToolFailure, ToolKind, ToolResult, WritePlan
 
 # directories list_files and search do not descend into (.git is always skipped by paths.walk)
 JUNK_DIRS = frozenset(
@@ -351,16 +352,20 @@ class WriteFile:
     }
 
     def execute(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        return _apply(self.plan(args, ctx))
+
+    def plan(self, args: dict[str, Any], ctx: ToolContext) -> WritePlan:
         rel = paths.check_relative(_arg_str(args, "path") or "")
         content = _arg_str(args, "content")
         if content is None:
             raise ToolFailure("'content' is required")
         data = content.encode("utf-8")
-        created = paths.write_bytes(ctx.worktree, rel, data)
-        verb = "created" if created else "overwrote"
-        return ToolResult(
-            f"{verb} {rel} ({len(data)} bytes)", data={"path": rel, "bytes": len(data), "created": created}
-        )
+        before = paths.fingerprint(ctx.worktree, rel)
+        verb = "created" if before is None else "overwrote"
+        result = ToolResult(f"{verb} {rel} ({len(data)} bytes)",
+                            data={"path": rel, "bytes": len(data), "created": before is None})  # fmt: skip
+        return WritePlan(rel, before, paths.content_fingerprint(data), result,
+                         lambda: paths.write_bytes(ctx.worktree, rel, data))  # fmt: skip
 
 
 class EditFile:
@@ -388,6 +393,9 @@ class EditFile:
     }
 
     def execute(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        return _apply(self.plan(args, ctx))
+
+    def plan(self, args: dict[str, Any], ctx: ToolContext) -> WritePlan:
         rel = paths.check_relative(_arg_str(args, "path") or "")
         old, new = _arg_str(args, "old_text") or "", _arg_str(args, "new_text")
         if not old or new is None:
@@ -399,10 +407,16 @@ class EditFile:
             old, new = old.replace("\n", "\r\n"), new.replace("\n", "\r\n")
         at = _unique(text, old, rel)
         data = (text[:at] + new + text[at + len(old) :]).encode("utf-8")
-        paths.write_bytes(ctx.worktree, rel, data)
         line = text.count("\n", 0, at) + 1
-        return ToolResult(f"edited {rel} at line {line} ({len(data)} bytes)",
-                          data={"path": rel, "bytes": len(data), "created": False, "line": line})  # fmt: skip
+        result = ToolResult(f"edited {rel} at line {line} ({len(data)} bytes)",
+                            data={"path": rel, "bytes": len(data), "created": False, "line": line})  # fmt: skip
+        return WritePlan(rel, paths.content_fingerprint(text.encode("utf-8")), paths.content_fingerprint(data),
+                         result, lambda: paths.write_bytes(ctx.worktree, rel, data))  # fmt: skip
+
+
+def _apply(plan: WritePlan) -> ToolResult:
+    plan.apply()
+    return plan.result
 
 
 def _read_utf8(ctx: ToolContext, rel: str) -> str:
@@ -445,10 +459,20 @@ class DeleteFile:
     }
 
     def execute(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        return _apply(self.plan(args, ctx))
+
+    def plan(self, args: dict[str, Any], ctx: ToolContext) -> WritePlan:
         rel = paths.check_relative(_arg_str(args, "path") or "")
-        kind = paths.delete(ctx.worktree, rel)
+        st = paths.stat(ctx.worktree, rel)
+        if st is None:
+            raise ToolFailure(f"{rel}: no such file")
+        if stat.S_ISDIR(st.st_mode):
+            raise ToolFailure(f"{rel} is a directory; only files and links can be deleted")
+        kind = "link" if stat.S_ISLNK(st.st_mode) else "file" if stat.S_ISREG(st.st_mode) else "other"
         what = "symbolic link" if kind == "link" else "file"
-        return ToolResult(f"deleted {what} {rel}", data={"path": rel, "deleted": kind})
+        result = ToolResult(f"deleted {what} {rel}", data={"path": rel, "deleted": kind})
+        return WritePlan(rel, paths.fingerprint(ctx.worktree, rel), None, result,
+                         lambda: paths.delete(ctx.worktree, rel))  # fmt: skip
 
 
 FILE_TOOLS: list[Tool] = [ListFiles(), ReadFile(), Search(), WriteFile(), EditFile(), DeleteFile()]

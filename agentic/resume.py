@@ -1,0 +1,72 @@
+"""Checks before a run is re-driven from its journal: is the journal intact, may the run go on,
+and is it still the run it was (same contract, settings and harness)?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agentic import __version__
+from agentic.contract import Contract
+from agentic.errors import JournalMismatch, ResumeRefused
+from agentic.journal import verify
+from agentic.settings import Settings
+from agentic.tape import Tape
+
+RESUMABLE = ("running", "interrupted", "failed")  # "running": the harness died without a run.end
+
+
+def open_tape(journal: Path, run_id: str) -> Tape:
+    """The run's tape, after checking the journal's chain and blobs."""
+    if not journal.is_file():
+        raise JournalMismatch(f"the journal of run {run_id} is missing: {journal}")
+    checked = verify(journal)
+    if not checked.ok:
+        raise JournalMismatch(
+            f"the journal of run {run_id} fails verification: {checked.problem}",
+            hint=f"see `agentic journal verify {run_id}`; a run is only re-driven from an intact journal",
+        )
+    return Tape.read(journal)
+
+
+def recorded_flags(tape: Tape) -> dict[str, Any]:
+    """Settings the run got from command-line flags: given again, so only files and environment count."""
+    origins: dict[str, str] = tape.start.get("settings_origins") or {}
+    settings: dict[str, Any] = tape.start.get("settings") or {}
+    return {k: settings.get(k) for k, origin in origins.items() if origin.startswith("flag")}
+
+
+def changes_since(tape: Tape, settings: Settings, contract: Contract) -> list[str]:
+    """What differs now from when the run started, in words; empty when it may be resumed as is."""
+    found = []
+    recorded = tape.start.get("contract") or {}
+    if recorded.get("hash") != contract.hash_ref:
+        found.append(f"the contract changed ({contract.source}: {str(recorded.get('hash'))[:15]}… → "
+                     f"{contract.hash_ref[:15]}…)")  # fmt: skip
+    then, now = tape.start.get("settings") or {}, settings.to_dict()
+    for key in sorted(set(then) | set(now)):
+        if then.get(key) != now.get(key):
+            found.append(f"setting {key} changed ({then.get(key)!r} → {now.get(key)!r})")
+    version = (tape.start.get("harness") or {}).get("version")
+    if version != __version__:
+        found.append(f"the harness changed (agentic {version} → {__version__})")
+    return found
+
+
+def check_resumable(tape: Tape, settings: Settings, contract: Contract) -> None:
+    if tape.status not in RESUMABLE:
+        raise ResumeRefused(
+            f"run {tape.run_id} has ended ({tape.status}); only interrupted, failed or crashed runs resume",
+            hint=f"to try again from one of its steps: agentic fork {tape.run_id} --from-step N",
+        )
+    changed = changes_since(tape, settings, contract)
+    if changed:
+        raise ResumeRefused(
+            f"run {tape.run_id} cannot be resumed as it was: " + "; ".join(changed),
+            hint="go on under the new configuration as a new run sharing its steps: add --fork",
+        )
+
+
+def check_fork_step(tape: Tape, step: int) -> None:
+    if step < 0 or step > tape.steps:
+        raise ResumeRefused(f"run {tape.run_id} has steps 1 to {tape.steps}; cannot fork from step {step}")
