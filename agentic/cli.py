@@ -166,11 +166,14 @@ def _print_outcome(outcome: Any) -> None:
 
 
 def _open_store(repo: Path) -> tuple[Any, Any]:
+    from agentic.resume import index_unlisted_runs
     from agentic.store import SQLiteStore
     from agentic.workspace import find_repo
 
     info = find_repo(repo)
-    return info, SQLiteStore(info.state_dir / "agentic.db")
+    store = SQLiteStore(info.state_dir / "agentic.db")
+    index_unlisted_runs(info.state_dir / "runs", store)
+    return info, store
 
 
 def _get_run(store: Any, run_id: str) -> dict[str, Any]:
@@ -261,14 +264,16 @@ def _finish_run(outcome: Any, json_out: bool) -> None:
 
 def _tape_of(repo: Path, run_id: str) -> tuple[Any, Any, Any]:
     """The repository, the run's row in the index, and its verified tape."""
-    from agentic.resume import open_tape
+    from agentic.resume import open_tape, tidy_ended
 
     info, store = _open_store(repo)
     row = _get_run(store, run_id)
     tape = open_tape(Path(row["journal"]), row["id"])
     if tape.status != row["status"] and tape.status != "running":  # the index lags the journal (a crash)
-        store.update_run(row["id"], status=tape.status)
+        end = tape.ends[-1]
+        store.update_run(row["id"], status=tape.status, reason=end.get("reason", ""), commit_sha=end.get("commit"))
     store.close()
+    tidy_ended(info.root, tape)
     return info, row, tape
 
 

@@ -70,3 +70,51 @@ def check_resumable(tape: Tape, settings: Settings, contract: Contract) -> None:
 def check_fork_step(tape: Tape, step: int) -> None:
     if step < 0 or step > tape.steps:
         raise ResumeRefused(f"run {tape.run_id} has steps 1 to {tape.steps}; cannot fork from step {step}")
+
+
+def index_unlisted_runs(runs_dir: Path, store: Any) -> list[str]:
+    """Add to the index the runs whose journal exists but whose row does not (the harness died
+    between the two writes): the journal is the record, the index only follows it."""
+    if not runs_dir.is_dir():
+        return []
+    known = store.run_ids()
+    added = []
+    for journal in sorted(runs_dir.glob("*/journal.jsonl")):
+        run_id = journal.parent.name
+        if run_id in known:
+            continue
+        try:
+            tape = Tape.read(journal)
+        except (JournalMismatch, OSError, ValueError, KeyError):
+            continue  # not a run's journal we can read; `journal verify` tells why
+        start = tape.start
+        store.add_run(
+            id=run_id, task=start.get("task", ""), status=tape.status, model=start.get("model", ""),
+            contract=(start.get("contract") or {}).get("hash", ""), base_commit=start.get("base_commit", ""),
+            branch=start.get("branch", ""), worktree=start.get("worktree", ""), journal=str(journal),
+            started_at=_first_ts(journal),
+        )  # fmt: skip
+        added.append(run_id)
+    return added
+
+
+def _first_ts(journal: Path) -> float:
+    from agentic.journal import read_records
+
+    for record in read_records(journal):
+        return float(record["ts"])
+    return 0.0
+
+
+def tidy_ended(repo_root: Path, tape: Tape) -> bool:
+    """An accepted or rejected run whose harness died after its run.end keeps its worktree: remove
+    it as the run would have (the branch stays when there is a commit). True when it did."""
+    from agentic.workspace import Workspace
+
+    if not tape.ended or tape.status not in ("accepted", "rejected"):
+        return False
+    workspace = Workspace(repo_root, tape.run_id, str(tape.start.get("base_commit")))
+    if not workspace.path.exists():
+        return False
+    workspace.remove(keep_branch=bool(tape.ends[-1].get("commit")))
+    return True

@@ -205,6 +205,7 @@ def execute(req: RunRequest) -> RunOutcome:
         raise
     store = SQLiteStore(repo.state_dir / "agentic.db")
     if req.resuming and tape is not None:
+        workspace.recover()  # what the dead harness left behind (the journal's lock is ours now)
         system, task = str(tape.start["system_prompt"]), str(tape.start["task"])
         budget.started -= tape.elapsed_s  # time totals survive the crash
         journal.append("run.resume", _resume_record(req, sandbox), sync=True)

@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -252,6 +253,18 @@ class Workspace:
             yield path
         finally:
             _remove_worktree(self.repo_root, path)
+
+    def recover(self, settle_s: float = 2.0) -> None:
+        """After the run's harness died: remove the gate checkouts it left, and the worktree's index
+        lock once it is stale (only the run's own harness uses this index, and the caller holds the
+        run's journal lock; a git the dead harness started may still be finishing, so wait a little)."""
+        for path in sorted((self.repo_root / STATE_DIR / "checkouts").glob(f"{self.run_id}-*")):
+            _remove_worktree(self.repo_root, path)
+        lock = self.git_dir / "index.lock"
+        deadline = time.monotonic() + settle_s
+        while lock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        lock.unlink(missing_ok=True)
 
     def remove(self, keep_branch: bool) -> None:
         _remove_worktree(self.repo_root, self.path)

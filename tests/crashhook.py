@@ -1,0 +1,87 @@
+"""The agentic CLI with crash-test instrumentation, run as `python tests/crashhook.py ARGS...`.
+
+AGENTIC_CRASH_AFTER=N   SIGKILL the process right after its N-th journal append (0: never)
+AGENTIC_CRASH_TORN=1    ...after cutting that last record in half first (a write torn by the crash)
+AGENTIC_COUNT_FILE=F    append the idempotency key of every side effect that completed (a write
+                        applied, a command run) to F, fsynced, before the harness records its result
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from agentic import journal as journal_module
+from agentic.tools import commands, files
+
+CRASH_AFTER = int(os.environ.get("AGENTIC_CRASH_AFTER", "0"))
+TORN = os.environ.get("AGENTIC_CRASH_TORN") == "1"
+COUNT_FILE = os.environ.get("AGENTIC_COUNT_FILE")
+_appends = 0
+
+
+def _count(key: str) -> None:
+    if COUNT_FILE:
+        fd = os.open(COUNT_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (key + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _append(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    global _appends
+    record = _original_append(self, *args, **kwargs)
+    _appends += 1
+    if _appends == CRASH_AFTER:
+        if TORN:
+            size = self.path.stat().st_size
+            line = len(journal_module.canonical(record)) + 1
+            os.truncate(self.path, size - line // 2)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return record
+
+
+def _counted_plan(original: Any) -> Any:
+    def plan(self: Any, args: dict[str, Any], ctx: Any) -> Any:
+        planned = original(self, args, ctx)
+        apply = planned.apply
+
+        def counted() -> object:
+            done = apply()
+            _count(ctx.idempotency_key)
+            return done
+
+        planned.apply = counted
+        return planned
+
+    return plan
+
+
+def _counted_execute(original: Any) -> Any:
+    def execute(self: Any, args: dict[str, Any], ctx: Any) -> Any:
+        result = original(self, args, ctx)
+        _count(ctx.idempotency_key)
+        return result
+
+    return execute
+
+
+_original_append = journal_module.Journal.append
+journal_module.Journal.append = _append  # type: ignore[method-assign]
+for cls in (files.WriteFile, files.EditFile, files.DeleteFile):
+    cls.plan = _counted_plan(cls.plan)  # type: ignore[method-assign]
+for cls in (commands.RunCommand, commands.RunTests):
+    cls.execute = _counted_execute(cls.execute)  # type: ignore[method-assign]
+
+if __name__ == "__main__":
+    from agentic.cli import main
+
+    sys.argv = ["agentic", *sys.argv[1:]]
+    main()
