@@ -169,7 +169,7 @@ def replay(repo: RepoInfo, tape: Tape, contract: Contract, make_sandbox: Any) ->
                 ended = f"stopped: {stop.reason}"
             finally:
                 journal.close()
-            return ReplayReport(tape.run_id, session.budget.steps, comparer.compared, comparer.divergence, ended)
+            return ReplayReport(tape.run_id, tape.turns_used, comparer.compared, comparer.divergence, ended)
     finally:
         workspace.remove(keep_branch=False)
 

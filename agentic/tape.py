@@ -158,6 +158,10 @@ class Tape:
         return rec
 
     @property
+    def turns_used(self) -> int:
+        return self._turn
+
+    @property
     def exhausted(self) -> bool:
         return self._turn >= len(self.turns) and self._call >= len(self.calls)
 
