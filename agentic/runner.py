@@ -193,8 +193,9 @@ def execute(req: RunRequest) -> RunOutcome:
         workspace.create()
 
     def sandbox_for(root: Path, readonly: bool = True) -> Any:
+        """The worktree's sandbox (protected paths read-only, kept up for the run) or a checkout's."""
         ro = protected_paths(root, contract) if readonly else []
-        return make_sandbox(root, ro, fallback=fallback, unsafe=req.unsafe_no_sandbox)
+        return make_sandbox(root, ro, fallback=fallback, unsafe=req.unsafe_no_sandbox, persistent=readonly)
 
     try:
         sandbox = sandbox_for(workspace.path) if sandboxed else None
@@ -218,8 +219,13 @@ def execute(req: RunRequest) -> RunOutcome:
             base_commit=req.base_commit, branch=workspace.branch, worktree=str(workspace.path),
             journal=str(journal.path), started_at=time.time(),
         )  # fmt: skip
+    def restore(tree: str) -> None:
+        workspace.restore(tree)
+        if sandbox is not None:
+            sandbox.close()  # files it bound read-only may have been replaced: the next command binds afresh
+
     dispatcher = Dispatcher(tools, contract, journal, req.approver, redact, store.tool_switch,
-                            tree=lambda: workspace.snapshot().tree, restore=workspace.restore)  # fmt: skip
+                            tree=lambda: workspace.snapshot().tree, restore=restore)  # fmt: skip
     session = Session(run_id, req.model, specs, dispatcher, contract, workspace, journal, budget, sandbox,
                       make_sandbox=(lambda root: sandbox_for(root, readonly=False)) if sandbox else None,
                       tape=tape, resuming=req.resuming, observer=req.observer)  # fmt: skip
@@ -252,6 +258,8 @@ def execute(req: RunRequest) -> RunOutcome:
         status, reason = "failed", f"internal error: {type(exc).__name__}: {exc}"
         raise
     finally:
+        if sandbox is not None:
+            sandbox.close()
         journal.append("run.end", {"status": status, "reason": reason, "commit": commit, "budget": budget.to_dict()},
                        step=budget.steps, sync=True)  # fmt: skip
         journal.close()

@@ -39,6 +39,7 @@ import pwd
 import resource
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -54,6 +55,7 @@ from typing import Protocol
 
 from agentic import landlock, seccomp
 from agentic.errors import SandboxUnavailable
+from agentic.sandbox_server import NOT_FOUND_PREFIX, Server, ServerFailed, server_argv
 
 ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYENV_ROOT", "PYENV_VERSION", "VIRTUAL_ENV")
 GiB = 1024**3
@@ -70,7 +72,7 @@ SECRET_PATHS = (
     ".bash_history", ".zsh_history", ".python_history", ".env",
 )  # fmt: skip
 DEVICES_RW = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
-NOT_FOUND = ("bwrap: execvp ", "setpriv: failed to execute ")
+NOT_FOUND = ("bwrap: execvp ", "setpriv: failed to execute ", NOT_FOUND_PREFIX)
 
 
 @dataclass
@@ -97,6 +99,8 @@ class Sandbox(Protocol):
     name: str
 
     def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000) -> CommandResult: ...
+
+    def close(self) -> None: ...
 
 
 def command_env(home: str = "/tmp") -> dict[str, str]:
@@ -382,14 +386,22 @@ def require_sandbox(*, fallback: bool = False) -> SandboxLevel:
 
 
 def make_sandbox(
-    worktree: Path, readonly: Iterable[Path] = (), *, fallback: bool = False, unsafe: bool = False
+    worktree: Path,
+    readonly: Iterable[Path] = (),
+    *,
+    fallback: bool = False,
+    unsafe: bool = False,
+    persistent: bool = False,
 ) -> Sandbox:
-    """The strongest sandbox available for `worktree` (see require_sandbox), or the unsafe one on request."""
+    """The strongest sandbox available for `worktree` (see require_sandbox), or the unsafe one on request.
+
+    `persistent`: kept up between commands (the run's worktree); close() it when done.
+    """
     if unsafe:
         return UnsafeNoSandbox(worktree, list(readonly))
     level = require_sandbox(fallback=fallback)
     if level.name == "bubblewrap":
-        return BubblewrapSandbox(worktree, list(readonly))
+        return BubblewrapSandbox(worktree, list(readonly), persistent=persistent)
     return LandlockSandbox(worktree, list(readonly))
 
 
@@ -717,10 +729,16 @@ class _Limited:
     def _filter(self, pin_session: bool = False) -> bytes | None:
         return seccomp.program(pin_session) if self.seccomp else None
 
+    def close(self) -> None:
+        """Release what the sandbox holds between commands (nothing, unless it is persistent)."""
+
 
 @dataclass
 class BubblewrapSandbox(_Limited):
     name: str = "bubblewrap"
+    # One sandbox for all commands (agentic.sandbox_server): bubblewrap is started once, each
+    # command is a fork inside it. Read-only targets are checked and bound when it starts.
+    persistent: bool = False
 
     def __post_init__(self) -> None:
         setup, why = _bwrap_for(self.run_as)
@@ -736,6 +754,7 @@ class BubblewrapSandbox(_Limited):
         self._view = host_view(self._wt, self.run_as, self.expose)
         self._parents = self._view.mount_parents([*self._view.exposed, self._wt])
         self._adopted: dict[str, tuple[tuple[int, int, int], list[str]]] = {}
+        self._server: Server | None = None
         if self.run_as is not None:
             adopt(self._wt, *self.run_as, skip=[os.path.join(self._wt, ".git")], seen=self._adopted)
 
@@ -778,6 +797,8 @@ class BubblewrapSandbox(_Limited):
         return [*cmd, "--", *self._setup.user_prefix, *argv]
 
     def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000) -> CommandResult:
+        if self.persistent:
+            return self._run_in_server(argv, timeout_s, max_output_bytes)
         program = self._filter()
         fds = _Fds()
         try:
@@ -810,6 +831,54 @@ class BubblewrapSandbox(_Limited):
         finally:
             fds.close_all()
         return CommandResult(argv, code, _not_found(argv, code, output), secs, timed_out, cut, self.name)
+
+
+    def _start_server(self) -> Server:
+        program = self._filter()
+        fds = _Fds()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            seccomp_fd = fds.add(seccomp.pipe_with(program)) if program is not None else None
+            cmd = self.wrap([*server_argv(), str(theirs.fileno())], seccomp_fd=seccomp_fd)
+            server = Server(cmd, Path(self._wt), command_env(), [fd for fd in (seccomp_fd, theirs.fileno())
+                                                                 if fd is not None], ours)  # fmt: skip
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+            fds.close_all()
+        server.wait_ready()
+        return server
+
+    def _run_in_server(self, argv: list[str], timeout_s: float, max_output_bytes: int) -> CommandResult:
+        start = time.monotonic()
+        buffer = _Capped(max_output_bytes)
+        try:
+            if self._server is None or not self._server.alive:
+                self._server = None
+                self._server = self._start_server()
+            if self.run_as is not None:
+                adopt(self._wt, *self.run_as, skip=[os.path.join(self._wt, ".git")], seen=self._adopted)
+            request = {"argv": argv, "env": command_env(), "limits": self.limits(timeout_s)}
+            outcome = self._server.run(request, timeout_s, buffer.feed)
+        except MountRefused as exc:
+            return _refused(argv, str(exc), self.name)
+        except OSError as exc:  # ServerFailed among them
+            self.close()
+            return _refused(argv, str(exc) if isinstance(exc, ServerFailed) else f"the sandbox could not start: {exc}",
+                            self.name)  # fmt: skip
+        if outcome.timed_out:
+            self._server = None  # it was killed with everything in it
+        output, cut = buffer.text()
+        code = outcome.code
+        return CommandResult(argv, code, _not_found(argv, code, output), time.monotonic() - start, outcome.timed_out,
+                             cut, self.name)  # fmt: skip
+
+    def close(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
 
 
 class _Fds:
@@ -881,6 +950,7 @@ class LandlockSandbox(_Limited):
         self._keep = [inside(self.worktree, self._wt, p) for p in [Path(".git"), *self.readonly]]
         self._view = host_view(self._wt, None, self.expose)
         self._adopted: dict[str, tuple[tuple[int, int, int], list[str]]] = {}
+        self._server: Server | None = None
         if self.run_as is not None:
             adopt(self._wt, *self.run_as, skip=self._keep, seen=self._adopted)
 

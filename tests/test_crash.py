@@ -64,17 +64,17 @@ def new_repo(root: Path) -> Path:
 
 def harness(repo: Path, *args: str, kill_after_s: float | None = None, env: dict[str, str] | None = None) -> int:
     proc = subprocess.Popen(
-        [sys.executable, str(HOOK), *args], cwd=repo, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, env={**os.environ, "AGENTIC_COUNT_FILE": str(repo.parent / "effects.log"),
-                                     **(env or {})},
+        [sys.executable, str(HOOK), *args], cwd=repo, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, env={**os.environ, "AGENTIC_COUNT_FILE": str(repo.parent / "effects.log"),
+                                       **(env or {})},
     )  # fmt: skip
     try:
-        _, stderr = proc.communicate(timeout=kill_after_s)
+        output, _ = proc.communicate(timeout=kill_after_s)
     except subprocess.TimeoutExpired:
         proc.kill()
-        _, stderr = proc.communicate()
-    if proc.returncode not in (0, -9) and b"has ended" not in stderr and b"no runs" not in stderr:
-        raise AssertionError(f"agentic {args[0]} exited {proc.returncode}: {stderr.decode()[-2000:]}")
+        output, _ = proc.communicate()
+    if proc.returncode not in (0, -9) and b"has ended" not in output and b"no runs" not in output:
+        raise AssertionError(f"agentic {args[0]} exited {proc.returncode} in {repo}: {output.decode()[-3000:]}")
     return proc.returncode
 
 

@@ -54,9 +54,12 @@ def open_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture
-def box(tmp_path: Path) -> BubblewrapSandbox:
-    return BubblewrapSandbox(make_worktree(tmp_path))
+@pytest.fixture(params=[False, True], ids=["one-off", "persistent"])
+def box(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[BubblewrapSandbox]:
+    """Both kinds: a sandbox per command (gate checkouts) and one kept for the run (its worktree)."""
+    sandbox = BubblewrapSandbox(make_worktree(tmp_path), persistent=request.param)
+    yield sandbox
+    sandbox.close()
 
 
 def sh(box: sandbox.Sandbox, script: str, timeout: float = 20, cap: int = 60_000) -> CommandResult:
@@ -589,3 +592,59 @@ def test_unsafe_mode_keeps_the_environment_limits_and_timeout(
     result = sh(box, "env; grep 'Max address space' /proc/self/limits")
     assert "should-never-be-seen" not in result.output and "4294967296" in result.output
     assert sh(box, "sleep 30", timeout=0.5).timed_out
+
+
+# --- the run's sandbox, kept between commands -------------------------------------------------
+
+
+@pytest.fixture
+def kept(open_dir: Path) -> Iterator[BubblewrapSandbox]:
+    sandbox = BubblewrapSandbox(make_worktree(open_dir), persistent=True)
+    yield sandbox
+    sandbox.close()
+
+
+def test_what_a_command_leaves_running_dies_when_it_ends(kept: BubblewrapSandbox) -> None:
+    marker = kept.worktree / "survivor"
+    started = sh(kept, f"(setsid sh -c 'sleep 1; touch {marker}' &) ; (nohup sleep 30 >/dev/null &) ; echo started")
+    assert started.ok and started.output == "started\n"
+    time.sleep(1.5)
+    assert not marker.exists()
+    left = sh(kept, "ps -e -o comm=").output.split()
+    assert "sleep" not in left and len(left) == 4, left  # bwrap's init, the server, and this sh and ps
+
+
+def test_the_server_cannot_be_reached_by_commands(kept: BubblewrapSandbox) -> None:
+    probe = py(kept, """
+        import os
+        for pid in sorted(int(p) for p in os.listdir("/proc") if p.isdigit()):
+            if pid == os.getpid():
+                continue
+            try:
+                print(pid, os.listdir(f"/proc/{pid}/fd"))
+            except OSError as exc:
+                print(pid, type(exc).__name__)
+    """)
+    assert probe.ok, probe.output
+    lines = dict(line.split(" ", 1) for line in probe.output.splitlines())
+    assert lines and all(v == "PermissionError" for k, v in lines.items() if k in ("1", "2")), probe.output
+    # killing it only fails the command; the next one gets a new sandbox
+    killed = sh(kept, "kill -9 2; sleep 1")
+    assert not killed.ok and "sandbox" in killed.output
+    assert sh(kept, "echo again").output == "again\n"
+
+
+def test_it_dies_with_the_harness(open_dir: Path) -> None:
+    before = set(live_processes(SANDBOX_UID))
+    code = f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
+        from pathlib import Path
+        from agentic.sandbox import BubblewrapSandbox
+        box = BubblewrapSandbox(Path({str(make_worktree(open_dir))!r}), persistent=True)
+        assert box.run(["true"], timeout_s=10).ok
+        os.kill(os.getpid(), signal.SIGKILL)
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, timeout=30)
+    assert done.returncode == -9, done.stderr
+    assert wait_until_gone(SANDBOX_UID, before) == []

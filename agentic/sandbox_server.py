@@ -1,0 +1,189 @@
+"""A sandbox that stays up for a run: bubblewrap is paid once, each command is a fork inside it.
+
+Starting bubblewrap (namespaces, mounts, the drop to the sandbox user) costs several milliseconds;
+a run's commands all use the same sandbox, so the run's worktree sandbox starts one small server
+inside it (SERVER, run by the harness's Python with -I -S) and sends it each command over a
+socket pair. The server, already confined like any command (same namespaces, mounts, seccomp
+filter, user), forks the command in a new session with the command's resource limits and its
+environment, its output going to a pipe the harness passed along with the request, and waits for
+it. Then it kills every other process left in the sandbox (background children, setsid or
+double-forked ones: `kill(-1)` reaches every process of the sandbox user but itself) and answers
+with the exit status. A command that runs past its timeout takes the whole sandbox down, as a
+one-off sandbox would; the next command starts a new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+# The program the server runs inside the sandbox. Requests are one datagram of JSON
+# {"id", "argv", "env", "limits"} with the output pipe's write end attached; answers {"id", "code"}.
+SERVER = r"""
+import ctypes, json, os, resource, signal, socket, sys
+# Not dumpable: the commands run as the same user, and must not reach this process's socket
+# through /proc/<pid>/fd or pidfd_getfd, nor trace it.
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+sock = socket.socket(fileno=int(sys.argv[1]))
+sock.send(b'{"ready": true}')
+while True:
+    try:
+        data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 4)
+    except OSError:
+        break
+    if not data:
+        break
+    req = json.loads(data)
+    out = fds[0]
+    for extra in fds[1:]:
+        os.close(extra)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+                signal.signal(sig, signal.SIG_DFL)
+            for res, soft, hard in req["limits"]:
+                resource.setrlimit(res, (soft, hard))
+            null = os.open("/dev/null", os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(out, 1)
+            os.dup2(out, 2)
+            os.closerange(3, 65536)
+            os.execvpe(req["argv"][0], req["argv"], req["env"])
+        except OSError as exc:
+            os.write(2, ("agentic-sandbox: cannot execute %s: %s\n" % (req["argv"][0], exc.strerror)).encode())
+            os._exit(127 if exc.errno == 2 else 126)
+        except BaseException:
+            os._exit(126)
+    os.close(out)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass
+    sock.send(json.dumps({"id": req["id"], "code": code if code >= 0 else 128 - code}).encode())
+"""
+
+NOT_FOUND_PREFIX = "agentic-sandbox: cannot execute "
+START_TIMEOUT_S = 10.0
+
+
+class ServerFailed(OSError):
+    """The sandbox's server could not start or died; the message says what bubblewrap printed."""
+
+
+@dataclass
+class Outcome:
+    code: int | None  # None: killed at the timeout
+    timed_out: bool
+
+
+class Server:
+    """The harness's end of one sandbox server."""
+
+    def __init__(self, cmd: list[str], cwd: Path, env: dict[str, str], pass_fds: list[int], sock: socket.socket) -> None:
+        self.sock = sock
+        self.proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True, pass_fds=tuple(pass_fds),
+        )  # fmt: skip
+        self.started = time.monotonic()
+
+    def wait_ready(self) -> None:
+        self.sock.settimeout(START_TIMEOUT_S)
+        try:
+            data = self.sock.recv(4096)
+        except OSError:
+            data = b""
+        finally:
+            self.sock.settimeout(None)
+        if data != b'{"ready": true}':
+            self.kill()
+            why = self.proc.stderr.read().decode("utf-8", "replace").strip() if self.proc.stderr else ""
+            raise ServerFailed(f"the sandbox did not start: {why or 'no answer from its server'}")
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def run(self, request: dict[str, object], timeout_s: float, feed: Callable[[bytes], None]) -> Outcome:
+        """Send one command, stream its output to feed(bytes), wait for its end or the timeout."""
+        read_end, write_end = os.pipe()
+        request = {**request, "id": secrets.token_hex(8)}
+        try:
+            socket.send_fds(self.sock, [json.dumps(request).encode()], [write_end])
+        except OSError as exc:
+            os.close(read_end)
+            raise ServerFailed(f"the sandbox is gone: {exc}") from None
+        finally:
+            os.close(write_end)
+        def pump() -> None:
+            with os.fdopen(read_end, "rb", buffering=0) as pipe:
+                while chunk := pipe.read(65536):
+                    feed(chunk)
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            self.kill()
+
+        timer = threading.Timer(timeout_s, expire)
+        timer.start()
+        try:
+            answer = self.sock.recv(4096)
+        except OSError:
+            answer = b""
+        finally:
+            timer.cancel()
+        if not answer:
+            self.kill()  # died or timed out: everything in it goes
+        reader.join(timeout=5)
+        if expired.is_set():
+            return Outcome(None, True)
+        if not answer:
+            why = self.proc.stderr.read().decode("utf-8", "replace").strip() if self.proc.stderr else ""
+            raise ServerFailed(f"the sandbox stopped during the command{': ' + why if why else ''}")
+        reply = json.loads(answer)
+        if reply.get("id") != request["id"]:
+            self.kill()
+            raise ServerFailed("the sandbox's server answered out of turn")
+        return Outcome(int(reply["code"]), False)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        self.proc.wait()
+
+    def close(self) -> None:
+        """End the server: it exits when its socket closes; bubblewrap and the namespaces go with it."""
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+
+def server_argv() -> list[str]:
+    """How the sandbox runs SERVER: this interpreter, isolated (-I) and without site (-S)."""
+    return [sys.executable, "-I", "-S", "-c", SERVER]
