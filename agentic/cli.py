@@ -225,17 +225,45 @@ def show(
     json_out: Annotated[bool, typer.Option("--json", help="The timeline as JSON.")] = False,
     repo: RepoOpt = Path("."),
 ) -> None:
-    """Show a run's timeline from its journal: steps, tool calls, decisions, gate verdicts."""
-    from agentic.report import timeline, timeline_table
+    """Show a run's timeline from its journal: every model call, tool call and gate with its time,
+    duration, decision (verdict, who decided, rule), tokens and cost; errors in red; totals at the end.
+
+    --json prints one object: {"run": index row, "timeline": [rows], "totals": {...}}.
+    """
+    from agentic.report import clean, timeline, timeline_table, totals
 
     _, store = _open_store(repo)
     row = _get_run(store, run_id)
     rows = timeline(Path(row["journal"]))
     if json_out:
-        print(json.dumps({"run": row, "timeline": rows}))
+        print(json.dumps({"run": row, "timeline": rows, "totals": totals(rows)}))
         return
     out.print(timeline_table(rows, f"run {row['id']} · {row['status']}"))
-    out.print(f"journal: {row['journal']}")
+    out.print(f"journal: {clean(row['journal'])}", markup=False)
+
+
+@app.command()
+def audit(
+    run_id: RunArg,
+    json_out: Annotated[bool, typer.Option("--json", help="The audit as one JSON object.")] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Audit a run from its journal alone: who started it, model and settings, every tool call with its
+    decision and who made it, files read and written, commands and exit statuses, refusals, gate
+    verdicts, final status and totals; the journal's hash chain is verified first.
+
+    Exit codes: 0 the journal is intact, 1 it fails verification (the audit names the first bad record), 2 usage.
+    """
+    from agentic.audit import audit_run, render
+
+    _, store = _open_store(repo)
+    row = _get_run(store, run_id)
+    report = audit_run(Path(row["journal"]))
+    if json_out:
+        print(json.dumps(report))
+    else:
+        render(report, out)
+    raise typer.Exit(0 if report["journal"]["ok"] else 1)
 
 
 @app.command()

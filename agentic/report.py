@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -80,66 +82,245 @@ class Progress:
             out.print(Text(f"{data.get('status')}: {data.get('reason')}", style=f"bold {style}"))
 
 
-def timeline(journal_path: Path) -> list[dict[str, Any]]:
-    """The run's events as rows: step, seconds since start, kind, detail, and whether it is an error."""
-    rows: list[dict[str, Any]] = []
-    start: float | None = None
-    calls: dict[str, str] = {}
-    for record in read_records(journal_path):
-        data = payload(record, journal_path.parent)
-        start = record["ts"] if start is None else start
-        row = {"seq": record["seq"], "step": record["step"], "t": round(record["ts"] - start, 3),
-               "kind": record["kind"], "detail": "", "error": False}  # fmt: skip
-        kind = record["kind"]
-        if kind == "run.start":
-            row["detail"] = f"task: {one_line(data.get('task', ''), 80)} · model {data.get('model')}"
-        elif kind == "model.response":
-            usage = data.get("usage", {})
-            names = ", ".join(c["name"] for c in data.get("tool_calls", []))
-            text = one_line(data.get("text", ""), 60)
-            row["detail"] = f"{usage.get('input_tokens', 0)}+{usage.get('output_tokens', 0)} tokens" + \
-                (f" · {text}" if text else "") + (f" · calls {names}" if names else "")  # fmt: skip
-        elif kind == "tool.call":
-            calls[data.get("id", "")] = call_label(data.get("tool", ""), data.get("arguments", ""))
+def entries(journal_path: Path) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(record, data) in order, for views that must cope with a damaged journal: reading stops at a
+    line that is not JSON, and a record whose blob is missing or unreadable has empty data
+    (`agentic journal verify` names the problem)."""
+    records = read_records(journal_path)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except ValueError:  # a line that is not JSON: nothing after it can be placed in the chain
+            return
+        if not isinstance(record, dict):
             continue
-        elif kind == "policy.decision":
-            if data.get("verdict") == "allow" and data.get("by") == "contract":
-                continue
-            row["detail"] = f"{data.get('verdict')} {data.get('action')} · {data.get('rule')} · by {data.get('by')}"
-            row["error"] = data.get("verdict") != "allow"
-        elif kind == "tool.result":
-            row["detail"] = calls.get(data.get("id", ""), data.get("tool", ""))
-            if data.get("is_error"):
-                row["error"] = True
-                row["detail"] += " · " + one_line(data.get("content", ""), 80)
-        elif kind == "checkpoint":
-            row["detail"] = f"tree {data.get('tree', '')[:12]} · {len(data.get('changes', []))} files changed"
-        elif kind == "gate.verdict":
-            failed = [c["id"] for c in data.get("checks", []) if not c["passed"]]
-            row["detail"] = "passed" if data.get("passed") else "failed: " + ", ".join(failed)
-            row["error"] = not data.get("passed")
-        elif kind == "commit":
-            row["detail"] = f"commit {data.get('commit', '')[:12]}"
-        elif kind == "run.end":
-            budget = data.get("budget", {})
-            usage = budget.get("usage", {})
-            row["detail"] = (f"{data.get('status')} · {data.get('reason')} · {budget.get('steps')} steps, "
-                             f"{budget.get('tool_calls')} tool calls, "
-                             f"{usage.get('input_tokens', 0) + usage.get('output_tokens', 0)} tokens")  # fmt: skip
-            row["error"] = data.get("status") != "accepted"
+        try:
+            data = payload(record, journal_path.parent)
+        except (OSError, ValueError):
+            data = {}
+        yield record, data if isinstance(data, dict) else {}
+
+
+def tokens_of(data: dict[str, Any]) -> int:
+    """Input + output tokens of a model.response payload."""
+    usage = data.get("usage") or {}
+    return int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0)
+
+
+def cost_of(data: dict[str, Any]) -> float | None:
+    """The `cost_usd` of a model.response payload, or None when the journal does not know it."""
+    value = data.get("cost_usd")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _who(data: dict[str, Any]) -> str:
+    who = data.get("who") or {}
+    return f"{who.get('os_user', '?')}@{who.get('host', '?')}"
+
+
+class _Timeline:
+    """Folds journal records into rows: a tool call's tool.call, policy.decision and tool.result are
+    one row (same span), a model call's request and response one row (same step), a gate's
+    checkpoint and verdict one row. Each row starts when its first record was written."""
+
+    SKIPPED = ("tool.effect", "gate.baseline")  # shown through the rows they belong to
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.start: float | None = None
+        self.calls: dict[str, dict[str, Any]] = {}  # span → the row of a tool call awaiting its result
+        self.requests: dict[int, dict[str, Any]] = {}  # step → the row of a model call awaiting its response
+        self.checkpoint: dict[str, Any] | None = None  # the row of a gate awaiting its verdict
+
+    def row(self, record: dict[str, Any], kind: str, detail: str = "", tool: str | None = None) -> dict[str, Any]:
+        ts = float(record.get("ts") or 0.0)
+        row = {"seq": record.get("seq"), "step": record.get("step", 0), "ts": ts,
+               "t": round(ts - (self.start or ts), 3), "duration_s": None, "kind": kind, "tool": tool,
+               "decision": None, "tokens": None, "cost_usd": None, "error": False, "detail": detail}  # fmt: skip
+        self.rows.append(row)
+        return row
+
+    @staticmethod
+    def ends(row: dict[str, Any], record: dict[str, Any]) -> None:
+        row["duration_s"] = round(max(0.0, float(record.get("ts") or 0.0) - row["ts"]), 3)
+
+    def add(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        kind = str(record.get("kind"))
+        if self.start is None:
+            self.start = float(record.get("ts") or 0.0)
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            handler(self, record, data)
+        elif kind not in self.SKIPPED:
+            self.row(record, one_line(kind, 40))  # a kind this harness does not know: listed, not interpreted
+
+    def run_start(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        self.row(record, "run.start",
+                 f"task: {one_line(data.get('task', ''), 80)} · model {data.get('model')} · by {_who(data)}")  # fmt: skip
+
+    def run_resume(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        self.row(record, "run.resume", f"resumed after {data.get('after_status', '?')} · by {_who(data)}")
+
+    def model_request(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        self.requests[int(record.get("step") or 0)] = self.row(record, "model.request", "no response recorded")
+
+    def model_response(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        row = self.requests.pop(int(record.get("step") or 0), None)
+        if row is None:
+            row = self.row(record, "model.response")
         else:
-            continue
-        rows.append(row)
-    return rows
+            row["kind"] = "model.response"
+            self.ends(row, record)
+        row["tokens"], row["cost_usd"] = tokens_of(data), cost_of(data)
+        names = ", ".join(str(c.get("name")) for c in data.get("tool_calls") or [] if isinstance(c, dict))
+        text = one_line(data.get("text", ""), 60)
+        parts = [text] if text else []
+        parts += [f"calls {names}"] if names else []
+        parts += [f"recorded in run {data['recorded']}"] if data.get("recorded") else []
+        row["detail"] = " · ".join(parts)
+
+    def tool_call(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        tool = str(data.get("tool", ""))
+        self.calls[str(record.get("span"))] = self.row(record, "tool.call", call_label(tool, data.get("arguments", "")),
+                                                       tool=tool)  # fmt: skip
+
+    def _call_row(self, record: dict[str, Any], data: dict[str, Any], kind: str, detail: str) -> dict[str, Any]:
+        row = self.calls.get(str(record.get("span")))
+        return row if row is not None else self.row(record, kind, detail, tool=data.get("tool"))
+
+    def policy_decision(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        row = self._call_row(record, data, "policy.decision", str(data.get("action", "")))
+        row["decision"] = {k: data.get(k) for k in ("verdict", "by", "rule", "reason")}
+        row["error"] = row["error"] or data.get("verdict") != "allow"
+
+    def tool_reconcile(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        row = self._call_row(record, data, "tool.reconcile", "")
+        row["detail"] += f" · reconciled after a crash: {data.get('outcome')}"
+
+    def tool_result(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        row = self.calls.pop(str(record.get("span")), None)
+        if row is None:
+            row = self.row(record, "tool.result", str(data.get("tool", "")), tool=data.get("tool"))
+        else:
+            self.ends(row, record)
+        extra = data.get("data") or {}
+        if "exit_code" in extra:
+            row["detail"] += " → timed out" if extra.get("timed_out") else f" → exit {extra['exit_code']}"
+        if data.get("is_error"):
+            row["error"] = True
+            refused = (row["decision"] or {}).get("verdict") not in (None, "allow")
+            if refused:
+                row["detail"] += " · refused"
+            elif "exit_code" not in extra:
+                row["detail"] += " · " + one_line(data.get("content", ""), 80)
+
+    def checkpoint_(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        changes = data.get("changes") or []
+        self.checkpoint = self.row(record, "checkpoint",
+                                   f"{len(changes)} files changed · tree {str(data.get('tree', ''))[:12]}")  # fmt: skip
+
+    def gate_verdict(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        row, self.checkpoint = self.checkpoint, None
+        if row is None:
+            row = self.row(record, "gate.verdict")
+        else:
+            self.ends(row, record)
+        row["kind"] = "gate.verdict"
+        failed = [str(c.get("id")) for c in data.get("checks") or [] if isinstance(c, dict) and not c.get("passed")]
+        verdict = "passed" if data.get("passed") else "failed: " + ", ".join(failed)
+        row["detail"] = verdict + (f" · {row['detail']}" if row["detail"] else "")
+        row["error"] = not data.get("passed")
+
+    def commit(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        self.row(record, "commit", f"commit {str(data.get('commit', ''))[:12]}")
+
+    def run_end(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        budget = data.get("budget") or {}
+        row = self.row(record, "run.end",
+                       f"{data.get('status')} · {data.get('reason')} · {budget.get('steps')} steps, "
+                       f"{budget.get('tool_calls')} tool calls, {budget.get('elapsed_s')} s")  # fmt: skip
+        row["error"] = data.get("status") != "accepted"
+
+    def finish(self) -> list[dict[str, Any]]:
+        for row in self.calls.values():
+            row["detail"] += " · no result recorded"
+        if self.checkpoint is not None:
+            self.checkpoint["detail"] += " · no verdict recorded"
+        return self.rows
+
+
+_HANDLERS: dict[str, Callable[[_Timeline, dict[str, Any], dict[str, Any]], None]] = {
+    "run.start": _Timeline.run_start, "run.resume": _Timeline.run_resume,
+    "model.request": _Timeline.model_request, "model.response": _Timeline.model_response,
+    "tool.call": _Timeline.tool_call, "policy.decision": _Timeline.policy_decision,
+    "tool.reconcile": _Timeline.tool_reconcile, "tool.result": _Timeline.tool_result,
+    "checkpoint": _Timeline.checkpoint_, "gate.verdict": _Timeline.gate_verdict,
+    "commit": _Timeline.commit, "run.end": _Timeline.run_end,
+}  # fmt: skip
+
+
+def timeline(journal_path: Path) -> list[dict[str, Any]]:
+    """The run's events as rows: seq, step, ts, t (seconds since the start), duration_s, kind, tool,
+    decision (verdict, by, rule, reason), tokens and cost_usd (model calls), error, detail."""
+    builder = _Timeline()
+    for record, data in entries(journal_path):
+        builder.add(record, data)
+    return builder.finish()
+
+
+def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sums over a timeline: model calls, tool calls, errors, tokens, and the cost the journal knows
+    (`cost_complete` is false when some model call has no cost)."""
+    models = [row for row in rows if row["tokens"] is not None]
+    costs = [row["cost_usd"] for row in models if row["cost_usd"] is not None]
+    return {
+        "model_calls": len(models),
+        "tool_calls": sum(1 for row in rows if row["kind"] == "tool.call"),
+        "errors": sum(1 for row in rows if row["error"]),
+        "tokens": sum(row["tokens"] for row in models),
+        "cost_usd": round(sum(costs), 6) if costs else None,
+        "cost_complete": bool(models) and len(costs) == len(models),
+    }
+
+
+def money(cost: float | None, complete: bool = True) -> str:
+    if cost is None:
+        return "—"
+    return ("" if complete else "≥") + f"${cost:.4f}"
+
+
+def decision_label(decision: dict[str, Any] | None) -> str:
+    if not decision:
+        return ""
+    return f"{decision.get('verdict')} ({decision.get('by')}) {decision.get('rule')}"
 
 
 def timeline_table(rows: list[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title, show_lines=False, expand=False)
-    table.add_column("step", justify="right")
-    table.add_column("t (s)", justify="right")
-    table.add_column("event")
-    table.add_column("detail", overflow="fold")
+    table = Table(title=clean(title), box=box.SIMPLE_HEAD, expand=False, padding=(0, 1))
+    for name in ("step", "t (s)", "dur (s)"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("event", no_wrap=True)
+    table.add_column("tool", no_wrap=True)
+    table.add_column("decision", overflow="fold", ratio=1)
+    table.add_column("tokens", justify="right", no_wrap=True)
+    table.add_column("cost", justify="right", no_wrap=True)
+    table.add_column("detail", overflow="fold", ratio=2)
     for row in rows:
-        style = "red" if row["error"] else None
-        table.add_row(str(row["step"]), f"{row['t']:.2f}", row["kind"], Text(clean(row["detail"])), style=style)
+        duration = "" if row["duration_s"] is None else f"{row['duration_s']:.2f}"
+        is_model = row["tokens"] is not None
+        table.add_row(
+            str(row["step"]), f"{row['t']:.2f}", duration, Text(clean(row["kind"])), Text(clean(row["tool"] or "")),
+            Text(clean(decision_label(row["decision"]))), str(row["tokens"]) if is_model else "",
+            money(row["cost_usd"]) if is_model else "", Text(clean(row["detail"])),
+            style="red" if row["error"] else None,
+        )  # fmt: skip
+    sums = totals(rows)
+    table.add_section()
+    table.add_row("", "", "", "total", "", "", str(sums["tokens"]), money(sums["cost_usd"], sums["cost_complete"]),
+                  f"{sums['model_calls']} model calls · {sums['tool_calls']} tool calls · {sums['errors']} errors",
+                  style="bold")  # fmt: skip
     return table
