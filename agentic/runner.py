@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentic import __version__, globs, policy
+from agentic import __version__, globs, policy, telemetry
 from agentic.actions import Dispatcher
 from agentic.budget import Budget, RunStopped
 from agentic.contract import Contract
@@ -163,7 +163,8 @@ def _resume_record(req: RunRequest, sandbox: Any) -> dict[str, Any]:
     tape = req.tape
     assert tape is not None
     return {
-        "who": who(req.repo.root, req.argv), "harness": {"version": __version__, "python": platform.python_version()},
+        "who": who(req.repo.root, req.argv), "model": req.model.name,
+        "harness": {"version": __version__, "python": platform.python_version()},
         "sandbox": sandbox.name if sandbox else None, "unsafe_no_sandbox": req.unsafe_no_sandbox,
         "after_status": tape.status, "records": tape.records, "steps": tape.steps,
         "elapsed_s": round(tape.elapsed_s, 3),
@@ -197,10 +198,13 @@ def execute(req: RunRequest) -> RunOutcome:
         ro = protected_paths(root, contract) if readonly else []
         return make_sandbox(root, ro, fallback=fallback, unsafe=req.unsafe_no_sandbox, persistent=readonly)
 
+    trace = telemetry.listener()  # OpenTelemetry spans, when the extra is installed and the environment asks
     try:
         sandbox = sandbox_for(workspace.path) if sandboxed else None
-        journal = Journal(repo.state_dir / "runs" / run_id, run_id, redact, req.on_record)
+        journal = Journal(repo.state_dir / "runs" / run_id, run_id, redact, telemetry.chain(req.on_record, trace))
     except BaseException:
+        if trace is not None:
+            trace.close()
         if not req.resuming:
             workspace.remove(keep_branch=False)  # nothing of a run that never started stays behind
         raise
@@ -263,6 +267,8 @@ def execute(req: RunRequest) -> RunOutcome:
         journal.append("run.end", {"status": status, "reason": reason, "commit": commit, "budget": budget.to_dict()},
                        step=budget.steps, sync=True)  # fmt: skip
         journal.close()
+        if trace is not None:
+            trace.close()
         store.update_run(
             run_id, status=status, reason=reason, commit_sha=commit, ended_at=time.time(), steps=budget.steps,
             tool_calls=budget.tool_calls, input_tokens=budget.usage.input_tokens,
