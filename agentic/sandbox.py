@@ -20,6 +20,11 @@
 
 A timeout kills the whole process tree: bubblewrap is the PID-namespace init's parent, and the
 namespace dies with it, including children that called setsid or double-forked.
+
+With `persistent=True` (the run's worktree) the same bubblewrap set-up is started once and a server
+inside it runs each command (agentic.sandbox_server): rlimits are set by the server in the forked
+command, what a command leaves running is killed when it ends, and read-only targets are checked
+and bound when the sandbox starts.
 Output is capped: head and tail are kept and the cut is marked.
 
 Without bubblewrap, `LandlockSandbox` (opt-in) uses Landlock filesystem/network rules, the seccomp
