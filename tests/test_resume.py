@@ -8,11 +8,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from agentic.journal import payload, read_records, verify
 from agentic.workspace import git
 from tests.conftest import CONTRACT, FINISH, FIX, cli, start_run, wait_for_journal, write_script
+from tests.fakeprovider import FakeProvider
 
 READ = {"name": "read_file", "arguments": {"path": "calc.py"}}
 TESTS = {"name": "run_tests", "arguments": {}}
@@ -155,3 +157,28 @@ def test_fork_from_a_step_with_another_model(repo: Path) -> None:
     assert "recorded" not in responses[1]["payload"] and responses[1]["payload"]["tool_calls"][0]["name"] == "edit_file"
     assert records(journal, "run.start")[0]["payload"]["model"] == f"script:{other}"
     assert git(["show", f"{new['commit']}:calc.py"], repo).endswith("return sum(values) / len(values)\n")
+
+
+@pytest.mark.parametrize("model", ["openai:gpt-test", "anthropic:claude-test"])
+def test_resume_after_the_provider_failed_past_its_retries(repo: Path, model: str) -> None:
+    vendor = "OPENAI" if model.startswith("openai") else "ANTHROPIC"
+    with FakeProvider([{"tool_calls": [READ]}, {"tool_calls": [FIX]}]) as fp:
+        url = fp.openai_base_url if vendor == "OPENAI" else fp.anthropic_base_url
+        env = {f"{vendor}_API_KEY": "sk-test-0123456789abcdefghij", f"{vendor}_BASE_URL": url,
+               "AGENTIC_MAX_RETRIES": "1"}  # fmt: skip
+        first = cli("run", "fix", "--model", model, "--json", cwd=repo, env=env)
+        assert first.returncode == 4 and "provider error" in summary(first)["reason"]
+        fp.fail_next(503)
+        fp.fail_next(503)  # the request and its one retry
+        served = len(fp.requests)
+        again = cli("resume", "last", "--json", cwd=repo, env=env)
+        assert again.returncode == 4 and "provider error" in summary(again)["reason"]
+        assert len(fp.requests) == served + 2  # the recorded steps were not asked again
+        fp.add_turns({"tool_calls": [FINISH]})
+        done = cli("resume", "last", "--json", cwd=repo, env=env)
+        assert done.returncode == 0, done.stderr
+        assert len(fp.requests) == served + 3  # only the new step was asked for
+    end = summary(done)
+    assert end["status"] == "accepted" and end["run_id"] == summary(first)["run_id"]
+    results = [r["payload"]["tool"] for r in records(Path(end["journal"]), "tool.result")]
+    assert results == ["read_file", "edit_file", "finish"]
