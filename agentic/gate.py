@@ -6,6 +6,7 @@ invariant yields a CheckResult; the verdict passes only when every check passes.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -30,7 +31,7 @@ class Candidate:
     root: Path  # where command checks run: a clean checkout of the candidate tree
     changes: list[tuple[str, str]]  # (A/M/D/T, path)
     added_lines: list[tuple[str, str]]  # (path, line)
-    # the number of tests the base commit collects with a given pytest argv (None: unknown)
+    # the number of tests the base commit collects with a given pytest or unittest argv (None: unknown)
     baseline: Callable[[list[str]], int | None] | None = None
 
     @property
@@ -92,15 +93,24 @@ def is_pytest(argv: list[str]) -> bool:
     return program.startswith("python") and argv[1:3] == ["-m", "pytest"]
 
 
+def is_unittest(argv: list[str]) -> bool:
+    """`python -m unittest …`."""
+    return bool(argv) and Path(argv[0]).name.startswith("python") and argv[1:3] == ["-m", "unittest"]
+
+
 @dataclass
-class JUnitReport:
+class Totals:
+    """What a test run's report says."""
+
     tests: int
     failures: int
     errors: int
     skipped: int
 
 
-def read_junit(path: Path) -> JUnitReport | None:
+
+
+def read_junit(path: Path) -> Totals | None:
     """Totals of a JUnit XML report, or None when it is missing or unreadable."""
     import xml.etree.ElementTree as ET
 
@@ -111,12 +121,71 @@ def read_junit(path: Path) -> JUnitReport | None:
     suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
     if not suites:
         return None
-    total = JUnitReport(0, 0, 0, 0)
+    total = Totals(0, 0, 0, 0)
     for suite in suites:
         for field_name in ("tests", "failures", "errors", "skipped"):
             value = int(suite.get(field_name, "0") or 0)
             setattr(total, field_name, getattr(total, field_name) + value)
     return total
+
+
+# `python -m unittest ARGS` run as `python -c UNITTEST MODE REPORT ARGS`: the same test program,
+# with a runner that writes its totals to REPORT (mode "run"), or the number of tests it would run
+# without running them (mode "collect").
+UNITTEST = """
+import json, sys, unittest
+mode, report, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+def write(data):
+    with open(report, "w") as fh:
+        json.dump(data, fh)
+class Runner(unittest.TextTestRunner):
+    def run(self, test):
+        result = super().run(test)
+        write({"tests": result.testsRun, "failures": len(result.failures) + len(result.unexpectedSuccesses),
+               "errors": len(result.errors), "skipped": len(result.skipped)})
+        return result
+class Program(unittest.TestProgram):
+    def runTests(self):
+        if mode == "collect":
+            write({"collected": self.test.countTestCases()})
+            sys.exit(0)
+        super().runTests()
+Program(module=None, argv=["python -m unittest", *args], testRunner=Runner)
+"""
+
+
+def unittest_argv(argv: list[str], mode: str, report: Path) -> list[str]:
+    return [argv[0], "-c", UNITTEST, mode, str(report), *argv[3:]]
+
+
+def read_json_report(path: Path) -> dict[str, int] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not all(isinstance(v, int) for v in data.values()):
+        return None
+    return data
+
+
+def report_dir(root: Path) -> Path:
+    """A fresh directory, named by the harness, where a test run writes its report."""
+    path = root / f".agentic-report-{uuid.uuid4().hex}"
+    path.mkdir()
+    path.chmod(0o777)  # the sandboxed command may run as an unprivileged user
+    return path
+
+
+def count_tests(argv: list[str], sandbox: Sandbox, root: Path, timeout_s: float) -> int | None:
+    """How many tests `argv` (pytest or unittest) collects in `root`, without running them."""
+    if is_pytest(argv):
+        return count_collected(sandbox.run([*argv, "--collect-only"], timeout_s=timeout_s).output)
+    if is_unittest(argv):
+        report = report_dir(root) / "collect.json"
+        sandbox.run(unittest_argv(argv, "collect", report), timeout_s=timeout_s)
+        data = read_json_report(report)
+        return data.get("collected") if data else None
+    return None
 
 
 COLLECTED_PER_FILE = re.compile(r"^(\S.*): (\d+)$")
@@ -138,25 +207,30 @@ def _command(argv: list[str], timeout_s: float, sandbox: Sandbox | None) -> tupl
     if sandbox is None:
         return False, "commands cannot run: no sandbox is available"
     result = sandbox.run(list(argv), timeout_s=timeout_s)
-    return result.ok, _trim(f"$ {' '.join(argv)}\n{result.output}[{result.summary()}]")
+    return result.ok, _trim(f"$ {' '.join(argv)}\n{result.output}[{result.summary()}; judged by its exit status: "
+                            "agentic reads reports from pytest and python -m unittest only]")
 
 
-def _pytest(argv: list[str], timeout_s: float, sandbox: Sandbox | None, cand: Candidate) -> tuple[bool, str]:
-    """Run pytest with a JUnit report the harness names and reads: the exit status alone never passes.
+def _tests(argv: list[str], timeout_s: float, sandbox: Sandbox | None, cand: Candidate) -> tuple[bool, str]:
+    """Run pytest or unittest with a report the harness names and reads: the exit status alone never passes.
 
     Fails when the report is missing (the process died early or exited on its own), shows failures
     or errors, or ran fewer tests than the base commit collects.
     """
     if sandbox is None:
         return False, "commands cannot run: no sandbox is available"
-    report_dir = cand.root / f".agentic-report-{uuid.uuid4().hex}"
-    report_dir.mkdir()
-    report_dir.chmod(0o777)  # the sandboxed command may run as an unprivileged user
-    report = report_dir / "junit.xml"
-    full = [*argv, f"--junitxml={report}", "-o", "junit_family=xunit2"]
-    result = sandbox.run(full, timeout_s=timeout_s)
+    where = report_dir(cand.root)
+    if is_pytest(argv):
+        report = where / "junit.xml"
+        result = sandbox.run([*argv, f"--junitxml={report}", "-o", "junit_family=xunit2"], timeout_s=timeout_s)
+        summary = read_junit(report)
+    else:
+        report = where / "report.json"
+        result = sandbox.run(unittest_argv(argv, "run", report), timeout_s=timeout_s)
+        data = read_json_report(report)
+        keys = ("tests", "failures", "errors", "skipped")
+        summary = Totals(*(data[k] for k in keys)) if data and all(k in data for k in keys) else None
     shown = f"$ {' '.join(argv)}\n{result.output}[{result.summary()}]"
-    summary = read_junit(report)
     if summary is None:
         return False, _trim(f"{shown}\nno test report was written: the test run did not complete")
     ran = summary.tests - summary.skipped
@@ -166,7 +240,7 @@ def _pytest(argv: list[str], timeout_s: float, sandbox: Sandbox | None, cand: Ca
     base = cand.baseline(list(argv)) if cand.baseline is not None else None
     if base is not None and summary.tests < base:
         return False, _trim(f"{shown}\n{facts}\nthe base commit collects {base} tests: {base - summary.tests} went missing")
-    if ran == 0 and summary.tests == 0:
+    if ran == 0:
         return False, _trim(f"{shown}\n{facts}\nno test ran")
     return True, _trim(f"{shown}\n{facts}" + (f" (base collects {base})" if base is not None else ""))
 
@@ -178,8 +252,8 @@ def check_one(
     timeout = min(float(c.get("timeout_s", timeout_s)), timeout_s)
     if "command" in c or "tests" in c:
         argv = list(c["command"]) if "command" in c else list(contract.test_command)
-        if is_pytest(argv):
-            return _pytest(argv, timeout, sandbox, cand)
+        if is_pytest(argv) or is_unittest(argv):
+            return _tests(argv, timeout, sandbox, cand)
         return _command(argv, timeout, sandbox)
     if "changed_paths" in c:
         allow, deny = c["changed_paths"].get("allow"), c["changed_paths"].get("deny", [])

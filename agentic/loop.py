@@ -19,7 +19,7 @@ from agentic import policy
 from agentic.actions import Dispatcher, for_model
 from agentic.budget import Budget, Rejected
 from agentic.contract import Contract
-from agentic.gate import Candidate, Verdict, count_collected, evaluate
+from agentic.gate import Candidate, Verdict, count_tests, evaluate
 from agentic.journal import Journal
 from agentic.models.base import Message, Model, ToolCall, ToolSpec, Turn
 from agentic.tape import RecordedCall, RecordedGate, Tape
@@ -141,14 +141,13 @@ class Session:
         return verdict
 
     def base_test_count(self, argv: list[str]) -> int | None:
-        """How many tests the base commit collects with this pytest argv (once per run)."""
+        """How many tests the base commit collects with this pytest or unittest argv (once per run)."""
         key = tuple(argv)
         if key not in self.base_counts:
             with self.workspace.checkout(self.workspace.base) as root:
                 sandbox = self.make_sandbox(root) if self.make_sandbox else None
-                result = sandbox.run([*argv, "--collect-only"], timeout_s=self.budget.tool_timeout(300.0)) \
+                self.base_counts[key] = count_tests(argv, sandbox, root, self.budget.tool_timeout(300.0)) \
                     if sandbox else None  # fmt: skip
-            self.base_counts[key] = count_collected(result.output) if result is not None else None
             self.journal.append("gate.baseline", {"argv": argv, "collected": self.base_counts[key]},
                                 step=self.budget.steps)  # fmt: skip
         return self.base_counts[key]

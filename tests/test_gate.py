@@ -123,3 +123,67 @@ def test_helpers(tmp_path: Path) -> None:
     assert read_junit(tmp_path / "missing.xml") is None
     (tmp_path / "bad.xml").write_text("<not-closed")
     assert read_junit(tmp_path / "bad.xml") is None
+
+
+# --- unittest: the same guarantees through the harness's own test program -------------------------
+
+UNITTESTS = '''\
+import unittest
+
+from calc import average
+
+
+class TestCalc(unittest.TestCase):
+    def test_average(self):
+        self.assertEqual(average([2, 4, 6]), 4)
+
+    def test_empty(self):
+        self.assertEqual(average([]), 0.0)
+
+    def test_single(self):
+        self.assertEqual(average([5]), 5)
+'''
+
+
+@pytest.fixture
+def unitrepo(tmp_path: Path) -> Path:
+    """A unittest repository whose contract does not protect the tests (so the gate must)."""
+    contract = {**CONTRACT, "protected": ["policies/**"],
+                "tools": {**CONTRACT["tools"], "write_file": {"allow": ["*.py", "tests/**"]}}}  # fmt: skip
+    root = make_repo(tmp_path / "repo", contract)
+    (root / "tests" / "test_calc.py").write_text(UNITTESTS)
+    git(["add", "-A"], root)
+    git(["commit", "-qm", "three tests"], root)
+    return root
+
+
+def test_unittest_passes_by_its_report_and_the_base_count(unitrepo: Path) -> None:
+    code, summary, verdicts = run(unitrepo, [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    assert code == 0, verdicts
+    detail = verdicts[0]["checks"][0]["detail"]
+    assert detail.startswith("$ python -m unittest discover") and "UNITTEST" not in detail
+    assert "report: 3 tests, 0 failures, 0 errors, 0 skipped (base collects 3)" in detail
+    baseline = [payload(r, Path(summary["journal"]).parent) for r in read_records(Path(summary["journal"]))
+                if r["kind"] == "gate.baseline"]  # fmt: skip
+    assert baseline == [{"argv": CONTRACT["test_command"], "collected": 3}]
+
+
+def test_unittest_tests_that_went_missing_are_caught(unitrepo: Path) -> None:
+    fewer = UNITTESTS.split("\n    def test_empty")[0] + "\n"
+    turns = [{"tool_calls": [FIX]}, write_call("tests/test_calc.py", fewer), {"tool_calls": [FINISH]},
+             {"tool_calls": [FINISH]}]  # fmt: skip
+    code, _, verdicts = run(unitrepo, turns)
+    assert code == 1 and "the base commit collects 3 tests: 2 went missing" in verdicts[0]["checks"][0]["detail"]
+
+
+def test_unittest_exit_zero_at_import_is_not_a_pass(unitrepo: Path) -> None:
+    hack = "import os\nos._exit(0)\n\n\ndef average(values):\n    return 0\n"
+    code, _, verdicts = run(unitrepo, [write_call("calc.py", hack), {"tool_calls": [FINISH]}, {"tool_calls": [FINISH]}])
+    assert code == 1 and "no test report was written" in verdicts[0]["checks"][0]["detail"]
+
+
+def test_other_runners_are_judged_by_exit_status_and_say_so(tmp_path: Path) -> None:
+    contract = {**CONTRACT, "invariants": [{"id": "lint", "check": {"command": ["python", "-c", "print('ok')"]}}]}
+    repo = make_repo(tmp_path / "repo", contract)
+    code, _, verdicts = run(repo, [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    assert code == 0 and "judged by its exit status" in verdicts[0]["checks"][0]["detail"]
