@@ -57,6 +57,9 @@ class Example:
     line: int | None
 
 
+CHECK_OPTIONS = ("timeout_s", "junit_report")  # keys of a check that qualify it, not kinds of check
+
+
 @dataclass(frozen=True)
 class Invariant:
     id: str
@@ -65,7 +68,7 @@ class Invariant:
 
     @property
     def kind(self) -> str:
-        return next(k for k in self.check if k != "timeout_s")
+        return next(k for k in self.check if k not in CHECK_OPTIONS)
 
 
 @dataclass(frozen=True)
@@ -135,10 +138,15 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None) 
             raise doc.error(f"duplicate invariant id {item['id']!r}", ("invariants", i, "id"))
         seen.add(item["id"])
         check = item["check"]
-        if len([k for k in check if k != "timeout_s"]) != 1:
+        if len([k for k in check if k not in CHECK_OPTIONS]) != 1:
             raise doc.error("a check names exactly one kind of check", ("invariants", i, "check"))
-        if "timeout_s" in check and "command" not in check and "tests" not in check:
-            raise doc.error("timeout_s applies to command and tests checks only", ("invariants", i, "check"))
+        for option in CHECK_OPTIONS:
+            if option in check and "command" not in check and "tests" not in check:
+                raise doc.error(f"{option} applies to command and tests checks only", ("invariants", i, "check"))
+        if "junit_report" in check:
+            rel = check["junit_report"]
+            if rel.startswith(("/", "~")) or ".." in Path(rel).parts:
+                raise doc.error("junit_report is a path inside the repository", ("invariants", i, "check", "junit_report"))
         for key in ("allow", "deny"):
             if key in check.get("changed_paths", {}):
                 _check_patterns(

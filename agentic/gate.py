@@ -6,6 +6,7 @@ invariant yields a CheckResult; the verdict passes only when every check passes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -15,10 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentic import globs
+from agentic import globs, paths
 from agentic.contract import Contract, Invariant
 from agentic.redact import looks_secret
 from agentic.sandbox import Sandbox
+from agentic.tools.base import ToolFailure
 
 ASSIGNED_SECRET = re.compile(
     r"""(?i)(api[_-]?key|secret|token|passw(or)?d|private[_-]?key)\s*[:=]\s*['"][^'"\s]{12,}['"]"""
@@ -112,11 +114,18 @@ class Totals:
 
 def read_junit(path: Path) -> Totals | None:
     """Totals of a JUnit XML report, or None when it is missing or unreadable."""
+    try:
+        return parse_junit(path.read_bytes())
+    except OSError:
+        return None
+
+
+def parse_junit(data: bytes) -> Totals | None:
     import xml.etree.ElementTree as ET
 
     try:
-        root = ET.parse(path).getroot()
-    except (OSError, ET.ParseError):
+        root = ET.fromstring(data)
+    except ET.ParseError:
         return None
     suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
     if not suites:
@@ -124,7 +133,10 @@ def read_junit(path: Path) -> Totals | None:
     total = Totals(0, 0, 0, 0)
     for suite in suites:
         for field_name in ("tests", "failures", "errors", "skipped"):
-            value = int(suite.get(field_name, "0") or 0)
+            try:
+                value = int(suite.get(field_name, "0") or 0)
+            except ValueError:
+                return None
             setattr(total, field_name, getattr(total, field_name) + value)
     return total
 
@@ -208,24 +220,31 @@ def _command(argv: list[str], timeout_s: float, sandbox: Sandbox | None) -> tupl
         return False, "commands cannot run: no sandbox is available"
     result = sandbox.run(list(argv), timeout_s=timeout_s)
     return result.ok, _trim(f"$ {' '.join(argv)}\n{result.output}[{result.summary()}; judged by its exit status: "
-                            "agentic reads reports from pytest and python -m unittest only]")
+                            "name its junit_report in the contract to have the verdict read from a report]")
 
 
-def _tests(argv: list[str], timeout_s: float, sandbox: Sandbox | None, cand: Candidate) -> tuple[bool, str]:
-    """Run pytest or unittest with a report the harness names and reads: the exit status alone never passes.
+def _tests(argv: list[str], timeout_s: float, sandbox: Sandbox | None, cand: Candidate,
+           junit: str | None = None) -> tuple[bool, str]:  # fmt: skip
+    """Run tests with a report the harness reads: the exit status alone never passes.
 
-    Fails when the report is missing (the process died early or exited on its own), shows failures
-    or errors, or ran fewer tests than the base commit collects.
+    pytest and unittest get a report in a directory the harness names; another runner writes the
+    JUnit file the contract names (`junit_report`), removed before the run so only a fresh one
+    counts. Fails when the report is missing (the process died early or exited on its own), shows
+    failures or errors, ran no test, or ran fewer tests than the base commit collects.
     """
     if sandbox is None:
         return False, "commands cannot run: no sandbox is available"
-    where = report_dir(cand.root)
-    if is_pytest(argv):
-        report = where / "junit.xml"
+    if junit is not None:
+        with contextlib.suppress(ToolFailure):
+            paths.delete(cand.root, junit)
+        result = sandbox.run(list(argv), timeout_s=timeout_s)
+        summary = _junit_in(cand.root, junit)
+    elif is_pytest(argv):
+        report = report_dir(cand.root) / "junit.xml"
         result = sandbox.run([*argv, f"--junitxml={report}", "-o", "junit_family=xunit2"], timeout_s=timeout_s)
         summary = read_junit(report)
     else:
-        report = where / "report.json"
+        report = report_dir(cand.root) / "report.json"
         result = sandbox.run(unittest_argv(argv, "run", report), timeout_s=timeout_s)
         data = read_json_report(report)
         keys = ("tests", "failures", "errors", "skipped")
@@ -237,12 +256,20 @@ def _tests(argv: list[str], timeout_s: float, sandbox: Sandbox | None, cand: Can
     facts = f"report: {summary.tests} tests, {summary.failures} failures, {summary.errors} errors, {summary.skipped} skipped"
     if summary.failures or summary.errors or not result.ok:
         return False, _trim(f"{shown}\n{facts}")
-    base = cand.baseline(list(argv)) if cand.baseline is not None else None
+    base = cand.baseline(list(argv)) if cand.baseline is not None and junit is None else None
     if base is not None and summary.tests < base:
         return False, _trim(f"{shown}\n{facts}\nthe base commit collects {base} tests: {base - summary.tests} went missing")
     if ran == 0:
         return False, _trim(f"{shown}\n{facts}\nno test ran")
     return True, _trim(f"{shown}\n{facts}" + (f" (base collects {base})" if base is not None else ""))
+
+
+def _junit_in(root: Path, rel: str) -> Totals | None:
+    """The JUnit report a command wrote at `rel` in the candidate, read without following links."""
+    try:
+        return parse_junit(paths.read_bytes(root, rel, 64 * 1024 * 1024))
+    except ToolFailure:
+        return None
 
 
 def check_one(
@@ -252,8 +279,8 @@ def check_one(
     timeout = min(float(c.get("timeout_s", timeout_s)), timeout_s)
     if "command" in c or "tests" in c:
         argv = list(c["command"]) if "command" in c else list(contract.test_command)
-        if is_pytest(argv) or is_unittest(argv):
-            return _tests(argv, timeout, sandbox, cand)
+        if "junit_report" in c or is_pytest(argv) or is_unittest(argv):
+            return _tests(argv, timeout, sandbox, cand, c.get("junit_report"))
         return _command(argv, timeout, sandbox)
     if "changed_paths" in c:
         allow, deny = c["changed_paths"].get("allow"), c["changed_paths"].get("deny", [])

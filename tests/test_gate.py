@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from agentic.gate import count_collected, is_pytest, read_junit
 from agentic.journal import payload, read_records
@@ -187,3 +188,31 @@ def test_other_runners_are_judged_by_exit_status_and_say_so(tmp_path: Path) -> N
     repo = make_repo(tmp_path / "repo", contract)
     code, _, verdicts = run(repo, [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
     assert code == 0 and "judged by its exit status" in verdicts[0]["checks"][0]["detail"]
+
+
+JUNIT_WRITER = """\
+import sys
+from calc import average
+ok = average([2, 4, 6]) == 4
+with open("build/junit.xml", "w") as fh:
+    fh.write('<testsuite tests="1" failures="%d" errors="0" skipped="0"/>' % (0 if ok else 1))
+sys.exit(0)  # the runner's exit status says nothing: the report decides
+"""
+
+
+def test_another_runner_is_judged_by_the_junit_report_the_contract_names(tmp_path: Path) -> None:
+    check = {"command": ["python", "check.py"], "junit_report": "build/junit.xml"}
+    contract = {**CONTRACT, "invariants": [{"id": "suite", "check": check}]}
+    repo = make_repo(tmp_path / "repo", contract)
+    write(repo / "check.py", JUNIT_WRITER)
+    write(repo / "build" / "junit.xml", '<testsuite tests="9" failures="0" errors="0" skipped="0"/>')  # stale
+    git(["add", "-A"], repo)
+    git(["commit", "-qm", "runner"], repo)
+    code, _, verdicts = run(repo, [{"tool_calls": [FINISH]}, {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    first, second = (v["checks"][0]["detail"] for v in verdicts)
+    assert "report: 1 tests, 1 failures" in first  # exit 0, but the report says it failed
+    assert code == 0 and "report: 1 tests, 0 failures" in second
+    bad = {**CONTRACT, "invariants": [{"id": "x", "check": {"tests": True, "junit_report": "../out.xml"}}]}
+    (repo / "policies" / "contract.yaml").write_text(yaml.safe_dump(bad))
+    done = cli("contract", "check", cwd=repo)
+    assert done.returncode == 2 and "junit_report is a path inside the repository" in done.stderr
