@@ -60,6 +60,21 @@ class Example:
 CHECK_OPTIONS = ("timeout_s", "junit_report")  # keys of a check that qualify it, not kinds of check
 
 
+def is_pytest(argv: list[str] | tuple[str, ...]) -> bool:
+    """`pytest …`, `py.test …` or `python -m pytest …`."""
+    if not argv:
+        return False
+    program = Path(argv[0]).name
+    if program in ("pytest", "py.test"):
+        return True
+    return program.startswith("python") and list(argv[1:3]) == ["-m", "pytest"]
+
+
+def is_unittest(argv: list[str] | tuple[str, ...]) -> bool:
+    """`python -m unittest …`."""
+    return bool(argv) and Path(argv[0]).name.startswith("python") and list(argv[1:3]) == ["-m", "unittest"]
+
+
 @dataclass(frozen=True)
 class Invariant:
     id: str
@@ -143,6 +158,13 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None) 
         for option in CHECK_OPTIONS:
             if option in check and "command" not in check and "tests" not in check:
                 raise doc.error(f"{option} applies to command and tests checks only", ("invariants", i, "check"))
+        test_argv = data.get("test_command") or DEFAULT_TEST_COMMAND
+        if check.get("tests") and not ("junit_report" in check or is_pytest(test_argv) or is_unittest(test_argv)):
+            raise doc.error(
+                "the gate reads test results from a report, never from an exit status alone: this test_command "
+                "is neither pytest nor python -m unittest, so name the JUnit XML file it writes with junit_report",
+                ("invariants", i, "check"),
+            )
         if "junit_report" in check:
             rel = check["junit_report"]
             if rel.startswith(("/", "~")) or ".." in Path(rel).parts:

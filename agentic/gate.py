@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agentic import globs, paths
-from agentic.contract import Contract, Invariant
+from agentic.contract import Contract, Invariant, is_pytest, is_unittest
 from agentic.redact import looks_secret
 from agentic.sandbox import Sandbox
 from agentic.tools.base import ToolFailure
@@ -83,21 +83,6 @@ def _trim(text: str, limit: int = MAX_CHECK_OUTPUT) -> str:
         return text
     half = limit // 2
     return f"{text[:half]}\n[… {len(text) - 2 * half} characters cut …]\n{text[-half:]}"
-
-
-def is_pytest(argv: list[str]) -> bool:
-    """`pytest …`, `py.test …` or `python -m pytest …`."""
-    if not argv:
-        return False
-    program = Path(argv[0]).name
-    if program in ("pytest", "py.test"):
-        return True
-    return program.startswith("python") and argv[1:3] == ["-m", "pytest"]
-
-
-def is_unittest(argv: list[str]) -> bool:
-    """`python -m unittest …`."""
-    return bool(argv) and Path(argv[0]).name.startswith("python") and argv[1:3] == ["-m", "unittest"]
 
 
 @dataclass

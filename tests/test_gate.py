@@ -216,3 +216,14 @@ def test_another_runner_is_judged_by_the_junit_report_the_contract_names(tmp_pat
     (repo / "policies" / "contract.yaml").write_text(yaml.safe_dump(bad))
     done = cli("contract", "check", cwd=repo)
     assert done.returncode == 2 and "junit_report is a path inside the repository" in done.stderr
+
+
+def test_a_tests_check_needs_a_report_the_gate_can_read(tmp_path: Path) -> None:
+    contract = {**CONTRACT, "test_command": ["make", "test"]}
+    repo = make_repo(tmp_path / "repo", contract)
+    done = cli("contract", "check", cwd=repo)
+    assert done.returncode == 2 and "never from an exit status alone" in done.stderr
+    assert "contract.yaml:" in done.stderr and "invariants[0].check" in done.stderr
+    fixed = {**contract, "invariants": [{"id": "tests", "check": {"tests": True, "junit_report": "out.xml"}}]}
+    (repo / "policies" / "contract.yaml").write_text(yaml.safe_dump(fixed))
+    assert cli("contract", "check", cwd=repo).returncode == 0
