@@ -248,7 +248,8 @@ def _facts(report: dict[str, Any]) -> Table:
         rows.append(("model reported", ", ".join(report["models_reported"])))
     origins = report.get("settings_origins") or {}
     settings = report.get("settings") or {}
-    rows += [(f"setting {key}", f"{settings[key]!r} (from {origins.get(key, 'an unknown origin')})") for key in sorted(settings)]
+    rows += [(f"setting {key}", f"{settings[key]!r}" + (f" (from {origins[key]})" if origins.get(key) else ""))
+             for key in sorted(settings)]  # fmt: skip
     rows += [
         ("contract", f"{contract.get('source')} {contract.get('hash')}"),
         ("base commit", report.get("base_commit")),

@@ -230,7 +230,7 @@ def show(
 
     --json prints one object: {"run": index row, "timeline": [rows], "totals": {...}}.
     """
-    from agentic.report import clean, timeline, timeline_table, totals
+    from agentic.report import WIDE, clean, timeline, timeline_lines, timeline_table, totals
 
     _, store = _open_store(repo)
     row = _get_run(store, run_id)
@@ -238,7 +238,8 @@ def show(
     if json_out:
         print(json.dumps({"run": row, "timeline": rows, "totals": totals(rows)}))
         return
-    out.print(timeline_table(rows, f"run {row['id']} · {row['status']}"))
+    title = f"run {row['id']} · {row['status']}"
+    out.print(timeline_table(rows, title) if out.width >= WIDE else timeline_lines(rows, title))
     out.print(f"journal: {clean(row['journal'])}", markup=False)
 
 

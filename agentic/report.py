@@ -300,27 +300,52 @@ def decision_label(decision: dict[str, Any] | None) -> str:
 
 
 def timeline_table(rows: list[dict[str, Any]], title: str) -> Table:
+    """The timeline for a terminal: a tool call's row names the tool, its detail starts with the
+    decision; the detail column folds, so the table stays readable at 80 columns."""
     table = Table(title=clean(title), box=box.SIMPLE_HEAD, expand=False, padding=(0, 1))
     for name in ("step", "t (s)", "dur (s)"):
         table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("event", no_wrap=True)
-    table.add_column("tool", no_wrap=True)
-    table.add_column("decision", overflow="fold", ratio=1)
+    table.add_column("event", no_wrap=True, max_width=16, overflow="ellipsis")
     table.add_column("tokens", justify="right", no_wrap=True)
     table.add_column("cost", justify="right", no_wrap=True)
-    table.add_column("detail", overflow="fold", ratio=2)
+    table.add_column("decision · detail", overflow="fold", min_width=28, ratio=1)
     for row in rows:
         duration = "" if row["duration_s"] is None else f"{row['duration_s']:.2f}"
         is_model = row["tokens"] is not None
+        decision = decision_label(row["decision"])
+        detail = f"{decision} · {row['detail']}" if decision else row["detail"]
         table.add_row(
-            str(row["step"]), f"{row['t']:.2f}", duration, Text(clean(row["kind"])), Text(clean(row["tool"] or "")),
-            Text(clean(decision_label(row["decision"]))), str(row["tokens"]) if is_model else "",
-            money(row["cost_usd"]) if is_model else "", Text(clean(row["detail"])),
-            style="red" if row["error"] else None,
+            str(row["step"]), f"{row['t']:.2f}", duration, Text(clean(row["tool"] or row["kind"])),
+            str(row["tokens"]) if is_model else "", money(row["cost_usd"]) if is_model else "",
+            Text(clean(detail)), style="red" if row["error"] else None,
         )  # fmt: skip
     sums = totals(rows)
     table.add_section()
-    table.add_row("", "", "", "total", "", "", str(sums["tokens"]), money(sums["cost_usd"], sums["cost_complete"]),
+    table.add_row("", "", "", "total", str(sums["tokens"]), money(sums["cost_usd"], sums["cost_complete"]),
                   f"{sums['model_calls']} model calls · {sums['tool_calls']} tool calls · {sums['errors']} errors",
                   style="bold")  # fmt: skip
     return table
+
+
+WIDE = 110  # columns from which the timeline is a table; below, two lines a row
+
+
+def timeline_lines(rows: list[dict[str, Any]], title: str) -> Text:
+    """The timeline for a narrow terminal: a heading line per row, its detail indented below."""
+    out = Text(clean(title) + "\n", style="bold")
+    for row in rows:
+        duration = "" if row["duration_s"] is None else f" {row['duration_s']:.2f}s"
+        head = f"{row['step']:>3} {row['t']:>7.2f}s{duration}  {clean(row['tool'] or row['kind'])}"
+        if row["tokens"] is not None:
+            head += f"  {row['tokens']} tokens" + (f" {money(row['cost_usd'])}" if row["cost_usd"] is not None else "")
+        decision = decision_label(row["decision"])
+        detail = f"{decision} · {row['detail']}" if decision else row["detail"]
+        style = "red" if row["error"] else None
+        out.append(head + "\n", style=style or "bold")
+        if detail:
+            out.append("      " + clean(detail) + "\n", style=style)
+    sums = totals(rows)
+    out.append(f"total: {sums['tokens']} tokens, {money(sums['cost_usd'], sums['cost_complete'])}, "
+               f"{sums['model_calls']} model calls, {sums['tool_calls']} tool calls, {sums['errors']} errors",
+               style="bold")  # fmt: skip
+    return out

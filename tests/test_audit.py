@@ -150,6 +150,16 @@ def test_show_human_table(inspected: Any) -> None:
     assert styles[-1] == "bold" and table.row_count == len(rows) + 1  # the totals row
 
 
+def test_show_in_a_narrow_terminal_loses_nothing(inspected: Any) -> None:
+    repo, _ = inspected
+    done = cli("show", "last", cwd=repo, env={"COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    assert all(len(line) <= 80 for line in done.stdout.splitlines())
+    flat = " ".join(done.stdout.split())
+    for needle in (f"deny (contract) {ENV_RULE}", "run_tests → exit 1", f"{TOOL_CALLS} tool calls", str(TOKENS)):
+        assert needle in flat, needle
+
+
 def test_timeline_and_audit_of_a_resumed_run_with_costs_and_unknown_kinds(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "r1", "r1")
     who = {"os_user": "ada", "host": "h1", "git_name": "Ada", "git_email": "ada@example.invalid", "argv": ["agentic", "run", "x"]}
