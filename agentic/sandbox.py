@@ -60,7 +60,7 @@ from typing import Protocol
 
 from agentic import landlock, seccomp
 from agentic.errors import SandboxUnavailable
-from agentic.sandbox_server import NOT_FOUND_PREFIX, Server, ServerFailed, server_argv
+from agentic.sandbox_server import NOT_FOUND_PREFIX, Server, ServerFailed, ServerGone, server_argv
 
 ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYENV_ROOT", "PYENV_VERSION", "VIRTUAL_ENV")
 GiB = 1024**3
@@ -866,7 +866,12 @@ class BubblewrapSandbox(_Limited):
             if self.run_as is not None:
                 adopt(self._wt, *self.run_as, skip=[os.path.join(self._wt, ".git")], seen=self._adopted)
             request = {"argv": argv, "env": command_env(), "limits": self.limits(timeout_s)}
-            outcome = self._server.run(request, timeout_s, buffer.feed)
+            try:
+                outcome = self._server.run(request, timeout_s, buffer.feed)
+            except ServerGone:  # it died between commands (killed from outside): once more, in a new one
+                self.close()
+                self._server = self._start_server()
+                outcome = self._server.run(request, timeout_s, buffer.feed)
         except MountRefused as exc:
             return _refused(argv, str(exc), self.name)
         except OSError as exc:  # ServerFailed among them
@@ -884,6 +889,30 @@ class BubblewrapSandbox(_Limited):
         server, self._server = self._server, None
         if server is not None:
             server.close()
+
+
+def kill_sandboxes(paths: Iterable[str]) -> int:
+    """SIGKILL every bubblewrap process whose command line binds one of `paths` (or a path below);
+    returns how many. For a run whose harness died: bubblewrap before 0.12 can leave a sandbox's
+    init behind, asleep forever, when its parent is killed during start-up (--die-with-parent is
+    set too late; containers/bubblewrap#633). Only the caller may know no live harness uses them."""
+    roots = [p.rstrip("/") for p in paths if p]
+    killed = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path("/proc", entry, "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not argv or os.path.basename(argv[0]) != b"bwrap":
+            continue
+        words = [os.fsdecode(a) for a in argv[1:] if a]
+        if any(_under(word, root) for word in words for root in roots):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry), signal.SIGKILL)
+                killed += 1
+    return killed
 
 
 class _Fds:

@@ -85,6 +85,10 @@ class ServerFailed(OSError):
     """The sandbox's server could not start or died; the message says what bubblewrap printed."""
 
 
+class ServerGone(ServerFailed):
+    """The server was already gone when a command was sent: nothing of the command ran."""
+
+
 @dataclass
 class Outcome:
     code: int | None  # None: killed at the timeout
@@ -127,7 +131,7 @@ class Server:
             socket.send_fds(self.sock, [json.dumps(request).encode()], [write_end])
         except OSError as exc:
             os.close(read_end)
-            raise ServerFailed(f"the sandbox is gone: {exc}") from None
+            raise ServerGone(f"the sandbox is gone: {exc}") from None
         finally:
             os.close(write_end)
         def pump() -> None:

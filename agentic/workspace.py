@@ -255,10 +255,15 @@ class Workspace:
             _remove_worktree(self.repo_root, path)
 
     def recover(self, settle_s: float = 2.0) -> None:
-        """After the run's harness died: remove the gate checkouts it left, and the worktree's index
-        lock once it is stale (only the run's own harness uses this index, and the caller holds the
-        run's journal lock; a git the dead harness started may still be finishing, so wait a little)."""
-        for path in sorted((self.repo_root / STATE_DIR / "checkouts").glob(f"{self.run_id}-*")):
+        """After the run's harness died: kill the sandboxes it left on the worktree or its gate
+        checkouts, remove those checkouts, and remove the worktree's index lock once it is stale.
+        The caller holds the run's journal lock, so no live harness uses any of them; a git the dead
+        harness started may still be finishing, so wait a little for the lock."""
+        from agentic.sandbox import kill_sandboxes
+
+        checkouts = sorted((self.repo_root / STATE_DIR / "checkouts").glob(f"{self.run_id}-*"))
+        kill_sandboxes([os.path.realpath(p) for p in (self.path, *checkouts)])
+        for path in checkouts:
             _remove_worktree(self.repo_root, path)
         lock = self.git_dir / "index.lock"
         deadline = time.monotonic() + settle_s

@@ -648,3 +648,10 @@ def test_it_dies_with_the_harness(open_dir: Path) -> None:
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, timeout=30)
     assert done.returncode == -9, done.stderr
     assert wait_until_gone(SANDBOX_UID, before) == []
+
+
+def test_sandboxes_left_on_a_path_can_be_killed(kept: BubblewrapSandbox) -> None:
+    assert sh(kept, "echo up").ok
+    assert sandbox.kill_sandboxes([os.path.realpath(kept.worktree)]) >= 1
+    assert sandbox.kill_sandboxes(["/nowhere/else"]) == 0
+    assert sh(kept, "echo again").output == "again\n"  # the next command starts a new sandbox
