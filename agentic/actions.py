@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 
 from agentic import paths, policy
+from agentic.budget import LimitExceeded
 from agentic.contract import Contract
 from agentic.errors import JournalMismatch
 from agentic.journal import Journal
@@ -126,6 +127,7 @@ class Dispatcher:
             return ToolResult(f"error: {problem}", is_error=True, data={"refused": "invalid-arguments"})
         action = describe(tool, args)
         decision = self._decide(tool, args, action, recorded)
+        self._check_files_limit(tool, args, decision)
         known = recorded.decision if recorded is not None else None
         if known is None or {k: known.get(k) for k in ("verdict", "rule", "reason", "by")} != decision.to_dict():
             self.journal.append("policy.decision", {"tool": tool.name, "action": action, **decision.to_dict()},
@@ -218,6 +220,14 @@ class Dispatcher:
             return None
         result = effect["result"]
         return ToolResult(result["content"], bool(result.get("is_error")), dict(result.get("data") or {}))
+
+    def _check_files_limit(self, tool: Tool, args: dict[str, Any], decision: policy.Decision) -> None:
+        """limits.max_files_changed: stop the run before a write to one file more than it allows."""
+        cap = self.contract.limits.max_files_changed
+        path = str(args.get("path"))
+        if cap is not None and decision.verdict == "allow" and tool.kind == "write" and path not in self.changed \
+                and len(self.changed) >= cap:  # fmt: skip
+            raise LimitExceeded("max_files_changed", cap, len(self.changed), f"{tool.name} {path} would change one more")
 
     def _approval_needed(self, tool: Tool, args: dict[str, Any], decision: policy.Decision) -> policy.Decision:
         """Escalate an allowed write to `ask` when it would change more files than the contract lets pass."""

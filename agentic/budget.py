@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from agentic.contract import Limits
 from agentic.models.base import Usage
+from agentic.pricing import Price
 
 
 class RunStopped(Exception):
@@ -23,8 +24,8 @@ class RunStopped(Exception):
 class LimitExceeded(RunStopped):
     status = "limit_exceeded"
 
-    def __init__(self, limit: str, value: float, used: float) -> None:
-        super().__init__(f"limit {limit} reached: limit {value:g}, used {used:g}")
+    def __init__(self, limit: str, value: float, used: float, detail: str = "") -> None:
+        super().__init__(f"limit {limit} reached: limit {value:g}, used {used:g}" + (f"; {detail}" if detail else ""))
         self.limit, self.value, self.used = limit, value, used
 
 
@@ -41,6 +42,10 @@ class Budget:
     usage: Usage = field(default_factory=Usage)
     gate_failures: int = 0
     started: float = 0.0
+    price: Price | None = None  # of the run's model; None: unknown, cost is not counted
+    output_cap: int = 4096  # output tokens a model call may use
+    cost_usd: float = 0.0  # of the calls whose cost is known
+    cost_known: bool = True  # every call so far had a known cost
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -71,8 +76,22 @@ class Budget:
             raise LimitExceeded("max_tool_calls", self.limits.max_tool_calls, self.tool_calls)
         self.tool_calls += 1
 
-    def charge(self, usage: Usage) -> None:
+    def before_model_call(self, prompt_chars: Callable[[], int]) -> None:
+        """Stop before a call whose worst case (its prompt, a full output) would break max_cost_usd."""
+        cap = self.limits.max_cost_usd
+        if cap is None or self.price is None:
+            return
+        worst = self.price.cost(Usage(input_tokens=prompt_chars() // 4 + 1, output_tokens=self.output_cap))
+        if self.cost_usd + worst > cap:
+            raise LimitExceeded("max_cost_usd", cap, round(self.cost_usd, 6),
+                                f"the next model call could cost up to ${worst:.4f}")  # fmt: skip
+
+    def charge(self, usage: Usage, cost_usd: float | None = None) -> None:
         self.usage = self.usage + usage
+        if cost_usd is None:
+            self.cost_known = False
+        else:
+            self.cost_usd += cost_usd
 
     def tool_timeout(self, configured: float | None, default: float = 300.0) -> float:
         """A command's timeout: its own, but never past the run's deadline."""
@@ -83,6 +102,7 @@ class Budget:
             "steps": self.steps,
             "tool_calls": self.tool_calls,
             "usage": self.usage.to_dict(),
+            "cost_usd": round(self.cost_usd, 6) if self.cost_known else None,
             "elapsed_s": round(self.elapsed, 3),
             "gate_failures": self.gate_failures,
         }

@@ -94,7 +94,10 @@ def _configure(repo: Path, flags: dict[str, Any]) -> tuple[Any, Any, Any]:
     return info, settings, load_contract(ref, info.root)
 
 
-def _load_model(info: Any, settings: Any, name: str | None = None) -> Any:
+def _load_model(info: Any, settings: Any, contract: Any, name: str | None = None) -> Any:
+    """The model named (or the settings'), its output cap lowered by the contract's max_tokens_per_step."""
+    import dataclasses
+
     from agentic.models import load_model
 
     model_path = name or settings.model
@@ -107,12 +110,14 @@ def _load_model(info: Any, settings: Any, name: str | None = None) -> Any:
     if model_path.startswith("script:") and not Path(model_path[7:]).is_absolute():
         candidate = Path.cwd() / model_path[7:]
         model_path = f"script:{candidate if candidate.exists() else info.root / model_path[7:]}"
-    return load_model(model_path, settings.model_options())
+    options = settings.model_options()
+    options = dataclasses.replace(options, max_output_tokens=contract.limits.output_cap(options.max_output_tokens))
+    return load_model(model_path, options)
 
 
 def _prepare(repo: Path, model: str | None, contract: str | None) -> tuple[Any, Any, Any, Any]:
     info, settings, loaded = _configure(repo, {"model": model, "contract": contract})
-    return info, settings, loaded, _load_model(info, settings)
+    return info, settings, loaded, _load_model(info, settings, loaded)
 
 
 @app.command()
@@ -335,7 +340,7 @@ def resume(
     if fork and tape.status in ("running", "interrupted", "failed") and changes_since(tape, settings, loaded):
         _fork(info, tape, tape.steps, None, json_out, unsafe_no_sandbox)
     check_resumable(tape, settings, loaded)
-    model = _load_model(info, settings, str(tape.start["model"]))
+    model = _load_model(info, settings, loaded, str(tape.start["model"]))
     progress = Progress(err if json_out else out)
     out_ = err if json_out else out
     out_.print(f"resuming run {tape.run_id} after {tape.steps} recorded steps ({tape.status})")
@@ -353,7 +358,7 @@ def _fork(info: Any, tape: Any, step: int, model: str | None, json_out: bool, un
     check_fork_step(tape, step)
     info, settings, loaded = _configure(info.root, {**recorded_flags(tape), "model": model})
     part = tape.until_step(step)
-    model_obj = _load_model(info, settings, model or str(tape.start["model"]))
+    model_obj = _load_model(info, settings, loaded, model or str(tape.start["model"]))
     if model is not None and hasattr(model_obj, "offset"):
         model_obj.offset = len(part.turns)  # a script given to fork answers from the fork point
     (err if json_out else out).print(f"forking run {tape.run_id} at step {step}")

@@ -36,6 +36,13 @@ class Limits:
     timeout_s: float = 1800.0
     max_total_tokens: int | None = None
     max_gate_attempts: int = 3
+    max_cost_usd: float | None = None  # checked before each model call against its worst case
+    max_tokens_per_step: int | None = None  # the output cap sent with each model request
+    max_files_changed: int | None = None  # files the agent's write tools may change
+
+    def output_cap(self, setting: int) -> int:
+        """Output tokens a model call may use: the setting, lowered by max_tokens_per_step."""
+        return min(setting, self.max_tokens_per_step) if self.max_tokens_per_step else setting
 
 
 @dataclass(frozen=True)

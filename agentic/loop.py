@@ -12,6 +12,7 @@ real and reports each result next to the recorded one to an observer.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -68,20 +69,32 @@ class Session:
 
     def ask_model(self) -> Turn:
         step = self.budget.steps
-        turn = self.tape.next_turn() if self.tape is not None else None
-        if turn is None or not self.resuming:
+        recorded = self.tape.next_turn() if self.tape is not None else None
+        journaled = recorded is None or not self.resuming  # a resumed run's recorded turns are on disk
+        if journaled:
             new = self.messages[self.sent :]
             self.journal.append("model.request", {"model": self.model.name, "from": self.sent, "messages": new},
                                 step=step)  # fmt: skip
         self.sent = len(self.messages)
+        turn = recorded
         if turn is None:
+            self.budget.before_model_call(self.prompt_chars)
             turn = self.model.complete(self.messages, self.specs)
-            self.journal.append("model.response", turn.to_dict(), step=step)
-        elif not self.resuming:
-            self.journal.append("model.response", {**turn.to_dict(), "recorded": self.tape.run_id}, step=step)
-        self.budget.charge(turn.usage)
+            turn.cost_usd = self.budget.price.cost(turn.usage) if self.budget.price is not None else None
+        self.budget.charge(turn.usage, turn.cost_usd)
+        if journaled:
+            extra = {"recorded": self.tape.run_id} if recorded is not None and self.tape is not None else {}
+            self.journal.append("model.response", {**turn.to_dict(), **extra, "budget": self.budget.to_dict()},
+                                step=step)  # fmt: skip
         self.messages.append(turn.to_message())
         return turn
+
+    def prompt_chars(self) -> int:
+        """The size of what the next request sends, in characters (for a worst-case estimate)."""
+        size = sum(len(s.description) + len(json.dumps(s.parameters)) for s in self.specs)
+        for m in self.messages:
+            size += len(str(m.get("content") or "")) + sum(len(c["arguments"]) for c in m.get("tool_calls") or [])
+        return size
 
     def act(self, call: ToolCall) -> ToolResult:
         step = self.budget.steps

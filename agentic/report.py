@@ -54,6 +54,8 @@ class Progress:
         if kind == "run.start":
             out.print(f"[bold]run[/] {record['run']}  model [cyan]{data.get('model')}[/]  "
                       f"contract {data.get('contract', {}).get('source')}")  # fmt: skip
+            for warning in data.get("warnings") or []:
+                out.print(Text(f"warning: {clean(str(warning))}", style="yellow"))
         elif kind == "model.response":
             usage = data.get("usage", {})
             text = one_line(data.get("text", ""), 90)

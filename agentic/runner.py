@@ -20,6 +20,7 @@ from agentic.errors import ProviderError, ResumeRefused
 from agentic.journal import Journal
 from agentic.loop import Observer, Session, agent_loop
 from agentic.models.base import Model, Usage
+from agentic.pricing import price_of
 from agentic.prompts import system_prompt, task_message
 from agentic.redact import Redactor
 from agentic.sandbox import make_sandbox, require_sandbox
@@ -159,6 +160,15 @@ def _start_record(req: RunRequest, workspace: Workspace, sandbox: Any, system: s
     }  # fmt: skip
 
 
+def _warnings(req: RunRequest, budget: Budget) -> list[str]:
+    """Said once, at the start of the run (and shown by its progress)."""
+    if budget.price is not None:
+        return []
+    capped = " and max_cost_usd cannot bind" if req.contract.limits.max_cost_usd is not None else ""
+    return [f"no price is known for {req.model.name}: its cost is not counted{capped}; token limits still "
+            "bind (add the model under `prices:` in settings)"]  # fmt: skip
+
+
 def _resume_record(req: RunRequest, sandbox: Any) -> dict[str, Any]:
     tape = req.tape
     assert tape is not None
@@ -185,7 +195,8 @@ def execute(req: RunRequest) -> RunOutcome:
     redact = Redactor.for_repository(repo.root)
     tools = builtin_tools()
     specs = [spec(t) for t in tools.values()]
-    budget = Budget(contract.limits)
+    budget = Budget(contract.limits, price=price_of(req.model.name, req.settings.prices),
+                    output_cap=contract.limits.output_cap(req.settings.max_output_tokens))  # fmt: skip
     if req.resuming:
         if not workspace.path.is_dir():
             raise ResumeRefused(f"the worktree of run {run_id} is gone ({workspace.path})",
@@ -217,7 +228,8 @@ def execute(req: RunRequest) -> RunOutcome:
         store.update_run(run_id, status="running", reason="", ended_at=None)
     else:
         system, task = system_prompt(contract), req.task
-        journal.append("run.start", _start_record(req, workspace, sandbox, system, specs), sync=True)
+        journal.append("run.start", {**_start_record(req, workspace, sandbox, system, specs),
+                                     "warnings": _warnings(req, budget)}, sync=True)  # fmt: skip
         store.add_run(
             id=run_id, task=task, status="running", model=req.model.name, contract=contract.hash_ref,
             base_commit=req.base_commit, branch=workspace.branch, worktree=str(workspace.path),

@@ -33,6 +33,7 @@ class Settings:
     max_retries: int = 2
     stream: bool = False
     sandbox: str = "auto"  # "auto" (bubblewrap, else the Landlock fallback) or "bubblewrap" (strict)
+    prices: dict[str, Any] | None = None  # provider:model -> {input, cached_input, output} per 1M tokens
     # key -> where its value came from ("default", a file path, "env AGENTIC_MODEL", "flag --model")
     origins: dict[str, str] = field(default_factory=dict, compare=False)
 

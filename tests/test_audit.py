@@ -125,12 +125,12 @@ def test_show_rows_carry_decisions_tokens_cost_and_errors(inspected: Any) -> Non
     tests = [row for row in rows if row["tool"] == "run_tests"]
     assert ["→ exit 1" in t["detail"] for t in tests] == [True, False] and [t["error"] for t in tests] == [True, False]
     assert "→ exit 0" in tests[1]["detail"]
-    # tokens per model call, as stated by the script; no cost in the journal
+    # tokens per model call, as stated by the script; a scripted model costs nothing
     models = [row for row in rows if row["kind"] == "model.response"]
     assert [m["tokens"] for m in models] == [t["usage"]["input_tokens"] + t["usage"]["output_tokens"] for t in TURNS]
-    assert all(m["cost_usd"] is None and m["tool"] is None for m in models)
+    assert all(m["cost_usd"] == 0.0 and m["tool"] is None for m in models)
     assert shown["totals"] == {"model_calls": len(TURNS), "tool_calls": TOOL_CALLS, "errors": 4, "tokens": TOKENS,
-                               "cost_usd": None, "cost_complete": False}  # fmt: skip
+                               "cost_usd": 0.0, "cost_complete": True}  # fmt: skip
     assert sum(row["error"] for row in rows) == 4  # .env, invalid JSON, failing tests, rm: nothing else
 
 
@@ -140,7 +140,7 @@ def test_show_human_table(inspected: Any) -> None:
     assert done.returncode == 0, done.stderr
     text = done.stdout
     for needle in ("dur (s)", "decision", "tokens", "cost", f"deny (contract) {ENV_RULE}", "run_tests → exit 1",
-                   "gate.verdict", "total", str(TOKENS), "—", f"{TOOL_CALLS} tool calls", summary["journal"]):  # fmt: skip
+                   "gate.verdict", "total", str(TOKENS), "$0.0000", f"{TOOL_CALLS} tool calls", summary["journal"]):  # fmt: skip
         assert needle in text, needle
     # errors are red in the table (the CLI's output here is not a terminal, so styles are not printed)
     rows = timeline(Path(summary["journal"]))
@@ -266,7 +266,7 @@ def test_audit_json_answers_who_what_and_how_it_ended(inspected: Any) -> None:
     totals_ = report["totals"]
     assert totals_["source"] == "run.end" and totals_["steps"] == len(TURNS) and totals_["tool_calls"] == TOOL_CALLS
     assert totals_["tokens"] == TOKENS == summary["tokens"]["total_tokens"]
-    assert totals_["cost_usd"] is None and totals_["refusals"] == 3 and totals_["elapsed_s"] > 0
+    assert totals_["cost_usd"] == 0.0 and totals_["refusals"] == 3 and totals_["elapsed_s"] > 0
     assert report["other_records"] == {}
 
 

@@ -66,6 +66,7 @@ class Turn:
     usage: Usage = field(default_factory=Usage)
     stop_reason: str = ""  # vendor's word, normalised where obvious: "end", "tool_calls", "max_tokens"
     model: str = ""  # the model name the provider reported
+    cost_usd: float | None = None  # priced by the harness (agentic.pricing); None: unknown
 
     def to_message(self) -> Message:
         return {
@@ -81,6 +82,7 @@ class Turn:
             "usage": self.usage.to_dict(),
             "stop_reason": self.stop_reason,
             "model": self.model,
+            "cost_usd": self.cost_usd,
         }
 
     @classmethod
@@ -91,6 +93,7 @@ class Turn:
             usage=Usage(**data.get("usage", {})),
             stop_reason=data.get("stop_reason", ""),
             model=data.get("model", ""),
+            cost_usd=data.get("cost_usd"),
         )
 
 

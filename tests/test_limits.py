@@ -1,0 +1,105 @@
+"""Limits that stop a run before they are broken: cost (with the price table), files changed, the
+output cap per step; and what a model without a price does to them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentic.journal import payload, read_records
+from agentic.models.base import Usage
+from agentic.pricing import FREE, price_of
+from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, write_script
+from tests.fakeprovider import FakeProvider
+
+READ = {"name": "read_file", "arguments": {"path": "calc.py"}}
+
+
+def repo_with(tmp_path: Path, limits: dict[str, Any], settings: dict[str, Any] | None = None) -> Path:
+    repo = make_repo(tmp_path / "repo", {**CONTRACT, "limits": {**CONTRACT["limits"], **limits}})
+    if settings:
+        (repo / ".agentic.yaml").write_text(yaml.safe_dump(settings))
+    return repo
+
+
+def journal_records(summary: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    path = Path(summary["journal"])
+    return [payload(r, path.parent) for r in read_records(path) if r["kind"] == kind]
+
+
+def test_prices_match_model_families_and_settings_override_them() -> None:
+    sonnet = price_of("anthropic:claude-sonnet-4-5-20250929")
+    assert sonnet is not None and sonnet.cost(Usage(0, 1_000_000, 0)) == 15.0
+    assert sonnet.cost(Usage(1_000_000, 0, 1_000_000)) == 0.30  # every prompt token from the cache
+    mini = price_of("openai-responses:gpt-4o-mini-2024-07-18")
+    assert mini is not None and mini.input == 0.15  # the longest key the id starts with, not gpt-4o
+    assert price_of("openai:llama3.1:8b") is None and price_of("script:/x.yaml") == FREE
+    local = price_of("openai:llama3.1:8b", {"openai:llama3": {"input": 0.1, "output": 0.2}})
+    assert local is not None and local.cached_input == 0.1
+
+
+def test_max_cost_usd_stops_before_a_call_that_could_break_it(tmp_path: Path) -> None:
+    # $1 per million prompt tokens, $1,000 per million output tokens: 1,000 + 100 tokens cost $0.101,
+    # and a call's worst case is about $0.1 (its prompt, then 100 output tokens at the cap)
+    repo = repo_with(tmp_path, {"max_cost_usd": 0.25},
+                     {"prices": {"script:": {"input": 1, "output": 1000}}, "max_output_tokens": 100})  # fmt: skip
+    usage = {"input_tokens": 1000, "output_tokens": 100}
+    turns = [{"tool_calls": [READ], "usage": usage} for _ in range(3)] + [{"tool_calls": [FINISH], "usage": usage}]
+    done = cli("run", "fix", "--model", f"script:{write_script(tmp_path / 't.yaml', turns)}", "--json", cwd=repo)
+    assert done.returncode == 3, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "limit_exceeded" and summary["steps"] == 3
+    assert "max_cost_usd" in summary["reason"] and "could cost up to $" in summary["reason"]
+    responses = journal_records(summary, "model.response")
+    assert [r["cost_usd"] for r in responses] == [0.101, 0.101]  # the third call was never made
+    assert responses[-1]["budget"]["cost_usd"] == 0.202
+    end = journal_records(summary, "run.end")[0]
+    assert end["budget"]["cost_usd"] == 0.202 <= 0.25
+
+
+def test_max_files_changed_stops_before_one_more_file(tmp_path: Path) -> None:
+    repo = repo_with(tmp_path, {"max_files_changed": 1})
+    extra = {"name": "write_file", "arguments": {"path": "extra.py", "content": "X = 1\n"}}
+    turns = [{"tool_calls": [FIX]}, {"tool_calls": [FIX | {"arguments": {**FIX["arguments"]}}]},
+             {"tool_calls": [extra]}, {"tool_calls": [FINISH]}]  # fmt: skip
+    done = cli("run", "fix", "--model", f"script:{write_script(tmp_path / 't.yaml', turns)}", "--json", cwd=repo)
+    assert done.returncode == 3, done.stderr
+    summary = json.loads(done.stdout)
+    assert "limit max_files_changed reached: limit 1, used 1" in summary["reason"]
+    assert "write_file extra.py would change one more" in summary["reason"]
+    worktree = repo / ".agentic" / "worktrees" / summary["run_id"]
+    assert not (worktree / "extra.py").exists()
+
+
+def test_max_tokens_per_step_is_the_output_cap_sent(tmp_path: Path) -> None:
+    repo = repo_with(tmp_path, {"max_tokens_per_step": 321})
+    with FakeProvider([{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}]) as fp:
+        env = {"OPENAI_API_KEY": "sk-test-0123456789abcdefghij", "OPENAI_BASE_URL": fp.openai_base_url}
+        done = cli("run", "fix", "--model", "openai:local-model", "--json", cwd=repo, env=env)
+        sent = [r.json.get("max_tokens") for r in fp.requests]
+    assert done.returncode == 0, done.stderr
+    assert sent == [321, 321]
+    # an unknown model: said once at the start, its cost not counted, the run goes on
+    summary = json.loads(done.stdout)
+    start = journal_records(summary, "run.start")[0]
+    assert start["warnings"] == ["no price is known for openai:local-model: its cost is not counted; token limits "
+                                 "still bind (add the model under `prices:` in settings)"]  # fmt: skip
+    assert journal_records(summary, "run.end")[0]["budget"]["cost_usd"] is None
+    shown = cli("run", "fix", "--model", "openai:local-model", cwd=repo, env=env)
+    assert shown.stdout.count("warning: no price is known") == 1
+
+
+def test_cost_totals_survive_a_resume(tmp_path: Path) -> None:
+    repo = repo_with(tmp_path, {}, {"prices": {"script:": {"input": 1, "output": 1000}}})
+    usage = {"input_tokens": 1000, "output_tokens": 100}
+    script = write_script(tmp_path / "t.yaml", [{"tool_calls": [FIX], "usage": usage}])
+    first = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo)
+    assert first.returncode == 4  # the script ran out: failed, resumable
+    write_script(script, [{"tool_calls": [FIX], "usage": usage}, {"tool_calls": [FINISH], "usage": usage}])
+    done = cli("resume", "last", "--json", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    ends = journal_records(json.loads(done.stdout), "run.end")
+    assert ends[0]["budget"]["cost_usd"] == 0.101 and ends[-1]["budget"]["cost_usd"] == 0.202
