@@ -33,6 +33,12 @@ class Rejected(RunStopped):
     status = "rejected"
 
 
+class Stuck(RunStopped):
+    """The agent repeats itself: the same call, or the same error, too many times in a row."""
+
+    status = "stuck"
+
+
 @dataclass
 class Budget:
     limits: Limits

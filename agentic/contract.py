@@ -39,6 +39,7 @@ class Limits:
     max_cost_usd: float | None = None  # checked before each model call against its worst case
     max_tokens_per_step: int | None = None  # the output cap sent with each model request
     max_files_changed: int | None = None  # files the agent's write tools may change
+    max_repeats: int = 3  # the same call (or error) this many times in a row: a warning; once more: stuck
 
     def output_cap(self, setting: int) -> int:
         """Output tokens a model call may use: the setting, lowered by max_tokens_per_step."""

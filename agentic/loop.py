@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from agentic import policy
 from agentic.actions import Dispatcher, for_model
-from agentic.budget import Budget, Rejected
+from agentic.budget import Budget, Rejected, Stuck
 from agentic.contract import Contract
 from agentic.gate import Candidate, Verdict, count_tests, evaluate
 from agentic.journal import Journal
@@ -29,6 +29,10 @@ from agentic.workspace import Snapshot, Workspace
 
 MAX_IDLE_TURNS = 2  # answers without a tool call in a row before the agent is taken to have given up
 NUDGE = "Continue with a tool call. When the task is done, call finish with a summary; the gate decides."
+CUT = ("Your answer was cut off at the output limit ({cap} tokens) before it made a tool call. Make one "
+       "tool call at a time, with shorter arguments (edit_file for part of a file rather than write_file).")  # fmt: skip
+REPEATED = ("\n[agentic: {what} {n} times in a row. Change your approach: one more and the run ends "
+            "as stuck.]")  # fmt: skip
 
 
 class Observer(Protocol):
@@ -63,6 +67,9 @@ class Session:
     summary: str = ""  # from the last finish call
     base_counts: dict[tuple[str, ...], int | None] = field(default_factory=dict)
     snapshot: Snapshot | None = None
+    repeats: int = 0  # stuck detection: identical calls or errors in a row
+    last_call: tuple[str, str] | None = None
+    last_error: str | None = None
     tape: Tape | None = None  # an earlier session's journal to re-drive from
     resuming: bool = False  # reuse the tape's results (resume) rather than re-execute (replay, fork)
     observer: Observer | None = None
@@ -165,11 +172,29 @@ class Session:
                                 step=self.budget.steps)  # fmt: skip
         return self.base_counts[key]
 
-    def idle_turn(self) -> None:
+    def idle_turn(self, turn: Turn) -> None:
         self.idle += 1
         if self.idle >= MAX_IDLE_TURNS:
             raise Rejected("the agent stopped without calling finish")
-        self.messages.append({"role": "user", "content": NUDGE})
+        cut = turn.stop_reason == "max_tokens"
+        self.messages.append({"role": "user", "content": CUT.format(cap=self.budget.output_cap) if cut else NUDGE})
+
+    def watch(self, call: ToolCall, result: ToolResult) -> str:
+        """Stuck detection: a warning (returned, for the model) at max_repeats identical calls or errors
+        in a row; Stuck at one more."""
+        try:
+            args = json.dumps(json.loads(call.arguments), sort_keys=True)
+        except ValueError:
+            args = call.arguments
+        same_call = (call.name, args) == self.last_call
+        same_error = result.is_error and result.content == self.last_error
+        self.repeats = self.repeats + 1 if same_call or same_error else 1
+        self.last_call, self.last_error = (call.name, args), result.content if result.is_error else None
+        what = f"you called {call.name} with the same arguments" if same_call else "the same error came back"
+        limit = self.contract.limits.max_repeats
+        if self.repeats > limit:
+            raise Stuck(f"the agent is stuck: {what.replace('you', 'it')} {self.repeats} times in a row")
+        return REPEATED.format(n=self.repeats, what=what) if self.repeats == limit else ""
 
 
 def agent_loop(s: Session) -> Verdict:
@@ -178,7 +203,7 @@ def agent_loop(s: Session) -> Verdict:
         s.budget.before_step()
         turn = s.ask_model()
         if not turn.tool_calls:
-            s.idle_turn()
+            s.idle_turn(turn)
             continue
         s.idle = 0
         verdict: Verdict | None = None
@@ -195,7 +220,7 @@ def agent_loop(s: Session) -> Verdict:
                 if not verdict.passed:
                     verdict = None
                 continue
-            s.reply(call, result)
+            s.reply(call, result, for_model(result, 30_000) + s.watch(call, result))
         if verdict is not None:
             return verdict
 

@@ -30,7 +30,7 @@ from agentic.tape import Tape
 from agentic.tools import builtin_tools, spec
 from agentic.workspace import RepoInfo, Workspace, ensure_excluded, who
 
-EXIT_CODES = {"accepted": 0, "rejected": 1, "limit_exceeded": 3, "failed": 4, "interrupted": 4}
+EXIT_CODES = {"accepted": 0, "rejected": 1, "limit_exceeded": 3, "stuck": 3, "failed": 4, "interrupted": 4}
 COMMAND_TOOLS = ("run_tests", "run_command")
 
 

@@ -65,6 +65,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     json: Any
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 @dataclass

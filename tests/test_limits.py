@@ -103,3 +103,31 @@ def test_cost_totals_survive_a_resume(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     ends = journal_records(json.loads(done.stdout), "run.end")
     assert ends[0]["budget"]["cost_usd"] == 0.101 and ends[-1]["budget"]["cost_usd"] == 0.202
+
+
+def test_a_repeating_agent_is_warned_then_stopped_as_stuck(tmp_path: Path) -> None:
+    repo = repo_with(tmp_path, {"max_repeats": 3})
+    env_read = {"name": "read_file", "arguments": {"path": ".env"}}
+    turns = [{"tool_calls": [READ]}, {"tool_calls": [READ]}, {"tool_calls": [READ]}, {"tool_calls": [FIX]},
+             {"tool_calls": [env_read]}, {"tool_calls": [env_read]}, {"tool_calls": [env_read]},
+             {"tool_calls": [env_read]}, {"tool_calls": [FINISH]}]  # fmt: skip
+    done = cli("run", "fix", "--model", f"script:{write_script(tmp_path / 't.yaml', turns)}", "--json", cwd=repo)
+    assert done.returncode == 3, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "stuck" and "4 times in a row" in summary["reason"]
+    requests = journal_records(summary, "model.request")
+    told = [m["content"] for r in requests for m in r["messages"] if m.get("role") == "tool"]
+    assert "you called read_file with the same arguments 3 times in a row" in told[2]
+    assert "one more and the run ends as stuck" in told[6] and summary["tool_calls"] == 8
+
+
+def test_an_answer_cut_at_the_output_cap_is_explained_to_the_model(tmp_path: Path) -> None:
+    repo = repo_with(tmp_path, {})
+    turns = [{"text": "Let me write the whole file out", "stop_reason": "max_tokens"}, {"tool_calls": [FIX]},
+             {"tool_calls": [FINISH]}]  # fmt: skip
+    with FakeProvider(turns) as fp:
+        env = {"OPENAI_API_KEY": "sk-test-0123456789abcdefghij", "OPENAI_BASE_URL": fp.openai_base_url}
+        done = cli("run", "fix", "--model", "openai:local-model", "--json", cwd=repo, env=env)
+        second = json.dumps(fp.requests[1].json)
+    assert done.returncode == 0, done.stderr
+    assert "cut off at the output limit (4096 tokens)" in second
