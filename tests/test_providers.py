@@ -203,7 +203,8 @@ def test_anthropic_request(fp: FakeProvider, stream: bool) -> None:
     assert headers.get("authorization") == "Bearer sk-ant-test" or headers.get("x-api-key") == "sk-ant-test"
     assert "anthropic-version" in fp.last_request.headers
     assert sent["model"] == "test-model"
-    assert sent["system"] == SYSTEM
+    # prompt caching: breakpoints on the tools, the system prompt and the conversation so far
+    assert sent["system"] == [{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}]
     assert sent["max_tokens"] == 4096
     assert sent["messages"] == [
         {"role": "user", "content": "Fix the bug."},
@@ -226,12 +227,13 @@ def test_anthropic_request(fp: FakeProvider, stream: bool) -> None:
         {"role": "assistant", "content": [{"type": "tool_use", "id": "c3", "name": "finish", "input": {}}]},
         {
             "role": "user",
-            "content": [{"type": "tool_result", "tool_use_id": "c3", "content": "done", "is_error": False}],
+            "content": [{"type": "tool_result", "tool_use_id": "c3", "content": "done", "is_error": False,
+                         "cache_control": {"type": "ephemeral"}}],
         },
     ]
-    assert sent["tools"] == [
-        {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in TOOLS
-    ]
+    tools = [{"name": t.name, "description": t.description, "input_schema": t.parameters} for t in TOOLS]
+    tools[-1]["cache_control"] = {"type": "ephemeral"}
+    assert sent["tools"] == tools
     assert "temperature" not in sent
     assert sent.get("stream", False) is stream
 
@@ -524,3 +526,11 @@ def test_fake_wire_format_matches_sdk_types(turn: dict[str, Any]) -> None:
     for payload in _sse_payloads(fake.anthropic_events(answer, 1)):
         if payload["type"] != "ping":
             raw_events.validate_python(payload)
+
+
+def test_anthropic_first_request_caches_the_task_too() -> None:
+    from agentic.models.anthropic import with_cache_breakpoints
+
+    params = with_cache_breakpoints({"messages": [{"role": "user", "content": "Fix the bug."}]})
+    assert params["messages"] == [{"role": "user", "content": [
+        {"type": "text", "text": "Fix the bug.", "cache_control": {"type": "ephemeral"}}]}]  # fmt: skip

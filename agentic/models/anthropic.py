@@ -64,6 +64,28 @@ def _append_user_block(out: list[dict[str, Any]], block: dict[str, Any]) -> None
         out.append({"role": "user", "content": [block]})
 
 
+CACHED = {"type": "ephemeral"}
+
+
+def with_cache_breakpoints(params: dict[str, Any]) -> dict[str, Any]:
+    """Mark the stable prefix for Anthropic's prompt cache: the tools, the system prompt and the
+    conversation so far (its last block), so each request reads the previous one's prefix from the
+    cache (three of the four breakpoints the API allows). The harness keeps that prefix stable: it
+    only ever appends to the conversation."""
+    if params.get("tools"):
+        params["tools"][-1] = {**params["tools"][-1], "cache_control": CACHED}
+    if params.get("system"):
+        params["system"][-1] = {**params["system"][-1], "cache_control": CACHED}
+    if params["messages"]:
+        last = params["messages"][-1]
+        content = last["content"]
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+        if blocks:
+            blocks[-1] = {**blocks[-1], "cache_control": CACHED}
+            params["messages"][-1] = {**last, "content": blocks}
+    return params
+
+
 def to_anthropic_messages(messages: list[Message]) -> list[dict[str, Any]]:
     """The neutral conversation (minus system messages) as Messages API turns.
 
@@ -160,10 +182,10 @@ class AnthropicModel:
         }
         system = system_text(messages)
         if system:
-            params["system"] = system
+            params["system"] = [{"type": "text", "text": system}]
         if tools:
             params["tools"] = to_anthropic_tools(tools)
-        return params
+        return with_cache_breakpoints(params)
 
     def complete(self, messages: list[Message], tools: list[ToolSpec]) -> Turn:
         params = self.request(messages, tools)
