@@ -115,9 +115,29 @@ def _load_model(info: Any, settings: Any, contract: Any, name: str | None = None
     return load_model(model_path, options)
 
 
-def _prepare(repo: Path, model: str | None, contract: str | None) -> tuple[Any, Any, Any, Any]:
+def _prepare(repo: Path, model: str | None, contract: str | None,
+             limits: dict[str, Any] | None = None) -> tuple[Any, Any, Any, Any]:  # fmt: skip
+    from agentic.contract import tighten
+
     info, settings, loaded = _configure(repo, {"model": model, "contract": contract})
+    loaded = tighten(loaded, limits or {})
     return info, settings, loaded, _load_model(info, settings, loaded)
+
+
+def _limit_flags(given: list[str]) -> dict[str, Any]:
+    """--limit NAME=VALUE flags as a mapping (values read as YAML scalars)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in given:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--limit {item!r}: expected NAME=VALUE, e.g. --limit max_steps=10")
+        try:
+            out[name.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            out[name.strip()] = raw
+    return out
 
 
 @app.command()
@@ -129,6 +149,12 @@ def run(
     unsafe_no_sandbox: Annotated[
         bool, typer.Option("--unsafe-no-sandbox", help="Run commands without isolation (recorded in the journal).")
     ] = False,
+    limit: Annotated[
+        list[str] | None,
+        typer.Option("--limit", metavar="NAME=VALUE",
+                     help="Tighten one of the contract's limits for this run, e.g. --limit max_cost_usd=0.50 "
+                          "(repeatable; a value that would loosen a limit is refused)."),
+    ] = None,
     repo: RepoOpt = Path("."),
 ) -> None:
     """Run one governed task: plan → edit → test in an isolated worktree, accepted only if the gate passes.
@@ -143,13 +169,14 @@ def run(
 
     if not task.strip():
         raise UsageError("the task is empty")
-    info, settings, loaded, model_obj = _prepare(repo, model, contract)
+    limits = _limit_flags(limit or [])
+    info, settings, loaded, model_obj = _prepare(repo, model, contract, limits)
     _warn_if_dirty(info.root)
     progress = Progress(err if json_out else out)
     if unsafe_no_sandbox:
         err.print("[bold red]warning:[/] --unsafe-no-sandbox: commands run unconfined, with your user's rights")
     outcome = execute(RunRequest(task, info, settings, loaded, model_obj, _approver(), on_record=progress,
-                                 unsafe_no_sandbox=unsafe_no_sandbox))  # fmt: skip
+                                 unsafe_no_sandbox=unsafe_no_sandbox, limit_flags=limits))  # fmt: skip
     _finish_run(outcome, json_out)
 
 
@@ -331,12 +358,14 @@ def resume(
 
     Example: agentic resume last
     """
+    from agentic.contract import tighten
     from agentic.report import Progress
     from agentic.resume import changes_since, check_resumable, recorded_flags
     from agentic.runner import RunRequest, execute
 
     info, _, tape = _tape_of(repo, run_id)
     info, settings, loaded = _configure(info.root, recorded_flags(tape))
+    loaded = tighten(loaded, tape.start.get("limit_flags") or {}, "the run's --limit flags")
     if fork and tape.status in ("running", "interrupted", "failed") and changes_since(tape, settings, loaded):
         _fork(info, tape, tape.steps, None, json_out, unsafe_no_sandbox)
     check_resumable(tape, settings, loaded)
@@ -351,12 +380,14 @@ def resume(
 
 
 def _fork(info: Any, tape: Any, step: int, model: str | None, json_out: bool, unsafe: bool) -> None:
+    from agentic.contract import tighten
     from agentic.report import Progress
     from agentic.resume import check_fork_step, recorded_flags
     from agentic.runner import RunRequest, execute
 
     check_fork_step(tape, step)
     info, settings, loaded = _configure(info.root, {**recorded_flags(tape), "model": model})
+    loaded = tighten(loaded, tape.start.get("limit_flags") or {}, "the run's --limit flags")
     part = tape.until_step(step)
     model_obj = _load_model(info, settings, loaded, model or str(tape.start["model"]))
     if model is not None and hasattr(model_obj, "offset"):
@@ -364,7 +395,8 @@ def _fork(info: Any, tape: Any, step: int, model: str | None, json_out: bool, un
     (err if json_out else out).print(f"forking run {tape.run_id} at step {step}")
     outcome = execute(RunRequest(str(tape.start["task"]), info, settings, loaded, model_obj, _approver(),
                                  on_record=Progress(err if json_out else out), unsafe_no_sandbox=unsafe, tape=part,
-                                 forked_from={"run": tape.run_id, "step": step}))  # fmt: skip
+                                 forked_from={"run": tape.run_id, "step": step},
+                                 limit_flags=tape.start.get("limit_flags") or {}))  # fmt: skip
     _finish_run(outcome, json_out)
 
 

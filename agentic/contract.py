@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from agentic import globs, yamlfile
-from agentic.errors import ConfigError
+from agentic.errors import ConfigError, UsageError
 
 PRESETS = ("default", "strict", "readonly")
 DEFAULT_TEST_COMMAND = ("python", "-m", "pytest", "-q")
@@ -199,6 +199,25 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None) 
         description=data.get("description", ""),
         examples=tuple(sorted(examples, key=lambda e: e.line or 0)),
     )
+
+
+def tighten(contract: Contract, given: dict[str, Any], origin: str = "command line") -> Contract:
+    """The contract with some limits lowered for one run (`agentic run --limit NAME=VALUE`).
+
+    Values are checked against the contract schema; a value that would loosen a limit the contract
+    sets is refused: flags can only tighten.
+    """
+    if not given:
+        return contract
+    yamlfile.validate(yamlfile.Document(origin, {"version": 1, "limits": given}, yamlfile.Locator(None)), "contract")
+    for name, value in given.items():
+        current = getattr(contract.limits, name)
+        if current is not None and value > current:
+            raise UsageError(
+                f"--limit {name}={value} would loosen the contract's {name} ({current})",
+                hint="flags can only tighten the contract's limits; change the contract to loosen them",
+            )
+    return replace(contract, limits=replace(contract.limits, **given))
 
 
 def preset_text(name: str) -> str:

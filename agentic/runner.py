@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import sys
@@ -128,6 +129,7 @@ class RunRequest:
     resuming: bool = False
     forked_from: dict[str, Any] | None = None  # {"run": id, "step": N}
     observer: Observer | None = None
+    limit_flags: dict[str, Any] = field(default_factory=dict)  # --limit NAME=VALUE, already applied to contract
 
     @property
     def base_commit(self) -> str:
@@ -157,6 +159,7 @@ def _start_record(req: RunRequest, workspace: Workspace, sandbox: Any, system: s
         "system_prompt": system,
         "tools": [{"name": s.name, "description": s.description, "parameters": s.parameters} for s in specs],
         "contract_text": contract.text, "forked_from": req.forked_from,
+        "limits": dataclasses.asdict(contract.limits), "limit_flags": req.limit_flags,
     }  # fmt: skip
 
 

@@ -131,3 +131,25 @@ def test_an_answer_cut_at_the_output_cap_is_explained_to_the_model(tmp_path: Pat
         second = json.dumps(fp.requests[1].json)
     assert done.returncode == 0, done.stderr
     assert "cut off at the output limit (4096 tokens)" in second
+
+
+def test_limit_flags_only_tighten_and_a_resume_keeps_them(tmp_path: Path) -> None:
+    repo = repo_with(tmp_path, {})
+    script = write_script(tmp_path / "t.yaml", [{"tool_calls": [READ]}, {"tool_calls": [READ]},
+                                                {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])  # fmt: skip
+    done = cli("run", "fix", "--model", f"script:{script}", "--limit", "max_steps=2", "--json", cwd=repo)
+    assert done.returncode == 3 and "limit max_steps reached: limit 2" in json.loads(done.stdout)["reason"]
+    start = journal_records(json.loads(done.stdout), "run.start")[0]
+    assert start["limits"]["max_steps"] == 2 and start["limit_flags"] == {"max_steps": 2}
+    looser = cli("run", "fix", "--model", f"script:{script}", "--limit", "max_steps=100", cwd=repo)
+    assert looser.returncode == 2 and "would loosen the contract's max_steps (12)" in looser.stderr
+    for bad, words in (("nope=1", "nope"), ("max_steps=many", "max_steps"), ("max_steps", "NAME=VALUE")):
+        refused = cli("run", "fix", "--model", f"script:{script}", "--limit", bad, cwd=repo)
+        assert refused.returncode == 2 and words in refused.stderr and "Traceback" not in refused.stderr
+    # a failed run resumed later still runs under its flags
+    short = write_script(tmp_path / "short.yaml", [{"tool_calls": [READ]}])
+    failed = cli("run", "fix", "--model", f"script:{short}", "--limit", "max_steps=2", "--json", cwd=repo)
+    assert failed.returncode == 4
+    write_script(short, [{"tool_calls": [READ]}, {"tool_calls": [READ]}, {"tool_calls": [FINISH]}])
+    resumed = cli("resume", json.loads(failed.stdout)["run_id"], "--json", cwd=repo)
+    assert resumed.returncode == 3 and "limit max_steps reached: limit 2" in json.loads(resumed.stdout)["reason"]
