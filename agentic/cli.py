@@ -1,7 +1,7 @@
 """The command line. Commands parse, call and render; errors are rendered once, in `main()`.
 
 Exit codes: 0 accepted / ok, 1 rejected or failed check, 2 usage or configuration error,
-3 stopped by a limit, 4 interrupted or provider failure (resumable), 130 Ctrl-C outside a run.
+3 stopped by a limit or stuck, 4 interrupted or provider failure (resumable), 130 Ctrl-C outside a run.
 Heavy modules (SDKs, jsonschema, gitpython) are imported inside commands so `--help` stays fast.
 """
 
@@ -160,7 +160,7 @@ def run(
     """Run one governed task: plan → edit → test in an isolated worktree, accepted only if the gate passes.
 
     Exit codes: 0 accepted, 1 rejected (gate failed or agent gave up), 2 usage or configuration error,
-    3 stopped by a limit, 4 interrupted or provider failure.
+    3 stopped by a limit or stuck (repeating itself), 4 interrupted or provider failure.
 
     Example: agentic run "make test_average pass" --model anthropic:claude-sonnet-4-5
     """
