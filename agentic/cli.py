@@ -39,6 +39,10 @@ err = Console(stderr=True, highlight=False)
 
 RepoOpt = Annotated[Path, typer.Option("--repo", "-C", help="Repository to work in (default: the current one).")]
 RunArg = Annotated[str, typer.Argument(metavar="RUN", help="Run id, a unique prefix, or 'last'.")]
+UnsafeOpt = Annotated[
+    bool, typer.Option("--unsafe-no-sandbox", help="Run commands without isolation (recorded in the journal).")
+]
+SummaryOpt = Annotated[bool, typer.Option("--json", help="Print a final JSON summary object on stdout.")]
 
 
 def _version(value: bool) -> None:
@@ -145,10 +149,8 @@ def run(
     task: Annotated[str, typer.Argument(help="What the agent should do.")],
     model: Annotated[str | None, typer.Option("--model", "-m", help="provider:model, overrides settings.")] = None,
     contract: Annotated[str | None, typer.Option("--contract", help="Contract path or preset name.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print a final JSON summary object on stdout.")] = False,
-    unsafe_no_sandbox: Annotated[
-        bool, typer.Option("--unsafe-no-sandbox", help="Run commands without isolation (recorded in the journal).")
-    ] = False,
+    json_out: SummaryOpt = False,
+    unsafe_no_sandbox: UnsafeOpt = False,
     limit: Annotated[
         list[str] | None,
         typer.Option("--limit", metavar="NAME=VALUE",
@@ -344,10 +346,8 @@ def resume(
     fork: Annotated[
         bool, typer.Option("--fork", help="If the contract, settings or harness changed: go on as a new run.")
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print a final JSON summary object on stdout.")] = False,
-    unsafe_no_sandbox: Annotated[
-        bool, typer.Option("--unsafe-no-sandbox", help="Run commands without isolation (recorded in the journal).")
-    ] = False,
+    json_out: SummaryOpt = False,
+    unsafe_no_sandbox: UnsafeOpt = False,
     repo: RepoOpt = Path("."),
 ) -> None:
     """Go on with an interrupted, failed or crashed run from its journal, without repeating its side effects.
@@ -405,10 +405,8 @@ def fork(
     run_id: RunArg,
     from_step: Annotated[int, typer.Option("--from-step", help="Share the run's steps 1..N, then go on live.")],
     model: Annotated[str | None, typer.Option("--model", "-m", help="Go on with this model (provider:model).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print a final JSON summary object on stdout.")] = False,
-    unsafe_no_sandbox: Annotated[
-        bool, typer.Option("--unsafe-no-sandbox", help="Run commands without isolation (recorded in the journal).")
-    ] = False,
+    json_out: SummaryOpt = False,
+    unsafe_no_sandbox: UnsafeOpt = False,
     repo: RepoOpt = Path("."),
 ) -> None:
     """Start a new run that shares a run's first N steps, then continues live (another prompt or model).
