@@ -34,6 +34,8 @@ from agentic.tools.base import ToolFailure
 MAX_COMPONENT_BYTES = 255
 MAX_PATH_BYTES = 4096
 MAX_WALK_DEPTH = 128  # each level holds one fd open while its children are walked
+TEMP_PREFIX = ".agentic-tmp-"  # a write's content goes to TEMP_PREFIX + 16 hex digits, then is renamed
+TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + "[0-9a-f]{16}")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -280,7 +282,7 @@ def write_bytes(root: Path | str, rel: str, data: bytes) -> bool:
 
 def _write_temp(dir_fd: int, data: bytes, mode: int | None) -> str:
     """Write `data` to a fresh temporary file in the directory; returns its name."""
-    tmp = f".agentic-tmp-{secrets.token_hex(8)}"
+    tmp = f"{TEMP_PREFIX}{secrets.token_hex(8)}"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(tmp, flags, 0o666, dir_fd=dir_fd)
     try:

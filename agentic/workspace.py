@@ -8,6 +8,7 @@ until `agentic apply`.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -190,6 +191,18 @@ class Workspace:
         self.snapshot()  # the index now describes the worktree as it is
         self._git(["read-tree", "--reset", "-u", tree])
 
+    def _remove_write_leftovers(self) -> None:
+        """The temporary file of a write the crash cut before its rename (the write itself did not
+        happen: its target is unchanged, and resume makes it again)."""
+        from agentic.paths import TEMP_NAME
+
+        for top, dirs, files in os.walk(self.path):
+            dirs[:] = [d for d in dirs if d != ".git"]
+            for name in files:
+                if TEMP_NAME.fullmatch(name):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(top, name))
+
     def committed(self, tree: str) -> str | None:
         """The run branch's commit when it already holds `tree` on top of the base (a commit made
         just before a crash), else None."""
@@ -265,6 +278,7 @@ class Workspace:
         kill_sandboxes([os.path.realpath(p) for p in (self.path, *checkouts)])
         for path in checkouts:
             _remove_worktree(self.repo_root, path)
+        self._remove_write_leftovers()
         lock = self.git_dir / "index.lock"
         deadline = time.monotonic() + settle_s
         while lock.exists() and time.monotonic() < deadline:

@@ -2,6 +2,7 @@
 
 AGENTIC_CRASH_AFTER=N   SIGKILL the process right after its N-th journal append (0: never)
 AGENTIC_CRASH_TORN=1    ...after cutting that last record in half first (a write torn by the crash)
+AGENTIC_CRASH_IN_WRITE=N  SIGKILL inside the N-th file write, its temporary file written, not yet renamed
 AGENTIC_COUNT_FILE=F    append the idempotency key of every side effect that completed (a write
                         applied, a command run) to F, fsynced, before the harness records its result
 """
@@ -17,9 +18,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agentic import journal as journal_module
+from agentic import paths
 from agentic.tools import commands, files
 
 CRASH_AFTER = int(os.environ.get("AGENTIC_CRASH_AFTER", "0"))
+CRASH_IN_WRITE = int(os.environ.get("AGENTIC_CRASH_IN_WRITE", "0"))
+_writes = 0
 TORN = os.environ.get("AGENTIC_CRASH_TORN") == "1"
 COUNT_FILE = os.environ.get("AGENTIC_COUNT_FILE")
 _appends = 0
@@ -73,6 +77,17 @@ def _counted_execute(original: Any) -> Any:
     return execute
 
 
+def _write_temp(dir_fd: int, data: bytes, mode: int | None) -> str:
+    global _writes
+    name = _original_write_temp(dir_fd, data, mode)
+    _writes += 1
+    if _writes == CRASH_IN_WRITE:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return name
+
+
+_original_write_temp = paths._write_temp
+paths._write_temp = _write_temp
 _original_append = journal_module.Journal.append
 journal_module.Journal.append = _append  # type: ignore[method-assign]
 for cls in (files.WriteFile, files.EditFile, files.DeleteFile):

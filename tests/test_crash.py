@@ -216,6 +216,8 @@ def test_sigkill_at_every_journal_boundary_then_resume(reference: Ending, tmp_pa
         specs.append((f"after-{n}", [None], {"AGENTIC_CRASH_AFTER": str(n)}))
         if n % 4 == 0:  # and the record it was writing torn in half
             specs.append((f"torn-{n}", [None], {"AGENTIC_CRASH_AFTER": str(n), "AGENTIC_CRASH_TORN": "1"}))
+    for n in (1, 2):  # inside each file write: its temporary file written, not yet renamed over the target
+        specs.append((f"in-write-{n}", [None], {"AGENTIC_CRASH_IN_WRITE": str(n)}))
     run_trials(specs, tmp_path, reference)
 
 
