@@ -153,19 +153,6 @@ def _cut_torn_tail(path: Path) -> bytes:
     return torn
 
 
-def in_progress(path: Path) -> bool:
-    """Whether a live harness holds the journal (a run still working, not one that died)."""
-    try:
-        with open(path, "rb") as fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            return False
-    except OSError:
-        return False
-
-
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
     """Records in order; a torn (unparseable, unterminated) last line is skipped."""
     if not path.exists():

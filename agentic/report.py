@@ -301,6 +301,12 @@ def decision_label(decision: dict[str, Any] | None) -> str:
     return f"{decision.get('verdict')} ({decision.get('by')}) {decision.get('rule')}"
 
 
+def row_detail(row: dict[str, Any]) -> str:
+    """A timeline row's detail, led by its decision when it has one."""
+    decision = decision_label(row["decision"])
+    return f"{decision} · {row['detail']}" if decision else str(row["detail"])
+
+
 def timeline_table(rows: list[dict[str, Any]], title: str) -> Table:
     """The timeline for a terminal: a tool call's row names the tool, its detail starts with the
     decision; the detail column folds, so the table stays readable at 80 columns."""
@@ -314,8 +320,7 @@ def timeline_table(rows: list[dict[str, Any]], title: str) -> Table:
     for row in rows:
         duration = "" if row["duration_s"] is None else f"{row['duration_s']:.2f}"
         is_model = row["tokens"] is not None
-        decision = decision_label(row["decision"])
-        detail = f"{decision} · {row['detail']}" if decision else row["detail"]
+        detail = row_detail(row)
         table.add_row(
             str(row["step"]), f"{row['t']:.2f}", duration, Text(clean(row["tool"] or row["kind"])),
             str(row["tokens"]) if is_model else "", money(row["cost_usd"]) if is_model else "",
@@ -340,8 +345,7 @@ def timeline_lines(rows: list[dict[str, Any]], title: str) -> Text:
         head = f"{row['step']:>3} {row['t']:>7.2f}s{duration}  {clean(row['tool'] or row['kind'])}"
         if row["tokens"] is not None:
             head += f"  {row['tokens']} tokens" + (f" {money(row['cost_usd'])}" if row["cost_usd"] is not None else "")
-        decision = decision_label(row["decision"])
-        detail = f"{decision} · {row['detail']}" if decision else row["detail"]
+        detail = row_detail(row)
         style = "red" if row["error"] else None
         out.append(head + "\n", style=style or "bold")
         if detail:

@@ -23,7 +23,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +103,6 @@ class Server:
             cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True, pass_fds=tuple(pass_fds),
         )  # fmt: skip
-        self.started = time.monotonic()
 
     def wait_ready(self) -> None:
         self.sock.settimeout(START_TIMEOUT_S)

@@ -161,9 +161,6 @@ class Tape:
     def turns_used(self) -> int:
         return self._turn
 
-    @property
-    def exhausted(self) -> bool:
-        return self._turn >= len(self.turns) and self._call >= len(self.calls)
 
 
 def _step_call(idem: str | None) -> str:
