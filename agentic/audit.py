@@ -26,7 +26,7 @@ from agentic.report import call_label, clean, cost_of, entries, money, one_line
 KNOWN = {
     "run.start", "run.resume", "model.request", "model.response", "tool.call", "policy.decision",
     "tool.effect", "tool.reconcile", "tool.result", "checkpoint", "gate.baseline", "gate.verdict",
-    "commit", "run.end",
+    "commit", "run.end", "model.retry", "model.wait", "context.trim",
 }  # fmt: skip
 START_FIELDS = ("task", "model", "settings", "settings_origins", "contract", "base_commit", "branch",
                 "harness", "sandbox", "unsafe_no_sandbox", "forked_from")  # fmt: skip
@@ -56,6 +56,7 @@ class _Audit:
         self.commit: dict[str, Any] | None = None
         self.ends: list[dict[str, Any]] = []
         self.other: dict[str, int] = {}
+        self.provider: dict[str, list[dict[str, Any]]] = {"retries": [], "waits": [], "context_trims": []}
         self.models: list[str] = []  # model names the provider reported
         self.usage = {"input_tokens": 0, "output_tokens": 0, "cached_input_tokens": 0}
         self.costs: list[float] = []
@@ -95,6 +96,9 @@ class _Audit:
             self.checkpoint = None
         elif kind == "commit":
             self.commit = {**where, **data}
+        elif kind in ("model.retry", "model.wait", "context.trim"):
+            key = {"model.retry": "retries", "model.wait": "waits", "context.trim": "context_trims"}[kind]
+            self.provider[key].append({**where, **data})
         elif kind == "run.end":
             self.ends.append({**where, "ts": ts, **{k: data.get(k) for k in ("status", "reason", "commit", "budget")}})
         elif kind not in KNOWN:
@@ -204,6 +208,7 @@ def audit_run(journal: Path) -> dict[str, Any]:
         "status": last.get("status", "running"),
         "reason": last.get("reason", "" if ended else "no run.end after the last session started"),
         "totals": collected.totals(),
+        "provider": collected.provider,
         "other_records": collected.other,
     }
 
@@ -341,6 +346,13 @@ def _outcome(report: dict[str, Any], console: Console) -> None:
     table.add_row("cost", money(totals["cost_usd"], totals["cost_complete"]))
     table.add_row("elapsed", f"{totals['elapsed_s']} s" + ("" if totals["source"] == "run.end" else " (no run.end)"))
     table.add_row("gate failures", str(totals["gate_failures"]))
+    provider = report["provider"]
+    if provider["retries"] or provider["waits"]:
+        waited = sum(float(r.get("wait_s") or 0) for r in provider["retries"] + provider["waits"])
+        table.add_row("provider", f"{len(provider['retries'])} retries, {len(provider['waits'])} rate-limit waits, "
+                                  f"{waited:.1f} s waiting")  # fmt: skip
+    if provider["context_trims"]:
+        table.add_row("context", f"older outputs elided {len(provider['context_trims'])} times for the window")
     if report["other_records"]:
         table.add_row("other records", _cell(", ".join(f"{k}: {n}" for k, n in sorted(report["other_records"].items()))))
     console.print(table)

@@ -71,9 +71,6 @@ class Budget:
         self.check_time()
         if self.steps >= self.limits.max_steps:
             raise LimitExceeded("max_steps", self.limits.max_steps, self.steps)
-        cap = self.limits.max_total_tokens
-        if cap is not None and self.usage.total_tokens >= cap:
-            raise LimitExceeded("max_total_tokens", cap, self.usage.total_tokens)
         self.steps += 1
 
     def before_tool_call(self) -> None:
@@ -82,12 +79,18 @@ class Budget:
             raise LimitExceeded("max_tool_calls", self.limits.max_tool_calls, self.tool_calls)
         self.tool_calls += 1
 
-    def before_model_call(self, prompt_chars: Callable[[], int]) -> None:
-        """Stop before a call whose worst case (its prompt, a full output) would break max_cost_usd."""
+    def before_model_call(self, prompt_tokens: int) -> None:
+        """Stop before a call whose worst case (its prompt, a full output) would break max_total_tokens
+        or max_cost_usd."""
+        tokens = self.limits.max_total_tokens
+        worst_tokens = prompt_tokens + self.output_cap
+        if tokens is not None and self.usage.total_tokens + worst_tokens > tokens:
+            raise LimitExceeded("max_total_tokens", tokens, self.usage.total_tokens,
+                                f"the next model call could use up to {worst_tokens} tokens")  # fmt: skip
         cap = self.limits.max_cost_usd
         if cap is None or self.price is None:
             return
-        worst = self.price.cost(Usage(input_tokens=prompt_chars() // 4 + 1, output_tokens=self.output_cap))
+        worst = self.price.cost(Usage(input_tokens=prompt_tokens, output_tokens=self.output_cap))
         if self.cost_usd + worst > cap:
             raise LimitExceeded("max_cost_usd", cap, round(self.cost_usd, 6),
                                 f"the next model call could cost up to ${worst:.4f}")  # fmt: skip

@@ -40,6 +40,7 @@ class Limits:
     max_tokens_per_step: int | None = None  # the output cap sent with each model request
     max_files_changed: int | None = None  # files the agent's write tools may change
     max_repeats: int = 3  # the same call (or error) this many times in a row: a warning; once more: stuck
+    max_retries: int = 4  # of one failed model request (agentic.retry)
 
     def output_cap(self, setting: int) -> int:
         """Output tokens a model call may use: the setting, lowered by max_tokens_per_step."""

@@ -8,6 +8,8 @@
     │                                         settings or harness changed: fork it instead)
     ├── SandboxUnavailable            exit 2  commands cannot be isolated on this machine
     ├── ProviderError                 exit 4  the model provider failed (network, HTTP error, bad answer)
+    │   ├── ProviderRequestError      exit 4  a request failed: HTTP status, timeout, broken connection
+    │   │   └── RetriesExhausted      exit 4  it kept failing through max_retries (the run is resumable)
     │   └── ScriptExhausted           exit 4  a scripted model ran out of turns
     ├── WorkspaceError                exit 1  git refused an operation (apply conflict, dirty tree)
     └── JournalMismatch               exit 1  a journal is tampered with, or does not fit the run re-driven from it
@@ -71,6 +73,35 @@ class SandboxUnavailable(AgenticError):
 
 class ProviderError(AgenticError):
     exit_code = 4
+
+
+class ProviderRequestError(ProviderError):
+    """A request to the provider failed: an HTTP error status, a timeout or a broken connection.
+
+    `status` is the HTTP status (None when no answer came back); `retryable` says whether trying the
+    same request again later can help (rate limits, overload, server errors, network trouble);
+    `retry_after` is the pause in seconds the server asked for, if it did.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        status: int | None = None,
+        retryable: bool = False,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.retryable = retryable
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+
+class RetriesExhausted(ProviderRequestError):
+    """A retryable failure that did not go away within the contract's max_retries or the run's time."""
 
 
 class ScriptExhausted(ProviderError):

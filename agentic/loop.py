@@ -16,9 +16,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agentic import policy
+from agentic import context, policy
 from agentic.actions import Dispatcher, for_model
 from agentic.budget import Budget, Rejected, Stuck
+from agentic.calling import Caller
 from agentic.contract import Contract
 from agentic.gate import Candidate, Verdict, count_tests, evaluate
 from agentic.journal import Journal
@@ -73,11 +74,20 @@ class Session:
     tape: Tape | None = None  # an earlier session's journal to re-drive from
     resuming: bool = False  # reuse the tape's results (resume) rather than re-execute (replay, fork)
     observer: Observer | None = None
+    caller: Caller | None = None  # how model calls are made: rate limit, retries (default: no rate limit)
+    window: int | None = None  # the model's context window in tokens (None: unknown, nothing is elided)
+
+    def __post_init__(self) -> None:
+        if self.caller is None:
+            self.caller = Caller(self.model, self.journal, self.budget, self.contract.limits.max_retries)
 
     def ask_model(self) -> Turn:
         step = self.budget.steps
         recorded = self.tape.next_turn() if self.tape is not None else None
         journaled = recorded is None or not self.resuming  # a resumed run's recorded turns are on disk
+        trim = context.fit(self.messages, self.specs, self.window, self.budget.output_cap)
+        if trim is not None and journaled:
+            self.journal.append("context.trim", trim, step=step)
         if journaled:
             new = self.messages[self.sent :]
             self.journal.append("model.request", {"model": self.model.name, "from": self.sent, "messages": new},
@@ -85,8 +95,10 @@ class Session:
         self.sent = len(self.messages)
         turn = recorded
         if turn is None:
-            self.budget.before_model_call(self.prompt_chars)
-            turn = self.model.complete(self.messages, self.specs)
+            prompt_tokens = context.estimate(self.messages, self.specs)
+            self.budget.before_model_call(prompt_tokens)
+            assert self.caller is not None
+            turn = self.caller.complete(self.messages, self.specs, step, prompt_tokens)
             turn.cost_usd = self.budget.price.cost(turn.usage) if self.budget.price is not None else None
         self.budget.charge(turn.usage, turn.cost_usd)
         if journaled:
@@ -95,13 +107,6 @@ class Session:
                                 step=step)  # fmt: skip
         self.messages.append(turn.to_message())
         return turn
-
-    def prompt_chars(self) -> int:
-        """The size of what the next request sends, in characters (for a worst-case estimate)."""
-        size = sum(len(s.description) + len(json.dumps(s.parameters)) for s in self.specs)
-        for m in self.messages:
-            size += len(str(m.get("content") or "")) + sum(len(c["arguments"]) for c in m.get("tool_calls") or [])
-        return size
 
     def act(self, call: ToolCall) -> ToolResult:
         step = self.budget.steps

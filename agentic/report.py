@@ -178,12 +178,26 @@ class _Timeline:
             row["kind"] = "model.response"
             self.ends(row, record)
         row["tokens"], row["cost_usd"] = tokens_of(data), cost_of(data)
+        row["cached"] = int((data.get("usage") or {}).get("cached_input_tokens") or 0)
         names = ", ".join(str(c.get("name")) for c in data.get("tool_calls") or [] if isinstance(c, dict))
         text = one_line(data.get("text", ""), 60)
         parts = [text] if text else []
         parts += [f"calls {names}"] if names else []
         parts += [f"recorded in run {data['recorded']}"] if data.get("recorded") else []
         row["detail"] = " · ".join(parts)
+
+    def model_retry(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        row = self.row(record, "model.retry", f"retry {data.get('retry')} of {data.get('of')} in "
+                       f"{data.get('wait_s')}s: {one_line(str(data.get('error', '')), 80)}")  # fmt: skip
+        row["error"] = True
+
+    def model_wait(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        self.row(record, "model.wait", f"waited {data.get('wait_s')}s for room under {data.get('rate')}")
+
+    def context_trim(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        self.row(record, "context.trim", f"elided {len(data.get('elided') or [])} older messages for the "
+                 f"{data.get('window')}-token window: ~{data.get('before_tokens')} → ~{data.get('after_tokens')} "
+                 "tokens")  # fmt: skip
 
     def tool_call(self, record: dict[str, Any], data: dict[str, Any]) -> None:
         tool = str(data.get("tool", ""))
@@ -258,6 +272,8 @@ class _Timeline:
 _HANDLERS: dict[str, Callable[[_Timeline, dict[str, Any], dict[str, Any]], None]] = {
     "run.start": _Timeline.run_start, "run.resume": _Timeline.run_resume,
     "model.request": _Timeline.model_request, "model.response": _Timeline.model_response,
+    "model.retry": _Timeline.model_retry, "model.wait": _Timeline.model_wait,
+    "context.trim": _Timeline.context_trim,
     "tool.call": _Timeline.tool_call, "policy.decision": _Timeline.policy_decision,
     "tool.reconcile": _Timeline.tool_reconcile, "tool.result": _Timeline.tool_result,
     "checkpoint": _Timeline.checkpoint_, "gate.verdict": _Timeline.gate_verdict,
@@ -284,6 +300,7 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "tool_calls": sum(1 for row in rows if row["kind"] == "tool.call"),
         "errors": sum(1 for row in rows if row["error"]),
         "tokens": sum(row["tokens"] for row in models),
+        "cached_tokens": sum(row.get("cached", 0) for row in models),
         "cost_usd": round(sum(costs), 6) if costs else None,
         "cost_complete": bool(models) and len(costs) == len(models),
     }
@@ -329,7 +346,8 @@ def timeline_table(rows: list[dict[str, Any]], title: str) -> Table:
     sums = totals(rows)
     table.add_section()
     table.add_row("", "", "", "total", str(sums["tokens"]), money(sums["cost_usd"], sums["cost_complete"]),
-                  f"{sums['model_calls']} model calls · {sums['tool_calls']} tool calls · {sums['errors']} errors",
+                  f"{sums['model_calls']} model calls · {sums['cached_tokens']} prompt tokens from the cache · "
+                  f"{sums['tool_calls']} tool calls · {sums['errors']} errors",
                   style="bold")  # fmt: skip
     return table
 
@@ -351,7 +369,8 @@ def timeline_lines(rows: list[dict[str, Any]], title: str) -> Text:
         if detail:
             out.append("      " + clean(detail) + "\n", style=style)
     sums = totals(rows)
-    out.append(f"total: {sums['tokens']} tokens, {money(sums['cost_usd'], sums['cost_complete'])}, "
+    out.append(f"total: {sums['tokens']} tokens ({sums['cached_tokens']} cached), "
+               f"{money(sums['cost_usd'], sums['cost_complete'])}, "
                f"{sums['model_calls']} model calls, {sums['tool_calls']} tool calls, {sums['errors']} errors",
                style="bold")  # fmt: skip
     return out

@@ -16,6 +16,8 @@ from typing import Any
 from agentic import __version__, globs, policy, telemetry
 from agentic.actions import Dispatcher
 from agentic.budget import Budget, RunStopped
+from agentic.calling import Caller
+from agentic.context import window_of
 from agentic.contract import Contract
 from agentic.errors import ProviderError, ResumeRefused
 from agentic.journal import Journal
@@ -23,6 +25,7 @@ from agentic.loop import Observer, Session, agent_loop
 from agentic.models.base import Model, Usage
 from agentic.pricing import price_of
 from agentic.prompts import system_prompt, task_message
+from agentic.ratelimit import RateLimiter, rate_for
 from agentic.redact import Redactor
 from agentic.sandbox import make_sandbox, require_sandbox
 from agentic.settings import Settings
@@ -130,6 +133,9 @@ class RunRequest:
     forked_from: dict[str, Any] | None = None  # {"run": id, "step": N}
     observer: Observer | None = None
     limit_flags: dict[str, Any] = field(default_factory=dict)  # --limit NAME=VALUE, already applied to contract
+    # where runs book their model calls against the provider's rate limits (settings `rate_limits`);
+    # default: the repository's own file. `agentic eval` points its runs' temporary repositories at its own.
+    rate_db: Path | None = None
 
     @property
     def base_commit(self) -> str:
@@ -182,6 +188,13 @@ def _resume_record(req: RunRequest, sandbox: Any) -> dict[str, Any]:
         "after_status": tape.status, "records": tape.records, "steps": tape.steps,
         "elapsed_s": round(tape.elapsed_s, 3),
     }  # fmt: skip
+
+
+def _rate_limiter(req: RunRequest) -> RateLimiter | None:
+    rate = rate_for(req.model.name, req.settings.rate_limits)
+    if rate is None:
+        return None
+    return RateLimiter(req.rate_db or req.repo.state_dir / "ratelimits.db", rate)
 
 
 def execute(req: RunRequest) -> RunOutcome:
@@ -245,9 +258,12 @@ def execute(req: RunRequest) -> RunOutcome:
 
     dispatcher = Dispatcher(tools, contract, journal, req.approver, redact, store.tool_switch,
                             tree=lambda: workspace.snapshot().tree, restore=restore)  # fmt: skip
+    limiter = _rate_limiter(req)
+    caller = Caller(req.model, journal, budget, contract.limits.max_retries, limiter)
     session = Session(run_id, req.model, specs, dispatcher, contract, workspace, journal, budget, sandbox,
                       make_sandbox=(lambda root: sandbox_for(root, readonly=False)) if sandbox else None,
-                      tape=tape, resuming=req.resuming, observer=req.observer)  # fmt: skip
+                      tape=tape, resuming=req.resuming, observer=req.observer, caller=caller,
+                      window=window_of(req.model.name, req.settings.context_window))  # fmt: skip
     if tape is not None:
         session.base_counts = dict(tape.baselines)
     session.messages = [{"role": "system", "content": system}, {"role": "user", "content": task_message(task)}]
@@ -279,6 +295,8 @@ def execute(req: RunRequest) -> RunOutcome:
     finally:
         if sandbox is not None:
             sandbox.close()
+        if limiter is not None:
+            limiter.close()
         journal.append("run.end", {"status": status, "reason": reason, "commit": commit, "budget": budget.to_dict()},
                        step=budget.steps, sync=True)  # fmt: skip
         journal.close()

@@ -30,10 +30,11 @@ class Settings:
     temperature: float | None = None
     max_output_tokens: int = 4096
     request_timeout_s: float = 120.0
-    max_retries: int = 2
     stream: bool = False
     sandbox: str = "auto"  # "auto" (bubblewrap, else the Landlock fallback) or "bubblewrap" (strict)
     prices: dict[str, Any] | None = None  # provider:model -> {input, cached_input, output} per 1M tokens
+    context_window: int | None = None  # tokens; overrides the shipped table (agentic/data/context_windows.yaml)
+    rate_limits: dict[str, Any] | None = None  # provider[:model] -> {requests_per_minute, tokens_per_minute}
     # key -> where its value came from ("default", a file path, "env AGENTIC_MODEL", "flag --model")
     origins: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -43,7 +44,6 @@ class Settings:
             temperature=self.temperature,
             max_output_tokens=self.max_output_tokens,
             timeout_s=self.request_timeout_s,
-            max_retries=self.max_retries,
             stream=self.stream,
         )
 

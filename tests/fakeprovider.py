@@ -20,14 +20,20 @@ A turn is a dict:
 `input_tokens` counts every prompt token, cached ones included (as OpenAI reports it); for Anthropic,
 which reports uncached and cache-read tokens apart, it is split accordingly.
 
-`fp.fail_next(status, body=None, headers=None)` answers the next request with that HTTP error instead.
+`fp.fail_next(status, body=None, headers=None)` answers the next request with that HTTP error instead;
+`fp.reset_next()` drops its connection (a TCP reset, no answer); `fp.stall_next(seconds)` holds it
+unanswered that long, then drops it (a client with a shorter timeout sees a read timeout).
+None of these consumes a scripted turn.
 When the turns run out the server answers 500 with a message saying so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -70,9 +76,10 @@ class RecordedRequest:
 
 @dataclass
 class _Failure:
-    status: int
+    status: int  # 0: no answer at all, the connection is dropped (after `stall_s`)
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    stall_s: float = 0.0
 
 
 def _pieces(text: str, parts: int = 3) -> list[str]:
@@ -566,6 +573,16 @@ class FakeProvider:
         with self._lock:
             self._failures.append(_Failure(status, body, dict(headers or {})))
 
+    def reset_next(self) -> None:
+        """Drop the next request's connection with a TCP reset, answering nothing."""
+        with self._lock:
+            self._failures.append(_Failure(0))
+
+    def stall_next(self, seconds: float) -> None:
+        """Hold the next request unanswered for `seconds`, then drop its connection."""
+        with self._lock:
+            self._failures.append(_Failure(0, stall_s=seconds))
+
     @property
     def remaining(self) -> int:
         with self._lock:
@@ -623,6 +640,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, error_body(path, 404, f"the fake provider has no route {path}"))
             return
         outcome = self.provider._next(request)
+        if isinstance(outcome, _Failure) and outcome.status == 0:
+            self._drop(outcome.stall_s)
+            return
         if isinstance(outcome, _Failure):
             payload = outcome.body
             if payload is None:
@@ -650,6 +670,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_events(anthropic_events(answer, serial))
         else:
             self._send_json(200, anthropic_message(answer, serial))
+
+    def _drop(self, stall_s: float) -> None:
+        """Answer nothing: wait, then close with SO_LINGER 0 so the client sees a reset."""
+        time.sleep(stall_s)
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError, ValueError):  # the connection was dropped on purpose
+            super().finish()
 
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = (payload if isinstance(payload, str) else json.dumps(payload)).encode("utf-8")

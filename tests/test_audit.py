@@ -18,7 +18,9 @@ ENV_RULE = "tools.read_file.deny[0] '.env*'"
 
 
 def turn(*calls: dict[str, Any], tokens: tuple[int, int] = (100, 10)) -> dict[str, Any]:
-    return {"tool_calls": list(calls), "usage": {"input_tokens": tokens[0], "output_tokens": tokens[1]}}
+    cached = tokens[0] // 2  # half of every prompt from the provider's cache
+    return {"tool_calls": list(calls),
+            "usage": {"input_tokens": tokens[0], "output_tokens": tokens[1], "cached_input_tokens": cached}}  # fmt: skip
 
 
 def call(name: str, **arguments: Any) -> dict[str, Any]:
@@ -35,6 +37,7 @@ TURNS = [
     turn(FINISH, tokens=(600, 60)),
 ]
 TOKENS = sum(t["usage"]["input_tokens"] + t["usage"]["output_tokens"] for t in TURNS)
+CACHED = sum(t["usage"]["cached_input_tokens"] for t in TURNS)
 TOOL_CALLS = sum(len(t["tool_calls"]) for t in TURNS)
 
 
@@ -130,7 +133,7 @@ def test_show_rows_carry_decisions_tokens_cost_and_errors(inspected: Any) -> Non
     assert [m["tokens"] for m in models] == [t["usage"]["input_tokens"] + t["usage"]["output_tokens"] for t in TURNS]
     assert all(m["cost_usd"] == 0.0 and m["tool"] is None for m in models)
     assert shown["totals"] == {"model_calls": len(TURNS), "tool_calls": TOOL_CALLS, "errors": 4, "tokens": TOKENS,
-                               "cost_usd": 0.0, "cost_complete": True}  # fmt: skip
+                               "cost_usd": 0.0, "cost_complete": True, "cached_tokens": CACHED}  # fmt: skip
     assert sum(row["error"] for row in rows) == 4  # .env, invalid JSON, failing tests, rm: nothing else
 
 

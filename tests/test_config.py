@@ -111,16 +111,16 @@ def test_repo_contract_protects_itself(tmp_path: Path) -> None:
 
 def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
-    write(home / "agentic" / "config.yaml", "model: openai:user-model\nmax_retries: 5\nstream: true\n")
+    write(home / "agentic" / "config.yaml", "model: openai:user-model\nmax_output_tokens: 5\nstream: true\n")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
     repo = tmp_path / "repo"
-    write(repo / ".agentic.yaml", "model: anthropic:repo-model\nmax_retries: 4\n")
-    env = {"AGENTIC_MAX_RETRIES": "3"}
+    write(repo / ".agentic.yaml", "model: anthropic:repo-model\nmax_output_tokens: 4\n")
+    env = {"AGENTIC_MAX_OUTPUT_TOKENS": "3"}
     settings = load_settings(repo, {"model": None}, environ=env)
     assert settings.model == "anthropic:repo-model"
-    assert settings.max_retries == 3
+    assert settings.max_output_tokens == 3
     assert settings.stream is True
-    assert settings.origins["max_retries"] == "env AGENTIC_MAX_RETRIES"
+    assert settings.origins["max_output_tokens"] == "env AGENTIC_MAX_OUTPUT_TOKENS"
     assert settings.origins["stream"].endswith("config.yaml")
     flagged = load_settings(repo, {"model": "script:x.yaml"}, environ=env)
     assert flagged.model == "script:x.yaml"
@@ -135,8 +135,8 @@ def test_settings_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert info.value.line == 2 and info.value.field == "temperature"
     write(tmp_path / ".agentic.yaml", "model: openai:x\n")
     with pytest.raises(ConfigError) as info:
-        load_settings(tmp_path, environ={"AGENTIC_MAX_RETRIES": "-1"})
-    assert "AGENTIC_MAX_RETRIES" in str(info.value)
+        load_settings(tmp_path, environ={"AGENTIC_MAX_OUTPUT_TOKENS": "-1"})
+    assert "AGENTIC_MAX_OUTPUT_TOKENS" in str(info.value)
 
 
 def test_cli_renders_config_errors_without_traceback(tmp_path: Path, repo: Path) -> None:

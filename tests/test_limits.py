@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from agentic.journal import payload, read_records
@@ -153,3 +154,60 @@ def test_limit_flags_only_tighten_and_a_resume_keeps_them(tmp_path: Path) -> Non
     write_script(short, [{"tool_calls": [READ]}, {"tool_calls": [READ]}, {"tool_calls": [FINISH]}])
     resumed = cli("resume", json.loads(failed.stdout)["run_id"], "--json", cwd=repo)
     assert resumed.returncode == 3 and "limit max_steps reached: limit 2" in json.loads(resumed.stdout)["reason"]
+
+
+LIST = {"name": "list_files", "arguments": {}}
+USAGE = {"input_tokens": 900, "output_tokens": 100}
+
+
+def each(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**t, "usage": USAGE} for t in turns]
+
+
+# limit, its value, the script, the usage that shows it held (read from the run.end budget)
+LIMITS = [
+    ("max_steps", 3, [{"tool_calls": [READ]}, {"tool_calls": [LIST]}] * 3, lambda b: b["steps"]),
+    ("max_tool_calls", 4, [{"tool_calls": [READ, LIST, READ]}] * 3, lambda b: b["tool_calls"]),
+    # output cap 100 (max_tokens_per_step): a step costs 1,000 tokens and could cost up to ~1,400
+    ("max_total_tokens", 3000, [{"tool_calls": [READ]}, {"tool_calls": [LIST]}] * 3,
+     lambda b: b["usage"]["input_tokens"] + b["usage"]["output_tokens"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("limit", "value", "turns", "used"), LIMITS, ids=[x[0] for x in LIMITS])
+def test_each_limit_stops_the_run_before_it_is_exceeded(tmp_path: Path, limit: str, value: int,
+                                                        turns: list[dict[str, Any]], used: Any) -> None:  # fmt: skip
+    repo = repo_with(tmp_path, {limit: value, "max_tokens_per_step": 100})
+    script = write_script(tmp_path / "t.yaml", [*each(turns), {"tool_calls": [FINISH]}])
+    done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo)
+    assert done.returncode == 3, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "limit_exceeded"
+    assert f"limit {limit} reached: limit {value}, used " in summary["reason"]
+    end = journal_records(summary, "run.end")[0]
+    assert end["status"] == "limit_exceeded" and end["reason"] == summary["reason"]
+    assert 0 < used(end["budget"]) <= value  # stopped before, not after
+    # the budget was journaled at every step along the way
+    budgets = [r["budget"] for r in journal_records(summary, "model.response")]
+    assert [b["steps"] for b in budgets] == list(range(1, len(budgets) + 1))
+
+
+def test_a_tool_timeout_ends_the_command_not_the_run(tmp_path: Path) -> None:
+    tools = {**CONTRACT["tools"], "run_command": {"allow": ["sleep *"], "timeout_s": 1}}
+    repo = make_repo(tmp_path / "repo", {**CONTRACT, "tools": tools})
+    sleep = {"name": "run_command", "arguments": {"command": "sleep 30"}}
+    script = write_script(tmp_path / "t.yaml", [{"tool_calls": [sleep]}, {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    result = journal_records(json.loads(done.stdout), "tool.result")[0]
+    assert result["is_error"] and result["data"]["timed_out"] and result["data"]["duration_s"] < 10
+
+
+def test_failed_gate_attempts_are_bounded(tmp_path: Path) -> None:
+    repo = repo_with(tmp_path, {"max_gate_attempts": 2})
+    script = write_script(tmp_path / "t.yaml", [{"tool_calls": [FINISH]}] * 3)
+    done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo)
+    assert done.returncode == 1, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "rejected" and "the gate failed 2 times" in summary["reason"]
+    assert len(journal_records(summary, "gate.verdict")) == 2

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from agentic.errors import MissingCredentials, ProviderError
+from agentic.errors import MissingCredentials, ProviderError, ProviderRequestError
 from agentic.models import Model, ModelOptions, ToolCall, ToolSpec, Turn, Usage, load_model
-from agentic.models._common import ProviderRequestError
 from tests.fakeprovider import FakeProvider
 
 ADAPTERS = ["openai", "openai-responses", "anthropic"]
@@ -86,7 +85,7 @@ def make(prefix: str, fp: FakeProvider, *, stream: bool = False, **options: Any)
     building an SDK client loads the CA bundle (~25 ms), which adds up over a hundred tests."""
     key = (prefix, base_url(prefix, fp), stream, tuple(sorted(options.items())))
     if key not in _models:
-        opts = ModelOptions(base_url=key[1], stream=stream, max_retries=0, timeout_s=10, **options)
+        opts = ModelOptions(base_url=key[1], stream=stream, timeout_s=10, **options)
         _models[key] = load_model(f"{prefix}:test-model", opts)
     return _models[key]
 
@@ -346,7 +345,7 @@ def test_no_key_needed_for_another_server(
 ) -> None:
     monkeypatch.delenv(KEY_ENV[prefix])
     fp.add_turns({"text": "local"})
-    model = load_model(f"{prefix}:test-model", ModelOptions(base_url=base_url(prefix, fp), max_retries=0))
+    model = load_model(f"{prefix}:test-model", ModelOptions(base_url=base_url(prefix, fp)))
     assert model.complete(USER_ONLY, []).text == "local"
     headers = fp.last_request.headers
     assert (headers.get("authorization") or headers.get("x-api-key") or "").endswith("not-needed")
@@ -358,7 +357,7 @@ def test_base_url_from_environment(monkeypatch: pytest.MonkeyPatch, fp: FakeProv
     # a non-vendor URL from the environment also lifts the key requirement
     monkeypatch.delenv(KEY_ENV[prefix])
     fp.add_turns({"text": "from env"})
-    model = load_model(f"{prefix}:test-model", ModelOptions(max_retries=0))
+    model = load_model(f"{prefix}:test-model", ModelOptions())
     assert model.complete(USER_ONLY, []).text == "from env"
     assert fp.last_request.path == PATHS[prefix]
 
@@ -448,7 +447,7 @@ def test_malformed_answer_is_a_provider_error(fp: FakeProvider, prefix: str, str
 def test_connection_refused(prefix: str) -> None:
     with FakeProvider() as gone:
         url = base_url(prefix, gone)
-    model = load_model(f"{prefix}:test-model", ModelOptions(base_url=url, max_retries=0, timeout_s=5))
+    model = load_model(f"{prefix}:test-model", ModelOptions(base_url=url, timeout_s=5))
     with pytest.raises(ProviderRequestError) as caught:
         model.complete(USER_ONLY, [])
     assert caught.value.status is None

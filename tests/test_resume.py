@@ -83,8 +83,8 @@ def test_resume_refuses_a_changed_contract_or_setting_and_fork_goes_on(repo: Pat
     refused = cli("resume", "last", cwd=repo)
     assert refused.returncode == 2 and "the contract changed" in refused.stderr and "--fork" in refused.stderr
     set_contract(repo)
-    changed = cli("resume", "last", cwd=repo, env={"AGENTIC_MAX_RETRIES": "5"})
-    assert changed.returncode == 2 and "setting max_retries changed (2 → 5)" in changed.stderr
+    changed = cli("resume", "last", cwd=repo, env={"AGENTIC_MAX_OUTPUT_TOKENS": "5000"})
+    assert changed.returncode == 2 and "setting max_output_tokens changed (4096 → 5000)" in changed.stderr
 
     set_contract(repo, limits={**CONTRACT["limits"], "max_steps": 11})
     forked = cli("resume", summary(first)["run_id"], "--fork", "--json", cwd=repo)
@@ -164,9 +164,8 @@ def test_resume_after_the_provider_failed_past_its_retries(repo: Path, model: st
     vendor = "OPENAI" if model.startswith("openai") else "ANTHROPIC"
     with FakeProvider([{"tool_calls": [READ]}, {"tool_calls": [FIX]}]) as fp:
         url = fp.openai_base_url if vendor == "OPENAI" else fp.anthropic_base_url
-        env = {f"{vendor}_API_KEY": "sk-test-0123456789abcdefghij", f"{vendor}_BASE_URL": url,
-               "AGENTIC_MAX_RETRIES": "1"}  # fmt: skip
-        first = cli("run", "fix", "--model", model, "--json", cwd=repo, env=env)
+        env = {f"{vendor}_API_KEY": "sk-test-0123456789abcdefghij", f"{vendor}_BASE_URL": url}
+        first = cli("run", "fix", "--model", model, "--json", "--limit", "max_retries=1", cwd=repo, env=env)
         assert first.returncode == 4 and "provider error" in summary(first)["reason"]
         fp.fail_next(503)
         fp.fail_next(503)  # the request and its one retry

@@ -22,8 +22,7 @@ PROVIDERS = [
 
 def provider_env(fp: FakeProvider, vendor: str, stream: bool) -> dict[str, str]:
     url = fp.openai_base_url if vendor == "OPENAI" else fp.anthropic_base_url
-    return {f"{vendor}_API_KEY": CANARY, f"{vendor}_BASE_URL": url, "AGENTIC_STREAM": str(stream).lower(),
-            "AGENTIC_MAX_RETRIES": "0"}  # fmt: skip
+    return {f"{vendor}_API_KEY": CANARY, f"{vendor}_BASE_URL": url, "AGENTIC_STREAM": str(stream).lower()}
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
@@ -37,7 +36,7 @@ def test_accepted_run_per_provider(repo: Path, model: str, vendor: str, path: st
         {"text": "Done.", "tool_calls": [FINISH]},
     ]
     with FakeProvider(turns) as fp:
-        done = cli("run", "fix the average", "--model", model, "--json", cwd=repo, env=provider_env(fp, vendor, stream))
+        done = cli("run", "fix the average", "--model", model, "--json", "--limit", "max_retries=0", cwd=repo, env=provider_env(fp, vendor, stream))
         requests = list(fp.requests)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
@@ -63,7 +62,7 @@ def test_accepted_run_per_provider(repo: Path, model: str, vendor: str, path: st
 @pytest.mark.parametrize(("model", "vendor", "path"), PROVIDERS, ids=[p[0].split(":")[0] for p in PROVIDERS])
 def test_rejected_run_per_provider(repo: Path, model: str, vendor: str, path: str) -> None:
     with FakeProvider([{"tool_calls": [FINISH]}, {"tool_calls": [FINISH]}]) as fp:
-        done = cli("run", "fix the average", "--model", model, "--json", cwd=repo, env=provider_env(fp, vendor, False))
+        done = cli("run", "fix the average", "--model", model, "--json", "--limit", "max_retries=0", cwd=repo, env=provider_env(fp, vendor, False))
     assert done.returncode == 1, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["status"] == "rejected" and summary["commit"] is None
@@ -73,7 +72,7 @@ def test_rejected_run_per_provider(repo: Path, model: str, vendor: str, path: st
 def test_provider_failure_exits_4(repo: Path, model: str, vendor: str, path: str) -> None:
     with FakeProvider([]) as fp:
         fp.fail_next(500, None)
-        done = cli("run", "fix", "--model", model, "--json", cwd=repo, env=provider_env(fp, vendor, False))
+        done = cli("run", "fix", "--model", model, "--json", "--limit", "max_retries=0", cwd=repo, env=provider_env(fp, vendor, False))
     assert done.returncode == 4, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["status"] == "failed" and "provider error" in summary["reason"]

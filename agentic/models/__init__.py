@@ -32,7 +32,6 @@ class ModelOptions:
     temperature: float | None = None
     max_output_tokens: int = 4096
     timeout_s: float = 120.0
-    max_retries: int = 2
     stream: bool = False
 
 

@@ -14,8 +14,9 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from agentic.errors import MissingCredentials, ProviderError
+from agentic.errors import MissingCredentials, ProviderError, ProviderRequestError
 from agentic.models.base import Message, Usage
+from agentic.retry import parse_retry_after
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -30,28 +31,6 @@ OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 _MAX_SERVER_MESSAGE = 600
-
-
-class ProviderRequestError(ProviderError):
-    """A request to the provider failed: an HTTP error status, a timeout or a broken connection.
-
-    `status` is the HTTP status (None when no answer came back); `retryable` says whether trying the
-    same request again later can help (rate limits, overload, server errors, network trouble).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        hint: str | None = None,
-        status: int | None = None,
-        retryable: bool = False,
-        request_id: str | None = None,
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.status = status
-        self.retryable = retryable
-        self.request_id = request_id
 
 
 # --- base URLs and keys ---------------------------------------------------------------------------
@@ -103,7 +82,7 @@ def build_openai_client(options: ModelOptions) -> tuple[OpenAI, str | None]:
             api_key=key,
             base_url=base_url or OPENAI_DEFAULT_BASE_URL,
             timeout=options.timeout_s,
-            max_retries=options.max_retries,
+            max_retries=0,  # the harness retries (agentic.retry): bounded, journaled
         )
     except openai.OpenAIError as exc:  # e.g. an unusable base URL
         raise ProviderError(f"cannot set up the OpenAI client: {exc}") from exc
@@ -177,6 +156,7 @@ def translate_sdk_error(
             status=status,
             retryable=status in (408, 409, 429) or status >= 500,
             request_id=getattr(exc, "request_id", None),
+            retry_after=parse_retry_after(getattr(getattr(exc, "response", None), "headers", None)),
         )
     if isinstance(exc, sdk.APITimeoutError):
         return ProviderRequestError(
