@@ -32,6 +32,8 @@ MAX_IDLE_TURNS = 2  # answers without a tool call in a row before the agent is t
 NUDGE = "Continue with a tool call. When the task is done, call finish with a summary; the gate decides."
 CUT = ("Your answer was cut off at the output limit ({cap} tokens) before it made a tool call. Make one "
        "tool call at a time, with shorter arguments (edit_file for part of a file rather than write_file).")  # fmt: skip
+REFUSED = ("You declined: {text}\nIf the task conflicts with the contract or cannot be done safely, call finish "
+           "and say why in its summary; otherwise continue with a tool call.")  # fmt: skip
 REPEATED = ("\n[agentic: {what} {n} times in a row. Change your approach: one more and the run ends "
             "as stuck.]")  # fmt: skip
 
@@ -181,8 +183,13 @@ class Session:
         self.idle += 1
         if self.idle >= MAX_IDLE_TURNS:
             raise Rejected("the agent stopped without calling finish")
-        cut = turn.stop_reason == "max_tokens"
-        self.messages.append({"role": "user", "content": CUT.format(cap=self.budget.output_cap) if cut else NUDGE})
+        if turn.stop_reason == "max_tokens":
+            nudge = CUT.format(cap=self.budget.output_cap)
+        elif turn.stop_reason == "refusal":
+            nudge = REFUSED.format(text=" ".join(turn.text.split())[:300] or "(no reason given)")
+        else:
+            nudge = NUDGE
+        self.messages.append({"role": "user", "content": nudge})
 
     def watch(self, call: ToolCall, result: ToolResult) -> str:
         """Stuck detection: a warning (returned, for the model) at max_repeats identical calls or errors

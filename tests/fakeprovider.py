@@ -15,7 +15,8 @@ A turn is a dict:
      "tool_calls": [{"name": str, "arguments": dict | str, "id": str}],   # optional; id optional
      "usage": {"input_tokens": int, "output_tokens": int, "cached_input_tokens": int},  # optional
      "stop_reason": "end" | "tool_calls" | "max_tokens",  # optional; derived from tool_calls otherwise
-     "stream_error": str}                             # optional; a streamed answer breaks off with an error event
+     "stream_error": str,                             # optional; a streamed answer breaks off with an error event
+     "refusal": str}                                  # optional; the model declines, in each API's own way
 
 `input_tokens` counts every prompt token, cached ones included (as OpenAI reports it); for Anthropic,
 which reports uncached and cache-read tokens apart, it is split accordingly.
@@ -118,6 +119,9 @@ class _Answer:
         self.cached_tokens: int = stated.get("cached_input_tokens", 0)
         self.stop: str = turn.get("stop_reason") or ("tool_calls" if self.calls else "end")
         self.stream_error: str | None = turn.get("stream_error")
+        self.refusal: str | None = turn.get("refusal")
+        if self.refusal:
+            self.stop = "refusal"
         self.model: str = (request.get("model") if isinstance(request, dict) else None) or "fake-model"
 
 
@@ -140,7 +144,7 @@ def _chat_usage(a: _Answer) -> dict[str, Any]:
 
 
 def _chat_finish(a: _Answer) -> str:
-    return {"end": "stop", "tool_calls": "tool_calls", "max_tokens": "length"}.get(a.stop, a.stop)
+    return {"end": "stop", "tool_calls": "tool_calls", "max_tokens": "length", "refusal": "stop"}.get(a.stop, a.stop)
 
 
 def _chat_call_id(call: dict[str, Any]) -> str:
@@ -151,7 +155,7 @@ def chat_completion(a: _Answer, serial: int) -> dict[str, Any]:
     message: dict[str, Any] = {
         "role": "assistant",
         "content": a.text or None,
-        "refusal": None,
+        "refusal": a.refusal,
         "annotations": [],
     }
     if a.calls:
@@ -231,14 +235,16 @@ def chat_chunks(a: _Answer, serial: int, include_usage: bool) -> Iterator[str]:
 
 def _responses_items(a: _Answer, serial: int) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    if a.text:
+    if a.text or a.refusal:
+        part = ({"type": "refusal", "refusal": a.refusal} if a.refusal else
+                {"type": "output_text", "text": a.text, "annotations": [], "logprobs": []})  # fmt: skip
         items.append(
             {
                 "id": f"msg_fake{serial}",
                 "type": "message",
                 "status": "completed",
                 "role": "assistant",
-                "content": [{"type": "output_text", "text": a.text, "annotations": [], "logprobs": []}],
+                "content": [part],
             }
         )
     for c in a.calls:
@@ -416,8 +422,8 @@ def _anthropic_usage(a: _Answer, output_tokens: int) -> dict[str, Any]:
 
 def _anthropic_blocks(a: _Answer) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
-    if a.text:
-        blocks.append({"type": "text", "text": a.text, "citations": None})
+    if a.text or a.refusal:
+        blocks.append({"type": "text", "text": a.text or a.refusal, "citations": None})
     for c in a.calls:
         blocks.append(
             {

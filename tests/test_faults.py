@@ -168,3 +168,14 @@ def test_malformed_unknown_empty_and_truncated_answers_go_back_to_the_model(repo
     assert "unknown tool 'delete_everything'" in results[1]["content"]
     assert "Continue with a tool call" in json.dumps(sent[3])  # the empty answer was nudged
     assert "cut off at the output limit" in json.dumps(sent[5])  # the truncated one explained
+
+
+@pytest.mark.parametrize("model", ["openai:gpt-test", "openai-responses:gpt-test", "anthropic:claude-test"])
+def test_a_refusal_is_answered_precisely_and_the_run_goes_on(repo: Path, model: str) -> None:
+    turns = [{"refusal": "I can't help with modifying that file."}, {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}]
+    with FakeProvider(turns) as fp:
+        code, summary = run(repo, model, env_for(fp, "ANTHROPIC" if model.startswith("anthropic") else "OPENAI"))
+        second = json.dumps(fp.requests[1].json)
+    assert code == 0, summary
+    assert journal(summary, "model.response")[0]["stop_reason"] == "refusal"
+    assert "You declined: I can't help with modifying that file." in second and "call finish" in second

@@ -112,17 +112,19 @@ class OpenAIChatModel(OpenAIClientModel):
             for n, c in enumerate(message.tool_calls or [])
             if getattr(c, "type", "function") == "function" and getattr(c, "function", None) is not None
         ]
+        refusal = getattr(message, "refusal", None)
         return Turn(
-            text=message.content or "",
+            text=message.content or refusal or "",
             tool_calls=calls,
             usage=_usage(response.usage),
-            stop_reason=_stop_reason(choices[0].finish_reason, bool(calls)),
+            stop_reason="refusal" if refusal and not calls else _stop_reason(choices[0].finish_reason, bool(calls)),
             model=response.model or self.model_id,
         )
 
     def _complete_streaming(self, params: dict[str, Any]) -> Turn:
         """Accumulate `chat.completion.chunk` deltas; tool-call fragments are joined by their index."""
         text: list[str] = []
+        refusal: list[str] = []
         slots: dict[int, dict[str, Any]] = {}
         finish_reason: str | None = None
         usage: Any = None
@@ -140,6 +142,8 @@ class OpenAIChatModel(OpenAIClientModel):
                     delta = choice.delta
                     if delta.content:
                         text.append(delta.content)
+                    if getattr(delta, "refusal", None):
+                        refusal.append(delta.refusal)
                     for position, fragment in enumerate(delta.tool_calls or []):
                         index = fragment.index if isinstance(fragment.index, int) else position
                         slot = slots.setdefault(index, {"id": "", "name": "", "arguments": []})
@@ -160,9 +164,9 @@ class OpenAIChatModel(OpenAIClientModel):
             for index, slot in sorted(slots.items())
         ]
         return Turn(
-            text="".join(text),
+            text="".join(text) or "".join(refusal),
             tool_calls=calls,
             usage=_usage(usage),
-            stop_reason=_stop_reason(finish_reason, bool(calls)),
+            stop_reason="refusal" if refusal and not calls else _stop_reason(finish_reason, bool(calls)),
             model=model or self.model_id,
         )

@@ -115,6 +115,7 @@ class OpenAIResponsesModel(OpenAIClientModel):
         output = list(getattr(response, "output", None) or []) or list(streamed_items or [])
         text: list[str] = []
         calls: list[ToolCall] = []
+        refused = False
         for item in output:
             kind = getattr(item, "type", None)
             if kind == "message":
@@ -123,6 +124,7 @@ class OpenAIResponsesModel(OpenAIClientModel):
                         text.append(part.text or "")
                     elif getattr(part, "type", None) == "refusal":
                         text.append(part.refusal or "")
+                        refused = True
             elif kind == "function_call":
                 calls.append(
                     ToolCall(item.call_id or item.id or f"call_{len(calls)}", item.name, item.arguments or "")
@@ -131,7 +133,7 @@ class OpenAIResponsesModel(OpenAIClientModel):
             reason = getattr(getattr(response, "incomplete_details", None), "reason", None) or "incomplete"
             stop = _INCOMPLETE_REASONS.get(reason, reason)
         else:
-            stop = "tool_calls" if calls else "end"
+            stop = "tool_calls" if calls else "refusal" if refused else "end"
         return Turn(
             text="".join(text),
             tool_calls=calls,
