@@ -461,6 +461,47 @@ def replay(
     raise typer.Exit(0 if report.identical else 1)
 
 
+@app.command()
+def gate(
+    staged: Annotated[
+        bool, typer.Option("--staged", help="Gate exactly the staged change (what would be committed).")
+    ] = False,
+    contract: Annotated[str | None, typer.Option("--contract", help="Contract path or preset name.")] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", metavar="FILE", help="Write a JSON report ('-': stdout).")
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", metavar="FILE", help="Write a JUnit XML report.")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run the checks even if this tree was gated before.")
+    ] = False,
+    unsafe_no_sandbox: UnsafeOpt = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Check the working tree (tracked and untracked, not ignored files) or the staged change against the
+    contract's invariants: the same checks a run's gate makes, on a clean checkout, compared with HEAD.
+
+    Verdicts are cached by tree, contract and checks: an unchanged tree is answered from the cache.
+    Exit codes: 0 every check passed, 1 a check failed, 2 usage, configuration or sandbox error.
+
+    Example: agentic gate --staged --junit gate.xml
+    """
+    from agentic.gatecheck import GateRequest, Printer, run_gate, write_reports
+
+    console = err if json_file is not None and str(json_file) == "-" else out
+    if unsafe_no_sandbox:
+        err.print("[bold red]warning:[/] --unsafe-no-sandbox: commands run unconfined, with your user's rights")
+    printer = Printer(console)
+    request = GateRequest(repo, staged, contract, use_cache=not no_cache, unsafe_no_sandbox=unsafe_no_sandbox)
+    result = run_gate(request, on_check=printer.check)
+    for note in result.notes:
+        err.print(f"[dim]{note}[/]")
+    printer.done(result)
+    write_reports(result, json_file, junit)
+    raise typer.Exit(result.exit_code)
+
+
 @contract_app.command("check")
 def contract_check(
     file: Annotated[
@@ -619,6 +660,53 @@ def doctor(
             table.add_row(mark, check.name, check.detail, check.fix)
         out.print(table)
     raise typer.Exit(0 if all(c.ok for c in checks if c.essential) else 1)
+
+
+@app.command()
+def init(
+    preset: Annotated[str | None, typer.Option("--preset", help="Contract preset: default, strict or readonly.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="provider:model (default: openai:gpt-4.1-mini).")] = None,
+    test_command: Annotated[str | None, typer.Option("--test-command", help="The test command, e.g. 'npm test' (default: detected).")] = None,
+    no_tests: Annotated[bool, typer.Option("--no-tests", help="No test command: write a placeholder that fails every run until you set one.")] = False,
+    contract_path: Annotated[str | None, typer.Option("--contract-path", help="Where to write the contract (default: policies/contract.yaml).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Ask nothing: flags, then defaults (also when stdin is not a terminal).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite .agentic.yaml and the contract if they exist.")] = False,
+    repo: RepoOpt = Path("."),
+) -> None:  # fmt: skip
+    """Set up a repository: write .agentic.yaml and a contract from a preset, exclude .agentic/ from git.
+
+    At a terminal it asks for the preset, the model and the test command (detected from pyproject.toml,
+    package.json, Cargo.toml, go.mod or a Makefile); flags answer in advance. An existing file is never
+    overwritten without --force. Exit codes: 0 written, 2 usage error or a file exists.
+
+    Example: agentic init --preset strict --model anthropic:claude-sonnet-4-5 --test-command "make test" --yes
+    """
+    from rich.markup import escape
+    from rich.prompt import Confirm
+
+    from agentic import init as setup
+
+    root = setup.repo_root(repo)
+    interactive = not yes and sys.stdin.isatty()
+    choices = setup.choices_from_flags(root, preset, model, test_command, no_tests, contract_path,
+                                       require_tests=not interactive)  # fmt: skip
+    rels = [setup.REPO_FILE, choices.contract_path]
+    if interactive and not force and (found := setup.existing(root, rels)):
+        force = Confirm.ask(f"{', '.join(found)} already exist(s): overwrite?", default=False, console=out)
+    setup.refuse_overwrite(root, rels, force)
+    if interactive:
+        choices = setup.prompt_choices(root, choices, out, ask_preset=preset is None, ask_model=model is None,
+                                       ask_tests=test_command is None and not no_tests)  # fmt: skip
+    result = setup.init_repository(root, choices, force=force)
+    for planned in result.written:
+        out.print(f"[green]wrote[/] {escape(planned.rel)} ({escape(planned.summary)})")
+    out.print(f"[green]excluded[/] .agentic/ from git ({escape(str(result.exclude_file))})")
+    if choices.test_command is None:
+        out.print(f"[yellow]note:[/] every run is rejected until you set test_command in {escape(choices.contract_path)}")
+    out.print(f"next steps:\n  git add {setup.REPO_FILE} {escape(choices.contract_path)} && git commit -m 'agentic: setup'\n"
+              "  agentic contract check      validate the contract and its rules' examples\n"
+              "  agentic doctor              check git, the sandbox, the model and its key\n"
+              '  agentic run "describe the change you want"', soft_wrap=True)  # fmt: skip
 
 
 @app.command()

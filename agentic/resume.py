@@ -36,6 +36,11 @@ def recorded_flags(tape: Tape) -> dict[str, Any]:
     return {k: settings.get(k) for k, origin in origins.items() if origin.startswith("flag")}
 
 
+# Settings that change how the harness reaches the provider or reports, not what the run does: a
+# run that failed on timeouts may be resumed with a longer request_timeout_s.
+OPERATIONAL = frozenset({"request_timeout_s", "rate_limits", "notify"})
+
+
 def changes_since(tape: Tape, settings: Settings, contract: Contract) -> list[str]:
     """What differs now from when the run started, in words; empty when it may be resumed as is."""
     found = []
@@ -44,8 +49,8 @@ def changes_since(tape: Tape, settings: Settings, contract: Contract) -> list[st
         found.append(f"the contract changed ({contract.source}: {str(recorded.get('hash'))[:15]}… → "
                      f"{contract.hash_ref[:15]}…)")  # fmt: skip
     then, now = tape.start.get("settings") or {}, settings.to_dict()
-    for key in sorted(set(then) | set(now)):
-        if then.get(key) != now.get(key):
+    for key in sorted(set(then) | set(now) - OPERATIONAL):
+        if key not in OPERATIONAL and then.get(key) != now.get(key):
             found.append(f"setting {key} changed ({then.get(key)!r} → {now.get(key)!r})")
     version = (tape.start.get("harness") or {}).get("version")
     if version != __version__:

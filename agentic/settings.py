@@ -33,6 +33,7 @@ class Settings:
     stream: bool = False
     sandbox: str = "auto"  # "auto" (bubblewrap, else the Landlock fallback) or "bubblewrap" (strict)
     prices: dict[str, Any] | None = None  # provider:model -> {input, cached_input, output} per 1M tokens
+    notify: dict[str, Any] | None = None  # webhook and/or command when a run ends: agentic/notify.py
     context_window: int | None = None  # tokens; overrides the shipped table (agentic/data/context_windows.yaml)
     rate_limits: dict[str, Any] | None = None  # provider[:model] -> {requests_per_minute, tokens_per_minute}
     # key -> where its value came from ("default", a file path, "env AGENTIC_MODEL", "flag --model")

@@ -174,7 +174,8 @@ def test_resume_after_the_provider_failed_past_its_retries(repo: Path, model: st
         assert again.returncode == 4 and "provider error" in summary(again)["reason"]
         assert len(fp.requests) == served + 2  # the recorded steps were not asked again
         fp.add_turns({"tool_calls": [FINISH]})
-        done = cli("resume", "last", "--json", cwd=repo, env=env)
+        # a longer request timeout is how the transport is reached, not what the run does: allowed
+        done = cli("resume", "last", "--json", cwd=repo, env={**env, "AGENTIC_REQUEST_TIMEOUT_S": "300"})
         assert done.returncode == 0, done.stderr
         assert len(fp.requests) == served + 3  # only the new step was asked for
     end = summary(done)
