@@ -257,17 +257,26 @@ def runs(
 def show(
     run_id: RunArg,
     json_out: Annotated[bool, typer.Option("--json", help="The timeline as JSON.")] = False,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", metavar="FILE", help="Also write a standalone HTML report to FILE.")
+    ] = None,
     repo: RepoOpt = Path("."),
 ) -> None:
     """Show a run's timeline from its journal: every model call, tool call and gate with its time,
     duration, decision (verdict, who decided, rule), tokens and cost; errors in red; totals at the end.
 
     --json prints one object: {"run": index row, "timeline": [rows], "totals": {...}}.
+    --html FILE writes a standalone page (no network assets): the steps with the model's messages and
+    tool calls, decisions, the final change's diff, gate results and usage over time.
     """
     from agentic.report import WIDE, clean, timeline, timeline_lines, timeline_table, totals
 
-    _, store = _open_store(repo)
+    info, store = _open_store(repo)
     row = _get_run(store, run_id)
+    if html_out is not None:
+        from agentic.htmlreport import write_run_html
+
+        write_run_html(Path(row["journal"]), html_out, repo=info.root, run=row)
     rows = timeline(Path(row["journal"]))
     if json_out:
         print(json.dumps({"run": row, "timeline": rows, "totals": totals(rows)}))
@@ -275,6 +284,8 @@ def show(
     title = f"run {row['id']} · {row['status']}"
     out.print(timeline_table(rows, title) if out.width >= WIDE else timeline_lines(rows, title))
     out.print(f"journal: {clean(row['journal'])}", markup=False)
+    if html_out is not None:
+        out.print(f"report: {clean(str(html_out))}", markup=False)
 
 
 @app.command()

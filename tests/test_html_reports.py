@@ -1,0 +1,296 @@
+"""The HTML reports as a person sees them: rendered in headless Chromium (Debian's `chromium`).
+
+Each report must load without console messages (a script blocked by the page's Content-Security-Policy
+or a failed load would log one), show its key sections, and paint a screenshot that is not blank.
+Journal content is untrusted: a `<script>` in a model message or a file must show as text.
+
+Without Chromium these tests skip, unless AGENTIC_REQUIRE_CHROMIUM is set (CI sets it), where they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import zlib
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from agentic.evalstats import Attempt, compare, summarize, write_html
+from agentic.htmlreport import esc, run_page
+from tests.conftest import FINISH, cli, write_script
+
+CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+REQUIRED = bool(os.environ.get("AGENTIC_REQUIRE_CHROMIUM"))
+EVIL = "</div></pre><script>document.title='PWNED'</script><img src=x onerror=\"document.title='PWNED'\">"
+
+
+@dataclass
+class Rendered:
+    dom: str
+    console: list[str]
+    png: bytes
+
+
+@pytest.fixture
+def chromium() -> str:
+    if CHROMIUM is None:
+        if REQUIRED:
+            pytest.fail(
+                "AGENTIC_REQUIRE_CHROMIUM is set but chromium is not installed (apt-get install chromium)"
+            )
+        pytest.skip("chromium is not installed (apt-get install chromium); CI sets AGENTIC_REQUIRE_CHROMIUM")
+    return CHROMIUM
+
+
+def _chromium(binary: str, page: Path, profile: Path, *mode: str) -> subprocess.CompletedProcess[str]:
+    argv = [
+        binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--hide-scrollbars", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+        "--window-size=1280,1600", *mode, page.as_uri(),
+    ]  # fmt: skip
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False
+    )
+
+
+def render(binary: str, page: Path, tmp: Path) -> Rendered:
+    """The DOM after load, the console messages, and a screenshot of the page in headless Chromium."""
+    dumped = _chromium(binary, page, tmp / "profile-dom", "--dump-dom")
+    assert dumped.returncode == 0 and "<html" in dumped.stdout, dumped.stderr[-2000:]
+    shot = tmp / f"{page.stem}.png"
+    painted = _chromium(binary, page, tmp / "profile-png", f"--screenshot={shot}")
+    assert painted.returncode == 0 and shot.exists(), painted.stderr[-2000:]
+    console = [
+        line for out in (dumped.stderr, painted.stderr) for line in out.splitlines() if ":CONSOLE" in line
+    ]
+    return Rendered(dumped.stdout, console, shot.read_bytes())
+
+
+def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
+    """Width, height and the RGB(A) rows of an 8-bit, non-interlaced PNG (what Chromium writes)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, chunks, header = 8, [], None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            chunks.append(body)
+    assert header is not None
+    width, height, depth, colour, _, _, interlace = header
+    assert depth == 8 and colour in (2, 6) and interlace == 0, header
+    bpp = 3 if colour == 2 else 4
+    raw, stride = zlib.decompress(b"".join(chunks)), width * bpp
+    prev, rows = bytearray(stride), []
+    for y in range(height):
+        start = y * (stride + 1)
+        line = _unfilter(raw[start], bytearray(raw[start + 1 : start + 1 + stride]), prev, bpp)
+        rows.append(bytes(line))
+        prev = line
+    return width, height, rows
+
+
+def _unfilter(kind: int, line: bytearray, prev: bytearray, bpp: int) -> bytearray:
+    if kind == 2:
+        return bytearray((a + b) & 0xFF for a, b in zip(line, prev, strict=True))
+    for i in range(len(line)):
+        left = line[i - bpp] if i >= bpp else 0
+        up_left = prev[i - bpp] if i >= bpp else 0
+        if kind == 1:
+            line[i] = (line[i] + left) & 0xFF
+        elif kind == 3:
+            line[i] = (line[i] + ((left + prev[i]) >> 1)) & 0xFF
+        elif kind == 4:
+            p = left + prev[i] - up_left
+            pa, pb, pc = abs(p - left), abs(p - prev[i]), abs(p - up_left)
+            line[i] = (line[i] + (left if pa <= pb and pa <= pc else prev[i] if pb <= pc else up_left)) & 0xFF
+    return line
+
+
+def assert_not_blank(png: bytes) -> None:
+    """Many colours, and a good share of pixels unlike the background: text, tables, charts were painted."""
+    width, height, rows = png_pixels(png)
+    assert (width, height) == (1280, 1600)
+    bpp = len(rows[0]) // width
+    pixels = [row[i : i + 3] for row in rows[::8] for i in range(0, len(row), bpp * 8)]
+    colours = set(pixels)
+    background = max(colours, key=pixels.count)
+    inked = sum(1 for p in pixels if p != background) / len(pixels)
+    assert len(colours) > 50, f"only {len(colours)} colours: the page looks blank"
+    assert inked > 0.03, f"only {inked:.1%} of the page differs from the background"
+
+
+class Elements(HTMLParser):
+    """The elements and attributes of a serialized DOM (text is not markup, whatever it says)."""
+
+    def __init__(self, dom: str) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.attributes: list[tuple[str, str]] = []
+        self.title = ""
+        self._in_title = False
+        self.feed(dom)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.attributes += [(name, value or "") for name, value in attrs]
+        self._in_title = tag == "title" and not self.title
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+
+
+def assert_clean(rendered: Rendered) -> None:
+    """Nothing blocked or failed to load, no element or handler came from the content, no remote asset."""
+    assert rendered.console == [], rendered.console
+    elements = Elements(rendered.dom)
+    active = elements.tags & {"script", "img", "iframe", "object", "embed", "link", "base", "form"}
+    assert not active, active
+    handlers = [name for name, _ in elements.attributes if name.startswith("on")]
+    assert handlers == [], handlers
+    remote = [v for name, v in elements.attributes if name in ("src", "href") and not v.startswith("#")]
+    assert remote == [], remote
+    assert elements.title.startswith("agentic") and "PWNED" not in elements.title
+
+
+# -- the run report -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def run_with_evil_content(repo: Path, tmp_path: Path) -> Path:
+    """An accepted run whose model messages, tool arguments and diff carry markup and a control character."""
+    fix = {
+        "name": "edit_file",
+        "arguments": {
+            "path": "calc.py",
+            "old_text": "return sum(values) / (len(values) - 1)",
+            "new_text": f"return sum(values) / len(values)  # {EVIL}",
+        },
+    }
+    turns = [
+        {
+            "text": f"Looking around. {EVIL}\u202eevil",
+            "tool_calls": [{"name": "list_files", "arguments": {}}],
+        },
+        {
+            "text": "Reading the secrets.",
+            "tool_calls": [{"name": "read_file", "arguments": {"path": ".env"}}],
+        },
+        {"text": "Fixing.", "tool_calls": [fix]},
+        {"text": "Testing.", "tool_calls": [{"name": "run_tests", "arguments": {}}]},
+        {"text": "Done.", "tool_calls": [FINISH]},
+    ]
+    script = write_script(tmp_path / "evil.yaml", turns)
+    done = cli("run", "fix the average <b>now</b>", "--model", f"script:{script}", "--json", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["status"] == "accepted"
+    return repo
+
+
+def test_show_html_writes_a_run_report_a_person_can_read(
+    run_with_evil_content: Path, tmp_path: Path, chromium: str
+) -> None:
+    report = tmp_path / "run.html"
+    done = cli("show", "last", "--html", str(report), cwd=run_with_evil_content)
+    assert done.returncode == 0, done.stderr
+    assert "report:" in done.stdout and report.exists()
+    rendered = render(chromium, report, tmp_path)
+    assert_clean(rendered)
+    dom = rendered.dom
+    for anchor in ("summary", "usage", "timeline", "diff", "gates", "events"):
+        assert f'id="{anchor}"' in dom, anchor
+    assert "fix the average &lt;b&gt;now&lt;/b&gt;" in dom  # the task, as text
+    assert "accepted" in dom and "the gate passed" in dom
+    # each step with its message, tool calls, arguments and decisions
+    assert 'id="step-1"' in dom and 'id="step-5"' in dom
+    assert "Looking around. &lt;/div&gt;&lt;/pre&gt;&lt;script&gt;document.title='PWNED'" in dom
+    assert "⟦U+202E⟧evil" in dom  # a bidi override is shown, not obeyed
+    assert "tools.read_file.deny[0]" in dom and "deny" in dom
+    assert "&quot;path&quot;: &quot;calc.py&quot;" in dom or '"path": "calc.py"' in dom
+    # the final change: the commit's diff against the base, the evil comment as text
+    assert "diff --git a/calc.py b/calc.py" in dom
+    assert "+    return sum(values) / len(values)  # &lt;/div&gt;" in dom
+    # gate results per check and the usage chart
+    for check in ("tests-pass", "protected-unchanged", "small"):
+        assert check in dom
+    assert "<svg" in dom and "<polyline" in dom and "cumulative tokens" in dom
+    assert_not_blank(rendered.png)
+
+
+def test_run_report_of_a_rejected_run_without_a_repository(repo: Path, tmp_path: Path) -> None:
+    script = write_script(tmp_path / "t.yaml", [{"text": "I give up <now>", "tool_calls": [FINISH]}] * 3)
+    done = cli("run", "x", "--model", f"script:{script}", "--json", cwd=repo)
+    assert done.returncode != 0
+    journal = next((repo / ".agentic" / "runs").glob("*/journal.jsonl"))
+    page = run_page(journal)
+    assert "I give up &lt;now&gt;" in page and "<now>" not in page
+    assert "gate failed" in page and "no repository given" in page
+    assert "rejected" in page or "failed" in page
+
+
+def test_esc_escapes_markup_and_shows_hidden_characters() -> None:
+    assert esc('<a href="x">&</a>') == "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;"
+    assert esc("a\u202eb\x1b[31mc\u200bd") == "a⟦U+202E⟧b⟦U+001B⟧[31mc⟦U+200B⟧d"
+    assert esc("line\nnext\ttab") == "line\nnext\ttab"
+
+
+# -- the eval report ------------------------------------------------------------------------------
+
+
+def _attempt(scenario: str, number: int, verdict: str, reason: str = "") -> Attempt:
+    ran = verdict != "error"
+    return Attempt(
+        scenario, number, verdict, {"pass": "accepted", "fail": "rejected"}.get(verdict, ""),
+        reason or verdict, f"run-{number}" if ran else None, 5 if ran else 0, 7 if ran else 0,
+        2500 if ran else 0, 0.004 if ran else None, 9.5, {"tests-pass": verdict == "pass"}, ("bugfix",),
+    )  # fmt: skip
+
+
+def test_eval_html_report_shows_overview_scenarios_regressions_and_fingerprint(
+    tmp_path: Path, chromium: str
+) -> None:
+    spec = {"fix-average": "ppp", "refuse-env": "fff", "wobbly": "ppf", "net": "eee", f"evil-{EVIL}": "ppp"}
+    attempts = [
+        _attempt(name, i + 1, {"p": "pass", "f": "fail", "e": "error"}[c], reason=f"reason {EVIL}")
+        for name, letters in spec.items()
+        for i, c in enumerate(letters)
+    ]
+    summary = summarize(attempts, fingerprint={"model": "m2", "prompt": EVIL}, meta={"repeats": 3})
+    base_attempts = [a if a.scenario != "wobbly" else _attempt("wobbly", a.attempt, "pass") for a in attempts]
+    baseline = summarize(base_attempts, fingerprint={"model": "m1", "prompt": EVIL}, meta={})
+    comparison = compare(summary, baseline, max_drop=0.05)
+    assert not comparison.ok
+    report = tmp_path / "eval.html"
+    write_html(summary, report, comparison)
+    rendered = render(chromium, report, tmp_path)
+    assert_clean(rendered)
+    dom = rendered.dom
+    for anchor in ("overview", "comparison", "scenarios", "fingerprint"):
+        assert f'id="{anchor}"' in dom, anchor
+    assert "pass rate over 12 attempts" in dom and "95% interval" in dom and "pass@3" in dom
+    assert "regression" in dom and "wobbly: passed 3/3 in the baseline, now 2/3" in dom
+    assert "fingerprint changed" in dom and "model" in dom
+    assert dom.index("wobbly") < dom.index("fix-average")  # the regression is listed first
+    assert "evil-&lt;/div&gt;" in dom and "reason &lt;/div&gt;" in dom
+    assert "<svg" in dom and "$0.0480" in dom
+    assert_not_blank(rendered.png)
+
+
+def test_eval_html_report_without_comparison_or_runs(tmp_path: Path) -> None:
+    report = tmp_path / "eval.html"
+    write_html(summarize([], fingerprint={}, meta={}), report)
+    text = report.read_text()
+    assert 'id="overview"' in text and 'id="comparison"' not in text and "none recorded" in text
