@@ -37,7 +37,17 @@ from agentic.errors import UsageError, WorkspaceError
 from agentic.gate import Candidate, CheckResult, Verdict, count_tests, evaluate
 from agentic.sandbox import REFUSED_EXIT, CommandResult, Sandbox, make_sandbox, require_sandbox
 from agentic.settings import DEFAULT_CONTRACT, Settings, load_settings
-from agentic.workspace import STATE_DIR, Workspace, ensure_excluded, git, run_git
+from agentic.workspace import (
+    ADDED_LINES,
+    NAME_STATUS,
+    STATE_DIR,
+    Workspace,
+    ensure_excluded,
+    git,
+    parse_added_lines,
+    parse_name_status,
+    run_git,
+)
 
 FORMAT = "agentic.gate"
 FORMAT_VERSION = 1
@@ -209,25 +219,6 @@ def empty_tree(root: Path) -> str:
     return git(["hash-object", "-t", "tree", "-w", "--stdin"], root, input="").strip()
 
 
-def changes_between(root: Path, base: str, tree: str) -> list[tuple[str, str]]:
-    """(A/M/D/T, path) for every path that differs, as a run's snapshot lists them."""
-    out = git(["diff-tree", "-r", "--no-renames", "--name-status", "-z", base, tree], root)
-    parts = [p for p in out.split("\0") if p]
-    return [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
-
-
-def added_lines(root: Path, base: str, tree: str) -> list[tuple[str, str]]:
-    """(path, line) for every line the change adds (what the no_secrets check reads)."""
-    text = git(["diff-tree", "-p", "--no-ext-diff", "--no-textconv", "-r", "-U0", base, tree], root)
-    current, out = "", []
-    for line in text.splitlines():
-        if line.startswith("+++ "):
-            current = line[6:] if line.startswith("+++ b/") else line[4:]
-        elif line.startswith("+") and not line.startswith("+++"):
-            out.append((current, line[1:]))
-    return out
-
-
 # --- the cache ---------------------------------------------------------------------------------------
 
 
@@ -353,7 +344,7 @@ class Evaluation:
 
     def run(self, tree: str, base_tree: str, changes: list[tuple[str, str]],
             on_check: Callable[[CheckResult], None] | None) -> Verdict:  # fmt: skip
-        added = added_lines(self.root, base_tree, tree)
+        added = parse_added_lines(git([*ADDED_LINES, base_tree, tree], self.root))
         parents = ["-p", self.head] if self.head else []
         commit = git(["commit-tree", tree, *parents, "-m", "agentic: gate candidate"], self.root,
                      env=CANDIDATE_AUTHOR).strip()  # fmt: skip
@@ -397,7 +388,7 @@ def _gate(req: GateRequest, on_check: Callable[[CheckResult], None] | None) -> G
         result.verdict, result.cached = Verdict.from_dict(hit["verdict"]), True
         result.changes, result.evaluated_at = [(s, p) for s, p in hit["changes"]], float(hit["evaluated_at"])
     else:
-        result.changes = changes_between(repo.root, base_tree, tree)
+        result.changes = parse_name_status(git([*NAME_STATUS, base_tree, tree], repo.root))
         evaluation = Evaluation(repo.root, contract, repo.head, _sandbox_factory(contract, settings, req),
                                 min(GATE_TIMEOUT_S, contract.limits.timeout_s))  # fmt: skip
         result.verdict = evaluation.run(tree, base_tree, result.changes, on_check)

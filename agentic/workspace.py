@@ -180,10 +180,7 @@ class Workspace:
         excluded = [f":(exclude,top,literal){p}" for p in self.nested_repositories()]
         self._git(["add", "--all", "--", ".", *excluded])
         tree = self._git(["write-tree"]).strip()
-        out = self._git(["diff-tree", "-r", "--no-renames", "--name-status", "-z", self.base, tree])
-        parts = [p for p in out.split("\0") if p]
-        changes = [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
-        return Snapshot(tree, changes)
+        return Snapshot(tree, parse_name_status(self._git([*NAME_STATUS, self.base, tree])))
 
     def restore(self, tree: str) -> None:
         """Make the worktree's content exactly `tree` again (what a snapshot includes; ignored files
@@ -229,14 +226,7 @@ class Workspace:
 
     def added_lines(self, tree: str) -> list[tuple[str, str]]:
         """(path, line) for every line the change adds."""
-        text = self._git(["diff-tree", "-p", "--no-ext-diff", "--no-textconv", "-r", "-U0", self.base, tree])
-        current, out = "", []
-        for line in text.splitlines():
-            if line.startswith("+++ "):
-                current = line[6:] if line.startswith("+++ b/") else line[4:]
-            elif line.startswith("+") and not line.startswith("+++"):
-                out.append((current, line[1:]))
-        return out
+        return parse_added_lines(self._git([*ADDED_LINES, self.base, tree]))
 
     def commit(self, tree: str, message: str) -> str:
         name, email = identity(self.repo_root)
@@ -297,6 +287,27 @@ def _remove_worktree(root: Path, path: Path) -> None:
         if path.exists():
             shutil.rmtree(path, ignore_errors=True)
         git(["worktree", "prune"], root, check=False)
+
+
+NAME_STATUS = ["diff-tree", "-r", "--no-renames", "--name-status", "-z"]  # + base, tree
+ADDED_LINES = ["diff-tree", "-p", "--no-ext-diff", "--no-textconv", "-r", "-U0"]  # + base, tree
+
+
+def parse_name_status(out: str) -> list[tuple[str, str]]:
+    """(A/M/D/T, path) for every path that differs, from `git NAME_STATUS base tree` (renames as D + A)."""
+    parts = [p for p in out.split("\0") if p]
+    return [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+
+
+def parse_added_lines(text: str) -> list[tuple[str, str]]:
+    """(path, line) for every added line, from `git ADDED_LINES base tree` (what no_secrets reads)."""
+    current, out = "", []
+    for line in text.splitlines():
+        if line.startswith("+++ "):
+            current = line[6:] if line.startswith("+++ b/") else line[4:]
+        elif line.startswith("+") and not line.startswith("+++"):
+            out.append((current, line[1:]))
+    return out
 
 
 def apply_commit(root: Path, commit: str, base: str) -> str:
