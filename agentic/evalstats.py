@@ -825,14 +825,22 @@ def _plain(text: object) -> Text:
     return Text(clean(str(text)))
 
 
-def render_table(summary: EvalSummary, comparison: Comparison | None = None) -> Table:
+NUMBERS = ("rate", "95% CI", "pass@k", "pass^k", "steps", "tokens", "cost", "time")
+NARROW = ("rate", "pass@k", "steps", "cost")  # what a terminal under WIDE columns shows
+WIDE = 120
+
+
+def render_table(summary: EvalSummary, comparison: Comparison | None = None, width: int | None = None) -> Table:
     """Per-scenario rows and an overall row, coloured by status (pass green, fail red, flaky yellow,
-    error magenta); with a comparison, a baseline column and regressions marked and listed first."""
+    error magenta); with a comparison, a baseline column and regressions marked and listed first.
+    Under WIDE columns only the NARROW figures are shown, so the scenario names stay readable."""
     o = summary.overall
+    shown = NUMBERS if width is None or width >= WIDE else NARROW
+    keep = [i for i, name in enumerate(NUMBERS) if name in shown]
     table = Table(title=_plain(headline(summary, comparison)), box=box.SIMPLE_HEAD, padding=(0, 1))
-    table.add_column("scenario", overflow="fold")
+    table.add_column("scenario", overflow="fold", min_width=16)
     table.add_column("status", no_wrap=True)
-    for name in ("passed", "rate", "95% CI", "pass@k", "pass^k", "steps", "tokens", "cost", "time"):
+    for name in ("passed", *shown):
         table.add_column(name, justify="right", no_wrap=True)
     if comparison is not None:
         table.add_column("baseline", justify="right", no_wrap=True)
@@ -844,7 +852,7 @@ def render_table(summary: EvalSummary, comparison: Comparison | None = None) -> 
             _plain(stats.scenario),
             Text(label, style=f"bold {STATUS_STYLE[stats.status]}"),
             f"{stats.passes}/{stats.n}" + (f" +{stats.errors}err" if stats.errors else ""),
-            *_numbers(stats),
+            *[_numbers(stats)[i] for i in keep],
         ]
         if comparison is not None:
             cells.append(
@@ -856,7 +864,7 @@ def render_table(summary: EvalSummary, comparison: Comparison | None = None) -> 
         "overall",
         f"{o.passing}/{o.scenarios} pass",
         f"{o.passes}/{o.n}",
-        *_numbers(o),
+        *[_numbers(o)[i] for i in keep],
     ]
     if comparison is not None:
         overall.append("")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -276,3 +277,19 @@ def test_a_resumed_run_that_ends_the_same_way_sends_the_same_key(repo: Path, rec
     assert len(keys) == 2 and keys[0] == keys[1]
     assert [b["status"] for b in receiver.bodies()] == ["failed", "failed"]
     assert {b["run_id"] for b in receiver.bodies()} == {first["run_id"]}
+
+
+def test_an_eval_notifies_once_at_its_end_not_per_attempt(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    got = repo / "got.jsonl"
+    record = f"import sys; open({str(got)!r}, 'a').write(sys.stdin.read().strip() + chr(10))"
+    (repo / ".agentic.yaml").write_text(yaml.safe_dump({"notify": {"command": [sys.executable, "-c", record]}}))
+    scenario = Path(__file__).parent.parent / "scenarios" / "fix-average.yaml"
+    done = cli("eval", str(scenario), "--repeats", "2", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [line] = got.read_text().splitlines()
+    body = json.loads(line)
+    assert body["event"] == "eval.end" and body["status"] == "ok" and body["attempts"] == 2
+    assert body["idempotency_key"] and body["pass_rate"] == 1.0
