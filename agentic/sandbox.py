@@ -14,8 +14,9 @@
   `--new-session`, a seccomp filter (agentic.seccomp), and resource limits (address space, CPU
   seconds, file size, process count) set on the sandbox's init with prlimit(2) while bubblewrap
   waits on `--block-fd`, so the command and everything it starts inherit them;
-- when the harness is root, the command runs as uid/gid 65534 (process limits do not bind root):
-  bubblewrap mounts as root, keeps only CAP_SETUID/CAP_SETGID, and `setpriv` drops to 65534 with
+- when the harness is root, the command runs as a uid/gid of the worktree's own (sandbox_user; process
+  limits do not bind root, and concurrent runs must not share theirs):
+  bubblewrap mounts as root, keeps only CAP_SETUID/CAP_SETGID, and `setpriv` drops to that user with
   no capabilities and no_new_privs. The worktree is handed to that user before every command.
 
 A timeout kills the whole process tree: bubblewrap is the PID-namespace init's parent, and the
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import json
 import math
 import os
@@ -65,7 +67,17 @@ from agentic.sandbox_server import NOT_FOUND_PREFIX, Server, ServerFailed, Serve
 ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYENV_ROOT", "PYENV_VERSION", "VIRTUAL_ENV")
 GiB = 1024**3
 MiB = 1024**2
-NOBODY = (65534, 65534)
+NOBODY = (65534, 65534)  # the probe's user; a sandbox runs as a user of its own (sandbox_user)
+SANDBOX_UIDS = (1_500_000_000, 100_000_000)  # first uid, how many: a range no account or subuid map uses
+
+
+def sandbox_user(worktree: str) -> tuple[int, int]:
+    """The uid/gid a root harness runs this worktree's commands as: one of its own, derived from the
+    worktree's path. Concurrent runs (agentic eval) then neither share the per-user process limit
+    (RLIMIT_NPROC), nor see each other's processes as their own to signal."""
+    first, span = SANDBOX_UIDS
+    uid = first + int.from_bytes(hashlib.sha256(worktree.encode()).digest()[:8], "big") % span
+    return uid, uid
 CPU_MARGIN_S = 5  # RLIMIT_CPU default: the timeout plus this
 REFUSED_EXIT = 126  # exit code of a CommandResult for a command the sandbox refused to start
 # Relative to a home directory; masked when still visible inside the sandbox.
@@ -287,6 +299,13 @@ class _Bwrap:
     flags: tuple[str, ...]  # namespaces and capabilities
     user_prefix: tuple[str, ...]  # setpriv … -- when dropping to run_as inside
     run_as: tuple[int, int] | None
+
+    def user_for(self, run_as: tuple[int, int] | None) -> tuple[str, ...]:
+        """The setpriv prefix that drops to `run_as` (empty: no drop)."""
+        if not self.user_prefix or run_as is None:
+            return ()
+        return (self.user_prefix[0], f"--reuid={run_as[0]}", f"--regid={run_as[1]}", "--clear-groups",
+                "--inh-caps=-all", "--")  # fmt: skip
 
 
 def default_run_as() -> tuple[int, int] | None:
@@ -753,8 +772,9 @@ class BubblewrapSandbox(_Limited):
                 hint="install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)",
             )
         self._setup = setup
-        self.run_as = setup.run_as
         self._wt = os.path.realpath(self.worktree)
+        self.run_as = sandbox_user(self._wt) if setup.run_as is not None else None
+        self._user = setup.user_for(self.run_as)
         self._readonly = [inside(self.worktree, self._wt, p) for p in [Path(".git"), *self.readonly]]
         self._view = host_view(self._wt, self.run_as, self.expose)
         self._parents = self._view.mount_parents([*self._view.exposed, self._wt])
@@ -799,7 +819,7 @@ class BubblewrapSandbox(_Limited):
         for option, fd in (("--seccomp", seccomp_fd), ("--info-fd", info_fd), ("--block-fd", block_fd)):
             if fd is not None:
                 cmd += [option, str(fd)]
-        return [*cmd, "--", *self._setup.user_prefix, *argv]
+        return [*cmd, "--", *self._user, *argv]
 
     def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000) -> CommandResult:
         if self.persistent:
@@ -969,9 +989,8 @@ class LandlockSandbox(_Limited):
     def __post_init__(self) -> None:
         if landlock.abi_version() < 1:
             raise SandboxUnavailable("commands cannot be sandboxed: Landlock is not available on this kernel")
-        if os.geteuid() != 0:
-            self.run_as = None
         self._wt = os.path.realpath(self.worktree)
+        self.run_as = sandbox_user(self._wt) if os.geteuid() == 0 and self.run_as is not None else None
         if self.run_as is not None:
             blocked = [str(Path(*Path(self._wt).parts[:d])) for d in range(2, len(Path(self._wt).parts))]
             blocked = [a for a in blocked if not _traversable(a, *self.run_as)]

@@ -13,9 +13,11 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,10 +31,15 @@ from agentic.sandbox import (
     command_env,
     require_sandbox,
     sandbox_level,
+    sandbox_user,
 )
 
 ROOT = os.geteuid() == 0
-SANDBOX_UID = 65534 if ROOT else os.geteuid()
+
+
+def uid_of(box: Any) -> int:
+    """Who the sandbox's commands run as: a uid of the worktree's own when the harness is root."""
+    return box.run_as[0] if box.run_as else os.geteuid()
 
 
 def make_worktree(parent: Path) -> Path:
@@ -142,7 +149,7 @@ def test_runs_as_an_unprivileged_user_and_the_harness_keeps_access(box: Bubblewr
     (box.worktree / "later" / "file.txt").write_text("harness\n")
     result = sh(box, "id -u; echo sandbox >> later/file.txt && touch later/new && echo wrote")
     assert result.ok, result.output
-    assert result.output.split()[0] == str(SANDBOX_UID)
+    assert result.output.split()[0] == str(uid_of(box)) and (not ROOT or uid_of(box) >= 1_500_000_000)
     assert "wrote" in result.output
     assert (box.worktree / "later" / "file.txt").read_text() == "harness\nsandbox\n"
     (box.worktree / "later" / "new").write_text("the harness can still write here\n")
@@ -447,14 +454,52 @@ def test_cpu_seconds_are_bounded(tmp_path: Path) -> None:
 
 
 def test_fork_bomb_is_bounded_and_leaves_nothing_behind(box: BubblewrapSandbox) -> None:
-    before = set(live_processes(SANDBOX_UID))
+    before = set(live_processes(uid_of(box)))
     start = time.monotonic()
     result = sh(box, "bomb() { bomb | bomb & }; bomb; sleep 60", timeout=3, cap=4000)
     assert isinstance(result, CommandResult) and not result.ok
     assert time.monotonic() - start < 8
     assert "fork" in result.output.lower()  # the process limit was hit
-    assert wait_until_gone(SANDBOX_UID, before) == []
+    assert wait_until_gone(uid_of(box), before) == []
     assert sh(box, "echo after").output == "after\n"
+
+
+@pytest.mark.skipif(not ROOT, reason="a harness that is not root runs every sandbox as itself")
+def test_a_fork_bomb_in_one_sandbox_does_not_starve_another(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    bombed = BubblewrapSandbox(make_worktree(tmp_path / "a"), persistent=True)
+    other = BubblewrapSandbox(make_worktree(tmp_path / "b"), persistent=True)
+    try:
+        assert uid_of(bombed) != uid_of(other)  # each its own user, so its own process limit
+        hold = """
+            import os, time
+            try:
+                while True:  # as many processes as the limit allows, each kept alive
+                    if os.fork() == 0:
+                        time.sleep(30)
+                        os._exit(0)
+            except OSError:
+                print("at the limit", flush=True)
+            time.sleep(30)
+        """
+        bomb = threading.Thread(target=py, args=(bombed, hold), kwargs={"timeout": 4})
+        bomb.start()
+        time.sleep(2)  # the bomb holds its limit now
+        forks = py(other, """
+            import os
+            for _ in range(20):  # os.fork fails at once, no retry, when the user is at its limit
+                pid = os.fork()
+                if pid == 0:
+                    os._exit(0)
+                os.waitpid(pid, 0)
+            print("forked")
+        """)
+        bomb.join()
+        assert forks.ok and forks.output == "forked\n", forks.output
+    finally:
+        bombed.close()
+        other.close()
 
 
 def test_timeout_kills_the_whole_tree_including_setsid_children(box: BubblewrapSandbox, tmp_path: Path) -> None:
@@ -553,7 +598,7 @@ def test_landlock_fallback_confines_files_network_and_sessions(open_dir: Path) -
     result = sh(box, f"id -u; echo data > new.txt; echo x > {outside}; echo x > /etc/agentic-x; "
                      "echo x >> contract.yaml; ls /root /home; echo tmp > $TMPDIR/t && echo tmp-ok; "
                      "setsid true || echo setsid-refused")  # fmt: skip
-    assert result.output.split()[0] == str(SANDBOX_UID)
+    assert result.output.split()[0] == str(uid_of(box))
     assert (worktree / "new.txt").read_text() == "data\n"
     assert not outside.exists() and not Path("/etc/agentic-x").exists()
     assert (worktree / "contract.yaml").read_text() == "contract\n"
@@ -566,10 +611,10 @@ def test_landlock_fallback_confines_files_network_and_sessions(open_dir: Path) -
 @needs_landlock
 def test_landlock_fallback_kills_the_tree_and_bounds_resources(open_dir: Path) -> None:
     box = LandlockSandbox(make_worktree(open_dir))
-    before = set(live_processes(SANDBOX_UID))
+    before = set(live_processes(uid_of(box)))
     result = sh(box, "(sleep 30 &); (nohup sleep 30 &); sleep 30", timeout=1)
     assert result.timed_out
-    assert wait_until_gone(SANDBOX_UID, before) == []
+    assert wait_until_gone(uid_of(box), before) == []
     memory = py(box, "x = bytearray(8 * 1024**3)", python=FALLBACK_PYTHON)
     assert "MemoryError" in memory.output
 
@@ -635,19 +680,21 @@ def test_the_server_cannot_be_reached_by_commands(kept: BubblewrapSandbox) -> No
 
 
 def test_it_dies_with_the_harness(open_dir: Path) -> None:
-    before = set(live_processes(SANDBOX_UID))
+    worktree = make_worktree(open_dir)
+    uid = sandbox_user(os.path.realpath(worktree))[0] if ROOT else os.geteuid()
+    before = set(live_processes(uid))
     code = f"""
         import os, signal, sys
         sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
         from pathlib import Path
         from agentic.sandbox import BubblewrapSandbox
-        box = BubblewrapSandbox(Path({str(make_worktree(open_dir))!r}), persistent=True)
+        box = BubblewrapSandbox(Path({str(worktree)!r}), persistent=True)
         assert box.run(["true"], timeout_s=10).ok
         os.kill(os.getpid(), signal.SIGKILL)
     """
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, timeout=30)
     assert done.returncode == -9, done.stderr
-    assert wait_until_gone(SANDBOX_UID, before) == []
+    assert wait_until_gone(uid, before) == []
 
 
 def test_sandboxes_left_on_a_path_can_be_killed(kept: BubblewrapSandbox) -> None:
