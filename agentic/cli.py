@@ -42,7 +42,9 @@ RunArg = Annotated[str, typer.Argument(metavar="RUN", help="Run id, a unique pre
 UnsafeOpt = Annotated[
     bool, typer.Option("--unsafe-no-sandbox", help="Run commands without isolation (recorded in the journal).")
 ]
-SummaryOpt = Annotated[bool, typer.Option("--json", help="Print a final JSON summary object on stdout.")]
+SummaryOpt = Annotated[bool, typer.Option(
+    "--json", help="Stream JSON events on stdout, one per line; the last line is the summary object."
+)]
 
 
 def _version(value: bool) -> None:
@@ -166,7 +168,7 @@ def run(
 
     Example: agentic run "make test_average pass" --model anthropic:claude-sonnet-4-5
     """
-    from agentic.report import Progress
+    from agentic.progress import for_output, pausing
     from agentic.runner import RunRequest, execute
 
     if not task.strip():
@@ -174,11 +176,12 @@ def run(
     limits = _limit_flags(limit or [])
     info, settings, loaded, model_obj = _prepare(repo, model, contract, limits)
     _warn_if_dirty(info.root)
-    progress = Progress(err if json_out else out)
     if unsafe_no_sandbox:
         err.print("[bold red]warning:[/] --unsafe-no-sandbox: commands run unconfined, with your user's rights")
-    outcome = execute(RunRequest(task, info, settings, loaded, model_obj, _approver(), on_record=progress,
-                                 unsafe_no_sandbox=unsafe_no_sandbox, limit_flags=limits))  # fmt: skip
+    with for_output(json_out, err if json_out else out) as progress:
+        outcome = execute(RunRequest(task, info, settings, loaded, model_obj, pausing(_approver(), progress),
+                                     on_record=progress, unsafe_no_sandbox=unsafe_no_sandbox,
+                                     limit_flags=limits))  # fmt: skip
     _finish_run(outcome, json_out)
 
 
@@ -369,8 +372,10 @@ def resume(
 
     Example: agentic resume last
     """
+    import dataclasses
+
     from agentic.contract import tighten
-    from agentic.report import Progress
+    from agentic.progress import for_output, pausing
     from agentic.resume import changes_since, check_resumable, recorded_flags
     from agentic.runner import RunRequest, execute
 
@@ -381,18 +386,19 @@ def resume(
         _fork(info, tape, tape.steps, None, json_out, unsafe_no_sandbox)
     check_resumable(tape, settings, loaded)
     model = _load_model(info, settings, loaded, str(tape.start["model"]))
-    progress = Progress(err if json_out else out)
     out_ = err if json_out else out
     out_.print(f"resuming run {tape.run_id} after {tape.steps} recorded steps ({tape.status})")
-    outcome = execute(RunRequest(str(tape.start["task"]), info, settings, loaded, model, _approver(),
-                                 on_record=progress, unsafe_no_sandbox=unsafe_no_sandbox, tape=tape,
-                                 resuming=True))  # fmt: skip
+    task = str(tape.start["task"])
+    with for_output(json_out, out_, task=task, limits=dataclasses.asdict(loaded.limits)) as progress:
+        outcome = execute(RunRequest(task, info, settings, loaded, model, pausing(_approver(), progress),
+                                     on_record=progress, unsafe_no_sandbox=unsafe_no_sandbox, tape=tape,
+                                     resuming=True))  # fmt: skip
     _finish_run(outcome, json_out)
 
 
 def _fork(info: Any, tape: Any, step: int, model: str | None, json_out: bool, unsafe: bool) -> None:
     from agentic.contract import tighten
-    from agentic.report import Progress
+    from agentic.progress import for_output, pausing
     from agentic.resume import check_fork_step, recorded_flags
     from agentic.runner import RunRequest, execute
 
@@ -404,10 +410,11 @@ def _fork(info: Any, tape: Any, step: int, model: str | None, json_out: bool, un
     if model is not None and hasattr(model_obj, "offset"):
         model_obj.offset = len(part.turns)  # a script given to fork answers from the fork point
     (err if json_out else out).print(f"forking run {tape.run_id} at step {step}")
-    outcome = execute(RunRequest(str(tape.start["task"]), info, settings, loaded, model_obj, _approver(),
-                                 on_record=Progress(err if json_out else out), unsafe_no_sandbox=unsafe, tape=part,
-                                 forked_from={"run": tape.run_id, "step": step},
-                                 limit_flags=tape.start.get("limit_flags") or {}))  # fmt: skip
+    with for_output(json_out, err if json_out else out) as progress:
+        outcome = execute(RunRequest(str(tape.start["task"]), info, settings, loaded, model_obj,
+                                     pausing(_approver(), progress), on_record=progress, unsafe_no_sandbox=unsafe,
+                                     tape=part, forked_from={"run": tape.run_id, "step": step},
+                                     limit_flags=tape.start.get("limit_flags") or {}))  # fmt: skip
     _finish_run(outcome, json_out)
 
 

@@ -47,7 +47,8 @@ def script_path() -> Path:
 def run_demo(directory: Path | None, console: Console) -> int:
     from agentic.contract import load_contract
     from agentic.models.scripted import ScriptedModel
-    from agentic.report import Progress, timeline, timeline_table
+    from agentic.progress import LineProgress
+    from agentic.report import timeline, timeline_table
     from agentic.runner import RunRequest, execute
     from agentic.settings import Settings
     from agentic.workspace import find_repo, git
@@ -62,7 +63,7 @@ def run_demo(directory: Path | None, console: Console) -> int:
     settings = Settings(model=model.name, contract="policies/contract.yaml")
     task = "The test suite fails: find the bug in calc.py and fix it without touching the tests."
     outcome = execute(RunRequest(task, repo, settings, contract, model, argv=["agentic", "demo"],
-                                 on_record=Progress(console)))  # fmt: skip
+                                 on_record=LineProgress(console)))  # fmt: skip
     console.print()
     console.print(timeline_table(timeline(outcome.journal), f"timeline of run {outcome.run_id}"))
     if outcome.commit:

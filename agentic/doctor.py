@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agentic.errors import AgenticError
+from agentic.models._common import is_vendor_url
 
 
 @dataclass
@@ -76,6 +77,7 @@ def check_settings(info: Any) -> list[Check]:
 
 
 KEYS = {"openai": "OPENAI_API_KEY", "openai-responses": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+DOMAINS = {"openai": "openai.com", "openai-responses": "openai.com", "anthropic": "anthropic.com"}
 URLS = {"openai": ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
         "openai-responses": ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
         "anthropic": ("ANTHROPIC_BASE_URL", "https://api.anthropic.com")}  # fmt: skip
@@ -92,7 +94,8 @@ def check_model(settings: Any) -> list[Check]:
         return [Check("model", False, f"unknown provider {prefix!r}", "use openai:, openai-responses:, anthropic:")]
     env_url, default_url = URLS[prefix]
     url = settings.base_url or os.environ.get(env_url) or default_url
-    local = settings.base_url is not None or bool(os.environ.get(env_url))
+    # a key is needed unless the base URL points away from the vendor (Ollama, vLLM, a proxy)
+    local = not is_vendor_url(settings.base_url or os.environ.get(env_url) or None, DOMAINS[prefix])
     key = KEYS[prefix]
     has_key = bool(os.environ.get(key))
     checks = [Check("api key", has_key or local, f"{key} is {'set' if has_key else 'not set'}",

@@ -1,4 +1,5 @@
-"""Readable views of a run: live progress lines and the timeline of a finished run."""
+"""Readable views of a run: the timeline of a finished run, and the terminal-safety helpers every view
+uses. What a run shows while it works is in `agentic.progress`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -41,47 +41,6 @@ def call_label(tool: str, raw_args: str) -> str:
         if args.get(key):
             return f"{tool} {one_line(str(args[key]), 70)}"
     return tool
-
-
-class Progress:
-    """Prints one line per meaningful journal record while a run works."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-
-    def __call__(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        kind, step, out = record["kind"], record["step"], self.console
-        if kind == "run.start":
-            out.print(f"[bold]run[/] {record['run']}  model [cyan]{data.get('model')}[/]  "
-                      f"contract {data.get('contract', {}).get('source')}")  # fmt: skip
-            for warning in data.get("warnings") or []:
-                out.print(Text(f"warning: {clean(str(warning))}", style="yellow"))
-        elif kind == "model.response":
-            usage = data.get("usage", {})
-            text = one_line(data.get("text", ""), 90)
-            out.print(f"[dim]step {step}[/] [dim]{usage.get('input_tokens', 0)}→{usage.get('output_tokens', 0)} tok[/]"
-                      + (f"  {text}" if text else ""), markup=True, highlight=False)  # fmt: skip
-        elif kind == "policy.decision" and data.get("verdict") != "allow":
-            out.print(Text(f"   ✗ refused {data.get('action')}: {data.get('rule')} {data.get('reason', '')}",
-                           style="yellow"))  # fmt: skip
-        elif kind == "tool.result":
-            extra = data.get("data") or {}
-            if "refused" in extra and extra["refused"] not in ("invalid-arguments", "unknown-tool"):
-                return  # the refusal was shown with its decision
-            mark, style = ("✗", "red") if data.get("is_error") else ("✓", "green")
-            detail = extra.get("path") or " ".join(extra.get("argv", []))
-            if "exit_code" in extra:
-                detail += " → timed out" if extra.get("timed_out") else f" → exit {extra['exit_code']}"
-            elif data.get("is_error"):
-                detail += " · " + one_line(data.get("content", ""), 70)
-            out.print(Text(f"   {mark} {data.get('tool', '')} {one_line(str(detail), 100)}", style=style))
-        elif kind == "gate.verdict":
-            for check in data.get("checks", []):
-                mark, style = ("✓", "green") if check["passed"] else ("✗", "red")
-                out.print(Text(f"   gate {mark} {check['id']}: {one_line(check['detail'], 80)}", style=style))
-        elif kind == "run.end":
-            style = "green" if data.get("status") == "accepted" else "red"
-            out.print(Text(f"{data.get('status')}: {data.get('reason')}", style=f"bold {style}"))
 
 
 def entries(journal_path: Path) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:

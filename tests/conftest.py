@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -107,6 +108,18 @@ def cli(
         [sys.executable, "-m", "agentic", *args],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
     )  # fmt: skip
+
+
+def events_of(stdout: str) -> list[dict[str, Any]]:
+    """The JSON lines of `agentic run/resume/fork --json` (every line must be one)."""
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def summary_of(done: subprocess.CompletedProcess[str] | str) -> dict[str, Any]:
+    """The summary object of `agentic run/resume/fork --json`: the last line of its event stream."""
+    events = events_of(done if isinstance(done, str) else done.stdout)
+    assert events, done if isinstance(done, str) else done.stderr
+    return events[-1]
 
 
 def start_run(repo: Path, script: Path) -> subprocess.Popen[str]:

@@ -13,7 +13,7 @@ from agentic.context import estimate, fit, window_of
 from agentic.journal import payload, read_records
 from agentic.models.base import Message
 from agentic.workspace import git
-from tests.conftest import FINISH, FIX, cli
+from tests.conftest import FINISH, FIX, cli, summary_of
 from tests.fakeprovider import FakeProvider
 
 SYSTEM = {"role": "system", "content": "You are careful. " * 50}
@@ -79,7 +79,7 @@ def test_a_long_run_elides_old_reads_and_keeps_its_prefix_stable(repo: Path) -> 
         done = cli("run", "fix", "--model", "openai:local-model", "--json", cwd=repo, env=env)
         sent = [r.json["messages"] for r in fp.requests]
     assert done.returncode == 0, done.stderr
-    summary: dict[str, Any] = json.loads(done.stdout)
+    summary: dict[str, Any] = summary_of(done)
     path = Path(summary["journal"])
     trims = [payload(r, path.parent) for r in read_records(path) if r["kind"] == "context.trim"]
     assert trims and trims[0]["window"] == 12000 and trims[0]["after_tokens"] < trims[0]["before_tokens"]

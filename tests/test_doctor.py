@@ -21,6 +21,11 @@ def test_doctor_reports_each_check(repo: Path, tmp_path: Path) -> None:
     assert checks["api key"]["ok"]  # a local base URL needs no key
     assert not checks["provider reachable"]["ok"] and "127.0.0.1:9" in checks["provider reachable"]["detail"]
     assert done.returncode == 1  # the provider is essential
+    # the vendor's own URL, spelled out as a base URL, still needs the key
+    (repo / ".agentic.yaml").write_text("model: openai:gpt-test\nbase_url: https://api.openai.com/v1\n")
+    vendor = cli("doctor", "--json", cwd=repo, env={"OPENAI_API_KEY": "", "XDG_CONFIG_HOME": str(tmp_path / "cfg")})
+    key = next(c for c in map(json.loads, vendor.stdout.splitlines()) if c["name"] == "api key")
+    assert not key["ok"] and "OPENAI_API_KEY" in key["fix"]
     table = cli("doctor", cwd=repo, env={"XDG_CONFIG_HOME": str(tmp_path / "cfg")})
     assert "sandbox" in table.stdout and "how to fix" in table.stdout
 

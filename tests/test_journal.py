@@ -114,3 +114,14 @@ def test_every_record_of_a_run_matches_the_schema(repo: Path) -> None:
         validator.validate(record)
         kinds.add(record["kind"])
     assert {"run.start", "policy.decision", "gate.verdict", "commit", "run.end"} <= kinds
+
+
+def test_the_schema_knows_every_kind_the_harness_writes() -> None:
+    import re
+
+    from agentic.yamlfile import schema
+
+    known = set(schema("journal-record")["properties"]["kind"]["enum"])
+    source = "".join(p.read_text() for p in (Path(__file__).parent.parent / "agentic").rglob("*.py"))
+    written = set(re.findall(r'\.append\(\s*"([a-z]+\.?[a-z]*)"', source))
+    assert written and written <= known, written - known

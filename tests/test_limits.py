@@ -13,7 +13,7 @@ import yaml
 from agentic.journal import payload, read_records
 from agentic.models.base import Usage
 from agentic.pricing import FREE, price_of
-from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, write_script
+from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, summary_of, write_script
 from tests.fakeprovider import FakeProvider
 
 READ = {"name": "read_file", "arguments": {"path": "calc.py"}}
@@ -51,7 +51,7 @@ def test_max_cost_usd_stops_before_a_call_that_could_break_it(tmp_path: Path) ->
     turns = [{"tool_calls": [READ], "usage": usage} for _ in range(3)] + [{"tool_calls": [FINISH], "usage": usage}]
     done = cli("run", "fix", "--model", f"script:{write_script(tmp_path / 't.yaml', turns)}", "--json", cwd=repo)
     assert done.returncode == 3, done.stderr
-    summary = json.loads(done.stdout)
+    summary = summary_of(done)
     assert summary["status"] == "limit_exceeded" and summary["steps"] == 3
     assert "max_cost_usd" in summary["reason"] and "could cost up to $" in summary["reason"]
     responses = journal_records(summary, "model.response")
@@ -68,7 +68,7 @@ def test_max_files_changed_stops_before_one_more_file(tmp_path: Path) -> None:
              {"tool_calls": [extra]}, {"tool_calls": [FINISH]}]  # fmt: skip
     done = cli("run", "fix", "--model", f"script:{write_script(tmp_path / 't.yaml', turns)}", "--json", cwd=repo)
     assert done.returncode == 3, done.stderr
-    summary = json.loads(done.stdout)
+    summary = summary_of(done)
     assert "limit max_files_changed reached: limit 1, used 1" in summary["reason"]
     assert "write_file extra.py would change one more" in summary["reason"]
     worktree = repo / ".agentic" / "worktrees" / summary["run_id"]
@@ -84,7 +84,7 @@ def test_max_tokens_per_step_is_the_output_cap_sent(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert sent == [321, 321]
     # an unknown model: said once at the start, its cost not counted, the run goes on
-    summary = json.loads(done.stdout)
+    summary = summary_of(done)
     start = journal_records(summary, "run.start")[0]
     assert start["warnings"] == ["no price is known for openai:local-model: its cost is not counted; token limits "
                                  "still bind (add the model under `prices:` in settings)"]  # fmt: skip
@@ -102,7 +102,7 @@ def test_cost_totals_survive_a_resume(tmp_path: Path) -> None:
     write_script(script, [{"tool_calls": [FIX], "usage": usage}, {"tool_calls": [FINISH], "usage": usage}])
     done = cli("resume", "last", "--json", cwd=repo)
     assert done.returncode == 0, done.stderr
-    ends = journal_records(json.loads(done.stdout), "run.end")
+    ends = journal_records(summary_of(done), "run.end")
     assert ends[0]["budget"]["cost_usd"] == 0.101 and ends[-1]["budget"]["cost_usd"] == 0.202
 
 
@@ -114,7 +114,7 @@ def test_a_repeating_agent_is_warned_then_stopped_as_stuck(tmp_path: Path) -> No
              {"tool_calls": [env_read]}, {"tool_calls": [FINISH]}]  # fmt: skip
     done = cli("run", "fix", "--model", f"script:{write_script(tmp_path / 't.yaml', turns)}", "--json", cwd=repo)
     assert done.returncode == 3, done.stderr
-    summary = json.loads(done.stdout)
+    summary = summary_of(done)
     assert summary["status"] == "stuck" and "4 times in a row" in summary["reason"]
     requests = journal_records(summary, "model.request")
     told = [m["content"] for r in requests for m in r["messages"] if m.get("role") == "tool"]
@@ -139,8 +139,8 @@ def test_limit_flags_only_tighten_and_a_resume_keeps_them(tmp_path: Path) -> Non
     script = write_script(tmp_path / "t.yaml", [{"tool_calls": [READ]}, {"tool_calls": [READ]},
                                                 {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])  # fmt: skip
     done = cli("run", "fix", "--model", f"script:{script}", "--limit", "max_steps=2", "--json", cwd=repo)
-    assert done.returncode == 3 and "limit max_steps reached: limit 2" in json.loads(done.stdout)["reason"]
-    start = journal_records(json.loads(done.stdout), "run.start")[0]
+    assert done.returncode == 3 and "limit max_steps reached: limit 2" in summary_of(done)["reason"]
+    start = journal_records(summary_of(done), "run.start")[0]
     assert start["limits"]["max_steps"] == 2 and start["limit_flags"] == {"max_steps": 2}
     looser = cli("run", "fix", "--model", f"script:{script}", "--limit", "max_steps=100", cwd=repo)
     assert looser.returncode == 2 and "would loosen the contract's max_steps (12)" in looser.stderr
@@ -152,8 +152,8 @@ def test_limit_flags_only_tighten_and_a_resume_keeps_them(tmp_path: Path) -> Non
     failed = cli("run", "fix", "--model", f"script:{short}", "--limit", "max_steps=2", "--json", cwd=repo)
     assert failed.returncode == 4
     write_script(short, [{"tool_calls": [READ]}, {"tool_calls": [READ]}, {"tool_calls": [FINISH]}])
-    resumed = cli("resume", json.loads(failed.stdout)["run_id"], "--json", cwd=repo)
-    assert resumed.returncode == 3 and "limit max_steps reached: limit 2" in json.loads(resumed.stdout)["reason"]
+    resumed = cli("resume", summary_of(failed)["run_id"], "--json", cwd=repo)
+    assert resumed.returncode == 3 and "limit max_steps reached: limit 2" in summary_of(resumed)["reason"]
 
 
 LIST = {"name": "list_files", "arguments": {}}
@@ -181,7 +181,7 @@ def test_each_limit_stops_the_run_before_it_is_exceeded(tmp_path: Path, limit: s
     script = write_script(tmp_path / "t.yaml", [*each(turns), {"tool_calls": [FINISH]}])
     done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo)
     assert done.returncode == 3, done.stderr
-    summary = json.loads(done.stdout)
+    summary = summary_of(done)
     assert summary["status"] == "limit_exceeded"
     assert f"limit {limit} reached: limit {value}, used " in summary["reason"]
     end = journal_records(summary, "run.end")[0]
@@ -199,7 +199,7 @@ def test_a_tool_timeout_ends_the_command_not_the_run(tmp_path: Path) -> None:
     script = write_script(tmp_path / "t.yaml", [{"tool_calls": [sleep]}, {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
     done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo)
     assert done.returncode == 0, done.stderr
-    result = journal_records(json.loads(done.stdout), "tool.result")[0]
+    result = journal_records(summary_of(done), "tool.result")[0]
     assert result["is_error"] and result["data"]["timed_out"] and result["data"]["duration_s"] < 10
 
 
@@ -208,6 +208,6 @@ def test_failed_gate_attempts_are_bounded(tmp_path: Path) -> None:
     script = write_script(tmp_path / "t.yaml", [{"tool_calls": [FINISH]}] * 3)
     done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo)
     assert done.returncode == 1, done.stderr
-    summary = json.loads(done.stdout)
+    summary = summary_of(done)
     assert summary["status"] == "rejected" and "the gate failed 2 times" in summary["reason"]
     assert len(journal_records(summary, "gate.verdict")) == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import yaml
 
 from agentic.journal import payload, read_records
 from agentic.ratelimit import Rate, RateLimiter, rate_for
-from tests.conftest import FINISH, FIX, cli
+from tests.conftest import FINISH, FIX, cli, summary_of
 from tests.fakeprovider import FakeProvider
 
 
@@ -64,8 +63,10 @@ def test_tokens_per_minute_count_what_calls_really_used(tmp_path: Path) -> None:
 def test_processes_sharing_the_file_share_the_limit(tmp_path: Path) -> None:
     code = (
         "import sys, time; from pathlib import Path; from agentic.ratelimit import Rate, RateLimiter\n"
-        "r = RateLimiter(Path(sys.argv[1]), Rate('openai', 2, None), window_s=1.0)\n"
-        "for _ in range(3): r.acquire(1, 30); print(time.time(), flush=True)\n"
+        "seen = []\n"
+        "def clock(): seen.append(time.time()); return seen[-1]\n"  # the last reading is the booking's time
+        "r = RateLimiter(Path(sys.argv[1]), Rate('openai', 2, None), clock=clock, window_s=1.0)\n"
+        "for _ in range(3): r.acquire(1, 30); print(seen[-1], flush=True)\n"
     )
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "r.db")], stdout=subprocess.PIPE, text=True)
              for _ in range(2)]  # fmt: skip
@@ -89,7 +90,7 @@ def test_a_run_waits_for_room_booked_by_another_run_and_journals_it(repo: Path) 
         done = cli("run", "fix", "--model", "openai:gpt-test", "--json", cwd=repo, env=env)
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - start >= 4.0
-    summary: dict[str, Any] = json.loads(done.stdout)
+    summary: dict[str, Any] = summary_of(done)
     path = Path(summary["journal"])
     waits = [payload(r, path.parent) for r in read_records(path) if r["kind"] == "model.wait"]
     assert len(waits) == 1 and 0 < waits[0]["wait_s"] <= 4.0  # until the older booking left the window

@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from agentic import telemetry
 from agentic.journal import payload, read_records
 from agentic.telemetry import TraceListener
-from tests.conftest import FINISH, FIX, cli, make_repo, write_script
+from tests.conftest import FINISH, FIX, cli, make_repo, summary_of, write_script
 
 Records = list[tuple[dict[str, Any], dict[str, Any]]]
 CANARY = "canary-0123456789abcdef"  # the value of SECRET_TOKEN in the test repository's .env
@@ -411,7 +411,7 @@ def test_a_run_through_the_cli_exports_its_spans(tmp_path: Path) -> None:
     done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo,
                env={"OTEL_TRACES_EXPORTER": "console", "OTEL_SDK_DISABLED": "false"})  # fmt: skip
     assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout)  # nothing else on stdout
+    summary = summary_of(done)  # nothing but JSON events on stdout
     names = [line.split('"name": ')[1].strip().strip('",') for line in done.stderr.splitlines() if '"name": ' in line]
     assert "invoke_agent agentic" in names and f"chat {script}" in names
     assert "execute_tool edit_file" in names and "execute_tool finish" in names
