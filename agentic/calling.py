@@ -25,6 +25,7 @@ class Caller:
     budget: Budget
     max_retries: int
     limiter: RateLimiter | None = None
+    request_timeout_s: float = 120.0  # the settings' request timeout
     sleep: Callable[[float], None] = time.sleep
 
     def complete(self, messages: list[Message], specs: list[ToolSpec], step: int, prompt_tokens: int) -> Turn:
@@ -39,15 +40,27 @@ class Caller:
         def attempt() -> Turn:
             booking = self._book(step, prompt_tokens + self.budget.output_cap)
             try:
-                turn = self.model.complete(messages, specs)
-            except BaseException:
+                turn = self.model.complete(messages, specs, timeout_s=self.call_timeout())
+            except BaseException as exc:
                 self._settle(booking, 0)  # the request counts; its tokens were not spent
+                if isinstance(exc, ProviderError) and self.budget.remaining_s() <= 0:
+                    self.budget.check_time()  # cut at the run's deadline: the limit, not the provider
                 raise
             self._settle(booking, turn.usage.total_tokens)
             return turn
 
         retrier = Retrier(self.max_retries, on_retry=on_retry, remaining_s=self.budget.remaining_s, sleep=self.sleep)
         return retrier.call(attempt)
+
+    def call_timeout(self) -> float | None:
+        """The run's remaining time when it is shorter than the request timeout: timeout_s binds a call
+        in flight too. None: the adapter's own request timeout."""
+        remaining = self.budget.remaining_s()
+        if remaining >= self.request_timeout_s:
+            return None
+        if remaining <= 0:
+            self.budget.check_time()
+        return max(1.0, remaining)
 
     def _book(self, step: int, tokens: int) -> int | None:
         if self.limiter is None:

@@ -129,10 +129,10 @@ class Stoppable:
         self._model, self._stop = model, stop
         self.name = model.name
 
-    def complete(self, messages: Any, tools: Any) -> Any:
+    def complete(self, messages: Any, tools: Any, *, timeout_s: float | None = None) -> Any:
         if self._stop.is_set():
             raise KeyboardInterrupt
-        return self._model.complete(messages, tools)
+        return self._model.complete(messages, tools, timeout_s=timeout_s)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)

@@ -58,7 +58,7 @@ class _EndOfTape:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def complete(self, messages: list[Message], tools: list[ToolSpec]) -> Turn:
+    def complete(self, messages: list[Message], tools: list[ToolSpec], *, timeout_s: float | None = None) -> Turn:
         raise TapeEnded("the recorded turns are all replayed")
 
 

@@ -260,7 +260,8 @@ def execute(req: RunRequest) -> RunOutcome:
     dispatcher = Dispatcher(tools, contract, journal, req.approver, redact, store.tool_switch,
                             tree=lambda: workspace.snapshot().tree, restore=restore)  # fmt: skip
     limiter = _rate_limiter(req)
-    caller = Caller(req.model, journal, budget, contract.limits.max_retries, limiter)
+    caller = Caller(req.model, journal, budget, contract.limits.max_retries, limiter,
+                    request_timeout_s=req.settings.request_timeout_s)  # fmt: skip
     session = Session(run_id, req.model, specs, dispatcher, contract, workspace, journal, budget, sandbox,
                       make_sandbox=(lambda root: sandbox_for(root, readonly=False)) if sandbox else None,
                       tape=tape, resuming=req.resuming, observer=req.observer, caller=caller,

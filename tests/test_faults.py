@@ -9,6 +9,7 @@ goes on from there. Malformed, unknown and truncated answers go back to the mode
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +180,15 @@ def test_a_refusal_is_answered_precisely_and_the_run_goes_on(repo: Path, model: 
     assert code == 0, summary
     assert journal(summary, "model.response")[0]["stop_reason"] == "refusal"
     assert "You declined: I can't help with modifying that file." in second and "call finish" in second
+
+
+@pytest.mark.parametrize(("model", "vendor"), MODELS, ids=IDS)
+def test_the_run_deadline_cuts_a_model_call_in_flight(repo: Path, model: str, vendor: str) -> None:
+    (repo / "policies" / "contract.yaml").write_text(
+        (repo / "policies" / "contract.yaml").read_text().replace("timeout_s: 120", "timeout_s: 4"))
+    with FakeProvider(TURNS) as fp:
+        fp.stall_next(60)  # far past the run's 4 s; the request timeout (120 s) alone would wait it out
+        start = time.monotonic()
+        code, summary = run(repo, model, env_for(fp, vendor))
+    assert time.monotonic() - start < 20
+    assert code == 3 and summary["status"] == "limit_exceeded" and "timeout_s" in summary["reason"]

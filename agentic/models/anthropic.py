@@ -187,8 +187,10 @@ class AnthropicModel:
             params["tools"] = to_anthropic_tools(tools)
         return with_cache_breakpoints(params)
 
-    def complete(self, messages: list[Message], tools: list[ToolSpec]) -> Turn:
+    def complete(self, messages: list[Message], tools: list[ToolSpec], *, timeout_s: float | None = None) -> Turn:
         params = self.request(messages, tools)
+        if timeout_s is not None:  # this call's own, never past the run's deadline
+            params["timeout"] = timeout_s
         errors = sdk_errors(
             self._sdk,
             vendor="Anthropic",

@@ -106,4 +106,7 @@ class Model(Protocol):
 
     name: str  # e.g. "openai:gpt-4.1-mini"
 
-    def complete(self, messages: list[Message], tools: list[ToolSpec]) -> Turn: ...
+    def complete(self, messages: list[Message], tools: list[ToolSpec], *, timeout_s: float | None = None) -> Turn:
+        """`timeout_s`: how long this call may take (the harness passes the run's remaining time when it
+        is shorter than the request timeout); None: the adapter's configured request timeout."""
+        ...

@@ -94,8 +94,10 @@ class OpenAIChatModel(OpenAIClientModel):
             params["stream_options"] = {"include_usage": True}
         return params
 
-    def complete(self, messages: list[Message], tools: list[ToolSpec]) -> Turn:
+    def complete(self, messages: list[Message], tools: list[ToolSpec], *, timeout_s: float | None = None) -> Turn:
         params = self.request(messages, tools)
+        if timeout_s is not None:  # this call's own, never past the run's deadline
+            params["timeout"] = timeout_s
         with openai_errors(self.base_url):
             if self.options.stream:
                 return self._complete_streaming(params)

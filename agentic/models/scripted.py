@@ -41,7 +41,7 @@ class ScriptedModel:
         self._turns: list[dict[str, Any]] = list(turns or [])
         self.offset = 0  # assistant messages of the conversation that this script did not write
 
-    def complete(self, messages: list[Message], tools: list[ToolSpec]) -> Turn:
+    def complete(self, messages: list[Message], tools: list[ToolSpec], *, timeout_s: float | None = None) -> Turn:
         index = sum(1 for m in messages if m.get("role") == "assistant") - self.offset
         if not 0 <= index < len(self._turns):
             raise ScriptExhausted(
