@@ -232,7 +232,10 @@ def runs(
     json_out: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
     repo: RepoOpt = Path("."),
 ) -> None:
-    """List the runs of this repository, newest first."""
+    """List the runs of this repository, newest first.
+
+    Example: agentic runs --status failed
+    """
     import datetime
 
     from rich.table import Table
@@ -271,6 +274,8 @@ def show(
     --json prints one object: {"run": index row, "timeline": [rows], "totals": {...}}.
     --html FILE writes a standalone page (no network assets): the steps with the model's messages and
     tool calls, decisions, the final change's diff, gate results and usage over time.
+
+    Example: agentic show last --html run.html
     """
     from agentic.report import WIDE, clean, timeline, timeline_lines, timeline_table, totals
 
@@ -302,6 +307,8 @@ def audit(
     verdicts, final status and totals; the journal's hash chain is verified first.
 
     Exit codes: 0 the journal is intact, 1 it fails verification (the audit names the first bad record), 2 usage.
+
+    Example: agentic audit last --json > audit.json
     """
     from agentic.audit import audit_run, render
 
@@ -320,7 +327,10 @@ def apply(
     run_id: RunArg,
     repo: RepoOpt = Path("."),
 ) -> None:
-    """Bring an accepted run's commit onto your current branch (fast-forward or cherry-pick)."""
+    """Bring an accepted run's commit onto your current branch (fast-forward or cherry-pick).
+
+    Example: agentic apply last
+    """
     from agentic.workspace import apply_commit
 
     info, store = _open_store(repo)
@@ -448,6 +458,8 @@ def replay(
 
     Tools run for real (sandboxed, under the current contract); each result is compared with the
     recorded one. No model is called: no network, no key. Exit 0 identical, 1 diverged.
+
+    Example: agentic replay last
     """
     from agentic.replay import replay as do_replay
     from agentic.report import clean
@@ -531,6 +543,8 @@ def contract_check(
 
     Exit codes: 0 valid and every example gets its expected verdict, 1 an example does not (each
     mismatch is printed with file:line, the expected and actual verdicts and the rule), 2 invalid.
+
+    Example: agentic contract check policies/contract.yaml
     """
     from rich.markup import escape
 
@@ -574,7 +588,10 @@ def tools_list(
     json_out: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
     repo: RepoOpt = Path("."),
 ) -> None:
-    """The built-in tools, whether the kill switch disabled them, and what the contract allows."""
+    """The built-in tools, whether the kill switch disabled them, and what the contract allows.
+
+    Example: agentic tools list
+    """
     from rich.table import Table
 
     from agentic.contract import load_contract
@@ -614,7 +631,10 @@ def tools_disable(
     reason: Annotated[str, typer.Option("--reason", help="Why; shown to the model and in the audit.")] = "",
     repo: RepoOpt = Path("."),
 ) -> None:
-    """Disable a tool in this repository from the very next call on, including runs in progress."""
+    """Disable a tool in this repository from the very next call on, including runs in progress.
+
+    Example: agentic tools disable run_command --reason "investigating a runaway command"
+    """
     import getpass
 
     _, store = _open_store(repo)
@@ -627,7 +647,10 @@ def tools_enable(
     name: Annotated[str, typer.Argument(help="The tool to enable again.")],
     repo: RepoOpt = Path("."),
 ) -> None:
-    """Enable a tool the kill switch disabled."""
+    """Enable a tool the kill switch disabled.
+
+    Example: agentic tools enable run_command
+    """
     _, store = _open_store(repo)
     was = store.enable_tool(_tool_name(name))
     out.print(f"{name} is enabled" + ("" if was else " (it was not disabled)"))
@@ -638,7 +661,10 @@ def journal_verify(
     run_id: RunArg,
     repo: RepoOpt = Path("."),
 ) -> None:
-    """Verify a run's journal: the hash chain, sequence numbers and blobs. Exit 1 at the first bad record."""
+    """Verify a run's journal: the hash chain, sequence numbers and blobs. Exit 1 at the first bad record.
+
+    Example: agentic journal verify last
+    """
     from agentic.journal import verify
 
     _, store = _open_store(repo)
@@ -660,6 +686,8 @@ def doctor(
     """Check git, the sandbox level and what it blocks, settings, contract, the model's key and endpoint.
 
     Exit 0 when everything essential works, 1 otherwise.
+
+    Example: agentic doctor --json
     """
     from rich.table import Table
 
@@ -733,7 +761,10 @@ def demo(
         Path | None, typer.Option("--dir", help="Where to create the demo repository (default: a new temp dir).")
     ] = None,
 ) -> None:
-    """Offline showcase: a throw-away repo with a bug, a scripted model, the whole loop, the journal."""
+    """Offline showcase: a throw-away repo with a bug, a scripted model, the whole loop, the journal.
+
+    Example: agentic demo --dir /tmp/agentic-demo
+    """
     from agentic.demo import run_demo
 
     raise typer.Exit(run_demo(directory, out))

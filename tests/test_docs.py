@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -267,3 +268,22 @@ def test_relative_links_point_to_existing_files_and_anchors(page: Path) -> None:
         elif anchor and where.suffix == ".md" and anchor not in docgen.heading_anchors(where.read_text("utf-8")):
             problems.append(f"{label}: no heading with anchor #{anchor}")
     assert not problems, "broken links:\n" + "\n".join(problems)
+
+
+def test_every_command_has_an_example_in_its_help() -> None:
+    import typer.main
+
+    from agentic.cli import app
+
+    missing: list[str] = []
+
+    def walk(command: Any, path: list[str]) -> None:
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            for name, sub in subcommands.items():
+                walk(sub, [*path, name])
+        elif "Example: agentic " not in (command.help or ""):
+            missing.append(" ".join(path))
+
+    walk(typer.main.get_command(app), [])
+    assert not missing, f"commands without an `Example: agentic …` line in their help: {missing}"
