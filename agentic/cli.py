@@ -806,23 +806,12 @@ WorkdirOpt = Annotated[
 ]
 
 
-def _eval_progress(result: Any) -> None:
-    from rich.markup import escape
-
-    from agentic.report import clean, one_line
-
-    a = result.attempt
-    mark = {"pass": "[green]✓ pass [/]", "fail": "[red]✗ fail [/]", "error": "[magenta]! error[/]"}[a.verdict]
-    detail = f"{a.status or 'no run'} · {a.steps} steps · {a.duration_s:.1f}s"
-    reason = f" · {escape(clean(one_line(a.reason, 160)))}" if a.reason else ""
-    err.print(f"{mark} {escape(a.scenario)} #{a.attempt}  {detail}{reason}", soft_wrap=True)
-
-
 def _run_eval(paths: list[Path], tags: list[str], repeats: int | None, concurrency: int, model: str | None,
               workdir: Path | None) -> tuple[Any, list[Any]]:  # fmt: skip
     import time
 
     from agentic.eval import Evaluator, Options, summary_of
+    from agentic.progress import EvalProgress
     from agentic.scenarios import load_all, resolve_model, select
     from agentic.workspace import find_repo
 
@@ -837,8 +826,8 @@ def _run_eval(paths: list[Path], tags: list[str], repeats: int | None, concurren
     attempts = sum(repeats or s.repeats for s in chosen)
     err.print(f"eval: {len(chosen)} scenarios, {attempts} attempts, {concurrency} at a time")
     started = time.time()
-    with Evaluator(chosen, options) as evaluator:
-        results = evaluator.run(_eval_progress)
+    with Evaluator(chosen, options) as evaluator, EvalProgress(err, attempts) as progress:
+        results = evaluator.run(progress)
         summary = summary_of(evaluator, results, started, [str(p) for p in paths])
     return summary, chosen
 

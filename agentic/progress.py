@@ -634,3 +634,52 @@ def pausing(approver: Approver, progress: ProgressListener) -> Approver:
             return approver(tool, action)
 
     return ask
+
+
+class EvalProgress:
+    """`agentic eval`'s progress: a line per finished attempt (verdict, scenario, status, steps, time,
+    why); at a terminal, under them a live bar of attempts done with the pass / fail / error counts and
+    the scenarios still running. Use as a context manager; call it with each AttemptResult."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        self.console, self.total = console, total
+        self.counts = {"pass": 0, "fail": 0, "error": 0}
+        self._live: Live | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> EvalProgress:
+        if self.console.is_terminal:
+            self._live = Live(self._bar(), console=self.console, refresh_per_second=4, transient=True)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+
+    def __call__(self, result: Any) -> None:
+        a = result.attempt
+        with self._lock:
+            self.counts[a.verdict] = self.counts.get(a.verdict, 0) + 1
+            style = {"pass": "green", "fail": "red", "error": "magenta"}.get(a.verdict, "")
+            line = Text(f"{'✓' if a.verdict == 'pass' else '✗' if a.verdict == 'fail' else '!'} {a.verdict:<5} ",
+                        style=style)  # fmt: skip
+            line.append(clean(f"{a.scenario} #{a.attempt}  {a.status or 'no run'} · {a.steps} steps · "
+                              f"{a.duration_s:.1f}s" + (f" · {one_line(a.reason, 160)}" if a.reason else "")))  # fmt: skip
+            self.console.print(line, soft_wrap=True)
+            if self._live is not None:
+                self._live.update(self._bar())
+
+    def _bar(self) -> Text:
+        done = sum(self.counts.values())
+        width = 30
+        filled = round(width * done / self.total) if self.total else width
+        bar = Text("eval ", style="bold")
+        bar.append("█" * filled + "░" * (width - filled), style="cyan")
+        bar.append(f" {done}/{self.total} attempts · ")
+        bar.append(f"{self.counts['pass']} pass", style="green")
+        bar.append(" · ")
+        bar.append(f"{self.counts['fail']} fail", style="red")
+        bar.append(" · ")
+        bar.append(f"{self.counts['error']} error", style="magenta")
+        return bar

@@ -299,3 +299,24 @@ def test_agentic_run_under_a_pseudo_terminal_shows_the_live_display(tmp_path: Pa
     plain = ANSI.sub("", text)
     assert "agentic run " in plain and "step 4/12" in plain and "/100,000" in plain
     assert "accepted: the gate passed" in plain and "journal:" in plain
+
+
+def test_eval_progress_lines_and_the_live_bar_at_a_terminal() -> None:
+    from types import SimpleNamespace
+
+    from agentic.progress import EvalProgress
+
+    def result(verdict: str, scenario: str, reason: str = "") -> Any:
+        return SimpleNamespace(attempt=SimpleNamespace(verdict=verdict, scenario=scenario, attempt=1, status="accepted",
+                                                       steps=3, duration_s=0.5, reason=reason))  # fmt: skip
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=100)
+    with EvalProgress(console, 3) as progress:
+        progress(result("pass", "fix-average"))
+        progress(result("fail", "tests-not-edited", "check tests_pass failed\x1b[2J"))
+        progress(result("error", "fix-slugify"))
+    shown = buffer.getvalue()
+    assert "fix-average #1" in shown and "tests-not-edited #1" in shown and "fix-slugify #1" in shown
+    assert "3/3 attempts" in shown and "1 pass" in shown and "1 fail" in shown and "1 error" in shown
+    assert "\x1b[2J" not in shown  # untrusted text is cleaned
