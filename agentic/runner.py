@@ -23,7 +23,6 @@ from agentic.errors import ProviderError, ResumeRefused
 from agentic.journal import Journal
 from agentic.loop import Observer, Session, agent_loop
 from agentic.models.base import Model, Usage
-from agentic.notify import notify_run_end, run_end_payload
 from agentic.pricing import price_of
 from agentic.prompts import system_prompt, task_message
 from agentic.ratelimit import RateLimiter, rate_for
@@ -301,9 +300,12 @@ def execute(req: RunRequest) -> RunOutcome:
             limiter.close()
         journal.append("run.end", {"status": status, "reason": reason, "commit": commit, "budget": budget.to_dict()},
                        step=budget.steps, sync=True)  # fmt: skip
-        notify_run_end(req.settings, journal, run_end_payload(
-            run_id, status, reason, session.summary, budget.to_dict(), journal.path, repo.root, task=task,
-            model=req.model.name, commit=commit, branch=workspace.branch if commit else None))  # fmt: skip
+        if req.settings.notify:  # agentic.notify (urllib, an opener) is loaded only for runs that notify
+            from agentic.notify import notify_run_end, run_end_payload
+
+            notify_run_end(req.settings, journal, run_end_payload(
+                run_id, status, reason, session.summary, budget.to_dict(), journal.path, repo.root, task=task,
+                model=req.model.name, commit=commit, branch=workspace.branch if commit else None))  # fmt: skip
         journal.close()
         if trace is not None:
             trace.close()
