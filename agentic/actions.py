@@ -89,8 +89,10 @@ class Dispatcher:
     redact: Any  # Callable[[str], str]
     switch: Any = None  # Callable[[str], dict | None]: the kill switch of a tool, read at every call
     changed: set[str] = field(default_factory=set)  # files the agent's write tools changed so far
+    approved: set[str] = field(default_factory=set)  # paths a person approved a write to (not asked again at the gate)
     tree: Callable[[], str] | None = None  # the worktree's current tree id (staged), for commands
     restore: Callable[[str], None] | None = None  # make the worktree that tree again
+    between: Callable[[str, str], list[tuple[str, str]]] | None = None  # (A/M/D, path) from one tree to another
 
     def handle(
         self, call: ToolCall, ctx: ToolContext, step: int, parent: str, recorded: RecordedCall | None = None
@@ -116,8 +118,8 @@ class Dispatcher:
         self, tool: Tool | None, call: ToolCall, ctx: ToolContext, step: int, span: str, recorded: RecordedCall | None
     ) -> ToolResult:
         if tool is None:
-            known = ", ".join(sorted(self.tools))
-            return ToolResult(f"error: unknown tool {call.name!r}; the tools are: {known}", is_error=True,
+            names = ", ".join(sorted(self.tools))
+            return ToolResult(f"error: unknown tool {call.name!r}; the tools are: {names}", is_error=True,
                               data={"refused": "unknown-tool"})  # fmt: skip
         try:
             args = parse_arguments(call.arguments)
@@ -126,19 +128,15 @@ class Dispatcher:
         if (problem := schema_error(tool, args)) is not None:
             return ToolResult(f"error: {problem}", is_error=True, data={"refused": "invalid-arguments"})
         action = describe(tool, args)
-        decision = self._decide(tool, args, action, recorded)
+        decision = self._decide(tool, args, action, recorded, ctx)
         self._check_files_limit(tool, args, decision)
         known = recorded.decision if recorded is not None else None
         if known is None or {k: known.get(k) for k in ("verdict", "rule", "reason", "by")} != decision.to_dict():
-            self.journal.append("policy.decision", {"tool": tool.name, "action": action, **decision.to_dict()},
+            parts = {"commands": [p.to_dict() for p in decision.parts]} if decision.parts else {}
+            self.journal.append("policy.decision", {"tool": tool.name, "action": action, **decision.to_dict(), **parts},
                                 step=step, span=span, parent=span)  # fmt: skip
         if decision.verdict != "allow":
-            why = f" ({decision.reason})" if decision.reason else ""
-            return ToolResult(
-                f"refused by the contract: {action} — rule {decision.rule}{why}",
-                is_error=True,
-                data={"refused": decision.rule},
-            )
+            return ToolResult(refusal(action, decision), is_error=True, data={"refused": decision.rule})
         try:
             result = self._execute(tool, args, ctx, step, span, recorded)
         except ToolFailure as exc:
@@ -149,22 +147,29 @@ class Dispatcher:
             self.changed.add(str(result.data.get("path", args.get("path"))))
         return result
 
-    def _decide(self, tool: Tool, args: dict[str, Any], action: str, recorded: RecordedCall | None) -> policy.Decision:
+    def _decide(
+        self, tool: Tool, args: dict[str, Any], action: str, recorded: RecordedCall | None, ctx: ToolContext
+    ) -> policy.Decision:
         switched = self.switch(tool.name) if self.switch is not None else None
         if switched is not None:  # the kill switch wins, also over a decision recorded before it was thrown
             reason = f"disabled by {switched['disabled_by']}" + (f": {switched['reason']}" if switched["reason"] else "")
             return policy.Decision("deny", f"kill-switch {tool.name}", reason, decided_by="kill switch")
         if recorded is not None and recorded.decision is not None:  # a person's answer is not asked again
             d = recorded.decision
+            if d["verdict"] == "allow" and d.get("by") == "person" and tool.kind == "write":
+                self.approved.add(str(args.get("path")))
             return policy.Decision(d["verdict"], d["rule"], d.get("reason", ""), d.get("by", "contract"))
-        decision = self._approval_needed(tool, args, policy.decide(self.contract, tool.name, tool.kind, args))
+        decided = policy.decide(self.contract, tool.name, tool.kind, args, root=str(ctx.worktree))
+        decision = self._approval_needed(tool, args, decided)
         if decision.verdict == "ask":
             approved = self.approver(tool.name, action)
+            if approved and tool.kind == "write":
+                self.approved.add(str(args.get("path")))
             decision = replace(
                 decision,
                 verdict="allow" if approved else "deny",
                 decided_by="person" if self.approver is not policy.deny_all else "no terminal",
-                reason="approved by the person" if approved else "not approved",
+                reason=_answer(approved, self.approver is policy.deny_all, decision.reason),
             )
         return decision
 
@@ -195,9 +200,24 @@ class Dispatcher:
                                     {"outcome": "rolled back, run again" if rolled else "run again",
                                      "tree": effect["tree"], "found": now},
                                     step=step, span=span, parent=span, idem=idem, sync=True)  # fmt: skip
-            self.journal.append("tool.effect", {"tree": self.tree()}, step=step, span=span, parent=span, idem=idem,
+            before = self.tree()
+            self.journal.append("tool.effect", {"tree": before}, step=step, span=span, parent=span, idem=idem,
                                 sync=True)  # fmt: skip
+            result = tool.execute(args, ctx)
+            return self._with_changes(result, before)
         return tool.execute(args, ctx)
+
+    def _with_changes(self, result: ToolResult, before: str) -> ToolResult:
+        """A command's result with the files it changed in the worktree (from the snapshot), so that
+        edits made through the shell are journaled and counted like the write tools'."""
+        if self.tree is None or self.between is None:
+            return result
+        after = self.tree()
+        if after == before:
+            return result
+        changes = self.between(before, after)
+        self.changed.update(path for _, path in changes)
+        return replace(result, data={**result.data, "changed": [{"status": st, "path": p} for st, p in changes]})
 
     def _write_done(
         self, effect: dict[str, Any], ctx: ToolContext, step: int, span: str, idem: str
@@ -239,6 +259,27 @@ class Dispatcher:
             return decision
         return policy.Decision("ask", f"approvals.files_changed_above {cap}",
                                f"this would be file {len(self.changed) + 1} changed (more than {cap})")  # fmt: skip
+
+
+def _answer(approved: bool, headless: bool, why: str) -> str:
+    """The reason of an asked decision once answered."""
+    if approved:
+        return "approved by the person"
+    asked = "no person to ask (no terminal)" if headless else "not approved by the person"
+    return f"{asked}; asked because {why}" if why else asked
+
+
+def refusal(action: str, decision: policy.Decision) -> str:
+    """What the model is told of a refused call: the rule and reason, and for a script which parts."""
+    why = f" ({decision.reason})" if decision.reason else ""
+    text = f"refused by the contract: {action} — rule {decision.rule}{why}"
+    refused = [p for p in decision.parts if p.verdict != "allow"]
+    if len(decision.parts) > 1 and refused:
+        lines = [f"\n- {p.kind} {p.text!r}: {p.verdict} by {p.rule}" + (f" ({p.reason})" if p.reason else "")
+                 for p in refused[:10]]  # fmt: skip
+        text += "\nThe parts of the script that were not allowed:" + "".join(lines)
+        text += "\nNothing in the script ran."
+    return text
 
 
 def for_model(result: ToolResult, max_chars: int) -> str:

@@ -32,6 +32,8 @@ START_FIELDS = ("task", "model", "settings", "settings_origins", "contract", "ba
                 "harness", "sandbox", "unsafe_no_sandbox", "forked_from")  # fmt: skip
 SESSION_FIELDS = ("who", "harness", "sandbox", "unsafe_no_sandbox", "after_status")
 
+CHANGE_WORDS = {"A": "created", "M": "modified", "D": "deleted", "T": "modified"}
+
 
 def integrity(journal: Path) -> dict[str, Any]:
     """`agentic journal verify` as data: ok, records checked, the problem and the first bad record."""
@@ -140,7 +142,10 @@ class _Audit:
             return
         if "argv" in extra and "exit_code" in extra:
             self.commands.append({**fact, **{k: extra.get(k) for k in
-                                             ("argv", "exit_code", "timed_out", "duration_s", "sandbox")}})  # fmt: skip
+                                             ("command", "argv", "exit_code", "timed_out", "duration_s", "sandbox")}})  # fmt: skip
+            for change in extra.get("changed") or []:  # files a command changed, from the snapshot
+                self.writes.append({**fact, "path": change["path"], "bytes": None,
+                                    "change": CHANGE_WORDS.get(change["status"], "modified")})  # fmt: skip
         elif "path" in extra and ("created" in extra or "deleted" in extra):
             if not data.get("is_error"):
                 change = "deleted" if "deleted" in extra else "created" if extra.get("created") else "modified"
@@ -311,7 +316,7 @@ def render(report: dict[str, Any], console: Console) -> None:
     commands = _table("commands", "step", "tool", "command", "exit", "s")
     for c in report["commands"]:
         exit_ = "timed out" if c.get("timed_out") else str(c.get("exit_code"))
-        commands.add_row(str(c["step"]), _cell(c["tool"]), _cell(" ".join(str(a) for a in c.get("argv") or [])),
+        commands.add_row(str(c["step"]), _cell(c["tool"]), _cell(c.get("command") or " ".join(map(str, c.get("argv") or []))),
                          exit_, _cell(c.get("duration_s")), style=None if c.get("exit_code") == 0 else "red")  # fmt: skip
     refusals = _table("refusals", "step", "tool", "action", "rule", "by", "reason")
     for r in report["refusals"]:

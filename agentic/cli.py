@@ -575,6 +575,61 @@ def contract_check(
               f"{len(checks)} examples verified", soft_wrap=True)  # fmt: skip
 
 
+@contract_app.command("explain")
+def contract_explain(
+    tool: Annotated[str, typer.Argument(help="A tool: run_command, write_file, read_file, …")],
+    subject: Annotated[str | None, typer.Argument(
+        help="The script (run_command) or path (file tools) to decide.")] = None,
+    contract: Annotated[str | None, typer.Option(
+        "--contract", help="Contract file or preset name (default: the one settings name, else 'default').")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the decision as a JSON object.")] = False,
+    batch: Annotated[bool, typer.Option(
+        "--batch", help='Read JSON lines {"tool": ..., "args": {...}} from stdin; write one decision a line.')] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Show what the contract decides for a tool call, and why: the verdict, the rule and its reason.
+    A script is decided command by command (and file by file for what it writes); the strictest wins.
+
+    Exit codes: 0 explained (whatever the verdict), 2 usage or configuration error.
+
+    Example: agentic contract explain run_command 'cd src && python x.py | head -5'
+    """
+    from agentic.explain import arguments, explain, explain_batch
+    from agentic.report import render_decision
+    from agentic.tools import builtin_tools
+
+    loaded = _contract_for(contract, repo)
+    kinds = {name: t.kind for name, t in builtin_tools().items()}
+    if batch:
+        for line in explain_batch(loaded, kinds, sys.stdin):
+            sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+        return
+    if tool not in kinds:
+        raise UsageError(f"unknown tool {tool!r}", hint=f"the tools are: {', '.join(sorted(kinds))}")
+    decision = explain(loaded, kinds, tool, arguments(kinds[tool], subject))
+    if json_out:
+        out.print_json(json.dumps(decision.explain()))
+        return
+    render_decision(out, decision)
+
+
+def _contract_for(ref: str | None, repo: Path) -> Any:
+    """A contract named on the command line (file or preset), else the repository's, else the default preset."""
+    from agentic.contract import PRESETS, load_contract, load_contract_file
+
+    if ref is not None:
+        return load_contract(ref, None) if ref in PRESETS and not Path(ref).exists() else load_contract_file(Path(ref))
+    from agentic.errors import AgenticError
+    from agentic.settings import load_settings
+    from agentic.workspace import find_repo
+
+    try:
+        info = find_repo(repo)
+    except AgenticError:
+        return load_contract("default", None)
+    return load_contract(load_settings(info.root).contract, info.root)
+
+
 def _tool_name(name: str) -> str:
     from agentic.tools import builtin_tools
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -53,6 +54,19 @@ class Rule:
     ask: Patterns = False
     deny: Patterns = False
     timeout_s: float | None = None
+    reasons: Mapping[str, str] = field(default_factory=dict, compare=False)  # pattern → why, told when it decides
+
+
+REVIEWS = ("allow", "ask", "deny")
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Results judged on the change at the gate, whatever made them (see agentic.review)."""
+
+    delete_tracked: str = "ask"
+    runs_code: str = "ask"
+    runs_code_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,7 @@ class Contract:
     description: str = ""
     examples: tuple[Example, ...] = ()
     ask_files_changed_above: int | None = None  # approvals.files_changed_above
+    changes: Changes = field(default_factory=Changes)
     text: str = field(default="", repr=False, compare=False)  # the YAML as read (journaled at run.start)
 
     @property
@@ -115,13 +130,22 @@ class Contract:
 
 
 def _patterns(value: Any) -> Patterns:
-    return value if isinstance(value, bool) else tuple(value)
+    """true, false, or the patterns of a list whose items are strings or {pattern, reason}."""
+    if isinstance(value, bool):
+        return value
+    return tuple(item["pattern"] if isinstance(item, dict) else item for item in value)
+
+
+def _reasons(rule: dict[str, Any]) -> dict[str, str]:
+    return {item["pattern"]: item["reason"] for key in ("allow", "ask", "deny") if isinstance(rule.get(key), list)
+            for item in rule[key] if isinstance(item, dict)}  # fmt: skip
 
 
 def _check_patterns(doc: yamlfile.Document, at: yamlfile.JsonPath, value: Any, command: bool) -> None:
     if isinstance(value, bool):
         return
-    for i, pattern in enumerate(value):
+    for i, item in enumerate(value):
+        pattern = item["pattern"] if isinstance(item, dict) else item
         try:
             if command:
                 if not shlex.split(pattern):
@@ -152,6 +176,7 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None) 
             ask=_patterns(rule.get("ask", False)),
             deny=_patterns(rule.get("deny", False)),
             timeout_s=rule.get("timeout_s"),
+            reasons=_reasons(rule),
         )
     protected = list(data.get("protected") or [])
     _check_patterns(doc, ("protected",), protected, command=False)
@@ -199,7 +224,14 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None) 
         invariants=tuple(invariants),
         description=data.get("description", ""),
         examples=tuple(sorted(examples, key=lambda e: e.line or 0)),
+        changes=_changes(doc, data.get("changes") or {}),
     )
+
+
+def _changes(doc: yamlfile.Document, data: dict[str, Any]) -> Changes:
+    paths = list(data.get("runs_code_paths") or [])
+    _check_patterns(doc, ("changes", "runs_code_paths"), paths, command=False)
+    return Changes(data.get("delete_tracked", "ask"), data.get("runs_code", "ask"), tuple(paths))
 
 
 def tighten(contract: Contract, given: dict[str, Any], origin: str = "command line") -> Contract:

@@ -16,12 +16,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agentic import context, policy
+from agentic import context, policy, review
 from agentic.actions import Dispatcher, for_model
 from agentic.budget import Budget, Rejected, Stuck
 from agentic.calling import Caller
 from agentic.contract import Contract
-from agentic.gate import Candidate, Verdict, count_tests, evaluate
+from agentic.gate import Candidate, CheckResult, Verdict, count_tests, evaluate
 from agentic.journal import Journal
 from agentic.models.base import Message, Model, ToolCall, ToolSpec, Turn
 from agentic.tape import RecordedCall, RecordedGate, Tape
@@ -164,6 +164,10 @@ class Session:
             sandbox = self.make_sandbox(root) if self.make_sandbox else None
             cand = Candidate(root, snap.changes, added, baseline=self.base_test_count)
             verdict = evaluate(self.contract, cand, sandbox, timeout_s=self.budget.tool_timeout(600.0))
+        if review.findings(self.contract, snap.changes):
+            passed, detail = review.review(self.contract, snap.changes, self.dispatcher.approver,
+                                           self.dispatcher.approved)  # fmt: skip
+            verdict.checks.append(CheckResult(review.CHECK_ID, "review", passed, detail))
         self.journal.append("gate.verdict", verdict.to_dict(), step=self.budget.steps, sync=True)
         return verdict
 

@@ -144,7 +144,7 @@ class LineProgress(ProgressListener):
         if "refused" in extra and extra["refused"] not in ("invalid-arguments", "unknown-tool"):
             return  # the refusal was shown with its decision
         mark, style = ("✗", "red") if data.get("is_error") else ("✓", "green")
-        detail = str(extra.get("path") or " ".join(str(a) for a in extra.get("argv") or []))
+        detail = str(extra.get("path") or extra.get("command") or " ".join(str(a) for a in extra.get("argv") or []))
         if "exit_code" in extra:
             detail += " → timed out" if extra.get("timed_out") else f" → exit {extra['exit_code']}"
         elif data.get("is_error"):

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from rich import box
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agentic.decision import Decision
 from agentic.journal import payload, read_records
 
 # ANSI escapes, C0/C1 controls, bidi overrides, zero-width and tag characters never reach a terminal.
@@ -333,3 +335,21 @@ def timeline_lines(rows: list[dict[str, Any]], title: str) -> Text:
                f"{sums['model_calls']} model calls, {sums['tool_calls']} tool calls, {sums['errors']} errors",
                style="bold")  # fmt: skip
     return out
+
+
+VERDICT_STYLE = {"allow": "green", "ask": "yellow", "deny": "red"}
+
+
+def render_decision(console: Console, decision: Decision) -> None:
+    """A decision as `agentic contract explain` prints it: the verdict, then each part of a script."""
+    style = VERDICT_STYLE[decision.verdict]
+    console.print(Text.assemble((f"{decision.verdict:<5}", f"bold {style}"), "  ", clean(decision.rule)), soft_wrap=True)
+    if decision.reason:
+        console.print(Text("       " + clean(decision.reason), style="dim"), soft_wrap=True)
+    for part in decision.parts:
+        line = Text.assemble("  ", (f"{part.verdict:<5}", VERDICT_STYLE[part.verdict]), "  ",
+                             (f"{part.kind:<7}", "dim"), " ", clean(one_line(part.text, 80)), "  ",
+                             (clean(part.rule), "cyan"))  # fmt: skip
+        if part.reason and part.verdict != "allow":
+            line.append(f" — {clean(part.reason)}", style="dim")
+        console.print(line, soft_wrap=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentic import __version__, globs, policy, telemetry
+from agentic import __version__, globs, instructions, policy, telemetry
 from agentic.actions import Dispatcher
 from agentic.budget import Budget, RunStopped
 from agentic.calling import Caller
@@ -24,7 +24,7 @@ from agentic.journal import Journal
 from agentic.loop import Observer, Session, agent_loop
 from agentic.models.base import Model, Usage
 from agentic.pricing import price_of
-from agentic.prompts import system_prompt, task_message
+from agentic.prompts import Environment, system_prompt, task_message
 from agentic.ratelimit import RateLimiter, rate_for
 from agentic.redact import Redactor
 from agentic.sandbox import make_sandbox, require_sandbox
@@ -243,7 +243,8 @@ def execute(req: RunRequest) -> RunOutcome:
         journal.append("run.resume", _resume_record(req, sandbox), sync=True)
         store.update_run(run_id, status="running", reason="", ended_at=None)
     else:
-        system, task = system_prompt(contract), req.task
+        guidance = instructions.render(instructions.find(repo.root, req.base_commit))
+        system, task = system_prompt(contract, Environment.here(str(workspace.path)), guidance), req.task
         journal.append("run.start", {**_start_record(req, workspace, sandbox, system, specs),
                                      "warnings": _warnings(req, budget)}, sync=True)  # fmt: skip
         store.add_run(
@@ -257,7 +258,8 @@ def execute(req: RunRequest) -> RunOutcome:
             sandbox.close()  # files it bound read-only may have been replaced: the next command binds afresh
 
     dispatcher = Dispatcher(tools, contract, journal, req.approver, redact, store.tool_switch,
-                            tree=lambda: workspace.snapshot().tree, restore=restore)  # fmt: skip
+                            tree=lambda: workspace.snapshot().tree, restore=restore,
+                            between=workspace.between)  # fmt: skip
     limiter = _rate_limiter(req)
     caller = Caller(req.model, journal, budget, contract.limits.max_retries, limiter,
                     request_timeout_s=req.settings.request_timeout_s)  # fmt: skip

@@ -175,18 +175,36 @@ class Workspace:
         if self.path.name != self.git_dir.name or not self.git_dir.is_dir():
             raise WorkspaceError(f"git created the worktree's admin dir somewhere unexpected for {self.path}")
 
+    @property
+    def snapshot_index(self) -> Path:
+        """The index the harness's snapshots use. The worktree's own index stays as `git worktree add`
+        made it (the base), so `git status` and `git diff` inside the sandbox show the agent's change."""
+        return self.git_dir / SNAPSHOT_INDEX
+
+    def _snapshot_git(self, args: list[str], **kwargs: Any) -> str:
+        index = self.snapshot_index
+        if not index.exists() and (self.git_dir / "index").exists():
+            shutil.copyfile(self.git_dir / "index", index)  # its stat data spares rehashing every file
+        env = {**kwargs.pop("env", {}), "GIT_INDEX_FILE": str(index)}
+        return self._git(args, env=env, **kwargs)
+
     def snapshot(self) -> Snapshot:
-        """Stage everything in the worktree and return its tree and the paths changed since base."""
+        """Stage everything in the worktree (in the snapshot index) and return its tree and the paths
+        changed since base."""
         excluded = [f":(exclude,top,literal){p}" for p in self.nested_repositories()]
-        self._git(["add", "--all", "--", ".", *excluded])
-        tree = self._git(["write-tree"]).strip()
+        self._snapshot_git(["add", "--all", "--", ".", *excluded])
+        tree = self._snapshot_git(["write-tree"]).strip()
         return Snapshot(tree, parse_name_status(self._git([*NAME_STATUS, self.base, tree])))
+
+    def between(self, old: str, new: str) -> list[tuple[str, str]]:
+        """(A/M/D/T, path) for every path that differs from one tree to another."""
+        return parse_name_status(self._git([*NAME_STATUS, old, new]))
 
     def restore(self, tree: str) -> None:
         """Make the worktree's content exactly `tree` again (what a snapshot includes; ignored files
         and nested repositories are left alone): files the tree lacks go, the others are rewritten."""
-        self.snapshot()  # the index now describes the worktree as it is
-        self._git(["read-tree", "--reset", "-u", tree])
+        self.snapshot()  # the snapshot index now describes the worktree as it is
+        self._snapshot_git(["read-tree", "--reset", "-u", tree])
 
     def _remove_write_leftovers(self) -> None:
         """The temporary file of a write the crash cut before its rename (the write itself did not
@@ -269,11 +287,12 @@ class Workspace:
         for path in checkouts:
             _remove_worktree(self.repo_root, path)
         self._remove_write_leftovers()
-        lock = self.git_dir / "index.lock"
+        locks = [self.git_dir / "index.lock", self.git_dir / f"{SNAPSHOT_INDEX}.lock"]
         deadline = time.monotonic() + settle_s
-        while lock.exists() and time.monotonic() < deadline:
+        while any(lock.exists() for lock in locks) and time.monotonic() < deadline:
             time.sleep(0.05)
-        lock.unlink(missing_ok=True)
+        for lock in locks:
+            lock.unlink(missing_ok=True)
 
     def remove(self, keep_branch: bool) -> None:
         _remove_worktree(self.repo_root, self.path)
@@ -289,6 +308,7 @@ def _remove_worktree(root: Path, path: Path) -> None:
         git(["worktree", "prune"], root, check=False)
 
 
+SNAPSHOT_INDEX = "agentic-index"  # in the worktree's admin git dir
 NAME_STATUS = ["diff-tree", "-r", "--no-renames", "--name-status", "-z"]  # + base, tree
 ADDED_LINES = ["diff-tree", "-p", "--no-ext-diff", "--no-textconv", "-r", "-U0"]  # + base, tree
 

@@ -251,16 +251,16 @@ def test_audit_json_answers_who_what_and_how_it_ended(inspected: Any) -> None:
     assert [(f["tool"], f["path"]) for f in report["files_read"]] == [("read_file", "calc.py")]
     assert [(f["path"], f["change"]) for f in report["files_written"]] == [("calc.py", "modified"),
                                                                           ("helper.py", "created")]  # fmt: skip
-    assert [(c["tool"], c["argv"][:2], c["exit_code"], c["timed_out"]) for c in report["commands"]] == [
-        ("run_tests", ["python", "-m"], 1, False), ("run_command", ["echo", "hello"], 0, False),
-        ("run_tests", ["python", "-m"], 0, False),
+    assert [(c["tool"], c["command"], c["exit_code"], c["timed_out"]) for c in report["commands"]] == [
+        ("run_tests", "python -m unittest discover -s tests -t .", 1, False), ("run_command", "echo hello", 0, False),
+        ("run_tests", "python -m unittest discover -s tests -t .", 0, False),
     ]  # fmt: skip
     refusals = {r["action"]: r for r in report["refusals"]}
     assert set(refusals) == {"read_file .env", "read_file (invalid arguments)", "run: rm -rf tests"}
     assert (refusals["read_file .env"]["rule"], refusals["read_file .env"]["by"]) == (ENV_RULE, "contract")
     assert refusals["read_file (invalid arguments)"]["by"] == "harness"
     assert refusals["read_file (invalid arguments)"]["rule"] == "invalid-arguments"
-    assert refusals["run: rm -rf tests"]["reason"] == "no rule of this tool matches"
+    assert refusals["run: rm -rf tests"]["reason"] == "no rule of this tool matches this command"
     # the gate, the end and the totals
     assert [(g["passed"], g["failed"]) for g in report["gates"]] == [(True, [])]
     assert report["gates"][0]["changes"] == [["M", "calc.py"], ["A", "helper.py"]]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import copy
 import dataclasses
+import hashlib
 import os
 import random
 import subprocess
@@ -146,8 +147,19 @@ def ending(repo: Path) -> Ending:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Ending:
-    root = tmp_path_factory.mktemp("reference")
+def crash_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("crash")
+
+
+def slot(root: Path, name: str) -> Path:
+    """Where a trial (or the reference) lives: paths of one length, so that the system prompt (which
+    names the worktree) has the same size in every run, and so has the usage compared."""
+    return root / hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+@pytest.fixture(scope="module")
+def reference(crash_root: Path) -> Ending:
+    root = slot(crash_root, "reference")
     repo = new_repo(root / "repo")
     drive(repo, write_script(root / "turns.yaml", TURNS), [])
     end = ending(repo)
@@ -198,7 +210,7 @@ def run_trials(specs: list[tuple[str, list[Kill], dict[str, str] | None]], root:
     def one(spec: tuple[str, list[Kill], dict[str, str] | None]) -> Ending | str:
         name, kills, env = spec
         try:
-            end = trial(root / name, kills, env)
+            end = trial(slot(root, name), kills, env)
             problems = same_as_reference(end, want)
         except AssertionError as exc:
             problems = [str(exc)]
@@ -211,7 +223,7 @@ def run_trials(specs: list[tuple[str, list[Kill], dict[str, str] | None]], root:
     return [r for r in results if isinstance(r, Ending)]
 
 
-def test_sigkill_at_every_journal_boundary_then_resume(reference: Ending, tmp_path: Path) -> None:
+def test_sigkill_at_every_journal_boundary_then_resume(reference: Ending, crash_root: Path) -> None:
     specs: list[tuple[str, list[Kill], dict[str, str] | None]] = []
     for n in range(1, reference.records + 1):
         specs.append((f"after-{n}", [None], {"AGENTIC_CRASH_AFTER": str(n)}))
@@ -219,10 +231,10 @@ def test_sigkill_at_every_journal_boundary_then_resume(reference: Ending, tmp_pa
             specs.append((f"torn-{n}", [None], {"AGENTIC_CRASH_AFTER": str(n), "AGENTIC_CRASH_TORN": "1"}))
     for n in (1, 2):  # inside each file write: its temporary file written, not yet renamed over the target
         specs.append((f"in-write-{n}", [None], {"AGENTIC_CRASH_IN_WRITE": str(n)}))
-    run_trials(specs, tmp_path, reference)
+    run_trials(specs, crash_root, reference)
 
 
-def test_sigkill_at_random_moments_then_resume(reference: Ending, tmp_path: Path) -> None:
+def test_sigkill_at_random_moments_then_resume(reference: Ending, crash_root: Path) -> None:
     """Kills at random moments: some while the harness starts or replays a resumed run (a random
     time), most while it works (a random number of new journal records, then a random few ms, so
     they fall inside writes, commands, git and the gate rather than between records)."""
@@ -235,7 +247,7 @@ def test_sigkill_at_random_moments_then_resume(reference: Ending, tmp_path: Path
             kills.append((0, rng.uniform(0.2, 0.6)) if early else (rng.randint(1, reference.records // 2),
                                                                      rng.uniform(0.0, 0.03)))  # fmt: skip
         specs.append((f"random-{i}", kills, None))
-    ends = run_trials(specs, tmp_path, reference)
+    ends = run_trials(specs, crash_root, reference)
     hits = sum(e.hits for e in ends)
     print(f"random kills that hit a run in progress: {hits} in {sum(e.hits > 0 for e in ends)} trials; "
           f"{sum(bool(e.reconciled) for e in ends)} trials reconciled a call cut short")  # fmt: skip

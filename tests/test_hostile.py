@@ -84,16 +84,45 @@ def test_links_planted_in_the_worktree_do_not_lead_out(tmp_path: Path) -> None:
     assert not (tmp_path / "new.py").exists()
 
 
-# 6 — shell syntax is refused, never expanded
-@pytest.mark.parametrize("command", [
-    "echo hi; touch pwned", "echo hi && sh", "echo $(touch pwned)", "echo `touch pwned`", "echo hi | sh",
-    "echo hi > pwned", "echo hi\ntouch pwned", "(touch pwned)", "echo hi &",
+# 6 — a script runs only inside the sandbox, and every simple command in it is decided first
+@pytest.mark.parametrize(("command", "rule"), [
+    ("echo hi; touch pwned", "tools.run_command"),
+    ("echo hi && sh -c 'touch pwned'", "wrapper sh -c → tools.run_command"),
+    ("echo $(touch pwned)", "tools.run_command"),
+    ("echo `touch pwned`", "tools.run_command"),
+    ("echo touch pwned | sh", "tools.run_command"),
+    ("echo hi\ntouch pwned", "tools.run_command"),
+    ("(touch pwned)", "tools.run_command"),
+    ("echo hi & touch pwned", "tools.run_command"),
+    ("echo pwned | xargs touch", "wrapper xargs → tools.run_command"),
+    ("find . -maxdepth 0 -exec touch pwned \\;", "wrapper find -exec → tools.run_command"),
+    ("eval 'touch pwned'", "wrapper eval → tools.run_command"),
+    ("X='touch pwned'; eval \"$X\"", "unknown eval"),
+    ("$(echo touch) pwned", "unknown-program"),
+    ("echo hi > tests/test_calc.py", "protected 'tests/**'"),
+    ("echo hi > policies/contract.yaml; echo ok", "protected 'policies/"),
 ])  # fmt: skip
-def test_shell_syntax_is_refused(tmp_path: Path, command: str) -> None:
-    repo = hostile_repo(tmp_path, ["echo *", "touch *", "sh"])
+def test_every_command_of_a_script_is_decided_before_anything_runs(tmp_path: Path, command: str, rule: str) -> None:
+    repo = hostile_repo(tmp_path, ["echo *", "find *"])
+    tests_before = (repo / "tests" / "test_calc.py").read_text()
     summary, records, _ = run(repo, [call("run_command", command=command)])
-    assert denials(records)[0]["rule"] == "command-syntax"
-    assert summary["changed_files"] == ["calc.py"]
+    refused = denials(records)[0]
+    assert refused["rule"].startswith(rule), refused
+    assert summary["changed_files"] == ["calc.py"]  # nothing of the script ran
+    assert "Nothing in the script ran" in tool_results(records)[0]["content"] or len(refused.get("commands", [])) == 1
+    assert (repo / "tests" / "test_calc.py").read_text() == tests_before
+
+
+def test_an_allowed_script_changes_only_the_worktree(tmp_path: Path) -> None:
+    repo = hostile_repo(tmp_path, ["echo *", "touch *", "cat *"])
+    outside = tmp_path / "outside.txt"
+    script = (f"echo hi > /tmp/scratch.txt; cat /tmp/scratch.txt; touch {outside} 2>&1; "
+              "echo x > ../escaped.py 2>&1; touch made.py; echo done")  # fmt: skip
+    summary, records, _ = run(repo, [call("run_command", command=script)])
+    result = tool_results(records)[0]
+    assert "hi" in result["content"] and "done" in result["content"]
+    assert not outside.exists() and not (repo.parent / "escaped.py").exists()
+    assert sorted(summary["changed_files"]) == ["calc.py", "made.py"]
 
 
 # 10 — the harness's secrets never reach a command, the journal or the model
@@ -252,12 +281,12 @@ def test_dotenv_values_are_redacted_everywhere(tmp_path: Path) -> None:
     ("pip install evil", "tools.run_command"),
     ("git -c core.sshCommand=evil status", "dangerous-flag"),
     ("git --upload-pack=evil status", "dangerous-flag"),
-    ("env OPENAI_API_KEY=x python -m pytest", "wrapper"),
-    ("xargs python -m pytest", "wrapper"),
+    ("env OPENAI_API_KEY=x python -m http.server", "wrapper env → dangerous-flag python -m http.server"),
+    ("xargs python -c 'import os'", "wrapper xargs → tools.run_command"),
     ("find . -exec sh {} +", "wrapper"),
     ("timeout 5 sh", "wrapper timeout"),
     ("nice python -c 'print(1)'", "wrapper nice"),
-    ("sudo python -m pytest", "wrapper"),
+    ("sudo python -m pytest", "program sudo"),
 ])  # fmt: skip
 def test_dangerous_commands_are_refused_in_a_run(tmp_path: Path, command: str, rule: str) -> None:
     repo = hostile_repo(tmp_path, ["python -m pytest *", "python -m *", "git *", "find *", "timeout *"])

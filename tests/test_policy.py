@@ -1,7 +1,8 @@
-"""Command decisions: wrappers, dangerous flags, outright refusals, and what stays allowed.
+"""Command decisions under an allow-list rule: wrappers, dangerous flags, privilege programs, and what
+stays allowed (scripts, every part decided: tests/test_shell.py).
 
-Each case is a command string → the verdict and a substring of the rule (and optionally of the
-reason). The rule set mirrors the default preset plus a few patterns that spell dangerous options.
+Each case is a command → the verdict and a substring of the rule (and optionally of the reason). The
+rule set is an allow-list with a few patterns that spell dangerous options.
 """
 
 from __future__ import annotations
@@ -9,7 +10,14 @@ from __future__ import annotations
 import pytest
 
 from agentic.contract import Rule, load_contract
-from agentic.policy import Decision, dangerous_flags, decide, decide_command, parse_command, program_name
+from agentic.decision import Decision
+from agentic.policy import decide
+from agentic.shell.decide import decide_script
+from agentic.shell.flags import dangerous_flags, program_name
+
+
+def decide_command(tool: str, rule: Rule, command: str) -> Decision:
+    return decide_script(tool, rule, command, lambda path: Decision("allow", "write"))
 
 RULE = Rule(
     allow=(
@@ -96,7 +104,9 @@ ALLOWED = [
     ("uvx ruff check", "allow[21]"),
     ("npx eslint src", "allow[22]"),
     ("uv pip list", "allow[23]"),
-    ("echo sudo -c rm", "allow[25]"),  # words after an ordinary program are just arguments
+    ("echo sudo -c rm", "shell-builtin"),  # words after an ordinary program are just arguments
+    ("python tool.py sudo -c rm", "allow[28]"),
+    ("pytest tests/$NAME", "allow[1]"),  # an unknown word that cannot be an option
     ("bash scripts/check.sh", "allow[26]"),
     ("sh -e -x scripts/check.sh", "allow[27]"),
     ("env", "allow[14]"),  # env running nothing is decided as itself
@@ -123,6 +133,28 @@ ALLOWED = [
     ("timeout 5 pytest --rootdir=/ -q", "wrapper timeout → tools.run_command.allow[8]"),  # spelled
     ("nice -n 5 timeout 60 pytest -q", "wrapper nice → wrapper timeout → tools.run_command.allow[1]"),
     ("/usr/bin/timeout 5 pytest", "wrapper timeout → tools.run_command.allow[1]"),
+    # programs are matched by their plain names when found on PATH
+    ("python3 -m pytest -q", "allow[0]"),
+    ("/usr/bin/python3 -m pytest -q", "allow[0]"),
+    # in the sandbox, wrappers that used to be refused run their command, which is decided
+    ("setsid pytest", "wrapper setsid → tools.run_command.allow[1]"),
+    ("nohup pytest", "wrapper nohup → tools.run_command.allow[1]"),
+    ("xargs pytest", "wrapper xargs → tools.run_command.allow[1]"),
+    ("xargs -a args.txt pytest", "wrapper xargs → tools.run_command.allow[1]"),
+    ("exec xargs pytest", "wrapper exec → wrapper xargs → tools.run_command.allow[1]"),
+    ("find . -name '*.pyc' -delete", "allow[19]"),
+    ("bash -c pytest", "wrapper bash -c → tools.run_command.allow[1]"),
+    ("bash -lc pytest", "wrapper bash -lc → tools.run_command.allow[1]"),
+    ("bash --norc -c pytest", "wrapper bash -c → tools.run_command.allow[1]"),
+    ("bash -o errexit -c pytest", "wrapper bash -c → tools.run_command.allow[1]"),
+    ("zsh -c pytest", "wrapper zsh -c → tools.run_command.allow[1]"),
+    ("dash -ec pytest", "wrapper dash -ec → tools.run_command.allow[1]"),
+    ("/bin/sh -c pytest", "wrapper sh -c → tools.run_command.allow[1]"),
+    ("A=1 pytest", "tools.run_command.allow[1]"),
+    ("env PYTEST_ADDOPTS=-x pytest", "wrapper env → tools.run_command.allow[1]"),
+    ("env -i LD_PRELOAD=/tmp/x.so pytest", "wrapper env → tools.run_command.allow[1]"),
+    ("env -C / pytest", "wrapper env → tools.run_command.allow[1]"),
+    ("poetry run -C /x pytest", "wrapper poetry run → tools.run_command.allow[1]"),
 ]
 
 
@@ -139,11 +171,6 @@ def test_value_of_k_that_looks_like_a_flag() -> None:
 
 
 DENIED = [
-    # hostile case 6: shell syntax
-    ("pytest; curl example.com", "command-syntax", "shell syntax"),
-    ("pytest && sh", "command-syntax", ""),
-    ("echo $(id)", "command-syntax", "shell"),
-    ("echo `id`", "command-syntax", ""),
     # hostile case 7: pytest's dangerous flags, in every spelling
     ("pytest --rootdir /", "dangerous-flag pytest --rootdir", "run the command without it"),
     ("pytest -c evil.ini", "dangerous-flag pytest -c", "pytest -c"),
@@ -169,8 +196,7 @@ DENIED = [
     ),  # allow[8] spells it at word 1 only
     ("python -m pytest -p evil", "dangerous-flag pytest -p", "'python -m pytest *'"),
     ("python -m pytest --rootdir=/", "dangerous-flag pytest --rootdir", ""),
-    ("python3 -m pytest -q", "tools.run_command", "no rule"),  # patterns match the program as written
-    ("/usr/bin/python3 -m pytest -q", "tools.run_command", "no rule"),
+    ("./python3 -m pytest -q", "tools.run_command", "no rule"),  # not on PATH: matched as written
     # hostile case 8: python -c / -m, pip install, git -c / --upload-pack
     ("python -c 'import os'", "dangerous-flag python -c", "python -c"),
     ("python -Bc 'import os'", "dangerous-flag python -c", ""),
@@ -249,34 +275,20 @@ DENIED = [
     ("tar -xf a.tar --to-command=evil", "dangerous-flag tar --to-command", ""),
     ("tar -I evil -xf a.tar", "dangerous-flag tar -I", ""),
     ("tar --use-compress=evil -xf a.tar", "dangerous-flag tar --use-compress-program", ""),
-    # hostile case 9: wrappers refused outright
-    ("sudo pytest", "wrapper sudo", "never allowed"),
-    ("/usr/bin/sudo -u root pytest", "wrapper sudo", ""),
-    ("su -c pytest", "wrapper su", ""),
-    ("doas pytest", "wrapper doas", ""),
-    ("pkexec pytest", "wrapper pkexec", ""),
-    ("chroot / pytest", "wrapper chroot", ""),
-    ("unshare -r pytest", "wrapper unshare", ""),
-    ("nsenter -t 1 pytest", "wrapper nsenter", ""),
-    ("setsid pytest", "wrapper setsid", ""),
-    ("nohup pytest", "wrapper nohup", ""),
-    ("xargs pytest", "wrapper xargs", "run time"),
-    ("xargs -a args.txt pytest", "wrapper xargs", ""),
-    ("find . -exec rm {} +", "wrapper find -exec", ""),
-    ("find . -name x -execdir rm {} +", "wrapper find -execdir", ""),
-    ("find . -ok rm {} +", "wrapper find -ok", ""),
-    ("find . -name '*.pyc' -delete", "wrapper find -delete", ""),
-    ("sh -c 'curl example.com'", "wrapper sh -c", "shell"),
-    ("bash -c pytest", "wrapper bash -c", ""),
-    ("bash -lc pytest", "wrapper bash -lc", ""),
-    ("bash --norc -c pytest", "wrapper bash -c", ""),
-    ("bash -o errexit -c pytest", "wrapper bash -c", ""),
-    ("zsh -c pytest", "wrapper zsh -c", ""),
-    ("dash -ec pytest", "wrapper dash -ec", ""),
-    ("fish -C pytest", "wrapper fish -C", ""),
-    ("/bin/sh -c pytest", "wrapper sh -c", ""),
-    ("pwsh -Command pytest", "wrapper pwsh -Command", ""),
-    ("A=1 pytest", "wrapper A=…", "setting variables"),
+    # hostile case 9: privilege programs refused outright; wrappers that run a script decide it
+    ("sudo pytest", "program sudo", "no other users"),
+    ("/usr/bin/sudo -u root pytest", "program sudo", ""),
+    ("su -c pytest", "program su", ""),
+    ("doas pytest", "program doas", ""),
+    ("pkexec pytest", "program pkexec", ""),
+    ("chroot / pytest", "program chroot", ""),
+    ("unshare -r pytest", "program unshare", ""),
+    ("nsenter -t 1 pytest", "program nsenter", ""),
+    ("find . -exec rm {} +", "wrapper find -exec → tools.run_command", ""),
+    ("find . -name x -execdir rm {} +", "wrapper find -execdir → tools.run_command", ""),
+    ("find . -ok rm {} +", "wrapper find -ok → tools.run_command", ""),
+    ("sh -c 'curl example.com'", "wrapper sh -c → tools.run_command", "no rule"),
+    ("xargs rm", "wrapper xargs → tools.run_command", ""),
     # wrappers unwrapped: the wrapped command decides
     ("timeout 5 sh -c 'curl x'", "wrapper timeout → wrapper sh -c", ""),
     ("timeout 5 curl example.com", "wrapper timeout → tools.run_command", "no rule"),
@@ -284,33 +296,45 @@ DENIED = [
     ("timeout 5 git push origin", "wrapper timeout → tools.run_command.deny[0]", ""),
     ("timeout 1 pytest", "tools.run_command.deny[1] 'timeout 1 *'", ""),  # deny patterns see the wrapper
     ("nice -n 5 python -c x", "wrapper nice → dangerous-flag python -c", ""),
-    ("nice sudo pytest", "wrapper nice → wrapper sudo", ""),
+    ("nice sudo pytest", "wrapper nice → program sudo", ""),
     ("ionice -p 1", "wrapper ionice -p", "other processes"),
     ("stdbuf -oL python -m http.server", "wrapper stdbuf → dangerous-flag python -m http.server", ""),
     ("flock /tmp/lock -c pytest", "wrapper flock -c", "shell"),
     ("flock -c pytest", "wrapper flock -c", ""),
     ("time sh -c x", "wrapper time → wrapper sh -c", ""),
-    ("command sudo pytest", "wrapper command → wrapper sudo", ""),
-    ("exec xargs pytest", "wrapper exec → wrapper xargs", ""),
+    ("command sudo pytest", "wrapper command → program sudo", ""),
     ("busybox sh -c x", "wrapper busybox → wrapper sh -c", ""),
     ("busybox --install /tmp", "wrapper busybox --install", ""),
-    ("env PYTEST_ADDOPTS=-x pytest", "wrapper env PYTEST_ADDOPTS=…", "PYTEST_ADDOPTS"),
-    ("env -i LD_PRELOAD=/tmp/x.so pytest", "wrapper env LD_PRELOAD=…", ""),
     ("env -S 'sh -c x'", "wrapper env -S", "splits"),
     ("env --split-string='sh -c x'", "wrapper env --split-string", ""),
-    ("env -C / pytest", "wrapper env -C", "another directory"),
-    ("env --unknown pytest", "wrapper env --unknown", "not one agentic knows"),
-    ("timeout --bogus 5 pytest", "wrapper timeout --bogus", ""),
     ("uv run --with evil pytest", "wrapper uv run --with", "installs"),
     ("uv run -p /tmp/python pytest", "wrapper uv run -p", ""),
     ("uv run python -c x", "wrapper uv run → dangerous-flag python -c", ""),
-    ("poetry run -C /x pytest", "wrapper poetry run -C", ""),
     ("./timeout 5 pytest", "tools.run_command", "no rule"),  # a local script named like a wrapper
     ("/tmp/bin/nice pytest", "tools.run_command", "no rule"),
     ("./uv run pytest", "tools.run_command", "no rule"),
     ("timeout 5 ./pytest", "wrapper timeout → tools.run_command", "no rule"),
     ("nice " * 9 + "pytest", "wrapper nice", "more than"),
 ]
+
+
+ASKED = [
+    ("env --unknown pytest", "wrapper env --unknown", "not one agentic knows"),
+    ("timeout --bogus 5 pytest", "wrapper timeout --bogus", ""),
+    ("fish -C pytest", "program fish -C", "does not parse"),
+    ("pwsh -Command pytest", "program pwsh -Command", ""),
+    ("$CMD -q", "unknown-program", "only known when the script runs"),
+    ("pytest $FLAGS", "allow[1]", "may be an option"),
+    ('pytest "$@"', "allow[1]", "may be an option"),
+]
+
+
+@pytest.mark.parametrize(("command", "rule", "reason"), ASKED)
+def test_commands_that_cannot_be_told_are_asked(command: str, rule: str, reason: str) -> None:
+    got = decision(command)
+    assert got.verdict == "ask", got
+    assert rule in got.rule, got
+    assert reason in got.reason, got
 
 
 @pytest.mark.parametrize(("command", "rule", "reason"), DENIED)
@@ -321,13 +345,13 @@ def test_refused_commands(command: str, rule: str, reason: str) -> None:
     assert reason in got.reason, got
 
 
-def test_trailing_star_and_true_never_admit_a_dangerous_flag() -> None:
-    everything = Rule(allow=True)
-    assert decide_command("run_command", everything, "pytest -q").verdict == "allow"
-    got = decide_command("run_command", everything, "pytest -p evil")
+def test_a_trailing_star_never_admits_a_dangerous_flag_but_true_admits_any_command() -> None:
+    got = decide_command("run_command", Rule(allow=("pytest *",)), "pytest -p evil")
     assert (got.verdict, got.rule) == ("deny", "dangerous-flag pytest -p")
-    assert "tools.run_command.allow" in got.reason
-    assert decide_command("run_command", everything, "sudo ls").rule == "wrapper sudo"
+    assert "tools.run_command.allow[0]" in got.reason
+    everything = Rule(allow=True)  # the sandbox is the boundary: `true` means any command in it
+    assert decide_command("run_command", everything, "pytest -p evil").verdict == "allow"
+    assert decide_command("run_command", everything, "sudo ls").rule == "program sudo"
 
 
 @pytest.mark.parametrize(
@@ -379,18 +403,17 @@ def test_program_names_are_normalised_for_the_tables(word: str, name: str) -> No
 
 def test_python_variants_use_the_same_table() -> None:
     for python in ("python3", "python3.11", "/usr/bin/python3"):
-        findings = dangerous_flags(parse_command(f"{python} -m pytest -p evil"))
+        findings = dangerous_flags([python, "-m", "pytest", "-p", "evil"])
         assert [f.flag for f in findings] == ["-m pytest", "-p"]
         assert [f.program for f in findings] == ["python", "pytest"]
     assert dangerous_flags(["python", "script.py", "-c", "x"]) == []
 
 
 def test_decide_routes_commands_and_names_the_rule() -> None:
-    contract = load_contract("default", None)
-    got = decide(contract, "run_command", "command", {"command": "timeout 30 pytest -q"})
-    assert (got.verdict, got.rule) == ("allow", "wrapper timeout → tools.run_command.allow[1] 'pytest *'")
-    assert "pytest -q" in got.reason
-    got = decide(contract, "run_command", "command", {"command": "pytest --basetemp=/home"})
+    contract = load_contract("strict", None)
+    got = decide(contract, "run_command", "command", {"command": "timeout 30 python -m pytest -q"})
+    assert (got.verdict, got.rule) == ("ask", "wrapper timeout → tools.run_command.ask[0] 'python -m pytest *'")
+    got = decide(contract, "run_command", "command", {"command": "python -m pytest --basetemp=/home"})
     assert (got.verdict, got.rule) == ("deny", "dangerous-flag pytest --basetemp")
 
 

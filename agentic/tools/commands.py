@@ -1,22 +1,37 @@
-"""Command tools: the contract's test command, and allow-listed commands. Both run in the sandbox."""
+"""Command tools: the contract's test command, and bash scripts. Both run in the sandbox."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from agentic.policy import CommandRefused, parse_command
 from agentic.sandbox import CommandResult
 from agentic.tools.base import ToolContext, ToolFailure, ToolKind, ToolResult
 
+BASH = ("bash", "--noprofile", "--norc", "-c")
+# Before the model's script: git gets an index of its own in the sandbox's private /tmp, a copy of the
+# worktree's (which the sandbox keeps read-only), so that `git checkout -- FILE` and `git restore`
+# work; then the script runs in a bash of its own, so its line numbers and $0 are its own.
+PRELUDE = (
+    'export GIT_INDEX_FILE=/tmp/.agentic-git/index; if [ ! -e "$GIT_INDEX_FILE" ]; then mkdir -p /tmp/.agentic-git '
+    '&& src=$(env -u GIT_INDEX_FILE git rev-parse --path-format=absolute --git-path index 2>/dev/null) '
+    '&& cp "$src" "$GIT_INDEX_FILE" 2>/dev/null; fi; exec bash --noprofile --norc -c "$1"'
+)
 
-def command_result(result: CommandResult, ctx: ToolContext) -> ToolResult:
+
+def script_argv(script: str) -> list[str]:
+    """The argv that runs a model's bash script in the sandbox."""
+    return [*BASH, PRELUDE, "agentic", script]
+
+
+def command_result(result: CommandResult, ctx: ToolContext, shown: str | None = None) -> ToolResult:
     status = result.summary()
     body = result.output if result.output.strip() else "(no output)\n"
-    text = f"$ {' '.join(result.argv)}\n{body}"
+    text = f"$ {shown if shown is not None else ' '.join(result.argv)}\n{body}"
     if not text.endswith("\n"):
         text += "\n"
     text += f"[{status}]"
     data = {
+        "command": shown if shown is not None else " ".join(result.argv),
         "argv": result.argv,
         "exit_code": result.exit_code,
         "timed_out": result.timed_out,
@@ -61,25 +76,31 @@ class RunCommand:
     name = "run_command"
     kind: ToolKind = "command"
     description = (
-        "Run one command in the repository's sandbox (no network, read-only outside the repository). "
-        "The command is split into arguments like a shell would, but never run through a shell: pipes, "
-        "redirections, ';', '&&' and substitutions are refused. Only commands the contract allows run."
+        "Run a bash script in the repository's sandbox: pipes, &&, ;, subshells, redirections, heredocs "
+        "and VAR=value all work. It starts in the repository's root every time (a cd lasts for the one "
+        "call), has no network, and can write only the repository and /tmp; its input is empty, so "
+        "nothing interactive works. Every command in the script is checked against the contract before "
+        "anything runs, and so is every file a redirection writes. Prefer read_file, search and "
+        "edit_file for reading and editing files."
     )
     parameters: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "required": ["command"],
         "properties": {
-            "command": {"type": "string", "minLength": 1, "maxLength": 4000, "description": "e.g. ruff check src"}
+            "command": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 100_000,
+                "description": "A bash script, e.g. `cd src && python -m mypkg --help | head -20`",
+            }
         },
     }
 
     def execute(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        try:
-            argv = parse_command(args["command"])
-        except CommandRefused as exc:
-            raise ToolFailure(str(exc)) from None
-        return command_result(ctx.sandbox.run(argv, timeout_s=ctx.timeout_s), ctx)
+        script = args["command"]
+        result = ctx.sandbox.run(script_argv(script), timeout_s=ctx.timeout_s)
+        return command_result(result, ctx, shown=script)
 
 
 class Finish:

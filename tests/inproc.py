@@ -1,0 +1,50 @@
+"""Drive a governed run in process (runner.execute), for tests whose subject is not the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentic import policy
+from agentic.contract import Contract, load_contract
+from agentic.journal import payload, read_records
+from agentic.models import load_model
+from agentic.runner import RunOutcome, RunRequest, execute
+from agentic.settings import load_settings
+from agentic.workspace import find_repo
+
+
+def run(
+    repo: Path, turns: list[dict[str, Any]], contract: Contract | str | None = None,
+    approver: policy.Approver = policy.deny_all, task: str = "fix the bug",
+) -> RunOutcome:  # fmt: skip
+    """One run of a scripted model over `turns` in `repo`, under `contract` (a preset name, a loaded
+    contract, or the repository's own)."""
+    script = repo.parent / f"script-{len(list(repo.parent.glob('script-*.yaml')))}.yaml"
+    script.write_text(yaml.safe_dump(turns, sort_keys=False), encoding="utf-8")
+    info = find_repo(repo)
+    settings = load_settings(info.root)
+    if contract is None or isinstance(contract, str):
+        contract = load_contract(contract or settings.contract, info.root)
+    model = load_model(f"script:{script}", settings.model_options())
+    return execute(RunRequest(task, info, settings, contract, model, approver, argv=["agentic", "run", task]))
+
+
+def records(outcome: RunOutcome, kind: str | None = None) -> list[dict[str, Any]]:
+    """The payloads of the run's journal records (of one kind)."""
+    found = []
+    for record in read_records(outcome.journal):
+        if kind is None or record["kind"] == kind:
+            found.append({"kind": record["kind"], **payload(record, outcome.journal.parent)})
+    return found
+
+
+def tool_results(outcome: RunOutcome) -> list[dict[str, Any]]:
+    return records(outcome, "tool.result")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
