@@ -183,8 +183,10 @@ class Workspace:
 
     def _snapshot_git(self, args: list[str], **kwargs: Any) -> str:
         index = self.snapshot_index
-        if not index.exists() and (self.git_dir / "index").exists():
-            shutil.copyfile(self.git_dir / "index", index)  # its stat data spares rehashing every file
+        if not index.exists() and (self.git_dir / "index").exists():  # its stat data spares rehashing every file
+            partial = index.with_name(f"{index.name}.{os.getpid()}.partial")
+            shutil.copyfile(self.git_dir / "index", partial)
+            os.replace(partial, index)  # whole or not at all: a kill mid-copy leaves no torn index
         env = {**kwargs.pop("env", {}), "GIT_INDEX_FILE": str(index)}
         return self._git(args, env=env, **kwargs)
 
@@ -291,7 +293,7 @@ class Workspace:
         deadline = time.monotonic() + settle_s
         while any(lock.exists() for lock in locks) and time.monotonic() < deadline:
             time.sleep(0.05)
-        for lock in locks:
+        for lock in [*locks, *self.git_dir.glob(f"{SNAPSHOT_INDEX}.*.partial")]:
             lock.unlink(missing_ok=True)
 
     def remove(self, keep_branch: bool) -> None:

@@ -6,7 +6,8 @@ would (agentic.policy.decide, with the worktree at /repo), and the figures are p
 
 - allowed / asked / denied per category, and overall, for each preset;
 - the most common shapes refused (the first words of the refused part, and the rule);
-- decisions per second (the whole decision: parse, every command, every write).
+- decisions per second (the whole decision: parse, every command, every write), in process and
+  through `agentic contract explain --batch` (interpreter start and imports included).
 
 Target for `default`: at least 90 % of the commands allowed as written; every refusal names a rule
 and gives a reason.
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -67,6 +70,18 @@ def main() -> None:
         print(f"top refused shapes ({args.top}):")
         for (verdict, text, rule), count in refused_shapes.most_common(args.top):
             print(f"  {count:>5}  {verdict:<5} {text[:40]:<40} {rule[:70]}")
+        batch_rate(rows, name)
+
+
+def batch_rate(rows: list[dict[str, str]], preset: str) -> None:
+    """The same decisions through the CLI's --batch mode, start-up included."""
+    lines = "".join(json.dumps({"tool": "run_command", "args": {"command": r["command"]}}) + "\n" for r in rows)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "agentic", "contract", "explain", "run_command", "--batch",
+                           "--contract", preset], input=lines, capture_output=True, text=True, check=True)  # fmt: skip
+    elapsed = time.perf_counter() - started
+    count = len(done.stdout.splitlines())
+    print(f"agentic contract explain --batch: {count} decisions in {elapsed:.2f} s = {count / elapsed:,.0f}/s")
 
 
 if __name__ == "__main__":
