@@ -93,6 +93,9 @@ class Dispatcher:
     tree: Callable[[], str] | None = None  # the worktree's current tree id (staged), for commands
     restore: Callable[[str], None] | None = None  # make the worktree that tree again
     between: Callable[[str, str], list[tuple[str, str]]] | None = None  # (A/M/D, path) from one tree to another
+    # the worktree's tree after the last command, while nothing has written since (the sandbox kills
+    # what a command leaves running, so only the write tools and a restore change the worktree between)
+    known_tree: str | None = None
 
     def handle(
         self, call: ToolCall, ctx: ToolContext, step: int, parent: str, recorded: RecordedCall | None = None
@@ -179,6 +182,7 @@ class Dispatcher:
         effect = recorded.effect if recorded is not None else None
         idem = ctx.idempotency_key
         if tool.kind == "write" and hasattr(tool, "plan"):
+            self.known_tree = None
             if effect is not None and (done := self._write_done(effect, ctx, step, span, idem)) is not None:
                 return done
             plan: WritePlan = tool.plan(args, ctx)
@@ -192,6 +196,7 @@ class Dispatcher:
             return plan.result
         if tool.kind in ("command", "tests") and self.tree is not None:
             if effect is not None and effect.get("tree") and self.restore is not None:
+                self.known_tree = None
                 now = self.tree()
                 rolled = now != effect["tree"]
                 if rolled:
@@ -200,20 +205,18 @@ class Dispatcher:
                                     {"outcome": "rolled back, run again" if rolled else "run again",
                                      "tree": effect["tree"], "found": now},
                                     step=step, span=span, parent=span, idem=idem, sync=True)  # fmt: skip
-            before = self.tree()
+            before, self.known_tree = self.known_tree or self.tree(), None
             self.journal.append("tool.effect", {"tree": before}, step=step, span=span, parent=span, idem=idem,
                                 sync=True)  # fmt: skip
             result = tool.execute(args, ctx)
-            return self._with_changes(result, before)
+            self.known_tree = after = self.tree()
+            return self._with_changes(result, before, after)
         return tool.execute(args, ctx)
 
-    def _with_changes(self, result: ToolResult, before: str) -> ToolResult:
+    def _with_changes(self, result: ToolResult, before: str, after: str) -> ToolResult:
         """A command's result with the files it changed in the worktree (from the snapshot), so that
         edits made through the shell are journaled and counted like the write tools'."""
-        if self.tree is None or self.between is None:
-            return result
-        after = self.tree()
-        if after == before:
+        if after == before or self.between is None:
             return result
         changes = self.between(before, after)
         self.changed.update(path for _, path in changes)
