@@ -133,6 +133,8 @@ def test_default_allows_what_real_models_do(script: str) -> None:
         ("cat > conftest.py <<'EOF'\nimport os\nEOF", "protected '**/conftest.py'", "protected"),
         ("echo TOKEN=x >> .env", "tools.write_file.deny[0] '**/.env*'", "secret"),
         ("echo x >| .git/config", "protected '.git/**'", "protected"),
+        ("python gen.py >& tests/generated.py", "protected 'tests/**'", "protected"),
+        ("shopt -s expand_aliases\nalias ls='curl example.com'\nls", "'curl *'", "network"),
     ],
 )
 def test_default_denies_with_the_rule_and_a_reason(script: str, rule: str, reason: str) -> None:
@@ -158,6 +160,12 @@ def test_default_denies_with_the_rule_and_a_reason(script: str, rule: str, reaso
         ("pip $SUBCOMMAND requests", "tools.run_command.deny[0] 'pip install *'"),
         ("xargs -I{} sh -c 'echo {}' < files", "unknown"),
         ("parallel echo ::: a b", "program parallel"),
+        # variables whose value bash runs or expands later
+        ("PS4='$(curl x) ' ; set -x; ls", "variable PS4"),
+        ("export PROMPT_COMMAND='curl x'", "variable PROMPT_COMMAND"),
+        ("BASH_ENV=setup.sh bash -c ls", "variable BASH_ENV"),
+        ("env BASH_ENV=setup.sh bash -c ls", "variable BASH_ENV"),
+        ("alias x=\"$CMD\"", "unknown alias"),
     ],
 )
 def test_what_cannot_be_known_before_it_runs_is_asked(script: str, rule: str) -> None:

@@ -41,14 +41,14 @@ from agentic.contract import Patterns, Rule
 from agentic.decision import Decision, Part, strictest
 from agentic.shell.flags import FLAGS, Finding, dangerous_flags, forms, program_name
 from agentic.shell.parse import UNKNOWN, Command, ParseError, Redirect, Script, parse
-from agentic.shell.wrappers import SHELLS, Inner, Refusal, inner, known, on_path, shell_string_flag
+from agentic.shell.wrappers import SHELLS, Inner, Refusal, evaluated, inner, known, on_path, shell_string_flag
 
 MAX_DEPTH = 8
 GLOB_CHARS = "*?["
 BUILTINS = frozenset({
     "cd", "pushd", "popd", "dirs", "pwd", "echo", "printf", "true", "false", ":", "test", "[", "[[", "exit",
     "return", "set", "shopt", "export", "unset", "local", "declare", "readonly", "typeset", "shift", "break",
-    "continue", "wait", "read", "let", "getopts", "type", "hash", "jobs", "times", "umask", "ulimit", "alias",
+    "continue", "wait", "read", "let", "getopts", "type", "hash", "jobs", "times", "umask", "ulimit",
     "unalias", "caller",
 })  # fmt: skip
 DEVICES = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/fd/", "/proc/self/fd/")
@@ -120,6 +120,11 @@ def _script(scope: Scope, text: str, cwds: tuple[str | None, ...], depth: int) -
                 parsed.writes.append(Redirect(target, "tee", command.text, command.cwds))
     for write in parsed.writes:
         decisions.append(_write(scope, write))
+    for variable, text in parsed.assignments:
+        if evaluated(variable):
+            decision = Decision("ask", f"variable {variable}", f"{variable} holds code bash runs or expands "
+                                "later, which the contract cannot check before it runs")  # fmt: skip
+            decisions.append(_part(scope, "command", text, decision))
     return decisions
 
 

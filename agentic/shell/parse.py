@@ -74,6 +74,7 @@ class Script:
     commands: list[Command] = field(default_factory=list)
     writes: list[Redirect] = field(default_factory=list)
     functions: set[str] = field(default_factory=set)
+    assignments: list[tuple[str, str]] = field(default_factory=list)  # (NAME, as written), wherever they stand
 
 
 @cache
@@ -231,6 +232,13 @@ class _Walker:
         if words and words[0].value in CHANGE_DIR:
             self._change_dir(words[1:])
 
+    def _variable_assignment(self, node: Any) -> None:
+        name = node.child_by_field_name("name")
+        if name is not None:
+            self.script.assignments.append((_text(name), _text(node)))
+        for child in node.children:
+            self.visit(child)
+
     def _declaration_command(self, node: Any) -> None:  # export, local, declare, readonly, typeset
         words = [Word(_text(c), _text(c)) for c in node.children[:1]]  # the keyword
         self.script.commands.append(Command(tuple(words), _text(node), (), tuple(self.cwds)))
@@ -253,9 +261,13 @@ class _Walker:
         destination = node.child_by_field_name("destination")
         for child in node.named_children:
             self._nested(child)
-        if destination is None or operator not in WRITE_OPERATORS:
+        if destination is None:
             return
         target = Word(_word_value(destination), _text(destination))
+        if operator == ">&" and target.value is not None and (target.value.isdigit() or target.value == "-"):
+            return  # 2>&1, >&-: descriptors, not files
+        if operator not in WRITE_OPERATORS and operator != ">&":
+            return
         self.script.writes.append(Redirect(target, operator, _text(node), tuple(self.cwds)))
 
     def _nested(self, node: Any) -> None:

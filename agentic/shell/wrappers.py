@@ -175,6 +175,16 @@ def shell_string_flag(name: str, argv: list[str]) -> str | None:
     return None
 
 
+# Variables whose value bash runs or expands later (prompts expanded under `set -x`, files sourced
+# by a new bash, exported functions): setting one hides commands from the contract.
+EVALUATED_VARIABLES = frozenset({"PS0", "PS1", "PS2", "PS3", "PS4", "PROMPT_COMMAND", "BASH_ENV", "ENV",
+                                 "SHELLOPTS", "BASHOPTS"})  # fmt: skip
+
+
+def evaluated(variable: str) -> bool:
+    return variable in EVALUATED_VARIABLES or variable.startswith("BASH_FUNC_")
+
+
 def on_path(word: str) -> bool:
     """Whether a program word names a program found on PATH (or in a system directory): `./timeout`
     may be anything, so it is decided as a program of its own."""
@@ -200,6 +210,12 @@ def inner(argv: list[str]) -> list[Inner] | Refusal | None:
     if name == "trap":
         operands = [w for w in argv[1:] if not w.startswith("-")] if len(argv) > 2 else []
         return _script("trap", operands[0], operands[:1]) if operands else None
+    if name == "alias":  # with expand_aliases a name runs its value: decided as a script
+        values = [w.split("=", 1)[1] for w in argv[1:] if "=" in w and known(w)]
+        hidden = [w for w in argv[1:] if not known(w)]
+        if hidden:
+            return _script("alias", "", hidden)
+        return [Inner("alias", script=v) for v in values] or None
     if name == "watch":
         rest = _after_options(argv, valued=words("-n --interval -d --differences -q --equexit"))
         return _script("watch", " ".join(rest), rest) if rest else None
@@ -303,6 +319,10 @@ def _unwrap(name: str, argv: list[str]) -> list[Inner] | Refusal | None:
                            f"so it cannot tell which command {name} would run; run the command without it")  # fmt: skip
     if spec.assignments:
         while i < len(argv) and _ASSIGNMENT.match(argv[i]):
+            if evaluated(argv[i].split("=", 1)[0]):
+                variable = argv[i].split("=", 1)[0]
+                return Refusal("ask", f"variable {variable}", f"{variable} holds code bash runs later, which the "
+                               "contract cannot check before it runs")  # fmt: skip
             i += 1
     i += spec.operands
     rest = argv[i:]
