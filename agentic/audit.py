@@ -128,7 +128,8 @@ class _Audit:
             self._result(call, data, where)
 
     def _result(self, call: dict[str, Any], data: dict[str, Any], where: dict[str, Any]) -> None:
-        extra = data.get("data") if isinstance(data.get("data"), dict) else {}
+        raw = data.get("data")
+        extra: dict[str, Any] = raw if isinstance(raw, dict) else {}
         refused = (call["decision"] or {}).get("verdict") not in (None, "allow") or "refused" in extra
         call["outcome"] = "refused" if refused else "error" if data.get("is_error") else "ok"
         call["result"] = one_line(str(data.get("content", "")), 200) if data.get("is_error") else ""
@@ -235,8 +236,7 @@ def _when(ts: float | None) -> str:
 def _table(title: str, *columns: str) -> Table:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
     for name in columns:
-        justify = "right" if name in ("step", "exit", "s", "bytes") else "left"
-        table.add_column(name, justify=justify, overflow="fold")
+        table.add_column(name, justify="right" if name in ("step", "exit", "s", "bytes") else "left", overflow="fold")
     return table
 
 

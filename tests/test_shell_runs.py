@@ -4,14 +4,15 @@ leaves behind is judged at the gate. Driven in process (tests/inproc.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 from pathlib import Path
 from typing import Any
 
-from agentic.contract import load_contract
+from agentic.contract import Rule, load_contract
 from agentic.workspace import git
-from tests.conftest import FIX, make_repo
+from tests.conftest import CONTRACT, FIX, make_repo
 from tests.inproc import records, run, tool_results
 
 
@@ -23,6 +24,8 @@ def turn(*calls: dict[str, Any]) -> dict[str, Any]:
     return {"tool_calls": list(calls)}
 
 
+# the default preset, with the fixture's unittest suite as its test command (pytest starts slower)
+DEFAULT = dataclasses.replace(load_contract("default", None), test_command=tuple(CONTRACT["test_command"]))
 FINISH = turn({"name": "finish", "arguments": {"summary": "average divides by the number of values"}})
 
 
@@ -73,7 +76,7 @@ def test_a_redirection_into_a_protected_path_is_refused_and_nothing_in_the_scrip
         turn(sh("touch ran.txt; echo 'def test_x(): pass' > tests/test_calc.py")),
         turn(sh("cd tests && cat > test_calc.py <<'EOF'\nimport unittest\nEOF")),
         turn(FIX), FINISH,
-    ], contract="default")  # fmt: skip
+    ], contract=DEFAULT)  # fmt: skip
     assert outcome.status == "accepted", outcome.reason
     assert outcome.changes == [("M", "calc.py")]  # no ran.txt, no test file
     refused = tool_results(outcome)[:2]
@@ -112,9 +115,8 @@ class Listener:
 
 
 def test_a_script_reaching_for_the_host_gets_no_connection(tmp_path: Path) -> None:
-    contract = load_contract("default", None)
-    permissive = contract.tools["run_command"].__class__(allow=True)  # no deny: the sandbox alone must stop it
-    contract = contract.__class__(**{**contract.__dict__, "tools": {**contract.tools, "run_command": permissive}})
+    permissive = Rule(allow=True)  # no deny: the sandbox alone must stop it
+    contract = dataclasses.replace(DEFAULT, tools={**DEFAULT.tools, "run_command": permissive})
     listener = Listener()
     try:
         port = listener.port
@@ -132,14 +134,14 @@ def test_a_script_reaching_for_the_host_gets_no_connection(tmp_path: Path) -> No
 
 def test_a_command_only_known_at_run_time_is_asked_refused_headless_and_runs_when_approved(tmp_path: Path) -> None:
     script = [turn(sh('x="echo RAN-$((40 + 2))"; eval "$x"')), turn(FIX), FINISH]
-    headless = run(repo_with(tmp_path / "a"), script, contract="default")
+    headless = run(repo_with(tmp_path / "a"), script, contract=DEFAULT)
     refused = tool_results(headless)[0]
     assert refused["is_error"] and "unknown eval" in refused["content"] and "RAN-42" not in refused["content"]
     decision = next(d for d in records(headless, "policy.decision") if d["tool"] == "run_command")
     assert (decision["verdict"], decision["by"]) == ("deny", "no terminal")
 
     asked: list[str] = []
-    approved = run(repo_with(tmp_path / "b"), script, contract="default",
+    approved = run(repo_with(tmp_path / "b"), script, contract=DEFAULT,
                    approver=lambda tool, action: asked.append(action) or True)  # fmt: skip
     assert asked == ['run: x="echo RAN-$((40 + 2))"; eval "$x"']
     assert "RAN-42" in tool_results(approved)[0]["content"]
@@ -150,7 +152,7 @@ def test_deleting_a_tracked_file_is_asked_at_the_gate_and_the_model_can_undo_it(
     outcome = run(repo_with(tmp_path / "a", files), [
         turn(FIX, sh("rm old_helper.py")), FINISH,
         turn(sh("git checkout -- old_helper.py")), FINISH,
-    ], contract="default")  # fmt: skip
+    ], contract=DEFAULT)  # fmt: skip
     assert outcome.status == "accepted", outcome.reason
     assert outcome.changes == [("M", "calc.py")]
     verdicts = records(outcome, "gate.verdict")
@@ -160,20 +162,21 @@ def test_deleting_a_tracked_file_is_asked_at_the_gate_and_the_model_can_undo_it(
     assert "changes-reviewed" not in {c["id"] for c in verdicts[1]["checks"]}
 
     approved = run(repo_with(tmp_path / "b", files), [turn(FIX, sh("rm old_helper.py")), FINISH],
-                   contract="default", approver=lambda tool, action: True)  # fmt: skip
+                   contract=DEFAULT, approver=lambda tool, action: True)  # fmt: skip
     assert approved.status == "accepted", approved.reason
     assert sorted(approved.changes) == [("D", "old_helper.py"), ("M", "calc.py")]
 
 
 def test_a_file_that_runs_code_in_ci_is_asked_at_the_gate_whatever_wrote_it(tmp_path: Path) -> None:
     add_ci = sh("mkdir -p .github/workflows && printf 'on: push\\n' > .github/workflows/ci.yml")
-    refused = run(repo_with(tmp_path / "a"), [turn(FIX, add_ci), FINISH], contract="default")
+    refused = run(repo_with(tmp_path / "a"), [turn(FIX, add_ci), FINISH], contract=DEFAULT)
     assert refused.status == "rejected" or refused.status == "failed", refused.reason
     verdict = records(refused, "gate.verdict")[0]
     check = next(c for c in verdict["checks"] if c["id"] == "changes-reviewed")
     assert not check["passed"] and ".github/workflows/ci.yml" in check["detail"]
 
-    text = load_contract("default", None).text.replace("runs_code: ask", "runs_code: allow")
+    text = load_contract("default", None).text.replace("runs_code: ask", "runs_code: allow").replace(
+        "test_command: [python, -m, pytest, -q]", "test_command: [python, -m, unittest, discover, -s, tests, -t, .]")
     repo = repo_with(tmp_path / "b")
     (repo / "policies" / "contract.yaml").write_text(text)
     git(["commit", "--quiet", "-am", "allow CI changes"], repo)
