@@ -40,6 +40,7 @@ def default(script: str, root: str | None = "/repo") -> Decision:
         ("FOO=1 BAR='x y' python -m pkg", [["python", "-m", "pkg"]]),
         ("X=$(date)", [["date"]]),
         ("for f in *.py; do python $f; done", [["python", "\x00$f"]]),
+        ("ls *.py '*.txt' a{b,c} \\* {}", [["ls", "\x00*.py", "*.txt", "\x00a{b,c}", "*", "{}"]]),
         ("if [ -f x ]; then rm x; else touch x; fi", [["rm", "x"], ["touch", "x"]]),
         ("while read l; do echo $l; done < in.txt", [["read", "l"], ["echo", "\x00$l"]]),
         ("f() { git status; }; f", [["git", "status"], ["f"]]),
@@ -166,6 +167,11 @@ def test_default_denies_with_the_rule_and_a_reason(script: str, rule: str, reaso
         ("BASH_ENV=setup.sh bash -c ls", "variable BASH_ENV"),
         ("env BASH_ENV=setup.sh bash -c ls", "variable BASH_ENV"),
         ("alias x=\"$CMD\"", "unknown alias"),
+        # patterns and brace expansions are words only known when bash expands them
+        ("git pu?h origin", "tools.run_command.deny[64] 'git clone *'"),  # may be any git subcommand
+        ("touch push; git * origin", "tools.run_command.deny"),
+        ("x{curl,y} example.com", "unknown-program"),
+        ("/usr/bin/cur? example.com", "unknown-program"),
     ],
 )
 def test_what_cannot_be_known_before_it_runs_is_asked(script: str, rule: str) -> None:

@@ -149,6 +149,8 @@ def _text(node: Any) -> str:
     return bytes(node.text).decode("utf-8", "surrogateescape")
 
 
+_GLOB = re.compile(r"(?<!\\)[*?[]")  # unquoted, unescaped pattern characters
+_BRACES = re.compile(r"(?<!\\)\{[^{}]*(?:,|\.\.)[^{}]*(?<!\\)\}")  # brace expansion
 _DOUBLE_ESCAPE = re.compile(r"\\([$`\"\\\n])")
 _UNQUOTED_ESCAPE = re.compile(r"\\(.)", re.S)
 EXPANSIONS = frozenset({"simple_expansion", "expansion", "command_substitution", "arithmetic_expansion",
@@ -166,6 +168,8 @@ def _word_value(node: Any) -> str | None:
         if any(c.type in EXPANSIONS for c in node.children):
             return None
         text = _text(node)
+        if kind == "word" and _GLOB.search(text):
+            return None  # a pattern: the files it matches are only known when it runs
         return _UNQUOTED_ESCAPE.sub(lambda m: "" if m.group(1) == "\n" else m.group(1), text)
     if kind == "raw_string":
         return _text(node)[1:-1]
@@ -184,11 +188,12 @@ def _word_value(node: Any) -> str | None:
                 parts.append(_DOUBLE_ESCAPE.sub(lambda m: "" if m.group(1) == "\n" else m.group(1), _text(child)))
         return "".join(parts)
     if kind == "concatenation":
+        unquoted = "".join(_text(c) if c.type == "word" else "''" for c in node.children)
+        if _BRACES.search(unquoted):
+            return None  # a{b,c}: bash makes several words of it
         values = [_word_value(c) for c in node.children]
         return None if any(v is None for v in values) else "".join(v or "" for v in values)
-    if kind == "brace_expression":
-        return _text(node)
-    return None
+    return None  # brace_expression ({1..3}) and anything else: only known when it runs
 
 
 def _join(base: str | None, target: str) -> str | None:
