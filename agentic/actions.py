@@ -88,7 +88,8 @@ class Dispatcher:
     approver: policy.Approver
     redact: Any  # Callable[[str], str]
     switch: Any = None  # Callable[[str], dict | None]: the kill switch of a tool, read at every call
-    changed: set[str] = field(default_factory=set)  # files the agent's write tools changed so far
+    changed: set[str] = field(default_factory=set)  # files the agent changed so far (write tools, its commands)
+    test_changed: set[str] = field(default_factory=set)  # files running the test command changed
     approved: set[str] = field(default_factory=set)  # paths a person approved a write to (not asked again at the gate)
     tree: Callable[[], str] | None = None  # the worktree's current tree id (staged), for commands
     restore: Callable[[str], None] | None = None  # make the worktree that tree again
@@ -146,9 +147,20 @@ class Dispatcher:
             return ToolResult(f"error: {exc}", is_error=True, data={"failed": str(exc)})
         except (OSError, UnicodeError) as exc:
             return ToolResult(f"error: {tool.name} failed: {exc}", is_error=True, data={"failed": str(exc)})
-        if tool.kind == "write" and not result.is_error:
-            self.changed.add(str(result.data.get("path", args.get("path"))))
+        self.note(tool, result, args.get("path"))
         return result
+
+    def note(self, tool: Tool, result: ToolResult, path: Any = None) -> None:
+        """What a finished call changed in the worktree: the agent's changes (write tools, its own
+        commands), or files the test command wrote (test artifacts, unless the agent changed them too)."""
+        if tool.kind == "write" and not result.is_error:
+            self.changed.add(str(result.data.get("path", path)))
+        changed = [str(c["path"]) for c in result.data.get("changed") or []]
+        (self.test_changed if tool.kind == "tests" else self.changed).update(changed)
+
+    def artifacts(self) -> list[str]:
+        """Files only running the test command changed: never part of the accepted change."""
+        return sorted(self.test_changed - self.changed)
 
     def _decide(
         self, tool: Tool, args: dict[str, Any], action: str, recorded: RecordedCall | None, ctx: ToolContext
@@ -219,7 +231,6 @@ class Dispatcher:
         if after == before or self.between is None:
             return result
         changes = self.between(before, after)
-        self.changed.update(path for _, path in changes)
         return replace(result, data={**result.data, "changed": [{"status": st, "path": p} for st, p in changes]})
 
     def _write_done(

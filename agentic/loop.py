@@ -126,8 +126,8 @@ class Session:
             if recorded.result is not None:  # done before the crash: never again
                 result = recorded_result(recorded)
                 tool = self.dispatcher.tools.get(call.name)
-                if tool is not None and tool.kind == "write" and not result.is_error:
-                    self.dispatcher.changed.add(str(result.data.get("path")))
+                if tool is not None:
+                    self.dispatcher.note(tool, result)
                 return result
             return self.dispatcher.handle(call, ctx, step, parent=f"step-{step}", recorded=recorded)
         result = self.dispatcher.handle(call, ctx, step, parent=f"step-{step}")
@@ -142,7 +142,7 @@ class Session:
 
     def gate(self) -> Verdict:
         """Evaluate the contract's invariants on a clean checkout of the worktree's current tree."""
-        self.snapshot = snap = self.workspace.snapshot()
+        self.snapshot = snap = self.workspace.snapshot(leave_out=self.dispatcher.artifacts())
         recorded = self.tape.next_gate(snap.tree, check=self.resuming) if self.tape is not None else None
         if self.resuming and recorded is not None and recorded.verdict is not None:
             verdict = Verdict.from_dict(recorded.verdict)
@@ -158,7 +158,9 @@ class Session:
         return verdict
 
     def _evaluate(self, snap: Snapshot) -> Verdict:
-        self.journal.append("checkpoint", {"tree": snap.tree, "changes": snap.changes}, step=self.budget.steps)
+        left_out = {"left_out": artifacts} if (artifacts := self.dispatcher.artifacts()) else {}
+        self.journal.append("checkpoint", {"tree": snap.tree, "changes": snap.changes, **left_out},
+                            step=self.budget.steps)  # fmt: skip
         added = self.workspace.added_lines(snap.tree)
         with self.workspace.checkout(snap.tree) as root:
             sandbox = self.make_sandbox(root) if self.make_sandbox else None

@@ -190,11 +190,14 @@ class Workspace:
         env = {**kwargs.pop("env", {}), "GIT_INDEX_FILE": str(index)}
         return self._git(args, env=env, **kwargs)
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, leave_out: list[str] | None = None) -> Snapshot:
         """Stage everything in the worktree (in the snapshot index) and return its tree and the paths
-        changed since base."""
+        changed since base. Paths in `leave_out` stay as the base has them (files only the test
+        command wrote: never part of the change)."""
         excluded = [f":(exclude,top,literal){p}" for p in self.nested_repositories()]
         self._snapshot_git(["add", "--all", "--", ".", *excluded])
+        if leave_out:
+            self._snapshot_git(["reset", "--quiet", self.base, "--", *(f":(top,literal){p}" for p in leave_out)])
         tree = self._snapshot_git(["write-tree"]).strip()
         return Snapshot(tree, parse_name_status(self._git([*NAME_STATUS, self.base, tree])))
 

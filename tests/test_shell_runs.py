@@ -183,3 +183,34 @@ def test_a_file_that_runs_code_in_ci_is_asked_at_the_gate_whatever_wrote_it(tmp_
     allowed = run(repo, [turn(FIX, add_ci), FINISH])
     assert allowed.status == "accepted", allowed.reason
     assert ("A", ".github/workflows/ci.yml") in allowed.changes
+
+
+ARTIFACTS_TEST = '''\
+import pathlib
+import time
+import unittest
+
+
+class TestWritesArtifacts(unittest.TestCase):
+    def test_leaves_files_behind(self):
+        pathlib.Path("build").mkdir(exist_ok=True)
+        pathlib.Path("build/test-report.log").write_text("ran at %f\\\\n" % time.time())
+        pathlib.Path("cache.json").write_text('{"ran": %f}\\\\n' % time.time())
+        pathlib.Path("stale.tmp").unlink(missing_ok=True)
+'''
+
+
+def test_files_only_the_test_command_wrote_are_not_committed(tmp_path: Path) -> None:
+    files = {"tests/test_artifacts.py": ARTIFACTS_TEST, "cache.json": "{}\n", "stale.tmp": "old\n",
+             "notes.txt": "notes\n"}  # fmt: skip
+    repo = repo_with(tmp_path, files)
+    outcome = run(repo, [
+        turn(FIX), turn({"name": "run_tests", "arguments": {}}),
+        turn(sh("echo 'the agent wrote this' > notes.txt")),
+        turn({"name": "run_tests", "arguments": {}}), FINISH,
+    ], contract=DEFAULT)  # fmt: skip
+    assert outcome.status == "accepted", outcome.reason
+    assert sorted(outcome.changes) == [("M", "calc.py"), ("M", "notes.txt")]  # no report, cache or deletion
+    tests_run = [r for r in tool_results(outcome) if r["tool"] == "run_tests"]
+    assert {c["path"] for c in tests_run[0]["data"]["changed"]} == {"build/test-report.log", "cache.json", "stale.tmp"}
+    assert git(["show", f"{outcome.commit}:stale.tmp"], repo) == "old\n"
