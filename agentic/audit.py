@@ -185,6 +185,18 @@ class _Audit:
         return not self.sessions or (self.ends[-1]["seq"] or 0) > (self.sessions[-1]["seq"] or 0)
 
 
+def committed(collected: _Audit) -> list[dict[str, Any]]:
+    """Every path in the accepted commit, and how it got there: the calls that changed it, by step."""
+    passed = [g for g in collected.gates if g["passed"]]
+    if collected.commit is None or not passed:
+        return []
+    paths = []
+    for status, path in passed[-1].get("changes") or []:
+        by = [{"step": w["step"], "tool": w["tool"], "change": w["change"]} for w in collected.writes if w["path"] == path]
+        paths.append({"path": path, "status": status, "by": by})
+    return paths
+
+
 def audit_run(journal: Path) -> dict[str, Any]:
     """The audit of the run whose journal this is, as one JSON-ready object."""
     if not journal.is_file():
@@ -210,6 +222,7 @@ def audit_run(journal: Path) -> dict[str, Any]:
         "refusals": collected.refusals(),
         "gates": collected.gates,
         "commit": collected.commit,
+        "committed": committed(collected),
         "ends": collected.ends,
         "status": last.get("status", "running"),
         "reason": last.get("reason", "" if ended else "no run.end after the last session started"),
@@ -326,8 +339,12 @@ def render(report: dict[str, Any], console: Console) -> None:
     for g in report["gates"]:
         gates.add_row(str(g["step"]), "passed" if g["passed"] else "failed", _cell(", ".join(map(str, g["failed"]))),
                       _cell(len(g.get("changes") or [])), style="green" if g["passed"] else "red")  # fmt: skip
+    commit = _table("the commit", "path", "change", "how it got there")
+    for f in report["committed"]:
+        how = ", ".join(f"{b['tool']} at step {b['step']}" for b in f["by"]) or "unknown"
+        commit.add_row(_cell(f["path"]), _cell(CHANGE_WORDS.get(f["status"], f["status"])), _cell(how))
     for table, empty in ((reads, "no file read"), (writes, "no file written"), (commands, "no command run"),
-                         (refusals, "nothing refused"), (gates, "the gate never ran")):  # fmt: skip
+                         (refusals, "nothing refused"), (gates, "the gate never ran"), (commit, "nothing committed")):  # fmt: skip
         console.print(table if table.row_count else Text(f"{table.title}: {empty}", style="dim"))
     _outcome(report, console)
 

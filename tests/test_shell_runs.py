@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from agentic.audit import audit_run
 from agentic.contract import Rule, load_contract
 from agentic.workspace import git
 from tests.conftest import CONTRACT, FIX, make_repo
@@ -67,6 +68,9 @@ def test_a_real_model_style_run_is_accepted_under_the_default_preset(tmp_path: P
     assert [p["text"] for p in decisions[3]["commands"]] == [
         "sed -i 's/(len(values) - 1)/len(values)/' calc.py", "python reproduce.py", "rm reproduce.py"]
     assert git(["show", "--stat", "--format=", str(outcome.commit)], repo).split()[0] == "calc.py"
+    # the audit lists every path in the commit and how it got there
+    assert audit_run(outcome.journal)["committed"] == [
+        {"path": "calc.py", "status": "M", "by": [{"step": 4, "tool": "run_command", "change": "modified"}]}]
 
 
 def test_a_redirection_into_a_protected_path_is_refused_and_nothing_in_the_script_runs(tmp_path: Path) -> None:
