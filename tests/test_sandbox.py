@@ -701,4 +701,7 @@ def test_sandboxes_left_on_a_path_can_be_killed(kept: BubblewrapSandbox) -> None
     assert sh(kept, "echo up").ok
     assert sandbox.kill_sandboxes([os.path.realpath(kept.worktree)]) >= 1
     assert sandbox.kill_sandboxes(["/nowhere/else"]) == 0
+    server = kept._server
+    if server is not None:  # SIGKILL is asynchronous: let it land, as a resume's recovery does before going on
+        server.proc.wait(timeout=10)
     assert sh(kept, "echo again").output == "again\n"  # the next command starts a new sandbox
