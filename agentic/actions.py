@@ -174,7 +174,7 @@ class Dispatcher:
             if d["verdict"] == "allow" and d.get("by") == "person" and tool.kind == "write":
                 self.approved.add(str(args.get("path")))
             return policy.Decision(d["verdict"], d["rule"], d.get("reason", ""), d.get("by", "contract"))
-        decided = policy.decide(self.contract, tool.name, tool.kind, args, root=str(ctx.worktree))
+        decided = policy.decide(self.contract, tool.name, tool.kind, args, root=ctx.seen_at or str(ctx.worktree))
         decision = self._approval_needed(tool, args, decided)
         if decision.verdict == "ask":
             approved = self.approver(tool.name, action)

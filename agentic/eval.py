@@ -264,17 +264,18 @@ def junit_outcomes(data: bytes) -> dict[str, str]:
 def run_test_ids(test_command: tuple[str, ...], ids: tuple[str, ...], root: Path, sandbox: Any,
                  timeout_s: float) -> dict[str, str]:  # fmt: skip
     """Each test id's outcome in the checkout `root`, from one sandboxed test run and its report."""
-    from agentic.gate import report_dir
+    from agentic.gate import report_dir, seen
 
     argv = list(test_command)
     report = report_dir(root) / "report"
     if is_pytest(argv):
         prefix = argv[:1] if Path(argv[0]).name in ("pytest", "py.test") else argv[:3]
-        sandbox.run([*prefix, "-q", f"--rootdir={root}", *ids, f"--junitxml={report}", "-o", "junit_family=xunit2"],
+        sandbox.run([*prefix, "-q", f"--rootdir={seen(sandbox, root, root)}", *ids,
+                     f"--junitxml={seen(sandbox, root, report)}", "-o", "junit_family=xunit2"],
                     timeout_s=timeout_s)  # fmt: skip
         results = junit_outcomes(report.read_bytes()) if report.exists() else {}
         return {i: outcome_of(pytest_key(i), results) for i in ids}
-    sandbox.run([argv[0], "-c", UNITTEST_IDS, str(report), *ids], timeout_s=timeout_s)
+    sandbox.run([argv[0], "-c", UNITTEST_IDS, seen(sandbox, root, report), *ids], timeout_s=timeout_s)
     try:
         results = json.loads(report.read_text(encoding="utf-8"))
     except (OSError, ValueError):

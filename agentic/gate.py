@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import time
 import uuid
@@ -151,7 +152,7 @@ Program(module=None, argv=["python -m unittest", *args], testRunner=Runner)
 """
 
 
-def unittest_argv(argv: list[str], mode: str, report: Path) -> list[str]:
+def unittest_argv(argv: list[str], mode: str, report: Path | str) -> list[str]:
     return [argv[0], "-c", UNITTEST, mode, str(report), *argv[3:]]
 
 
@@ -173,13 +174,22 @@ def report_dir(root: Path) -> Path:
     return path
 
 
+def seen(sandbox: Sandbox, root: Path, path: Path) -> str:
+    """`path` (under the checkout `root`) as the sandboxed command sees it: the sandbox may show the
+    checkout at the repository's own path (BubblewrapSandbox.where)."""
+    where = getattr(sandbox, "where", None)
+    if not where:
+        return str(path)
+    return os.path.normpath(os.path.join(where, os.path.relpath(os.path.realpath(path), os.path.realpath(root))))
+
+
 def count_tests(argv: list[str], sandbox: Sandbox, root: Path, timeout_s: float) -> int | None:
     """How many tests `argv` (pytest or unittest) collects in `root`, without running them."""
     if is_pytest(argv):
         return count_collected(sandbox.run([*argv, "--collect-only"], timeout_s=timeout_s).output)
     if is_unittest(argv):
         report = report_dir(root) / "collect.json"
-        sandbox.run(unittest_argv(argv, "collect", report), timeout_s=timeout_s)
+        sandbox.run(unittest_argv(argv, "collect", seen(sandbox, root, report)), timeout_s=timeout_s)
         data = read_json_report(report)
         return data.get("collected") if data else None
     return None
@@ -226,11 +236,12 @@ def _tests(argv: list[str], timeout_s: float, sandbox: Sandbox | None, cand: Can
         summary = _junit_in(cand.root, junit)
     elif is_pytest(argv):
         report = report_dir(cand.root) / "junit.xml"
-        result = sandbox.run([*argv, f"--junitxml={report}", "-o", "junit_family=xunit2"], timeout_s=timeout_s)
+        result = sandbox.run([*argv, f"--junitxml={seen(sandbox, cand.root, report)}", "-o", "junit_family=xunit2"],
+                             timeout_s=timeout_s)  # fmt: skip
         summary = read_junit(report)
     else:
         report = report_dir(cand.root) / "report.json"
-        result = sandbox.run(unittest_argv(argv, "run", report), timeout_s=timeout_s)
+        result = sandbox.run(unittest_argv(argv, "run", seen(sandbox, cand.root, report)), timeout_s=timeout_s)
         data = read_json_report(report)
         keys = ("tests", "failures", "errors", "skipped")
         summary = Totals(*(data[k] for k in keys)) if data and all(k in data for k in keys) else None

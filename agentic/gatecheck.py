@@ -295,6 +295,10 @@ class WatchedSandbox:
     def name(self) -> str:
         return self.inner.name
 
+    @property
+    def where(self) -> str | None:
+        return getattr(self.inner, "where", None)
+
     def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000) -> CommandResult:
         result = self.inner.run(argv, timeout_s=timeout_s, max_output_bytes=max_output_bytes)
         self.watch.note(result)

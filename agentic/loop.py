@@ -120,6 +120,7 @@ class Session:
             timeout_s=self.budget.tool_timeout(rule.timeout_s if rule else None),
             idempotency_key=f"{self.run_id}:{step}:{call.id}",
             readable=policy.readable(self.contract, "read_file"),
+            seen_at=getattr(self.sandbox, "where", None),
         )
         recorded = self.tape.next_call(ctx.idempotency_key) if self.tape is not None else None
         if recorded is not None and self.resuming:

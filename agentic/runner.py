@@ -244,7 +244,8 @@ def execute(req: RunRequest) -> RunOutcome:
         store.update_run(run_id, status="running", reason="", ended_at=None)
     else:
         guidance = instructions.render(instructions.find(repo.root, req.base_commit))
-        system, task = system_prompt(contract, Environment.here(str(workspace.path)), guidance), req.task
+        cwd = getattr(sandbox, "where", None) or str(workspace.path)  # the repository's own path, under bubblewrap
+        system, task = system_prompt(contract, Environment.here(cwd), guidance), req.task
         journal.append("run.start", {**_start_record(req, workspace, sandbox, system, specs),
                                      "warnings": _warnings(req, budget)}, sync=True)  # fmt: skip
         store.add_run(

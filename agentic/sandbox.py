@@ -2,6 +2,10 @@
 
 `BubblewrapSandbox` runs an argv (never a shell) under bubblewrap:
 
+- a linked worktree of a repository is seen at the repository's own path (`seen_at`): bound over the
+  person's checkout, which stays hidden, with the checkout's virtual environment bound back read-only
+  and a `.git` file of the sandbox's own pointing at the repository's git dir, bound read-only at
+  /tmp/.agentic-git; editable installs and absolute paths then resolve to the run's code;
 - the host root read-only; only the run's worktree writable, except its `.git` link and the given
   read-only paths, which are bound read-only after a check, before every spawn, that no component
   of them below the worktree is a symbolic link (bubblewrap before 0.12 follows links at mount
@@ -479,6 +483,59 @@ def git_common_dir(worktree: Path) -> Path | None:
     return real if real.is_dir() else None
 
 
+GIT_AT = "/tmp/.agentic-git"  # where a mapped worktree's repository git dir is bound, read-only
+DOT_GIT = "agentic-dotgit"  # in the worktree's admin dir: the .git file commands see
+
+
+def seen_at(worktree: str) -> tuple[str, tuple[str, str] | None]:
+    """Where commands see a linked worktree of a repository with a `.git` directory: at the
+    repository's own path, so that editable installs, `.pth` files and absolute paths in the
+    project's configuration resolve to the run's code (the person's checkout stays hidden under it).
+    Returns (path, (common git dir, the .git file to bind over the worktree's)), or (worktree, None)
+    for any other layout."""
+    common = git_common_dir(Path(worktree))
+    if common is None or common.name != ".git" or _under(worktree, str(common)):
+        return worktree, None
+    checkout = str(common.parent)
+    admin = _admin_dir(Path(worktree))
+    if admin is None or not _under(admin, str(common)) or not _under(worktree, checkout) or worktree == checkout:
+        return worktree, None
+    dot_git = os.path.join(admin, DOT_GIT)
+    content = f"gitdir: {GIT_AT}/{os.path.relpath(admin, common)}\n"
+    try:
+        if not os.path.isfile(dot_git) or Path(dot_git).read_text(encoding="utf-8") != content:
+            partial = f"{dot_git}.{os.getpid()}.partial"
+            Path(partial).write_text(content, encoding="utf-8")
+            os.replace(partial, dot_git)
+    except OSError:
+        return worktree, None
+    return checkout, (str(common), dot_git)
+
+
+def _admin_dir(worktree: Path) -> str | None:
+    """The linked worktree's own git dir (from its `.git` file), as a real path."""
+    try:
+        text = (worktree / ".git").read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    if not text.startswith("gitdir:"):
+        return None
+    gitdir = Path(text[len("gitdir:") :].strip())
+    real = os.path.realpath(gitdir if gitdir.is_absolute() else worktree / gitdir)
+    return real if os.path.isdir(real) else None
+
+
+PROJECT_ENVS = (".venv", "venv", "env", ".env")  # virtual environments kept in a checkout (with a pyvenv.cfg)
+
+
+def _project_envs(checkout: str | None) -> list[str]:
+    """The checkout's own virtual environments: shown read-only at their path, also inside a worktree
+    seen at the checkout's path, so the project's interpreter and its editable installs work there."""
+    if checkout is None:
+        return []
+    return [os.path.join(checkout, d) for d in PROJECT_ENVS if os.path.isfile(os.path.join(checkout, d, "pyvenv.cfg"))]
+
+
 def _homes() -> list[str]:
     homes = [os.environ.get("HOME", "")]
     with contextlib.suppress(KeyError):
@@ -548,7 +605,7 @@ def host_view(worktree: str, run_as: tuple[int, int] | None, expose: Iterable[Pa
     # Anything under /tmp is already out of sight: the sandbox gets its own empty /tmp.
     hidden: set[str] = {d for d in map(_existing_dir, wanted) if d and d != "/" and not _under(d, "/tmp")}
     candidates = [*_path_entries(), *_interpreter_dirs(), os.environ.get("PYENV_ROOT"),
-                  str(common) if common else None, *map(str, expose)]  # fmt: skip
+                  str(common) if common else None, *map(str, expose), *_project_envs(checkout)]  # fmt: skip
     exposed_all = [d for d in dict.fromkeys(map(_existing_dir, candidates)) if d]
 
     def covered(path: str, dirs: Iterable[str]) -> bool:
@@ -775,13 +832,21 @@ class BubblewrapSandbox(_Limited):
         self._wt = os.path.realpath(self.worktree)
         self.run_as = sandbox_user(self._wt) if setup.run_as is not None else None
         self._user = setup.user_for(self.run_as)
-        self._readonly = [inside(self.worktree, self._wt, p) for p in [Path(".git"), *self.readonly]]
+        self._at, self._git = seen_at(self._wt)
+        readonly = [inside(self.worktree, self._wt, p) for p in [Path(".git"), *self.readonly]]
+        own_git = os.path.join(self._wt, ".git")  # replaced by the synthesized .git when the worktree is mapped
+        self._readonly = [p for p in readonly if self._git is None or p != own_git]
         self._view = host_view(self._wt, self.run_as, self.expose)
-        self._parents = self._view.mount_parents([*self._view.exposed, self._wt])
+        self._parents = self._view.mount_parents([*self._view.exposed, self._at, *([GIT_AT] if self._git else [])])
         self._adopted: dict[str, tuple[tuple[int, int, int], list[str]]] = {}
         self._server: Server | None = None
         if self.run_as is not None:
             adopt(self._wt, *self.run_as, skip=[os.path.join(self._wt, ".git")], seen=self._adopted)
+
+    @property
+    def where(self) -> str:
+        """The worktree's path as commands see it: the repository's own path for a run's worktree."""
+        return self._at
 
     def wrap(
         self,
@@ -807,15 +872,22 @@ class BubblewrapSandbox(_Limited):
             cmd += ["--ro-bind", "/dev/null", path]
         for path in view.masked_dirs:
             cmd += ["--tmpfs", path]
-        cmd += ["--bind", wt, wt]
+        at = self._at
+        cmd += ["--bind", wt, at]
+        for path in view.exposed:  # what the checkout shows read-only (its .venv) stays over the worktree
+            if _under(path, at) and path != at and not (self._git and _under(path, self._git[0])):
+                cmd += ["--ro-bind", path, path]
+        if self._git is not None:  # git finds the repository through a .git of its own at the new path
+            common, dot_git = self._git
+            cmd += ["--ro-bind", common, GIT_AT, "--ro-bind", dot_git, os.path.join(at, ".git")]
         for path in targets:
-            cmd += ["--ro-bind", path, path]
+            cmd += ["--ro-bind", path, os.path.join(at, os.path.relpath(path, wt))]
         if self.run_as is None:
             # The tmpfs mounts belong to the sandbox user in a user namespace: make them read-only.
             # (Dropped to another user, it cannot write to these root-owned 0755 directories.)
             for path in [*view.hidden, *view.masked_dirs, "/dev"]:
                 cmd += ["--remount-ro", path]
-        cmd += ["--chdir", wt, *self._setup.flags, "--die-with-parent", "--new-session"]
+        cmd += ["--chdir", at, *self._setup.flags, "--die-with-parent", "--new-session"]
         for option, fd in (("--seccomp", seccomp_fd), ("--info-fd", info_fd), ("--block-fd", block_fd)):
             if fd is not None:
                 cmd += [option, str(fd)]

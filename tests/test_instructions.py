@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from agentic.contract import load_contract
@@ -78,6 +79,7 @@ def test_a_run_puts_the_project_guidance_in_its_prompt_once(tmp_path: Path) -> N
     start = records(outcome, "run.start")[0]
     prompt = start["system_prompt"]
     assert "# The project's guidance" in prompt and "Prefer small functions." in prompt
-    assert str(tmp_path / "repo" / ".agentic" / "worktrees") in prompt  # the working directory
+    # the working directory: the run's worktree, seen at the repository's own path
+    assert f"Each call starts in {os.path.realpath(tmp_path / 'repo')}, the" in " ".join(prompt.split())
     requests = records(outcome, "model.request")
     assert requests[0]["messages"][0]["content"] == prompt and requests[1]["from"] > 0  # sent once, then kept

@@ -376,10 +376,14 @@ def test_git_works_inside_and_the_persons_checkout_is_hidden(open_dir: Path) -> 
     git("worktree", "add", "-q", "-b", "agentic/run1", str(worktree))
     box = BubblewrapSandbox(worktree)
     (worktree / "a.txt").write_text("changed\n")
-    result = sh(box, f"git status --short; git log --oneline | wc -l; cat {repo}/.env; ls -A {repo}; "
-                     "git commit -qam nope 2>&1 | head -1")  # fmt: skip
+    result = sh(box, f"git status --short; git log --oneline | wc -l; cat {repo}/.env; echo ==; pwd; ls -A {repo}; "
+                     "cat a.txt; git commit -qam nope 2>&1 | head -1")  # fmt: skip
     assert " M a.txt" in result.output and "\n1\n" in result.output
-    assert "untracked-secret" not in result.output and "a.txt\n" not in result.output.split("1\n", 1)[1]
+    # the worktree is seen at the repository's own path; the person's checkout (its untracked .env,
+    # its .agentic/) is hidden beneath it
+    assert "untracked-secret" not in result.output
+    seen = result.output.split("==\n", 1)[1].split()
+    assert seen[:4] == [os.path.realpath(repo), ".git", "a.txt", "changed"], seen
     assert git("log", "--oneline", "agentic/run1").count("\n") == 1  # the sandbox could not commit
     # the harness's own git (with an explicit git dir, as agentic.workspace does) still works as root
     status = git(f"--git-dir={repo}/.git/worktrees/run1", f"--work-tree={worktree}", "status", "--short", cwd=worktree)

@@ -31,6 +31,7 @@ class ToolContext:
     idempotency_key: str = ""
     # for tools that read many files (search, list_files): may this path be shown? (the contract decides)
     readable: Callable[[str], bool] | None = None
+    seen_at: str | None = None  # the worktree's path as commands see it (the repository's own), if not its own
 
 
 @dataclass

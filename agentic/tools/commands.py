@@ -12,7 +12,7 @@ BASH = ("bash", "--noprofile", "--norc", "-c")
 # worktree's (which the sandbox keeps read-only), so that `git checkout -- FILE` and `git restore`
 # work; then the script runs in a bash of its own, so its line numbers and $0 are its own.
 PRELUDE = (
-    'export GIT_INDEX_FILE=/tmp/.agentic-git/index; if [ ! -e "$GIT_INDEX_FILE" ]; then mkdir -p /tmp/.agentic-git '
+    'export GIT_INDEX_FILE=/tmp/.agentic-index/index; if [ ! -e "$GIT_INDEX_FILE" ]; then mkdir -p /tmp/.agentic-index '
     '&& src=$(env -u GIT_INDEX_FILE git rev-parse --path-format=absolute --git-path index 2>/dev/null) '
     '&& cp "$src" "$GIT_INDEX_FILE" 2>/dev/null; fi; exec bash --noprofile --norc -c "$1"'
 )
