@@ -461,6 +461,7 @@ def replay(
 
     Example: agentic replay last
     """
+    from agentic.contract import command_env
     from agentic.replay import replay as do_replay
     from agentic.report import clean
     from agentic.resume import recorded_flags
@@ -473,7 +474,8 @@ def replay(
     sandbox_for = None
     if needs_sandbox(loaded):
         require_sandbox(fallback=fallback)
-        sandbox_for = lambda root: make_sandbox(root, [], fallback=fallback)  # noqa: E731
+        variables = command_env(loaded)
+        sandbox_for = lambda root: make_sandbox(root, [], fallback=fallback, env=variables)  # noqa: E731
     report = do_replay(info, tape, loaded, sandbox_for)
     if json_out:
         print(json.dumps(report.to_dict()))

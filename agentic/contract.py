@@ -13,6 +13,8 @@ their file and line in `Contract.examples`; `agentic contract check` verifies th
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -22,6 +24,7 @@ from typing import Any
 
 from agentic import globs, yamlfile
 from agentic.errors import ConfigError, UsageError
+from agentic.redact import looks_secret
 
 PRESETS = ("default", "strict", "readonly")
 DEFAULT_TEST_COMMAND = ("python", "-m", "pytest", "-q")
@@ -122,6 +125,8 @@ class Contract:
     examples: tuple[Example, ...] = ()
     ask_files_changed_above: int | None = None  # approvals.files_changed_above
     changes: Changes = field(default_factory=Changes)
+    env: Mapping[str, str | None] = field(default_factory=dict, compare=False)  # for every sandboxed command
+    env_passthrough: tuple[str, ...] = ()  # host variables passed through by name
     text: str = field(default="", repr=False, compare=False)  # the YAML as read (journaled at run.start)
 
     @property
@@ -225,7 +230,50 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None) 
         description=data.get("description", ""),
         examples=tuple(sorted(examples, key=lambda e: e.line or 0)),
         changes=_changes(doc, data.get("changes") or {}),
+        env=_env(doc, data.get("env") or {}),
+        env_passthrough=_passthrough(doc, data.get("env_passthrough") or []),
     )
+
+
+SECRET_NAME = re.compile(r"(?i)key|token|secret|passw|credential|auth|private|session|cookie|signature")
+RESERVED_ENV = re.compile(r"^GIT_CONFIG_")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _env(doc: yamlfile.Document, data: dict[str, Any]) -> dict[str, str | None]:
+    for name, value in data.items():
+        if not ENV_NAME.fullmatch(name):
+            raise doc.error(f"{name!r} is not a variable name (letters, digits and _, not first a digit)", ("env",))
+        if SECRET_NAME.search(name) or RESERVED_ENV.match(name):
+            why = "keeps git safe in the sandbox" if RESERVED_ENV.match(name) else "looks like a secret's name"
+            raise doc.error(f"{name} {why}: commands never get it", ("env", name))
+        if value is not None and looks_secret(value):
+            raise doc.error(f"the value of {name} looks like a secret: commands never get one", ("env", name))
+    return dict(data)
+
+
+def _passthrough(doc: yamlfile.Document, names: list[str]) -> tuple[str, ...]:
+    for i, name in enumerate(names):
+        if SECRET_NAME.search(name) or RESERVED_ENV.match(name):
+            raise doc.error(f"{name} looks like a secret's name: it is never passed to commands", ("env_passthrough", i))
+    return tuple(names)
+
+
+def command_env(contract: Contract, environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
+    """The variables the contract gives every sandboxed command: `env_passthrough` from the harness's
+    environment, then `env`. ConfigError when a passed-through value looks like a secret."""
+    environ = os.environ if environ is None else environ
+    out: dict[str, str | None] = {}
+    for name in contract.env_passthrough:
+        value = environ.get(name)
+        if value is None:
+            continue
+        if looks_secret(value):
+            raise ConfigError(f"env_passthrough: the value of {name} looks like a secret, so it is not passed",
+                              file=contract.source, hint=f"remove {name} from env_passthrough, or unset it")  # fmt: skip
+        out[name] = value
+    out.update(contract.env)
+    return out
 
 
 def _changes(doc: yamlfile.Document, data: dict[str, Any]) -> Changes:

@@ -34,7 +34,15 @@ from typing import Any
 import yaml
 
 from agentic import __version__, globs, policy
-from agentic.contract import PRESETS, Contract, is_pytest, is_unittest, load_contract, parse_contract
+from agentic.contract import (
+    PRESETS,
+    Contract,
+    command_env,
+    is_pytest,
+    is_unittest,
+    load_contract,
+    parse_contract,
+)
 from agentic.errors import AgenticError, ConfigError, UsageError
 from agentic.evalstats import Attempt, Comparison, EvalSummary, headline, summarize
 from agentic.scenarios import Checks, Scenario, merge, resolve_model
@@ -501,7 +509,7 @@ class Evaluator:
         assert contract is not None and settings is not None
         ids = checks.fail_to_pass + checks.pass_to_pass
         with checkout(root, commit) as tree_root:
-            sandbox = make_sandbox(tree_root, [], fallback=settings.sandbox == "auto")
+            sandbox = make_sandbox(tree_root, [], fallback=settings.sandbox == "auto", env=command_env(contract))
             try:
                 tests = run_test_ids(contract.test_command, ids, tree_root, sandbox, checks.timeout_s) if ids else {}
                 command = None

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from agentic import __version__
-from agentic.contract import Contract, load_contract
+from agentic.contract import Contract, command_env, load_contract
 from agentic.errors import UsageError, WorkspaceError
 from agentic.gate import Candidate, CheckResult, Verdict, count_tests, evaluate
 from agentic.sandbox import REFUSED_EXIT, CommandResult, Sandbox, make_sandbox, require_sandbox
@@ -415,7 +415,8 @@ def _sandbox_factory(
     fallback = settings.sandbox == "auto"
     if not req.unsafe_no_sandbox:
         require_sandbox(fallback=fallback)
-    return lambda root: make_sandbox(root, [], fallback=fallback, unsafe=req.unsafe_no_sandbox)
+    variables = command_env(contract)
+    return lambda root: make_sandbox(root, [], fallback=fallback, unsafe=req.unsafe_no_sandbox, env=variables)
 
 
 def _store(root: Path, result: GateResult) -> None:

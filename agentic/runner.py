@@ -19,6 +19,7 @@ from agentic.budget import Budget, RunStopped
 from agentic.calling import Caller
 from agentic.context import window_of
 from agentic.contract import Contract
+from agentic.contract import command_env as contract_env
 from agentic.errors import ProviderError, ResumeRefused
 from agentic.journal import Journal
 from agentic.loop import Observer, Session, agent_loop
@@ -205,6 +206,7 @@ def execute(req: RunRequest) -> RunOutcome:
     fallback = req.settings.sandbox == "auto"
     if sandboxed and not req.unsafe_no_sandbox:
         require_sandbox(fallback=fallback)  # fail before anything is created
+    variables = contract_env(contract)  # so does a variable the contract may not pass
     ensure_excluded(repo.root)
     run_id = tape.run_id if req.resuming and tape is not None else new_run_id()
     workspace = Workspace(repo.root, run_id, req.base_commit)
@@ -223,7 +225,8 @@ def execute(req: RunRequest) -> RunOutcome:
     def sandbox_for(root: Path, readonly: bool = True) -> Any:
         """The worktree's sandbox (protected paths read-only, kept up for the run) or a checkout's."""
         ro = protected_paths(root, contract) if readonly else []
-        return make_sandbox(root, ro, fallback=fallback, unsafe=req.unsafe_no_sandbox, persistent=readonly)
+        return make_sandbox(root, ro, fallback=fallback, unsafe=req.unsafe_no_sandbox, persistent=readonly,
+                            env=variables)  # fmt: skip
 
     trace = telemetry.listener()  # OpenTelemetry spans, when the extra is installed and the environment asks
     try:

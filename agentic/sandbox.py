@@ -58,7 +58,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -124,8 +124,10 @@ class Sandbox(Protocol):
     def close(self) -> None: ...
 
 
-def command_env(home: str = "/tmp") -> dict[str, str]:
-    """The environment a sandboxed command gets: an allow-list, never the harness's secrets."""
+def command_env(home: str = "/tmp", extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """The environment a sandboxed command gets: an allow-list, never the harness's secrets; then the
+    contract's `env` (agentic.contract.command_env): a value sets a variable, None removes one.
+    docs/commands.md lists what is set here; all of it but the GIT_CONFIG_* keys can be overridden."""
     env = {k: os.environ[k] for k in ENV_PASSTHROUGH if k in os.environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env.setdefault("LANG", "C.UTF-8")
@@ -145,6 +147,13 @@ def command_env(home: str = "/tmp") -> dict[str, str]:
         GIT_CONFIG_KEY_0="safe.directory",
         GIT_CONFIG_VALUE_0="*",
     )
+    for name, value in (extra or {}).items():
+        if name.startswith("GIT_CONFIG_"):
+            continue
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     return env
 
 
@@ -420,17 +429,20 @@ def make_sandbox(
     fallback: bool = False,
     unsafe: bool = False,
     persistent: bool = False,
+    env: Mapping[str, str | None] | None = None,
 ) -> Sandbox:
     """The strongest sandbox available for `worktree` (see require_sandbox), or the unsafe one on request.
 
-    `persistent`: kept up between commands (the run's worktree); close() it when done.
+    `persistent`: kept up between commands (the run's worktree); close() it when done. `env`: the
+    contract's variables for every command (agentic.contract.command_env).
     """
+    variables = dict(env or {})
     if unsafe:
-        return UnsafeNoSandbox(worktree, list(readonly))
+        return UnsafeNoSandbox(worktree, list(readonly), env=variables)
     level = require_sandbox(fallback=fallback)
     if level.name == "bubblewrap":
-        return BubblewrapSandbox(worktree, list(readonly), persistent=persistent)
-    return LandlockSandbox(worktree, list(readonly))
+        return BubblewrapSandbox(worktree, list(readonly), env=variables, persistent=persistent)
+    return LandlockSandbox(worktree, list(readonly), env=variables)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -786,6 +798,7 @@ class _Limited:
     tmp_bytes: int = 1 * GiB  # size of the private /tmp (and of /dev/shm)
     seccomp: bool = True
     expose: list[Path] = field(default_factory=list)  # more host directories to show read-only
+    env: dict[str, str | None] = field(default_factory=dict)  # the contract's variables (None: unset)
     run_as: tuple[int, int] | None = field(default_factory=default_run_as)
 
     def limits(self, timeout_s: float) -> list[tuple[int, int, int]]:
@@ -918,7 +931,7 @@ class BubblewrapSandbox(_Limited):
                 os.write(block_w, b"1")
 
             code, output, timed_out, cut, secs = run_process(
-                cmd, cwd=Path(self._wt), env=command_env(), timeout_s=timeout_s, max_output_bytes=max_output_bytes,
+                cmd, cwd=Path(self._wt), env=command_env(extra=self.env), timeout_s=timeout_s, max_output_bytes=max_output_bytes,
                 pass_fds=[fd for fd in (seccomp_fd, info_w, block_r) if fd is not None], on_start=release,
             )  # fmt: skip
         except MountRefused as exc:
@@ -937,7 +950,7 @@ class BubblewrapSandbox(_Limited):
         try:
             seccomp_fd = fds.add(seccomp.pipe_with(program)) if program is not None else None
             cmd = self.wrap([*server_argv(), str(theirs.fileno())], seccomp_fd=seccomp_fd)
-            server = Server(cmd, Path(self._wt), command_env(), [fd for fd in (seccomp_fd, theirs.fileno())
+            server = Server(cmd, Path(self._wt), command_env(extra=self.env), [fd for fd in (seccomp_fd, theirs.fileno())
                                                                  if fd is not None], ours)  # fmt: skip
         except BaseException:
             ours.close()
@@ -957,7 +970,7 @@ class BubblewrapSandbox(_Limited):
                 self._server = self._start_server()
             if self.run_as is not None:
                 adopt(self._wt, *self.run_as, skip=[os.path.join(self._wt, ".git")], seen=self._adopted)
-            request = {"argv": argv, "env": command_env(), "limits": self.limits(timeout_s)}
+            request = {"argv": argv, "env": command_env(extra=self.env), "limits": self.limits(timeout_s)}
             try:
                 outcome = self._server.run(request, timeout_s, buffer.feed)
             except ServerGone:  # it died between commands (killed from outside): once more, in a new one
@@ -1117,7 +1130,7 @@ class LandlockSandbox(_Limited):
                 if load_filter is not None:
                     load_filter()
 
-            env = command_env(home=tmp)
+            env = command_env(home=tmp, extra=self.env)
             env["TMPDIR"] = tmp
             code, output, timed_out, cut, secs = run_process(
                 argv, cwd=Path(self._wt), env=env, timeout_s=timeout_s, max_output_bytes=max_output_bytes,
@@ -1148,7 +1161,7 @@ class UnsafeNoSandbox(_Limited):
     def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000) -> CommandResult:
         try:
             code, output, timed_out, cut, secs = run_process(
-                argv, cwd=self.worktree, env=command_env(), timeout_s=timeout_s, max_output_bytes=max_output_bytes,
+                argv, cwd=self.worktree, env=command_env(extra=self.env), timeout_s=timeout_s, max_output_bytes=max_output_bytes,
                 preexec_fn=self.set_limits(timeout_s),
             )  # fmt: skip
         except FileNotFoundError as exc:
