@@ -738,9 +738,12 @@ def journal_verify(
 @app.command()
 def doctor(
     json_out: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Skip running the test command.")] = False,
     repo: RepoOpt = Path("."),
 ) -> None:
-    """Check git, the sandbox level and what it blocks, settings, contract, the model's key and endpoint.
+    """Check git, the sandbox level and what it blocks, settings, contract, the model's key and endpoint,
+    and run the contract's test command once in the sandbox on a clean checkout of HEAD (the cause and
+    a fix when its runner does not start).
 
     Exit 0 when everything essential works, 1 otherwise.
 
@@ -750,7 +753,7 @@ def doctor(
 
     from agentic.doctor import diagnose
 
-    checks = diagnose(repo)
+    checks = diagnose(repo, quick=quick)
     if json_out:
         for check in checks:
             print(json.dumps(check.to_dict()))

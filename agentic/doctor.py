@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,10 @@ class Check:
     detail: str
     fix: str = ""
     essential: bool = True
+    contract: Any = field(default=None, repr=False, compare=False)  # the contract check's, for the test check
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "contract"}
 
 
 def check_git() -> Check:
@@ -69,7 +71,7 @@ def check_settings(info: Any) -> list[Check]:
     try:
         contract = load_contract(ref, info.root if info else None)
         checks.append(Check("contract", True, f"{contract.source}: {len(contract.tools)} tool rules, "
-                                              f"{len(contract.invariants)} invariants"))  # fmt: skip
+                                              f"{len(contract.invariants)} invariants", contract=contract))  # fmt: skip
     except AgenticError as exc:
         checks.append(Check("contract", False, exc.message, exc.hint or "run `agentic contract check`"))
     checks.extend(check_model(settings))
@@ -120,10 +122,78 @@ def reachable(url: str, timeout_s: float = 3.0) -> Check:
     return Check("provider reachable", True, url)
 
 
-def diagnose(start: Path) -> list[Check]:
+TEST_TIMEOUT_S = 300.0
+RAN = re.compile(r"(?m)^Ran (\d+) tests? in|(\d+) (?:passed|failed|errors?)\b|^(?:FAILED|OK)\b")
+CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"No module named '?([\w.]+)'?"), "module {0} is missing in the sandbox's Python",
+     "install it in the project's environment (the sandbox sees the Python on PATH and the checkout's .venv, "
+     "read-only), or point test_command at that environment: [.venv/bin/python, -m, pytest]"),
+    (re.compile(r"(?:command not found|No such file or directory: '([^']+)'|execvp)"),
+     "the test command's program is not found in the sandbox",
+     "set test_command to a program on PATH, or to the project's interpreter (.venv/bin/python …)"),
+    (re.compile(r"Temporary failure in name resolution|Network is unreachable|getaddrinfo|Name or service not known"),
+     "a test needs the network, which the sandbox does not have",
+     "mark those tests and leave them out of test_command (pytest -m 'not network'), or give them a local fake"),
+    (re.compile(r"no tests ran|collected 0 items|Ran 0 tests"), "the test command runs no test",
+     "check its arguments and the test paths; `agentic init` detects the runner"),
+)  # fmt: skip
+
+
+def check_tests(info: Any, contract: Any, settings: Any) -> Check:
+    """Run the contract's test command once, in the sandbox, on a clean checkout of HEAD: does the
+    runner start, and do the tests pass on the base?"""
+    from agentic.contract import command_env
+    from agentic.sandbox import make_sandbox
+    from agentic.workspace import Workspace, ensure_excluded
+
+    shown = " ".join(contract.test_command)
+    ensure_excluded(info.root)
+    try:
+        workspace = Workspace(info.root, f"doctor-{os.getpid()}", info.head)
+        with workspace.checkout(info.head) as root:
+            sandbox = make_sandbox(root, [], fallback=settings.sandbox == "auto", env=command_env(contract))
+            try:
+                rule = contract.tools.get("run_tests")
+                timeout = min(rule.timeout_s or TEST_TIMEOUT_S, TEST_TIMEOUT_S) if rule else TEST_TIMEOUT_S
+                result = sandbox.run(list(contract.test_command), timeout_s=timeout)
+            finally:
+                sandbox.close()
+    except AgenticError as exc:
+        return Check("test command", False, f"{shown}: {exc.message}", exc.hint or "")
+    return judge_tests(shown, result)
+
+
+def judge_tests(shown: str, result: Any) -> Check:
+    """What one test run says about the set-up: the cause and a fix when the runner did not work."""
+    tail = " ".join(result.output.strip().splitlines()[-1:])[:160]
+    if result.timed_out:
+        return Check("test command", False, f"{shown}: still running after {result.duration_s:.0f}s",
+                     "narrow test_command, or raise run_tests' timeout_s in the contract")  # fmt: skip
+    for pattern, cause, fix in CAUSES:
+        found = pattern.search(result.output)
+        if found and (result.exit_code != 0 or "no test" in cause):
+            return Check("test command", False, f"{shown}: {cause.format(*(g or '' for g in found.groups()))}", fix)
+    if result.exit_code == 0:
+        return Check("test command", True, f"{shown}: passes in the sandbox in {result.duration_s:.1f}s ({tail})")
+    if RAN.search(result.output):
+        return Check("test command", False, f"{shown}: runs in the sandbox, but tests fail on HEAD ({tail})",
+                     "a run must make them pass for the gate to accept its change", essential=False)  # fmt: skip
+    return Check("test command", False, f"{shown}: exit status {result.exit_code} before any test ran ({tail})",
+                 "run it yourself in the repository to see why; `agentic init` detects the runner")  # fmt: skip
+
+
+def diagnose(start: Path, quick: bool = False) -> list[Check]:
     checks = [check_git()]
     repo_check, info = check_repo(start)
     checks.append(repo_check)
     checks.extend(check_sandbox())
     checks.extend(check_settings(info))
-    return checks
+    contract = next((c.contract for c in checks if getattr(c, "contract", None) is not None), None)
+    if quick or info is None or contract is None:
+        return checks
+    sandboxed = any(c.name == "sandbox" and c.ok for c in checks)
+    if not sandboxed:
+        return [*checks, Check("test command", False, "not tried: no sandbox to run it in", "see the sandbox check")]
+    from agentic.settings import load_settings
+
+    return [*checks, check_tests(info, contract, load_settings(info.root))]

@@ -93,3 +93,41 @@ def test_without_bubblewrap_auto_falls_back_to_landlock(tmp_path: Path) -> None:
         assert level["ok"] and level["detail"].startswith("landlock")
     finally:
         shutil.rmtree(open_dir, ignore_errors=True)
+
+
+def doctor_checks(repo: Path, tmp_path: Path, *args: str) -> tuple[int, dict[str, dict[str, object]]]:
+    done = cli("doctor", "--json", *args, cwd=repo, env={"XDG_CONFIG_HOME": str(tmp_path / "cfg")})
+    return done.returncode, {c["name"]: c for c in map(json.loads, done.stdout.splitlines())}
+
+
+def with_test(repo: Path, name: str, body: str) -> None:
+    (repo / "tests" / name).write_text(body)
+    git(["add", "--all"], repo)
+    git(["commit", "--quiet", "-m", name], repo)
+
+
+def test_doctor_runs_the_test_command_once_in_the_sandbox(repo: Path, tmp_path: Path) -> None:
+    _, checks = doctor_checks(repo, tmp_path)
+    tests = checks["test command"]
+    assert not tests["ok"] and not tests["essential"]  # the fixture's bug: it runs, and a test fails on HEAD
+    assert "tests fail on HEAD" in str(tests["detail"])
+    (repo / "calc.py").write_text("def average(values):\n    return sum(values) / len(values) if values else 0.0\n")
+    git(["commit", "--quiet", "-am", "fix"], repo)
+    _, checks = doctor_checks(repo, tmp_path)
+    assert checks["test command"]["ok"] and "passes in the sandbox" in str(checks["test command"]["detail"])
+    _, quick = doctor_checks(repo, tmp_path, "--quick")
+    assert "test command" not in quick
+
+
+def test_doctor_names_the_cause_when_the_runner_cannot_work(repo: Path, tmp_path: Path) -> None:
+    with_test(repo, "test_needs.py", "import unittest\nimport nonexistent_module_xyz\n")
+    code, checks = doctor_checks(repo, tmp_path)
+    tests = checks["test command"]
+    assert code == 1 and not tests["ok"] and tests["essential"]
+    assert "module nonexistent_module_xyz is missing" in str(tests["detail"]) and ".venv/bin/python" in str(tests["fix"])
+    (repo / "tests" / "test_needs.py").write_text(
+        "import socket, unittest\n\nclass T(unittest.TestCase):\n"
+        "    def test_net(self):\n        socket.getaddrinfo('example.com', 80)\n")
+    git(["commit", "--quiet", "-am", "network"], repo)
+    _, checks = doctor_checks(repo, tmp_path)
+    assert "needs the network" in str(checks["test command"]["detail"])
