@@ -473,8 +473,8 @@ def _traversable(path: str, uid: int, gid: int) -> bool:
     return bool(st.st_mode & stat.S_IXOTH)
 
 
-def git_common_dir(worktree: Path) -> Path | None:
-    """The repository's git dir behind a linked worktree's `.git` file (None for other layouts)."""
+def linked_gitdir(worktree: Path) -> Path | None:
+    """A linked worktree's own git dir, named by its `.git` file (never a link), as a real path."""
     dot_git = worktree / ".git"
     try:
         if not dot_git.is_file() or dot_git.is_symlink():
@@ -485,13 +485,20 @@ def git_common_dir(worktree: Path) -> Path | None:
     if not text.startswith("gitdir:"):
         return None
     gitdir = Path(text[len("gitdir:") :].strip())
-    gitdir = gitdir if gitdir.is_absolute() else worktree / gitdir
+    real = Path(os.path.realpath(gitdir if gitdir.is_absolute() else worktree / gitdir))
+    return real if real.is_dir() else None
+
+
+def git_common_dir(worktree: Path) -> Path | None:
+    """The repository's git dir behind a linked worktree's `.git` file (None for other layouts)."""
+    gitdir = linked_gitdir(worktree)
+    if gitdir is None:
+        return None
     try:
         common = (gitdir / "commondir").read_text(encoding="utf-8").strip()
     except OSError:
-        return Path(os.path.realpath(gitdir)) if gitdir.is_dir() else None
-    common_path = Path(common) if Path(common).is_absolute() else gitdir / common
-    real = Path(os.path.realpath(common_path))
+        return gitdir
+    real = Path(os.path.realpath(Path(common) if Path(common).is_absolute() else gitdir / common))
     return real if real.is_dir() else None
 
 
@@ -509,7 +516,8 @@ def seen_at(worktree: str) -> tuple[str, tuple[str, str] | None]:
     if common is None or common.name != ".git" or _under(worktree, str(common)):
         return worktree, None
     checkout = str(common.parent)
-    admin = _admin_dir(Path(worktree))
+    gitdir = linked_gitdir(Path(worktree))
+    admin = str(gitdir) if gitdir is not None else None
     if admin is None or not _under(admin, str(common)) or not _under(worktree, checkout) or worktree == checkout:
         return worktree, None
     dot_git = os.path.join(admin, DOT_GIT)
@@ -522,19 +530,6 @@ def seen_at(worktree: str) -> tuple[str, tuple[str, str] | None]:
     except OSError:
         return worktree, None
     return checkout, (str(common), dot_git)
-
-
-def _admin_dir(worktree: Path) -> str | None:
-    """The linked worktree's own git dir (from its `.git` file), as a real path."""
-    try:
-        text = (worktree / ".git").read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return None
-    if not text.startswith("gitdir:"):
-        return None
-    gitdir = Path(text[len("gitdir:") :].strip())
-    real = os.path.realpath(gitdir if gitdir.is_absolute() else worktree / gitdir)
-    return real if os.path.isdir(real) else None
 
 
 PROJECT_ENVS = (".venv", "venv", "env", ".env")  # virtual environments kept in a checkout (with a pyvenv.cfg)

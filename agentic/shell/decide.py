@@ -114,10 +114,6 @@ def _script(scope: Scope, text: str, cwds: tuple[str | None, ...], depth: int) -
     decisions: list[Decision] = []
     for command in parsed.commands:
         decisions.append(_part(scope, "command", command.text, _command(scope, parsed, command, depth)))
-        if command.words[0].value == "tee":
-            targets = [w for w in command.words[1:] if not (w.value or "").startswith("-")]
-            for target in targets:
-                parsed.writes.append(Redirect(target, "tee", command.text, command.cwds))
     for write in parsed.writes:
         decisions.append(_write(scope, write))
     for variable, text in parsed.assignments:

@@ -6,10 +6,10 @@ expansions of an unquoted heredoc. Each command's words are resolved statically 
 give them a fixed value (quotes and escapes removed); a word holding an expansion (`$x`, `${x}`,
 `$(…)`, `$((…))`) is only known when the script runs, and says so (`Word.value is None`).
 
-It also yields every file a redirection writes (`>`, `>>`, `&>`, `&>>`, `>|`, `<>`, a heredoc's
-`> file`), with the directories the script may be in at that point: the script's start, and every
-`cd`/`pushd` before it (a directory only known at run time is `None`). Reads (`<`), descriptor
-duplications (`2>&1`) and here-strings write nothing.
+It also yields every file a redirection writes (`>`, `>>`, `&>`, `&>>`, `>|`, `<>`, `>& FILE`, a
+heredoc's `> file`, and `tee FILE`), with the directories the script may be in at that point: the
+script's start, and every `cd`/`pushd` before it (a directory only known at run time is `None`).
+Reads (`<`), descriptor duplications (`2>&1`) and here-strings write nothing.
 
 The grammar's own precedence is not relied on for meaning: a redirection is decided against every
 directory the script may have changed to before it, so a misplaced operator cannot hide a write.
@@ -236,6 +236,9 @@ class _Walker:
                 self._nested(child)
         if words and words[0].value in CHANGE_DIR:
             self._change_dir(words[1:])
+        if words and words[0].value == "tee":  # tee FILE… writes each file, like a redirection
+            for target in (w for w in words[1:] if not (w.value or "").startswith("-")):
+                self.script.writes.append(Redirect(target, "tee", _text(node), tuple(self.cwds)))
 
     def _variable_assignment(self, node: Any) -> None:
         name = node.child_by_field_name("name")
