@@ -596,7 +596,7 @@ def contract_explain(
 
     Example: agentic contract explain run_command 'cd src && python x.py | head -5'
     """
-    from agentic.explain import arguments, explain, explain_batch
+    from agentic.explain import explain_batch, explain_subject
     from agentic.report import render_decision
     from agentic.tools import builtin_tools
 
@@ -606,9 +606,7 @@ def contract_explain(
         for line in explain_batch(loaded, kinds, sys.stdin):
             sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
         return
-    if tool not in kinds:
-        raise UsageError(f"unknown tool {tool!r}", hint=f"the tools are: {', '.join(sorted(kinds))}")
-    decision = explain(loaded, kinds, tool, arguments(kinds[tool], subject))
+    decision = explain_subject(loaded, kinds, tool, subject)
     if json_out:
         out.print_json(json.dumps(decision.explain()))
         return

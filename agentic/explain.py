@@ -33,10 +33,19 @@ def arguments(kind: str, subject: str | None) -> dict[str, Any]:
     return {}
 
 
-def explain(contract: Contract, kinds: Mapping[str, str], tool: str, args: dict[str, Any]) -> Decision:
+def _kind(kinds: Mapping[str, str], tool: str) -> str:
     if tool not in kinds:
         raise UsageError(f"unknown tool {tool!r}", hint=f"the tools are: {', '.join(sorted(kinds))}")
-    return policy.decide(contract, tool, kinds[tool], args)
+    return kinds[tool]
+
+
+def explain(contract: Contract, kinds: Mapping[str, str], tool: str, args: dict[str, Any]) -> Decision:
+    return policy.decide(contract, tool, _kind(kinds, tool), args)
+
+
+def explain_subject(contract: Contract, kinds: Mapping[str, str], tool: str, subject: str | None) -> Decision:
+    """The decision for a call given on the command line: a tool and its one subject."""
+    return policy.decide(contract, tool, (kind := _kind(kinds, tool)), arguments(kind, subject))
 
 
 def explain_batch(contract: Contract, kinds: Mapping[str, str], lines: Iterable[str]) -> Iterator[dict[str, Any]]:
