@@ -167,9 +167,8 @@ class Session:
             sandbox = self.make_sandbox(root) if self.make_sandbox else None
             cand = Candidate(root, snap.changes, added, baseline=self.base_test_count)
             verdict = evaluate(self.contract, cand, sandbox, timeout_s=self.budget.tool_timeout(600.0))
-        if review.findings(self.contract, snap.changes):
-            passed, detail = review.review(self.contract, snap.changes, self.dispatcher.approver,
-                                           self.dispatcher.approved)  # fmt: skip
+        if found := review.findings(self.contract, snap.changes):
+            passed, detail = review.review(found, self.dispatcher.approver, self.dispatcher.approved)
             verdict.checks.append(CheckResult(review.CHECK_ID, "review", passed, detail))
         self.journal.append("gate.verdict", verdict.to_dict(), step=self.budget.steps, sync=True)
         return verdict

@@ -59,13 +59,11 @@ def findings(contract: Contract, changes: Iterable[tuple[str, str]]) -> list[Fin
     return found
 
 
-def review(
-    contract: Contract, changes: Iterable[tuple[str, str]], approve: Callable[[str, str], bool], approved: set[str]
-) -> tuple[bool, str]:
-    """(passed, detail): every finding allowed, or asked and approved by a person."""
+def review(found: Iterable[Finding], approve: Callable[[str, str], bool], approved: set[str]) -> tuple[bool, str]:
+    """(passed, detail): every finding (see `findings`) allowed, or asked and approved by a person."""
     refused: list[str] = []
     notes: list[str] = []
-    for f in findings(contract, changes):
+    for f in found:
         action = f"{'delete' if f.what == 'deleted' else 'change'} {f.path}"
         if f.verdict == "ask" and (f.path in approved or approve("gate", f"accept a change that {_what(f)}: {f.path}")):
             notes.append(f"{f.path}: {f.what}, approved by the person")
