@@ -779,8 +779,11 @@ def init(
 ) -> None:  # fmt: skip
     """Set up a repository: write .agentic.yaml and a contract from a preset, exclude .agentic/ from git.
 
-    At a terminal it asks for the preset, the model and the test command (detected from pyproject.toml,
-    package.json, Cargo.toml, go.mod or a Makefile); flags answer in advance. An existing file is never
+    At a terminal it asks for the preset, the model and the test command; flags answer in advance. The
+    test command is detected from pytest's configuration, tox.ini, noxfile.py, a Makefile test target,
+    package.json, Cargo.toml, go.mod, runtests.py, manage.py and the test files, and tried in the
+    project's Python (.venv or python on PATH); when the evidence disagrees or the best supported
+    runner cannot start, it asks, or with --yes says what it chose over what. An existing file is never
     overwritten without --force. Exit codes: 0 written, 2 usage error or a file exists.
 
     Example: agentic init --preset strict --model anthropic:claude-sonnet-4-5 --test-command "make test" --yes
@@ -798,6 +801,8 @@ def init(
     if interactive and not force and (found := setup.existing(root, rels)):
         force = Confirm.ask(f"{', '.join(found)} already exist(s): overwrite?", default=False, console=out)
     setup.refuse_overwrite(root, rels, force)
+    for line in [] if interactive else setup.explain_detection(choices):
+        out.print(escape(line), soft_wrap=True)
     if interactive:
         choices = setup.prompt_choices(root, choices, out, ask_preset=preset is None, ask_model=model is None,
                                        ask_tests=test_command is None and not no_tests)  # fmt: skip

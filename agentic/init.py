@@ -17,97 +17,33 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TextIO
 
 import yaml
 
 from agentic import yamlfile
 from agentic.contract import PRESETS, is_pytest, is_unittest, parse_contract, preset_text
+from agentic.detect import MAKEFILES, Candidate, Findings, detect
 from agentic.errors import ConfigError, UsageError
 from agentic.settings import DEFAULT_CONTRACT, REPO_FILE
 
 DEFAULT_MODEL = "openai:gpt-4.1-mini"
 PYTEST = ("python", "-m", "pytest", "-q")
-PYTHON_MARKERS = ("pytest.ini", "conftest.py", "pyproject.toml", "setup.cfg", "tox.ini", "setup.py")
-MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
-MAKE_TEST_TARGET = re.compile(r"^test\s*::?(?!=)", re.MULTILINE)
-NPM_DEFAULT_TEST = "no test specified"  # what `npm init` writes: a test script that always fails
 # The files that define how a runner's tests run: protected, so the agent cannot redefine "pass".
 MANIFESTS = {"npm": ("package.json",), "yarn": ("package.json",), "pnpm": ("package.json",),
              "cargo": ("Cargo.toml",), "go": ("go.mod",), "make": MAKEFILES}  # fmt: skip
 
-
-@dataclass(frozen=True)
-class Detection:
-    """A test command found in the repository, and the file that gave it away."""
-
-    argv: tuple[str, ...]
-    reason: str
-
-    @property
-    def text(self) -> str:
-        return shlex.join(self.argv)
-
-
-def _npm(root: Path) -> Detection | None:
-    path = root / "package.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    scripts = data.get("scripts") if isinstance(data, dict) else None
-    test = scripts.get("test") if isinstance(scripts, dict) else None
-    if not isinstance(test, str) or not test.strip() or NPM_DEFAULT_TEST in test:
-        return None
-    return Detection(("npm", "test"), "package.json scripts.test")
-
-
-def _make(root: Path) -> Detection | None:
-    for name in MAKEFILES:
-        path = root / name
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        if MAKE_TEST_TARGET.search(text):
-            return Detection(("make", "test"), f"{name} has a test target")
-    return None
-
-
-def _python_tests_dir(root: Path) -> Detection | None:
-    tests = root / "tests"
-    if tests.is_dir() and any(tests.rglob("*.py")):
-        return Detection(PYTEST, "tests/ holds Python files")
-    return None
+Detection = Candidate  # a detected test command: its argv, the evidence for it, whether it starts
 
 
 def detect_test_commands(root: Path) -> list[Detection]:
-    """Every test command the repository suggests, most specific first.
-
-    Python's own markers come first (the gate reads pytest's report, not just its exit status);
-    a bare tests/ directory counts last, since Rust and JavaScript projects have one too.
-    """
-    found: list[Detection] = []
-    marker = next((name for name in PYTHON_MARKERS if (root / name).is_file()), None)
-    if marker is not None:
-        found.append(Detection(PYTEST, marker))
-    if (npm := _npm(root)) is not None:
-        found.append(npm)
-    if (root / "Cargo.toml").is_file():
-        found.append(Detection(("cargo", "test"), "Cargo.toml"))
-    if (root / "go.mod").is_file():
-        found.append(Detection(("go", "test", "./..."), "go.mod"))
-    if (make := _make(root)) is not None:
-        found.append(make)
-    if marker is None and (tests := _python_tests_dir(root)) is not None:
-        found.append(tests)
-    return found
+    """Every test command the repository suggests, best supported first (agentic.detect weighs them)."""
+    return list(detect(root).candidates)
 
 
 def detect_test_command(root: Path) -> Detection | None:
-    """The test command the repository most plainly uses, or None."""
-    found = detect_test_commands(root)
-    return found[0] if found else None
+    """The best supported test command that starts in the project's environment, or None."""
+    return detect(root).chosen
 
 
 def parse_test_command(text: str) -> tuple[str, ...]:
@@ -134,6 +70,7 @@ class Choices:
     test_command: tuple[str, ...] | None = PYTEST  # None: the placeholder (the person chose it)
     contract_path: str = DEFAULT_CONTRACT
     detection: Detection | None = None  # where test_command came from, when it was detected
+    findings: Findings | None = None  # all the candidates, when init looked for them
 
 
 @dataclass(frozen=True)
@@ -187,8 +124,11 @@ def _flow(items: Sequence[str]) -> str:
 
 
 def _manifests(root: Path, argv: Sequence[str]) -> list[str]:
-    """The files that define what `argv` runs (package.json for npm, …) that exist in the repository."""
+    """The files that define what `argv` runs (package.json for npm, runtests.py for `python runtests.py`,
+    …) that exist in the repository."""
     names = MANIFESTS.get(Path(argv[0]).name, ()) if argv else ()
+    if len(argv) > 1 and Path(argv[0]).name.startswith("python") and argv[1] in ("runtests.py", "manage.py"):
+        names = (argv[1],)
     return [name for name in names if (root / name).is_file()]
 
 
@@ -214,7 +154,7 @@ def _protect(text: str, paths: Sequence[str]) -> str:
 def _tests_check(text: str, argv: Sequence[str], placeholder: bool) -> str:
     """pytest and unittest keep `tests: true` (the gate reads their report); any other command is
     judged by its exit status, said plainly in the contract."""
-    if not placeholder and (is_pytest(argv) or is_unittest(argv)):
+    if not placeholder and (is_pytest(tuple(argv)) or is_unittest(tuple(argv))):
         return text
     shown = "the placeholder test command (set a real one)" if placeholder else f"`{shlex.join(argv)}`"
 
@@ -320,21 +260,30 @@ def choices_from_flags(root: Path, preset: str | None = None, model: str | None 
     if preset is not None and preset not in PRESETS:
         raise UsageError(f"unknown preset {preset!r}", hint=f"choose one of: {', '.join(PRESETS)}")
     argv: tuple[str, ...] | None = None
-    detection = None
+    detection = findings = None
     if no_tests and test_command is not None:
         raise UsageError("--test-command and --no-tests exclude each other")
     if test_command is not None:
         argv = parse_test_command(test_command)
     elif not no_tests:
-        detection = detect_test_command(root)
+        findings = detect(root)
+        detection = findings.chosen
         if detection is None and require_tests:
             raise UsageError(
-                "no test command found (looked for pytest, npm test, cargo test, go test and make test)",
+                "no test command found (looked at pytest's configuration, tox.ini, noxfile.py, a Makefile test "
+                "target, package.json, Cargo.toml, go.mod, runtests.py, manage.py and Python test files)",
                 hint="pass --test-command 'COMMAND', or --no-tests for a placeholder that fails every run until "
                      "you set test_command in the contract",
             )  # fmt: skip
         argv = detection.argv if detection else None
-    return Choices(preset or "default", check_model(model or DEFAULT_MODEL), argv, rel, detection)
+    return Choices(preset or "default", check_model(model or DEFAULT_MODEL), argv, rel, detection, findings)
+
+
+def explain_detection(choices: Choices) -> list[str]:
+    """For a run without questions: the test command detected, from what, over what, and how to change it."""
+    if choices.findings is None or choices.detection is None:
+        return []
+    return choices.findings.explain(choices.contract_path)
 
 
 def preset_description(name: str) -> str:
@@ -342,7 +291,7 @@ def preset_description(name: str) -> str:
     return str(data.get("description", "")) if isinstance(data, dict) else ""
 
 
-def prompt_choices(root: Path, given: Choices, console: Any, stream: IO[str] | None = None,
+def prompt_choices(root: Path, given: Choices, console: Any, stream: TextIO | None = None,
                    ask_preset: bool = True, ask_model: bool = True, ask_tests: bool = True) -> Choices:  # fmt: skip
     """Ask at a terminal for what the flags left open; the flags' values are the defaults shown."""
     from rich.prompt import Prompt
@@ -360,23 +309,49 @@ def prompt_choices(root: Path, given: Choices, console: Any, stream: IO[str] | N
         except UsageError as exc:
             console.print(f"[red]{exc.message}[/]; {exc.hint}")
     if ask_tests:
-        if detection is not None:
-            console.print(f"[dim]test command detected from {detection.reason}[/]")
-        argv, detection = _ask_test_command(detection, console, stream)
-    return Choices(preset, model, argv, given.contract_path, detection)
+        candidates = _show_candidates(given, console)
+        argv, detection = _ask_test_command(detection, console, stream, candidates)
+    return Choices(preset, model, argv, given.contract_path, detection, given.findings)
 
 
-def _ask_test_command(detection: Detection | None, console: Any,
-                      stream: IO[str] | None) -> tuple[tuple[str, ...] | None, Detection | None]:  # fmt: skip
+def _show_candidates(given: Choices, console: Any) -> tuple[Candidate, ...]:
+    """Where the detected command came from; every candidate with its evidence when there is a choice
+    to make (runners disagree, several commands fit, or the best supported one cannot start)."""
+    from rich.markup import escape
+
+    findings, detection = given.findings, given.detection
+    if detection is None:
+        return ()
+    console.print(f"[dim]test command detected from {escape(detection.reason)}[/]")
+    if findings is None or not (findings.unclear or len(findings.candidates) > 1):
+        return ()
+    if findings.disputed:
+        console.print("[yellow]the evidence disagrees on how the tests run:[/]")
+    for number, candidate in enumerate(findings.candidates, 1):
+        start = "[green]starts[/]" if candidate.start.ok else "[red]cannot start[/]"
+        default = " (default)" if candidate is detection else ""
+        console.print(f"  {number}. [bold]{escape(candidate.text)}[/]{default}: {start}, {escape(candidate.start.detail)}")
+        for evidence in candidate.evidence:
+            console.print(f"       {escape(str(evidence))}")
+    return findings.candidates
+
+
+def _ask_test_command(detection: Detection | None, console: Any, stream: TextIO | None,
+                      candidates: Sequence[Candidate] = ()) -> tuple[tuple[str, ...] | None, Detection | None]:  # fmt: skip
     from rich.prompt import Confirm, Prompt
 
     while True:
         default = detection.text if detection else ""
         label = "Test command" if detection else "Test command (none detected; leave empty for a placeholder)"
+        if candidates:
+            label = f"Test command (or a number, 1-{len(candidates)})"
         text = Prompt.ask(label, default=default, show_default=bool(default), console=console, stream=stream).strip()
+        if text.isdigit() and 1 <= int(text) <= len(candidates):
+            picked = candidates[int(text) - 1]
+            return picked.argv, picked
         if text:
             argv = parse_test_command(text)
-            return argv, detection if detection is not None and argv == detection.argv else None
+            return argv, next((c for c in (detection, *candidates) if c is not None and c.argv == argv), None)
         if Confirm.ask("No test command: write a placeholder that fails every run until you set test_command?",
                        default=False, console=console, stream=stream):  # fmt: skip
             return None, None

@@ -1,0 +1,531 @@
+"""Which test command a repository uses, from all the evidence, and whether it starts here.
+
+Every file that says something about how the tests run is read (pytest's configuration, tox.ini's and
+noxfile.py's commands, the Makefile's test recipe, package.json, Cargo.toml, go.mod, runtests.py,
+manage.py, the test files themselves, the development requirements); each piece names its file and
+what it says, and has a weight: a file that names the runner counts most, a Python project with tests
+and no word on the runner least. The pieces are summed per command into ranked candidates (argv,
+never a shell), and each candidate is tried in the project's environment (the interpreter the sandbox
+will run: the checkout's own virtual environment, else `python` on PATH): a runner that cannot start
+is never chosen over one that can. `Findings.explain` says what was chosen, from what, over what.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+EXPLICIT = 3  # a file names the runner: a config section, tox/nox/make commands, a manifest, manage.py
+SUPPORT = 2  # a file implies it: pytest among the requirements, tests importing pytest
+HINT = 1  # a Python project with tests, the runner unsaid; a make target wrapping a known runner
+REAL = SUPPORT  # evidence at least this heavy counts when runners disagree
+
+MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
+MAKE_TEST_TARGET = re.compile(r"^test\s*::?(?!=)(.*)$", re.MULTILINE)
+NPM_DEFAULT_TEST = "no test specified"  # what `npm init` writes: a test script that always fails
+PROJECT_ENVS = (".venv", "venv", "env", ".env")  # as agentic.sandbox shows them: with a pyvenv.cfg
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+START_TIMEOUT_S = 20.0
+MAX_TEST_FILES = 60
+
+# The Python runners' commands after the interpreter; the others' whole commands.
+PYTHON_RUNNERS = {"pytest": ("-m", "pytest", "-q"), "unittest": ("-m", "unittest"),
+                  "django": ("manage.py", "test"), "runtests": ("runtests.py",)}  # fmt: skip
+OTHER_RUNNERS = {"npm": ("npm", "test"), "cargo": ("cargo", "test"), "go": ("go", "test", "./...")}
+MODULES = {"pytest": "pytest", "django": "django"}  # what must import for the runner to start
+
+# What a command line runs, in this order: `coverage run -m pytest` is pytest, `tox -e py` is tox.
+RUNS = (
+    ("pytest", re.compile(r"(?<![\w./-])(?:py\.test|pytest)(?![\w-])")),
+    ("unittest", re.compile(r"-m\s+unittest\b|(?<![\w./-])unittest\s+discover\b")),
+    ("django", re.compile(r"\bmanage\.py\s+test\b")),
+    ("runtests", re.compile(r"\bruntests\.py\b")),
+    ("cargo", re.compile(r"\bcargo\s+test\b")),
+    ("go", re.compile(r"\bgo\s+test\b")),
+    ("npm", re.compile(r"\b(?:npm|yarn|pnpm)\s+(?:run\s+)?test\b")),
+    ("tox", re.compile(r"(?<![\w./-])tox(?![\w.-])")),
+    ("nox", re.compile(r"(?<![\w./-])nox(?![\w.-])")),
+)  # fmt: skip
+PYTEST_REQUIREMENT = re.compile(r"^\s*pytest(?![\w.])", re.MULTILINE)
+IMPORTS_PYTEST = re.compile(r"^\s*(?:import pytest\b|from pytest\b)|@pytest\.", re.MULTILINE)
+TESTCASE = re.compile(r"\bTestCase\b")
+
+
+def runs(text: str) -> str | None:
+    """The runner a command line runs (pytest, unittest, tox, …), or None for anything else."""
+    return next((name for name, pattern in RUNS if pattern.search(text)), None)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One file's word on how the tests run."""
+
+    source: str  # the file, and the section or target
+    says: str
+    weight: int
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.says}" if self.says else self.source
+
+
+@dataclass(frozen=True)
+class Clue:
+    """Evidence for a runner; `argv` when it names a command other than the runner's own (make test)."""
+
+    runner: str
+    evidence: Evidence
+    argv: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Start:
+    """Whether a candidate's program starts in the project's environment."""
+
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A test command, the runner underneath it, the evidence for it and whether it starts."""
+
+    argv: tuple[str, ...]
+    runner: str  # `make test` whose recipe runs pytest is a pytest candidate
+    evidence: tuple[Evidence, ...]
+    start: Start = Start(True, "")
+
+    @property
+    def text(self) -> str:
+        return shlex.join(self.argv)
+
+    @property
+    def score(self) -> int:
+        return sum(e.weight for e in self.evidence)
+
+    @property
+    def supported(self) -> bool:
+        """Some file names or implies this runner (not only a Python project's tests)."""
+        return any(e.weight >= REAL for e in self.evidence)
+
+    @property
+    def reason(self) -> str:
+        """The files that gave it away, for the contract's header and the prompt."""
+        return ", ".join(dict.fromkeys(e.source for e in self.evidence))
+
+    def describe(self) -> str:
+        return "; ".join(str(e) for e in self.evidence)
+
+
+@dataclass(frozen=True)
+class Python:
+    """The interpreter a sandboxed Python test command runs, as the contract names it and on this host."""
+
+    command: str  # argv[0]: "python", "python3" or ".venv/bin/python"
+    path: str | None  # the program that runs, None when there is none
+    origin: str
+
+
+@dataclass(frozen=True)
+class Findings:
+    """The ranked candidates (best supported first) and the interpreter they were tried with."""
+
+    candidates: tuple[Candidate, ...]
+    python: Python
+
+    @property
+    def chosen(self) -> Candidate | None:
+        """The best supported candidate that starts; the best supported one when none starts."""
+        return next((c for c in self.candidates if c.start.ok), self.candidates[0] if self.candidates else None)
+
+    @property
+    def disputed(self) -> bool:
+        """Two different runners each have real support (a file names or implies each)."""
+        return len({c.runner for c in self.candidates if c.supported}) > 1
+
+    @property
+    def unclear(self) -> bool:
+        """Worth a word to the person: runners disagree, or the best supported one cannot start."""
+        chosen = self.chosen
+        return chosen is not None and (self.disputed or not chosen.start.ok or chosen is not self.candidates[0])
+
+    def explain(self, contract_path: str = "policies/contract.yaml") -> list[str]:
+        """What was chosen, from which evidence, over which alternatives, and how to change it."""
+        chosen = self.chosen
+        if chosen is None:
+            return []
+        lines = [f"test command: {chosen.text}, from {chosen.describe()}"]
+        lines.append(f"  {'starts' if chosen.start.ok else 'cannot start'}: {chosen.start.detail}")
+        others = [c for c in self.candidates if c is not chosen]
+        if others:
+            lines.append("not chosen:")
+            for other in others:
+                state = "" if other.start.ok else f" [cannot start: {other.start.detail}]"
+                lines.append(f"  {other.text}, from {other.describe()}{state}")
+        if others or not chosen.start.ok:
+            lines.append(f"change it with --test-command 'COMMAND' (and --force), or edit test_command in {contract_path}")
+        return lines
+
+
+# -- the interpreter and the start check ------------------------------------------------------------
+
+
+def search_path() -> str:
+    """PATH as sandboxed commands get it (agentic.sandbox.command_env passes the host's through)."""
+    return os.environ.get("PATH") or DEFAULT_PATH
+
+
+def _inside(program: str, directory: Path) -> bool:
+    return Path(os.path.abspath(program)).parent == Path(os.path.abspath(directory))
+
+
+def project_python(root: Path) -> Python:
+    """The checkout's own virtual environment (.venv, venv, env with a pyvenv.cfg) unless `python` on
+    PATH already is it (activated); else `python` (or `python3`) on PATH, as the sandbox runs it."""
+    name = "python" if shutil.which("python", path=search_path()) else "python3"
+    on_path = shutil.which(name, path=search_path())
+    for env in PROJECT_ENVS:
+        program = root / env / "bin" / "python"
+        if not (root / env / "pyvenv.cfg").is_file() or not os.access(program, os.X_OK):
+            continue
+        if on_path is not None and _inside(on_path, program.parent):
+            return Python(name, on_path, f"python on PATH, the activated {env}")
+        return Python(f"{env}/bin/python", str(program), f"the checkout's {env}")
+    if on_path is not None:
+        return Python(name, on_path, f"{name} on PATH")
+    return Python("python", None, "no python on PATH")
+
+
+def _run_python(python: Python, root: Path, module: str) -> Start:
+    assert python.path is not None
+    code = "import importlib, sys; m = importlib.import_module(sys.argv[1]); print(getattr(m, '__version__', ''))"
+    env = {**os.environ, "HOME": "/tmp"}  # the sandbox's HOME: user site-packages are not seen there
+    env.pop("PYTHONPATH", None)
+    try:
+        done = subprocess.run([python.path, "-c", code, module], cwd=root, env=env, capture_output=True,
+                              text=True, timeout=START_TIMEOUT_S, check=False)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Start(False, f"{python.command} does not run ({exc})")
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        if "No module named" in last:
+            return Start(False, f"{module} is not importable by {python.command} ({python.origin})")
+        return Start(False, f"{python.command} -c 'import {module}' fails: {last[:160]}")
+    if module == "unittest":
+        return Start(True, f"{python.command} runs ({python.origin})")
+    version = f" {done.stdout.strip()}" if done.stdout.strip() else ""
+    return Start(True, f"{module}{version} importable by {python.command} ({python.origin})")
+
+
+class StartChecks:
+    """Whether each candidate's program starts; each Python module is tried once."""
+
+    def __init__(self, root: Path, python: Python) -> None:
+        self.root, self.python = root, python
+        self._modules: dict[str, Start] = {}
+
+    def module(self, name: str) -> Start:
+        if self.python.path is None:
+            return Start(False, "no python or python3 on PATH and no virtual environment in the checkout")
+        if name not in self._modules:
+            self._modules[name] = _run_python(self.python, self.root, name)
+        return self._modules[name]
+
+    def __call__(self, argv: tuple[str, ...], runner: str) -> Start:
+        if argv and argv[0] == self.python.command:
+            return self.module(MODULES.get(runner, "unittest"))
+        program = shutil.which(argv[0], path=search_path())
+        if program is None:
+            return Start(False, f"{argv[0]} is not on PATH")
+        return Start(True, f"{argv[0]} at {program}")
+
+
+# -- the evidence ------------------------------------------------------------------------------------
+
+
+def _read(path: Path, limit: int = 200_000) -> str | None:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            return f.read(limit)
+    except OSError:
+        return None
+
+
+def _ini(text: str) -> configparser.ConfigParser | None:
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return None
+    return parser
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string and key in a TOML value: the names of requirements however a tool lists them."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _tox_commands(parser: configparser.ConfigParser, source: str) -> list[Clue]:
+    """A clue per runner that tox's test environments run, with the first line that runs it."""
+    clues: dict[str, Clue] = {}
+    for section in parser.sections():
+        if section != "testenv" and not section.startswith("testenv:"):
+            continue
+        for line in parser.get(section, "commands", fallback="").splitlines():
+            line = line.strip().lstrip("-").strip()
+            runner = runs(line) if line else None
+            if runner is not None and runner not in clues:
+                clues[runner] = Clue(runner, Evidence(f"{source} [{section}] commands", f"`{line}`", EXPLICIT))
+    return list(clues.values())
+
+
+def _pyproject(root: Path) -> list[Clue]:
+    text = _read(root / "pyproject.toml")
+    if text is None:
+        return []
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return []
+    tool = data.get("tool", {}) if isinstance(data.get("tool"), dict) else {}
+    clues = []
+    if isinstance(tool.get("pytest"), dict):
+        section = "[tool.pytest.ini_options]" if "ini_options" in tool["pytest"] else "[tool.pytest]"
+        clues.append(Clue("pytest", Evidence(f"pyproject.toml {section}", "pytest's configuration", EXPLICIT)))
+    groups = [data.get("project", {}).get("optional-dependencies"), data.get("dependency-groups"),
+              tool.get("poetry"), tool.get("pdm", {}).get("dev-dependencies"), tool.get("hatch", {}).get("envs")]  # fmt: skip
+    if any(PYTEST_REQUIREMENT.match(s) for s in _strings(groups)):
+        clues.append(Clue("pytest", Evidence("pyproject.toml", "lists pytest among its dependencies", SUPPORT)))
+    legacy = tool.get("tox", {}).get("legacy_tox_ini") if isinstance(tool.get("tox"), dict) else None
+    if isinstance(legacy, str) and (parser := _ini(legacy)) is not None:
+        clues.extend(_tox_commands(parser, "pyproject.toml [tool.tox]"))
+    return clues
+
+
+def _setup_cfg(root: Path) -> list[Clue]:
+    text = _read(root / "setup.cfg")
+    parser = _ini(text) if text is not None else None
+    if parser is None:
+        return []
+    clues = []
+    if parser.has_section("tool:pytest"):
+        clues.append(Clue("pytest", Evidence("setup.cfg [tool:pytest]", "pytest's configuration", EXPLICIT)))
+    extras = [parser.get("options", "tests_require", fallback="")]
+    if parser.has_section("options.extras_require"):
+        extras.extend(value for _, value in parser.items("options.extras_require"))
+    if any(PYTEST_REQUIREMENT.search(value) for value in extras):
+        clues.append(Clue("pytest", Evidence("setup.cfg [options]", "lists pytest among its requirements", SUPPORT)))
+    return clues
+
+
+def _pytest_files(root: Path) -> list[Clue]:
+    clues = []
+    if (root / "pytest.ini").is_file():
+        clues.append(Clue("pytest", Evidence("pytest.ini", "pytest's configuration", EXPLICIT)))
+    conftest = next((rel for rel in ("conftest.py", "tests/conftest.py", "test/conftest.py")
+                     if (root / rel).is_file()), None)  # fmt: skip
+    if conftest is not None:
+        clues.append(Clue("pytest", Evidence(conftest, "pytest fixtures", EXPLICIT)))
+    setup_py = _read(root / "setup.py")
+    if setup_py is not None and re.search(r"[\"']pytest(?![\w.])", setup_py):
+        clues.append(Clue("pytest", Evidence("setup.py", "names pytest among its requirements", SUPPORT)))
+    return clues
+
+
+def _tox(root: Path) -> list[Clue]:
+    text = _read(root / "tox.ini")
+    parser = _ini(text) if text is not None else None
+    if parser is None:
+        return []
+    clues = _tox_commands(parser, "tox.ini")
+    if parser.has_section("pytest"):
+        clues.append(Clue("pytest", Evidence("tox.ini [pytest]", "pytest's configuration", EXPLICIT)))
+    return clues
+
+
+def _nox(root: Path) -> list[Clue]:
+    text = _read(root / "noxfile.py")
+    if text is None:
+        return []
+    clues: dict[str, Clue] = {}
+    for call in re.finditer(r"session\.run\(([^)]*)\)", text):
+        words = re.findall(r"[\"']([^\"']*)[\"']", call.group(1))
+        runner = runs(" ".join(words))
+        if runner is not None and runner not in clues:
+            shown = ", ".join(json.dumps(w) for w in words[:4]) + (", …" if len(words) > 4 else "")
+            clues[runner] = Clue(runner, Evidence("noxfile.py", f"session.run({shown})", EXPLICIT))
+    return list(clues.values())
+
+
+def _make_recipe(text: str, target: str) -> tuple[list[str], list[str]]:
+    """The recipe lines of `target` and its prerequisites, from a Makefile's text."""
+    found = re.search(rf"^{re.escape(target)}\s*::?(?!=)(.*)$", text, re.MULTILINE)
+    if found is None:
+        return [], []
+    prerequisites, _, inline = found.group(1).partition(";")
+    lines = [inline.strip()] if inline.strip() else []
+    for line in text[found.end() + 1 :].splitlines():
+        if line.startswith("\t"):
+            lines.append(line.strip().lstrip("@-+").strip())
+        elif line.strip() and not line.lstrip().startswith("#"):
+            break
+    return [line for line in lines if line], prerequisites.split()
+
+
+def _make(root: Path) -> list[Clue]:
+    for name in MAKEFILES:
+        text = _read(root / name)
+        if text is None or not MAKE_TEST_TARGET.search(text):
+            continue
+        recipe, prerequisites = _make_recipe(text, "test")
+        for dep in prerequisites if not any(runs(line) for line in recipe) else ():
+            recipe.extend(_make_recipe(text, dep)[0])  # `test: unit` runs unit's recipe
+        line = next((line for line in recipe if runs(line)), None)
+        runner = runs(line) if line else None
+        make = ("make", "test")
+        if runner is None:
+            return [Clue("make", Evidence(f"{name} test target", "runs its own recipe", EXPLICIT), make)]
+        says = f"runs `{line}`"
+        clues = [Clue(runner, Evidence(f"{name} test target", says, HINT), make)]
+        if runner not in ("tox", "nox"):  # tox and nox install dependencies: the network, not the sandbox
+            clues.append(Clue(runner, Evidence(f"{name} test target", says, EXPLICIT)))
+        return clues
+    return []
+
+
+def _npm(root: Path) -> list[Clue]:
+    try:
+        data = json.loads((root / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    scripts = data.get("scripts") if isinstance(data, dict) else None
+    test = scripts.get("test") if isinstance(scripts, dict) else None
+    if not isinstance(test, str) or not test.strip() or NPM_DEFAULT_TEST in test:
+        return []
+    return [Clue("npm", Evidence("package.json scripts.test", f"`{test.strip()[:80]}`", EXPLICIT))]
+
+
+def _manifests(root: Path) -> list[Clue]:
+    clues = []
+    if (root / "Cargo.toml").is_file():
+        clues.append(Clue("cargo", Evidence("Cargo.toml", "a Rust package", EXPLICIT)))
+    if (root / "go.mod").is_file():
+        clues.append(Clue("go", Evidence("go.mod", "a Go module", EXPLICIT)))
+    return clues
+
+
+def _scripts(root: Path) -> list[Clue]:
+    """runtests.py (`python runtests.py`) and Django's manage.py (`python manage.py test`)."""
+    clues = []
+    runtests = _read(root / "runtests.py")
+    if runtests is not None:
+        runner = "pytest" if re.search(r"\bpytest\b", runtests) else "runtests"
+        says = "the project's test script" + (", which runs pytest" if runner == "pytest" else "")
+        clues.append(Clue(runner, Evidence("runtests.py", says, EXPLICIT), ("runtests.py",)))
+    manage = _read(root / "manage.py")
+    if manage is not None and "django" in manage.lower():
+        clues.append(Clue("django", Evidence("manage.py", "a Django project (`manage.py test`)", EXPLICIT)))
+    return clues
+
+
+def _requirements(root: Path) -> list[Clue]:
+    files = sorted({*root.glob("*requirements*.txt"), *root.glob("*requirements*.in"),
+                    *root.glob("requirements/*.txt"), *root.glob("requirements/*.in")})  # fmt: skip
+    for path in files:
+        text = _read(path)
+        if text is not None and PYTEST_REQUIREMENT.search(text):
+            rel = path.relative_to(root).as_posix()
+            return [Clue("pytest", Evidence(rel, "lists pytest", SUPPORT))]
+    return []
+
+
+def test_files(root: Path) -> list[Path]:
+    """Python test files at the top level and under tests/ or test/ (a bounded number)."""
+    found = [*sorted(root.glob("test_*.py")), *sorted(root.glob("*_test.py"))]
+    for folder in ("tests", "test"):
+        if (root / folder).is_dir():
+            found.extend(p for p in sorted((root / folder).rglob("*.py")) if p.name.startswith("test"))
+    return found[:MAX_TEST_FILES]
+
+
+def _python_tests(root: Path) -> list[Clue]:
+    """A Python project with tests (the runner unsaid), and what the test files themselves use."""
+    markers = [n for n in ("pyproject.toml", "setup.cfg", "setup.py", "tox.ini") if (root / n).is_file()]
+    clues = []
+    if markers:
+        clues.append(Clue("pytest", Evidence(", ".join(markers), "a Python project", HINT)))
+    top = sorted(p.name for p in root.glob("test_*.py"))
+    if top:
+        clues.append(Clue("pytest", Evidence(top[0], "a test file at the top level", HINT)))
+    folder = next((f for f in ("tests", "test") if (root / f).is_dir() and any((root / f).rglob("*.py"))), None)
+    if folder is not None:
+        clues.append(Clue("pytest", Evidence(f"{folder}/", "holds Python files", HINT)))
+    return clues + _test_styles(root)
+
+
+def _test_styles(root: Path) -> list[Clue]:
+    texts = [(p, _read(p, 100_000) or "") for p in test_files(root)]
+    uses_pytest = next((p for p, text in texts if IMPORTS_PYTEST.search(text)), None)
+    if uses_pytest is not None:
+        rel = uses_pytest.relative_to(root).as_posix()
+        return [Clue("pytest", Evidence(rel, "imports pytest", SUPPORT))]
+    cases = [p for p, text in texts if TESTCASE.search(text)]
+    if cases:
+        rel = cases[0].relative_to(root).as_posix()
+        more = f" (and {len(cases) - 1} more)" if len(cases) > 1 else ""
+        return [Clue("unittest", Evidence(f"{rel}{more}", "unittest.TestCase classes, no pytest", HINT))]
+    return []
+
+
+COLLECTORS = (_pytest_files, _pyproject, _setup_cfg, _tox, _nox, _scripts, _npm, _manifests, _make,
+              _requirements, _python_tests)  # fmt: skip
+
+
+def clues(root: Path) -> list[Clue]:
+    """Every piece of evidence in the repository, in a fixed order (Python's first, then the others)."""
+    return [clue for collect in COLLECTORS for clue in collect(root)]
+
+
+def _argv(clue: Clue, python: Python) -> tuple[str, ...] | None:
+    if clue.argv is not None:
+        return (python.command, *clue.argv) if clue.argv[0].endswith(".py") else clue.argv
+    if clue.runner in PYTHON_RUNNERS:
+        return (python.command, *PYTHON_RUNNERS[clue.runner])
+    return OTHER_RUNNERS.get(clue.runner)  # tox and nox alone: not run (they need the network)
+
+
+def rank(found: Iterable[Clue], python: Python, check: Any) -> tuple[Candidate, ...]:
+    """The clues summed per command, best supported first (ties: the order of the evidence)."""
+    grouped: dict[tuple[str, ...], tuple[str, list[Evidence]]] = {}
+    for clue in found:
+        argv = _argv(clue, python)
+        if argv is None:
+            continue
+        _, evidence = grouped.setdefault(argv, (clue.runner, []))
+        if clue.evidence not in evidence:
+            evidence.append(clue.evidence)
+    candidates = [Candidate(argv, runner, tuple(ev), check(argv, runner)) for argv, (runner, ev) in grouped.items()]
+    return tuple(sorted(candidates, key=lambda c: -c.score))
+
+
+def detect(root: Path) -> Findings:
+    """All the evidence in `root`, weighed into ranked candidates, each tried in the project's environment."""
+    python = project_python(root)
+    return Findings(rank(clues(root), python, StartChecks(root, python)), python)
