@@ -7,6 +7,7 @@ Heavy modules (SDKs, jsonschema, gitpython) are imported inside commands so `--h
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -186,7 +187,7 @@ def run(
 
 
 def _warn_if_dirty(root: Path) -> None:
-    from agentic.workspace import git
+    from agentic.gitcmd import git
 
     if git(["status", "--porcelain", "--untracked-files=no"], root, check=False).strip():
         err.print("[yellow]note:[/] your uncommitted changes are not part of the run: it starts from HEAD")
@@ -996,6 +997,9 @@ def _render_error(exc: AgenticError) -> None:
 
 def main() -> None:
     """Entry point: the one place errors become messages and exit codes."""
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 prints escaped, never crashes
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     try:
         app()
     except AgenticError as exc:

@@ -22,7 +22,7 @@ FILES = {
 
 def build_repo(target: Path) -> Path:
     """Create the demo repository (one commit) in `target`, which must be empty or missing."""
-    from agentic.workspace import git
+    from agentic.gitcmd import git
 
     if target.exists() and any(target.iterdir()):
         raise UsageError(f"{target} is not empty", hint="pass --dir with a new or empty directory")
@@ -46,12 +46,13 @@ def script_path() -> Path:
 
 def run_demo(directory: Path | None, console: Console) -> int:
     from agentic.contract import load_contract
+    from agentic.gitcmd import git
     from agentic.models.scripted import ScriptedModel
     from agentic.progress import LineProgress
     from agentic.report import timeline, timeline_table
     from agentic.runner import RunRequest, execute
     from agentic.settings import Settings
-    from agentic.workspace import find_repo, git
+    from agentic.workspace import find_repo
 
     target = directory or Path(tempfile.mkdtemp(prefix="agentic-demo-"))
     repo = find_repo(build_repo(target.resolve()))

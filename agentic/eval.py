@@ -45,9 +45,10 @@ from agentic.contract import (
 )
 from agentic.errors import AgenticError, ConfigError, UsageError
 from agentic.evalstats import Attempt, Comparison, EvalSummary, headline, summarize
+from agentic.gitcmd import git
 from agentic.scenarios import Checks, Scenario, merge, resolve_model
 from agentic.settings import DEFAULT_CONTRACT, Settings, load_settings
-from agentic.workspace import Workspace, ensure_excluded, find_repo, git
+from agentic.workspace import Workspace, ensure_excluded, find_repo
 
 NO_RUN_STATUSES = ("failed", "interrupted")  # a run that ended so measured nothing about the agent
 FIXTURE_IGNORE = shutil.ignore_patterns(".git", ".agentic", "__pycache__", "*.pyc", ".pytest_cache")

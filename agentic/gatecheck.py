@@ -35,6 +35,7 @@ from agentic import __version__
 from agentic.contract import Contract, command_env, load_contract
 from agentic.errors import UsageError, WorkspaceError
 from agentic.gate import Candidate, CheckResult, Verdict, count_tests, evaluate
+from agentic.gitcmd import git, run_git
 from agentic.sandbox import REFUSED_EXIT, CommandResult, Sandbox, make_sandbox, require_sandbox
 from agentic.settings import DEFAULT_CONTRACT, Settings, load_settings
 from agentic.workspace import (
@@ -43,10 +44,8 @@ from agentic.workspace import (
     STATE_DIR,
     Workspace,
     ensure_excluded,
-    git,
     parse_added_lines,
     parse_name_status,
-    run_git,
 )
 
 FORMAT = "agentic.gate"

@@ -339,28 +339,10 @@ def read_run(journal: Path) -> RunView:
 
 def change_diff(repo: Path, base: str, target: str) -> str:
     """`git diff base target` in the repository (hardened as the harness's own git; binary-safe)."""
-    from agentic.workspace import HARDENING, git_env
+    from agentic.gitcmd import run_git_bytes
 
-    done = subprocess.run(
-        [
-            "git",
-            *HARDENING,
-            "diff",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--stat",
-            "--patch",
-            base,
-            target,
-            "--",
-        ],
-        cwd=repo,
-        env=git_env(),
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
+    args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--stat", "--patch", base, target, "--"]
+    done = run_git_bytes(args, repo)
     if done.returncode != 0:
         raise OSError(done.stderr.decode("utf-8", "replace").strip() or f"git diff exited {done.returncode}")
     return done.stdout.decode("utf-8", "replace")

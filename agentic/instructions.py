@@ -16,7 +16,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentic.workspace import git
+from agentic.gitcmd import git
 
 FAMILIES = (("AGENTS.md",), ("CLAUDE.md",), (".github/copilot-instructions.md",))
 MAX_CHARS = 24_000  # all files together; the rest is cut and says so

@@ -29,7 +29,14 @@ GENESIS = "0" * 64
 
 
 def canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """One JSON text per value, valid UTF-8 whatever it holds: a lone surrogate (a file name that is
+    not UTF-8, as `os.fsdecode` gives it) is written as its JSON escape and read back as itself."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def record_hash(record: dict[str, Any]) -> str:

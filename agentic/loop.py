@@ -160,7 +160,8 @@ class Session:
 
     def _evaluate(self, snap: Snapshot) -> Verdict:
         left_out = {"left_out": artifacts} if (artifacts := self.dispatcher.artifacts()) else {}
-        self.journal.append("checkpoint", {"tree": snap.tree, "changes": snap.changes, **left_out},
+        skipped = {"skipped": [[s.path, s.why] for s in snap.skipped]} if snap.skipped else {}
+        self.journal.append("checkpoint", {"tree": snap.tree, "changes": snap.changes, **left_out, **skipped},
                             step=self.budget.steps)  # fmt: skip
         added = self.workspace.added_lines(snap.tree)
         with self.workspace.checkout(snap.tree) as root:
@@ -170,6 +171,9 @@ class Session:
         if found := review.findings(self.contract, snap.changes):
             passed, detail = review.review(found, self.dispatcher.approver, self.dispatcher.approved)
             verdict.checks.append(CheckResult(review.CHECK_ID, "review", passed, detail))
+        if snap.skipped:  # said, not judged: the tests ran without them and are the judge
+            detail = "; ".join(f"{s.path}: {s.why}" for s in snap.skipped)
+            verdict.checks.append(CheckResult("unstaged", "snapshot", True, f"not part of the change: {detail}"))
         self.journal.append("gate.verdict", verdict.to_dict(), step=self.budget.steps, sync=True)
         return verdict
 

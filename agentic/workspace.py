@@ -1,7 +1,7 @@
 """Git worktrees for runs, snapshots of their state, commits of accepted changes, and apply.
 
-Every git command the harness runs goes through `git()`: no system or global config, hooks,
-fsmonitor, pagers, external diff and textconv disabled, no terminal prompts. A run works in
+Every git command the harness runs goes through `agentic.gitcmd` (hardened: no config but the
+repository's, no hooks, no filter driver, no prompts). A run works in
 `.agentic/worktrees/<run>` on branch `agentic/<run>`; the person's checkout is never touched
 until `agentic apply`.
 """
@@ -18,56 +18,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from agentic.errors import UsageError, WorkspaceError
+from agentic.gitcmd import git, run_git, run_git_bytes
+from agentic.staging import Skipped, stage
 
 STATE_DIR = ".agentic"
-HARDENING = [
-    "-c", "core.hooksPath=/dev/null",
-    "-c", "core.fsmonitor=false",
-    "-c", "core.pager=cat",
-    "-c", "diff.external=",
-    "-c", "core.sshCommand=false",
-    "-c", "protocol.allow=never",
-    "-c", "submodule.recurse=false",
-    "-c", "safe.directory=*",  # worktrees are handed to the sandbox's unprivileged user
-]  # fmt: skip
-
-
-def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
-    env.update(extra or {})
-    return env
-
-
-def run_git(
-    args: list[str], cwd: Path, *, env: dict[str, str] | None = None, input: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run a hardened git command (see HARDENING); the caller inspects the result."""
-    return subprocess.run(
-        ["git", *HARDENING, *args],
-        cwd=cwd,
-        env=git_env(env),
-        input=input,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def git(args: list[str], cwd: Path, *, env: dict[str, str] | None = None, check: bool = True,
-        input: str | None = None) -> str:  # fmt: skip
-    """Run a hardened git command and return its stdout; WorkspaceError when it fails and check is set."""
-    done = run_git(args, cwd, env=env, input=input)
-    if check and done.returncode != 0:
-        command = next((a for a in args if not a.startswith("-")), "")
-        raise WorkspaceError(f"git {command} failed: {done.stderr.strip() or done.stdout.strip()}")
-    return done.stdout
 
 
 @dataclass(frozen=True)
@@ -140,6 +100,7 @@ def who(root: Path, argv: list[str]) -> dict[str, object]:
 class Snapshot:
     tree: str
     changes: list[tuple[str, str]]  # (status letter A/M/D/T, path)
+    skipped: list[Skipped] = field(default_factory=list)  # paths git cannot stage, left as they were
 
 
 @dataclass
@@ -181,25 +142,33 @@ class Workspace:
         made it (the base), so `git status` and `git diff` inside the sandbox show the agent's change."""
         return self.git_dir / SNAPSHOT_INDEX
 
-    def _snapshot_git(self, args: list[str], **kwargs: Any) -> str:
+    def _ensure_snapshot_index(self) -> None:
         index = self.snapshot_index
         if not index.exists() and (self.git_dir / "index").exists():  # its stat data spares rehashing every file
             partial = index.with_name(f"{index.name}.{os.getpid()}.partial")
             shutil.copyfile(self.git_dir / "index", partial)
             os.replace(partial, index)  # whole or not at all: a kill mid-copy leaves no torn index
-        env = {**kwargs.pop("env", {}), "GIT_INDEX_FILE": str(index)}
+
+    def _snapshot_git(self, args: list[str], **kwargs: Any) -> str:
+        self._ensure_snapshot_index()
+        env = {**kwargs.pop("env", {}), "GIT_INDEX_FILE": str(self.snapshot_index)}
         return self._git(args, env=env, **kwargs)
+
+    def _snapshot_bytes(self, args: list[str], input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        explicit = [f"--git-dir={self.git_dir}", f"--work-tree={self.path}"]
+        return run_git_bytes([*explicit, *args], self.path, env={"GIT_INDEX_FILE": str(self.snapshot_index)},
+                             input=input)  # fmt: skip
 
     def snapshot(self, leave_out: list[str] | None = None) -> Snapshot:
         """Stage everything in the worktree (in the snapshot index) and return its tree and the paths
         changed since base. Paths in `leave_out` stay as the base has them (files only the test
         command wrote: never part of the change)."""
         excluded = [f":(exclude,top,literal){p}" for p in self.nested_repositories()]
-        self._snapshot_git(["add", "--all", "--", ".", *excluded])
+        skipped = stage(self._snapshot_git, self._snapshot_bytes, self.path, excluded)
         if leave_out:
             self._snapshot_git(["reset", "--quiet", self.base, "--", *(f":(top,literal){p}" for p in leave_out)])
         tree = self._snapshot_git(["write-tree"]).strip()
-        return Snapshot(tree, parse_name_status(self._git([*NAME_STATUS, self.base, tree])))
+        return Snapshot(tree, parse_name_status(self._git([*NAME_STATUS, self.base, tree])), skipped)
 
     def between(self, old: str, new: str) -> list[tuple[str, str]]:
         """(A/M/D/T, path) for every path that differs from one tree to another."""

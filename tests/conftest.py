@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from agentic.workspace import git
+from agentic.gitcmd import git
 
 CALC = """\
 def average(values):

@@ -7,8 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from agentic.gitcmd import git
 from agentic.journal import payload, read_records
-from agentic.workspace import git
 from tests.conftest import FINISH, FIX, cli, make_repo, write_script
 
 

@@ -20,9 +20,9 @@ import yaml
 from agentic.errors import ConfigError
 from agentic.eval import IDENTITY, Facts, decide, judge
 from agentic.evalstats import Attempt, summarize
+from agentic.gitcmd import git
 from agentic.journal import payload, read_records
 from agentic.scenarios import Checks, load
-from agentic.workspace import git
 from tests.conftest import cli
 
 FIXTURES = Path(__file__).resolve().parent.parent / "scenarios" / "fixtures"

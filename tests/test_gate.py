@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from agentic.gate import count_collected, is_pytest, read_junit
+from agentic.gitcmd import git
 from agentic.journal import payload, read_records
-from agentic.workspace import git
 from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, write, write_script
 
 PYTESTS = '''\

@@ -13,8 +13,8 @@ from rich.console import Console
 
 from agentic import init
 from agentic.contract import load_contract
+from agentic.gitcmd import git
 from agentic.settings import load_settings
-from agentic.workspace import git
 from tests.conftest import cli, write
 
 NPM_DEFAULT = {"scripts": {"test": 'echo "Error: no test specified" && exit 1'}}

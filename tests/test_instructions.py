@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 from agentic.contract import load_contract
+from agentic.gitcmd import git
 from agentic.instructions import find, render
 from agentic.prompts import Environment, system_prompt
-from agentic.workspace import git
 from tests.conftest import FINISH, FIX, make_repo
 from tests.inproc import records, run
 

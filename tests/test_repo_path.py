@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agentic.workspace import git
+from agentic.gitcmd import git
 from tests.conftest import FINISH, FIX, make_repo, write
 from tests.inproc import run, tool_results
 from tests.test_shell_runs import DEFAULT

@@ -12,7 +12,7 @@ from typing import Any
 
 from agentic.audit import audit_run
 from agentic.contract import Rule, load_contract
-from agentic.workspace import git
+from agentic.gitcmd import git
 from tests.conftest import CONTRACT, FIX, make_repo
 from tests.inproc import records, run, tool_results
 

@@ -1,0 +1,113 @@
+"""The harness's own git: one hardened way to run it, on the host, over untrusted repositories.
+
+No system or global config, hooks, fsmonitor, pagers, external diff or textconv, no terminal
+prompts, and no filter driver: a `filter=` attribute in the repository (LFS, git-crypt, anything
+its config names) never starts a program on the host, so checkouts hold the blobs as stored (LFS
+pointer files stay pointers) and snapshots store the bytes as written. Paths that are not UTF-8
+round-trip through `surrogateescape`, as `os.fsdecode` gives them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+from agentic.errors import WorkspaceError
+
+HARDENING = [
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "core.fsmonitor=false",
+    "-c", "core.pager=cat",
+    "-c", "diff.external=",
+    "-c", "core.sshCommand=false",
+    "-c", "protocol.allow=never",
+    "-c", "submodule.recurse=false",
+    "-c", "safe.directory=*",  # worktrees are handed to the sandbox's unprivileged user
+]  # fmt: skip
+DRIVER_KEYS = ("clean", "smudge", "process")
+
+
+def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+    env.update(extra or {})
+    return env
+
+
+@lru_cache(maxsize=256)
+def _config_file(where: str, explicit: bool) -> str | None:
+    """The repository's shared config file (where its filter drivers are defined)."""
+    location = [f"--git-dir={where}"] if explicit else []
+    done = subprocess.run(["git", *location, "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                          cwd=None if explicit else where, env=git_env(), capture_output=True, check=False)  # fmt: skip
+    return os.path.join(os.fsdecode(done.stdout.strip()), "config") if done.returncode == 0 else None
+
+
+@lru_cache(maxsize=256)
+def _drivers(config: str, stamp: tuple[int, int]) -> tuple[str, ...]:
+    done = subprocess.run(
+        ["git", "config", "--file", config, "-z", "--includes", "--get-regexp", r"^filter\..*\.(clean|smudge|process)$"],
+        env=git_env(), capture_output=True, check=False,
+    )  # fmt: skip
+    names = sorted({os.fsdecode(key.split(b"\n", 1)[0])[len("filter."):].rsplit(".", 1)[0]
+                    for key in done.stdout.split(b"\0") if key})  # fmt: skip
+    options: list[str] = []
+    for name in names:
+        options += [arg for key in DRIVER_KEYS for arg in ("-c", f"filter.{name}.{key}=")]
+        options += ["-c", f"filter.{name}.required=false"]
+    return tuple(options)
+
+
+def no_drivers(where: str, explicit: bool) -> tuple[str, ...]:
+    """`-c` options that switch off every filter driver the repository's config defines (an empty
+    command is no filter; `required=false` so git stores the bytes instead of failing). Read again
+    whenever the config file changes."""
+    config = _config_file(where, explicit)
+    try:
+        info = os.stat(config) if config else None
+    except OSError:
+        info = None
+    return _drivers(config, (info.st_mtime_ns, info.st_size)) if config and info else ()
+
+
+def hardening(args: list[str], cwd: Path) -> list[str]:
+    """HARDENING plus the filter drivers of the repository the command works on."""
+    explicit = next((a.removeprefix("--git-dir=") for a in args if a.startswith("--git-dir=")), None)
+    if args[:1] in (["init"], ["clone"]):
+        return HARDENING
+    return [*HARDENING, *no_drivers(explicit or str(cwd), explicit is not None)]
+
+
+def run_git(
+    args: list[str], cwd: Path, *, env: dict[str, str] | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a hardened git command; the caller inspects the result."""
+    return subprocess.run(
+        ["git", *hardening(args, cwd), *args],
+        cwd=cwd, env=git_env(env), input=input, capture_output=True, check=False,
+        encoding="utf-8", errors="surrogateescape",
+    )  # fmt: skip
+
+
+def run_git_bytes(
+    args: list[str], cwd: Path, *, env: dict[str, str] | None = None, input: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """run_git for content: bytes in, bytes out."""
+    return subprocess.run(["git", *hardening(args, cwd), *args], cwd=cwd, env=git_env(env), input=input,
+                          capture_output=True, check=False)  # fmt: skip
+
+
+def failure(args: list[str], stderr: str, stdout: str = "") -> WorkspaceError:
+    command = next((a for a in args if not a.startswith("-")), "")
+    return WorkspaceError(f"git {command} failed: {stderr.strip() or stdout.strip()}")
+
+
+def git(args: list[str], cwd: Path, *, env: dict[str, str] | None = None, check: bool = True,
+        input: str | None = None) -> str:  # fmt: skip
+    """Run a hardened git command and return its stdout; WorkspaceError when it fails and check is set."""
+    done = run_git(args, cwd, env=env, input=input)
+    if check and done.returncode != 0:
+        raise failure(args, done.stderr, done.stdout)
+    return done.stdout

@@ -1,0 +1,167 @@
+"""Real repository content never crashes a run, a resume, the gate or apply (issue 13, point 3).
+
+The repository here carries what real projects carry: `working-tree-encoding` attributes (one
+whose bytes are not in the declared encoding, as sphinx ships on purpose), a filter driver in its
+config (which must never start on the host), an LFS pointer file, a file name that is not UTF-8,
+a very deep tree and a symbolic link; the agent adds a FIFO and a file name that is not UTF-8.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agentic.gitcmd import git
+from agentic.workspace import Workspace
+from tests import inproc
+from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo
+
+LATIN1_NAME = os.fsdecode(b"caf\xe9.txt")  # not UTF-8: surrogate-escaped, as os.listdir gives it
+NEW_NAME = os.fsdecode(b"na\xefve.txt")
+POINTER = "version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 12345\n"
+DEEP = "/".join(f"d{i}" for i in range(60))
+OPEN = {**CONTRACT, "tools": {**CONTRACT["tools"], "run_command": {"allow": ["*"], "timeout_s": 30}}}
+
+
+def person_git(root: Path, *args: str) -> None:
+    """git as the person runs it (their config, their filters)."""
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def hostile_repo(root: Path, marker: Path) -> Path:
+    make_repo(root, OPEN)
+    (root / "policies" / "contract.yaml").write_text(yaml.safe_dump(OPEN, sort_keys=False), encoding="utf-8")
+    (root / "wrongenc.inc").write_bytes(b"caf\xe9 au lait\n")  # latin-1 bytes, an encoding iconv lacks
+    (root / "utf16.txt").write_bytes("h\u00e9llo\n".encode())
+    (root / "blob.bin").write_bytes(b"\x00\x01 stored as is\n")
+    (root / "model.dat").write_text(POINTER, encoding="utf-8")
+    with open(os.fsencode(root / LATIN1_NAME), "wb") as fh:
+        fh.write(b"named in latin-1\n")
+    (root / DEEP).mkdir(parents=True)
+    (root / DEEP / "leaf.txt").write_text("deep\n", encoding="utf-8")
+    os.symlink("calc.py", root / "calc_link.py")
+    person_git(root, "add", "--all")
+    person_git(root, "commit", "--quiet", "-m", "real content")
+    (root / ".gitattributes").write_text(  # attributes added later, as sphinx's history did
+        "wrongenc.inc working-tree-encoding=iso-8859\n"
+        "utf16.txt working-tree-encoding=UTF-16\n"
+        "*.bin filter=spy\n"
+        "*.dat filter=lfs diff=lfs merge=lfs -text\n",
+        encoding="utf-8",
+    )
+    person_git(root, "add", ".gitattributes")
+    person_git(root, "commit", "--quiet", "-m", "attributes")
+    spy = f"sh -c 'touch {marker}; cat'"
+    for key in ("clean", "smudge"):
+        person_git(root, "config", f"filter.spy.{key}", spy)
+        person_git(root, "config", f"filter.lfs.{key}", spy)
+    person_git(root, "config", "filter.spy.required", "true")
+    return root
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> tuple[Path, Path]:
+    marker = tmp_path / "filter-ran"
+    return hostile_repo(tmp_path / "repo", marker), marker
+
+
+def committed_files(repo: Path, commit: str) -> set[str]:
+    out = git(["diff-tree", "--no-commit-id", "--name-only", "-r", "-z", f"{commit}^", commit], repo)
+    return {p for p in out.split("\0") if p}
+
+
+def test_a_run_on_hostile_content_commits_only_the_change(hostile: tuple[Path, Path]) -> None:
+    repo, marker = hostile
+    make_files = {"name": "run_command", "arguments": {"command": (
+        "mkfifo pipe && python - <<'PY'\nopen(b'na\\xefve.txt', 'wb').write(b'x')\nPY\n"
+        f"ls {DEEP}/leaf.txt && cat calc_link.py | head -1"
+    )}}  # fmt: skip
+    outcome = inproc.run(
+        repo, [{"tool_calls": [make_files]}, {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}]
+    )
+    assert outcome.status == "accepted", outcome.reason
+    assert committed_files(repo, outcome.commit or "") == {"calc.py", NEW_NAME}
+    assert not marker.exists(), "a filter driver ran on the host"
+    assert "pipe" not in git(
+        ["ls-tree", "-r", "--name-only", outcome.commit or ""], repo
+    )  # a FIFO is no file
+
+    for command in (["show", outcome.run_id], ["audit", outcome.run_id]):
+        done = cli(*command, cwd=repo)
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+    done = cli("apply", outcome.run_id, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert (repo / NEW_NAME).read_bytes() == b"x"
+    assert (repo / "wrongenc.inc").read_bytes() == b"caf\xe9 au lait\n"
+    done = cli("gate", cwd=repo)  # the gate on the person's applied checkout
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not marker.exists(), "a filter driver ran on the host"
+
+
+def test_snapshots_keep_encoded_files_as_checked_out_and_store_what_cannot_convert(
+    hostile: tuple[Path, Path],
+) -> None:
+    repo, marker = hostile
+    head = git(["rev-parse", "HEAD"], repo).strip()
+    ws = Workspace(repo, "enc", head)
+    ws.create()
+    try:
+        assert (ws.path / "model.dat").read_text(encoding="utf-8") == POINTER  # never smudged
+        first = ws.snapshot()
+        assert first.changes == [] and first.tree == git(["rev-parse", "HEAD^{tree}"], repo).strip()
+        (ws.path / "utf16.txt").write_bytes("h\u00e9llo, world\n".encode("utf-16"))
+        (ws.path / "wrongenc.inc").write_bytes(b"d\xe9j\xe0 vu\n")
+        second = ws.snapshot()
+        assert sorted(p for _, p in second.changes) == ["utf16.txt", "wrongenc.inc"]
+        stored = git(["cat-file", "-p", f"{second.tree}:utf16.txt"], repo)
+        assert stored == "h\u00e9llo, world\n"  # converted to UTF-8 as git stores it
+        raw = subprocess.run(["git", "cat-file", "-p", f"{second.tree}:wrongenc.inc"], cwd=repo,
+                             capture_output=True, check=True).stdout  # fmt: skip
+        assert raw == b"d\xe9j\xe0 vu\n"  # cannot convert: stored as written
+        ws.restore(first.tree)
+        assert ws.snapshot().changes == []
+        assert (ws.path / "wrongenc.inc").read_bytes() == b"caf\xe9 au lait\n"
+    finally:
+        ws.remove(keep_branch=False)
+    assert not marker.exists(), "a filter driver ran on the host"
+
+
+def test_resume_after_a_crash_on_hostile_content(hostile: tuple[Path, Path], tmp_path: Path) -> None:
+    repo, marker = hostile
+    script = tmp_path / "turns.yaml"
+    script.write_text(yaml.safe_dump([{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}]), encoding="utf-8")
+    hook = Path(__file__).with_name("crashhook.py")
+    done = subprocess.run(
+        [sys.executable, str(hook), "run", "fix", "--model", f"script:{script}", "--json"], cwd=repo,
+        env={**os.environ, "AGENTIC_CRASH_AFTER": "6"}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0, done.stdout
+    runs = sorted((repo / ".agentic" / "runs").iterdir())
+    assert runs, done.stderr
+    resumed = cli("resume", runs[-1].name, "--json", cwd=repo)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Traceback" not in resumed.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file: nothing is unreadable to it")
+def test_an_unreadable_file_is_left_out_and_said(repo: Path) -> None:
+    head = git(["rev-parse", "HEAD"], repo).strip()
+    ws = Workspace(repo, "unreadable", head)
+    ws.create()
+    try:
+        (ws.path / "notes.txt").write_text("private\n", encoding="utf-8")
+        (ws.path / "notes.txt").chmod(0)
+        (ws.path / "calc.py").write_text("x = 1\n", encoding="utf-8")
+        snap = ws.snapshot()
+        assert [p for _, p in snap.changes] == ["calc.py"]
+        assert [(s.path, s.why) for s in snap.skipped] == [("notes.txt", "not readable (permission denied)")]
+    finally:
+        (ws.path / "notes.txt").chmod(0o644)
+        ws.remove(keep_branch=False)
