@@ -20,7 +20,7 @@ import shlex
 import shutil
 import subprocess
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,10 +208,11 @@ def project_python(root: Path) -> Python:
 def _run_python(python: Python, root: Path, module: str) -> Start:
     assert python.path is not None
     code = "import importlib, sys; m = importlib.import_module(sys.argv[1]); print(getattr(m, '__version__', ''))"
-    env = {**os.environ, "HOME": "/tmp"}  # the sandbox's HOME: user site-packages are not seen there
-    env.pop("PYTHONPATH", None)
+    # -I: neither the checkout (the current directory), nor PYTHONPATH (not passed into the sandbox), nor
+    # user site-packages (the sandbox's HOME is /tmp): the check never runs the repository's own code
+    env = {**os.environ, "HOME": "/tmp"}
     try:
-        done = subprocess.run([python.path, "-c", code, module], cwd=root, env=env, capture_output=True,
+        done = subprocess.run([python.path, "-I", "-c", code, module], cwd=root, env=env, capture_output=True,
                               text=True, timeout=START_TIMEOUT_S, check=False)  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Start(False, f"{python.command} does not run ({exc})")
@@ -269,6 +270,11 @@ def _ini(text: str) -> configparser.ConfigParser | None:
     return parser
 
 
+def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _strings(value: Any) -> Iterator[str]:
     """Every string and key in a TOML value: the names of requirements however a tool lists them."""
     if isinstance(value, str):
@@ -304,16 +310,16 @@ def _pyproject(root: Path) -> list[Clue]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         return []
-    tool = data.get("tool", {}) if isinstance(data.get("tool"), dict) else {}
+    tool = _table(data, "tool")
     clues = []
     if isinstance(tool.get("pytest"), dict):
         section = "[tool.pytest.ini_options]" if "ini_options" in tool["pytest"] else "[tool.pytest]"
         clues.append(Clue("pytest", Evidence(f"pyproject.toml {section}", "pytest's configuration", EXPLICIT)))
-    groups = [data.get("project", {}).get("optional-dependencies"), data.get("dependency-groups"),
-              tool.get("poetry"), tool.get("pdm", {}).get("dev-dependencies"), tool.get("hatch", {}).get("envs")]  # fmt: skip
+    groups = [_table(data, "project").get("optional-dependencies"), data.get("dependency-groups"), tool.get("poetry"),
+              _table(tool, "pdm").get("dev-dependencies"), _table(tool, "hatch").get("envs")]  # fmt: skip
     if any(PYTEST_REQUIREMENT.match(s) for s in _strings(groups)):
-        clues.append(Clue("pytest", Evidence("pyproject.toml", "lists pytest among its dependencies", SUPPORT)))
-    legacy = tool.get("tox", {}).get("legacy_tox_ini") if isinstance(tool.get("tox"), dict) else None
+        clues.append(Clue("pytest", Evidence("pyproject.toml", "names pytest (dependencies or scripts)", SUPPORT)))
+    legacy = _table(tool, "tox").get("legacy_tox_ini")
     if isinstance(legacy, str) and (parser := _ini(legacy)) is not None:
         clues.extend(_tox_commands(parser, "pyproject.toml [tool.tox]"))
     return clues
@@ -511,7 +517,8 @@ def _argv(clue: Clue, python: Python) -> tuple[str, ...] | None:
     return OTHER_RUNNERS.get(clue.runner)  # tox and nox alone: not run (they need the network)
 
 
-def rank(found: Iterable[Clue], python: Python, check: Any) -> tuple[Candidate, ...]:
+def rank(found: Iterable[Clue], python: Python,
+         check: Callable[[tuple[str, ...], str], Start]) -> tuple[Candidate, ...]:  # fmt: skip
     """The clues summed per command, best supported first (ties: the order of the evidence)."""
     grouped: dict[tuple[str, ...], tuple[str, list[Evidence]]] = {}
     for clue in found:

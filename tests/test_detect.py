@@ -49,13 +49,17 @@ def python_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return path
 
 
-def venv_without_pytest(root: Path, name: str = ".venv") -> Path:
+def venv_without_pytest(root: Path, name: str = ".venv", packages: tuple[str, ...] = ()) -> Path:
     """A checkout's virtual environment as `python -m venv --without-pip` makes it: the base interpreter,
-    no site-packages of its own and none of the system's, so only the standard library imports."""
+    none of the system's site-packages, so only the standard library and `packages` (empty) import."""
     base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
     (root / name / "bin").mkdir(parents=True)
     (root / name / "pyvenv.cfg").write_text(f"home = {os.path.dirname(base)}\ninclude-system-site-packages = false\n")
     (root / name / "bin" / "python").symlink_to(base)
+    site = root / name / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    for package in packages:
+        (site / package).mkdir(parents=True)
+        (site / package / "__init__.py").write_text("__version__ = '5.0'\n")
     return root / name / "bin" / "python"
 
 
@@ -89,8 +93,6 @@ SOURCES = {
     "package.json": ({"package.json": json.dumps({"scripts": {"test": "vitest run"}})}, ("npm", "test"),
                      "package.json scripts.test"),
     "runtests.py": ({"runtests.py": "import sys\nimport unittest\n"}, ("python", "runtests.py"), "runtests.py"),
-    "manage.py": ({"manage.py": "import django\n", "django/__init__.py": "__version__ = '5.0'\n"},
-                  ("python", "manage.py", "test"), "manage.py"),
     "requirements": ({"requirements/dev.txt": "black\npytest>=8\n", "tests/test_a.py": ""}, PYTEST,
                      "requirements/dev.txt"),
     "pyproject dependency group": ({"pyproject.toml": "[dependency-groups]\ndev = ['pytest-cov', 'ruff']\n"}, PYTEST,
@@ -214,8 +216,30 @@ def test_disagreement_is_explained_under_yes(tmp_path: Path, python_on_path: str
     assert load_contract("policies/contract.yaml", repo).test_command == PYTEST
 
 
+def test_manage_py_is_django_tried_with_an_import_of_django(tmp_path: Path) -> None:
+    files = {"manage.py": "import os\nfrom django.core.management import execute_from_command_line\n",
+             "pyproject.toml": "[project]\nname = 'site'\n", "app/tests.py": "from django.test import TestCase\n"}  # fmt: skip
+    repo = new_repo(tmp_path / "r", files)
+    venv_without_pytest(repo, packages=("django",))
+    findings = detect.detect(repo)
+    chosen = findings.chosen
+    assert chosen is not None and chosen.argv == (".venv/bin/python", "manage.py", "test") and chosen.runner == "django"
+    assert chosen.start.detail == "django 5.0 importable by .venv/bin/python (the checkout's .venv)"
+    assert not findings.disputed  # the pytest candidate only has a Python project for it
+
+
+def test_the_check_never_imports_the_checkout_own_code(tmp_path: Path) -> None:
+    files = {"manage.py": "import django\n", "django/__init__.py": "open('ran', 'w').close()\n"}
+    repo = new_repo(tmp_path / "r", files)
+    venv_without_pytest(repo)  # no django installed, whatever this machine has
+    findings = detect.detect(repo)
+    assert findings.chosen is not None and not findings.chosen.start.ok
+    assert "django is not importable by .venv/bin/python" in findings.chosen.start.detail
+    assert not (repo / "ran").exists()
+
+
 def test_django_with_pytest_django_is_disputed(tmp_path: Path) -> None:
-    files = {"manage.py": "import django\n", "django/__init__.py": "", "pytest.ini": "[pytest]\nDJANGO_SETTINGS_MODULE = s\n",
+    files = {"manage.py": "import django\n", "pytest.ini": "[pytest]\nDJANGO_SETTINGS_MODULE = s\n",
              "requirements-dev.txt": "pytest-django\n"}  # fmt: skip
     findings = detect.detect(new_repo(tmp_path / "r", files))
     assert findings.disputed
