@@ -163,9 +163,10 @@ class Findings:
         chosen = self.chosen
         if chosen is None:
             return []
-        lines = [f"test command: {chosen.text}, from {chosen.describe()}"]
-        lines.append(f"  {'starts' if chosen.start.ok else 'cannot start'}: {chosen.start.detail}")
         others = [c for c in self.candidates if c is not chosen]
+        evidence = chosen.describe() if others or self.unclear else chosen.reason  # the detail when it matters
+        lines = [f"test command: {chosen.text}, from {evidence}"]
+        lines.append(f"  {'starts' if chosen.start.ok else 'cannot start'}: {chosen.start.detail}")
         if others:
             lines.append("not chosen:")
             for other in others:

@@ -288,8 +288,8 @@ def test_a_single_startable_candidate_asks_as_before(tmp_path: Path) -> None:
     assert chosen.test_command == PYTEST
     shown = console.file.getvalue()  # type: ignore[attr-defined]
     assert "detected from pytest.ini" in shown and "1." not in shown
-    assert init.explain_detection(given) == ["test command: python -m pytest -q, from pytest.ini: pytest's "
-                                             "configuration", f"  starts: {given.detection.start.detail}"]  # type: ignore[union-attr]  # fmt: skip
+    assert init.explain_detection(given) == ["test command: python -m pytest -q, from pytest.ini",
+                                             f"  starts: {given.detection.start.detail}"]  # type: ignore[union-attr]  # fmt: skip
 
 
 def test_a_test_script_is_protected_and_judged_by_its_exit_status(tmp_path: Path, python_on_path: str) -> None:
