@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentic import __version__, globs, instructions, policy, telemetry
+from agentic import __version__, globs, instructions, policy, submodules, telemetry
 from agentic.actions import Dispatcher
 from agentic.budget import Budget, RunStopped
 from agentic.calling import Caller
@@ -207,6 +207,8 @@ def execute(req: RunRequest) -> RunOutcome:
     if sandboxed and not req.unsafe_no_sandbox:
         require_sandbox(fallback=fallback)  # fail before anything is created
     variables = contract_env(contract)  # so does a variable the contract may not pass
+    if subs := submodules.recorded(repo.root, req.base_commit):  # read-only for the run: never its change
+        contract = dataclasses.replace(contract, protected=(*contract.protected, *submodules.protected_globs(subs)))
     ensure_excluded(repo.root)
     run_id = tape.run_id if req.resuming and tape is not None else new_run_id()
     workspace = Workspace(repo.root, run_id, req.base_commit)

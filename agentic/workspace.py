@@ -23,6 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from agentic import submodules
 from agentic.errors import UsageError, WorkspaceError
 from agentic.gitcmd import git, run_git, run_git_bytes
 from agentic.staging import Skipped, stage
@@ -131,10 +132,14 @@ class Workspace:
         return git([*explicit, *args], self.path, **kwargs)
 
     def create(self) -> None:
+        """The run's worktree on its branch at base, submodules' files included (or UsageError first)."""
+        subs = submodules.recorded(self.repo_root, self.base)
+        submodules.require_available(self.repo_root, subs)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         git(["worktree", "add", "--quiet", "-b", self.branch, str(self.path), self.base], self.repo_root)
         if self.path.name != self.git_dir.name or not self.git_dir.is_dir():
             raise WorkspaceError(f"git created the worktree's admin dir somewhere unexpected for {self.path}")
+        submodules.populate(self.repo_root, subs, self.path)
 
     @property
     def snapshot_index(self) -> Path:
@@ -245,6 +250,7 @@ class Workspace:
         path.parent.mkdir(parents=True, exist_ok=True)
         git(["worktree", "add", "--quiet", "--detach", str(path), commit], self.repo_root)
         try:
+            submodules.populate(self.repo_root, submodules.recorded(self.repo_root, commit), path)
             yield path
         finally:
             _remove_worktree(self.repo_root, path)

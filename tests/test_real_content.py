@@ -165,3 +165,58 @@ def test_an_unreadable_file_is_left_out_and_said(repo: Path) -> None:
     finally:
         (ws.path / "notes.txt").chmod(0o644)
         ws.remove(keep_branch=False)
+
+
+def with_submodule(tmp_path: Path) -> tuple[Path, str]:
+    """A repository whose `vendor/lib` is a submodule, initialised in the person's clone."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "helper.py").write_text("VALUE = 41\n", encoding="utf-8")
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "."],
+        ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "lib"],
+    ):
+        person_git(lib, *args)
+    repo = make_repo(tmp_path / "repo", OPEN)
+    person_git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
+    person_git(repo, "commit", "-qm", "vendor lib")
+    return repo, git(["rev-parse", "HEAD:vendor/lib"], repo).strip()
+
+
+def test_submodules_are_checked_out_read_only_and_never_committed(tmp_path: Path) -> None:
+    repo, _ = with_submodule(tmp_path)
+    probe = {
+        "name": "run_command",
+        "arguments": {
+            "command": (
+                "cat vendor/lib/helper.py; python - <<'PY'\nopen('vendor/lib/helper.py', 'w').write('VALUE = 0')\nPY\n"
+            )
+        },
+    }
+    write = {"name": "write_file", "arguments": {"path": "vendor/lib/helper.py", "content": "VALUE = 1\n"}}
+    outcome = inproc.run(repo, [{"tool_calls": [probe]}, {"tool_calls": [write]}, {"tool_calls": [FIX]},
+                                {"tool_calls": [FINISH]}])  # fmt: skip
+    assert outcome.status == "accepted", outcome.reason
+    shown, written = inproc.tool_results(outcome)[:2]
+    assert "VALUE = 41" in shown["content"]  # the files are there, at the recorded commit
+    assert "Read-only file system" in shown["content"]  # and commands cannot change them
+    assert written["is_error"] and "protected" in written["content"]
+    assert committed_files(repo, outcome.commit or "") == {"calc.py"}
+
+
+def test_a_submodule_the_clone_lacks_refuses_the_run_at_start(tmp_path: Path) -> None:
+    repo, _ = with_submodule(tmp_path)
+    person_git(repo, "submodule", "deinit", "-q", "-f", "vendor/lib")
+    subprocess.run(["rm", "-rf", str(repo / ".git" / "modules")], check=True)
+    script = tmp_path / "turns.yaml"
+    script.write_text(yaml.safe_dump([{"tool_calls": [FINISH]}]), encoding="utf-8")
+    done = cli("run", "fix", "--model", f"script:{script}", cwd=repo)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "vendor/lib" in done.stderr and "git submodule update --init vendor/lib" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (
+        not list((repo / ".agentic" / "worktrees").glob("*"))
+        if (repo / ".agentic" / "worktrees").exists()
+        else True
+    )
