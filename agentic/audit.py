@@ -89,7 +89,8 @@ class _Audit:
         elif kind in ("tool.call", "policy.decision", "tool.reconcile", "tool.result"):
             self._call(kind, record, data, where)
         elif kind == "checkpoint":
-            self.checkpoint = {"tree": data.get("tree"), "changes": data.get("changes") or []}
+            self.checkpoint = {"tree": data.get("tree"), "changes": data.get("changes") or [],
+                               "left_out": data.get("left_out") or [], "skipped": data.get("skipped") or []}  # fmt: skip
         elif kind == "gate.verdict":
             checks = [c for c in data.get("checks") or [] if isinstance(c, dict)]
             self.gates.append({**where, "passed": bool(data.get("passed")),
@@ -186,7 +187,8 @@ class _Audit:
 
 
 def committed(collected: _Audit) -> list[dict[str, Any]]:
-    """Every path in the accepted commit, and how it got there: the calls that changed it, by step."""
+    """Every path in the accepted commit, and how it got there: the calls that changed it, by step.
+    Files the test command wrote (left out of the commit) follow, marked as such."""
     passed = [g for g in collected.gates if g["passed"]]
     if collected.commit is None or not passed:
         return []
@@ -194,7 +196,29 @@ def committed(collected: _Audit) -> list[dict[str, Any]]:
     for status, path in passed[-1].get("changes") or []:
         by = [{"step": w["step"], "tool": w["tool"], "change": w["change"]} for w in collected.writes if w["path"] == path]
         paths.append({"path": path, "status": status, "by": by})
+    for path in passed[-1].get("left_out") or []:
+        paths.append({"path": path, "status": "left out", "by": [], "why": "only the test command wrote it"})
+    for path, why in passed[-1].get("skipped") or []:
+        paths.append({"path": path, "status": "left out", "by": [], "why": why})
     return paths
+
+
+def provenance(journal: Path) -> list[dict[str, Any]]:
+    """`committed` for a run, from its journal (no verification: audit_run does that)."""
+    collected = _Audit()
+    for record, data in entries(journal):
+        collected.add(record, data)
+    return committed(collected)
+
+
+def commit_table(paths: list[dict[str, Any]]) -> Table:
+    """The commit's paths and how each got there (a table for the terminal)."""
+    table = _table("the commit", "path", "change", "how it got there")
+    for f in paths:
+        how = f.get("why") or ", ".join(f"{b['tool']} at step {b['step']}" for b in f["by"]) or "unknown"
+        style = "dim" if f["status"] == "left out" else None
+        table.add_row(_cell(f["path"]), _cell(CHANGE_WORDS.get(f["status"], f["status"])), _cell(how), style=style)
+    return table
 
 
 def audit_run(journal: Path) -> dict[str, Any]:
@@ -339,10 +363,7 @@ def render(report: dict[str, Any], console: Console) -> None:
     for g in report["gates"]:
         gates.add_row(str(g["step"]), "passed" if g["passed"] else "failed", _cell(", ".join(map(str, g["failed"]))),
                       _cell(len(g.get("changes") or [])), style="green" if g["passed"] else "red")  # fmt: skip
-    commit = _table("the commit", "path", "change", "how it got there")
-    for f in report["committed"]:
-        how = ", ".join(f"{b['tool']} at step {b['step']}" for b in f["by"]) or "unknown"
-        commit.add_row(_cell(f["path"]), _cell(CHANGE_WORDS.get(f["status"], f["status"])), _cell(how))
+    commit = commit_table(report["committed"])
     for table, empty in ((reads, "no file read"), (writes, "no file written"), (commands, "no command run"),
                          (refusals, "nothing refused"), (gates, "the gate never ran"), (commit, "nothing committed")):  # fmt: skip
         console.print(table if table.row_count else Text(f"{table.title}: {empty}", style="dim"))

@@ -193,11 +193,14 @@ def _warn_if_dirty(root: Path) -> None:
         err.print("[yellow]note:[/] your uncommitted changes are not part of the run: it starts from HEAD")
 
 
-def _print_outcome(outcome: Any) -> None:
+def _print_outcome(outcome: Any, paths: list[dict[str, Any]]) -> None:
+    from agentic.audit import commit_table
+
     usage = outcome.usage
     out.print(f"run [bold]{outcome.run_id}[/]: [bold]{outcome.status}[/] in {outcome.steps} steps, "
               f"{outcome.tool_calls} tool calls, {usage.total_tokens} tokens, {outcome.duration_s:.1f}s")  # fmt: skip
     if outcome.commit:
+        out.print(commit_table(paths))
         out.print(f"commit {outcome.commit[:12]} on branch [cyan]{outcome.branch}[/] — "
                   f"bring it into your branch with: agentic apply {outcome.run_id}")  # fmt: skip
     out.print(f"journal: {outcome.journal}")
@@ -278,6 +281,7 @@ def show(
 
     Example: agentic show last --html run.html
     """
+    from agentic.audit import commit_table, provenance
     from agentic.report import WIDE, clean, timeline, timeline_lines, timeline_table, totals
 
     info, store = _open_store(repo)
@@ -287,11 +291,14 @@ def show(
 
         write_run_html(Path(row["journal"]), html_out, repo=info.root, run=row)
     rows = timeline(Path(row["journal"]))
+    paths = provenance(Path(row["journal"]))
     if json_out:
-        print(json.dumps({"run": row, "timeline": rows, "totals": totals(rows)}))
+        print(json.dumps({"run": row, "timeline": rows, "totals": totals(rows), "committed": paths}))
         return
     title = f"run {row['id']} · {row['status']}"
     out.print(timeline_table(rows, title) if out.width >= WIDE else timeline_lines(rows, title))
+    if paths:
+        out.print(commit_table(paths))
     out.print(f"journal: {clean(row['journal'])}", markup=False)
     if html_out is not None:
         out.print(f"report: {clean(str(html_out))}", markup=False)
@@ -343,10 +350,13 @@ def apply(
 
 
 def _finish_run(outcome: Any, json_out: bool) -> None:
+    from agentic.audit import provenance
+
+    paths = provenance(outcome.journal) if outcome.commit else []
     if json_out:
-        print(json.dumps({"event": "summary", **outcome.to_dict()}), flush=True)
+        print(json.dumps({"event": "summary", **outcome.to_dict(), "committed": paths}), flush=True)
     else:
-        _print_outcome(outcome)
+        _print_outcome(outcome, paths)
     raise typer.Exit(outcome.exit_code)
 
 

@@ -58,6 +58,7 @@ def test_accepted_run_commits_on_its_branch_and_leaves_checkout_alone(repo: Path
     assert summary["status"] == "accepted"
     assert summary["steps"] == 6 and summary["tool_calls"] == 6
     assert summary["changed_files"] == ["calc.py"]
+    assert summary["committed"] == [{"path": "calc.py", "status": "M", "by": [{"step": 4, "tool": "edit_file", "change": "modified"}]}]
     assert summary["tokens"]["input_tokens"] > 0 and summary["tokens"]["output_tokens"] > 0
     # the person's checkout is untouched
     assert git(["rev-parse", "HEAD"], repo).strip() == head

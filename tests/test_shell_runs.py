@@ -5,15 +5,16 @@ leaves behind is judged at the gate. Driven in process (tests/inproc.py)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import socket
 import threading
 from pathlib import Path
 from typing import Any
 
-from agentic.audit import audit_run
+from agentic.audit import audit_run, provenance
 from agentic.contract import Rule, load_contract
 from agentic.gitcmd import git
-from tests.conftest import CONTRACT, FIX, make_repo
+from tests.conftest import CONTRACT, FIX, cli, make_repo
 from tests.inproc import records, run, tool_results
 
 
@@ -218,3 +219,14 @@ def test_files_only_the_test_command_wrote_are_not_committed(tmp_path: Path) -> 
     tests_run = [r for r in tool_results(outcome) if r["tool"] == "run_tests"]
     assert {c["path"] for c in tests_run[0]["data"]["changed"]} == {"build/test-report.log", "cache.json", "stale.tmp"}
     assert git(["show", f"{outcome.commit}:stale.tmp"], repo) == "old\n"
+    # the commit's paths and how each got there; the test command's files, left out, said as such
+    paths = {p["path"]: p for p in provenance(outcome.journal)}
+    assert paths["calc.py"]["by"] == [{"step": 1, "tool": "edit_file", "change": "modified"}]
+    assert [b["tool"] for b in paths["notes.txt"]["by"]] == ["run_command"]
+    left_out = {p for p, f in paths.items() if f["status"] == "left out"}
+    assert left_out == {"build/test-report.log", "cache.json", "stale.tmp"}
+    shown = cli("show", outcome.run_id, "--json", cwd=repo)
+    assert json.loads(shown.stdout)["committed"] == list(paths.values())
+    text = cli("show", outcome.run_id, cwd=repo).stdout
+    assert "edit_file at step 1" in text and "only the test command wrote it" in text
+
