@@ -89,21 +89,33 @@ def protected_paths(worktree: Path, contract: Contract) -> list[Path]:
     MAX_READONLY_BINDS the rest stay writable for commands; the gate's protected_unchanged check
     and the clean-checkout gate still catch changes to them.
     """
+    return _matching(worktree, lambda rel: globs.match_any(contract.protected, rel) is not None)
+
+
+def unreadable_paths(worktree: Path, contract: Contract) -> list[Path]:
+    """Existing paths of the worktree that the contract denies to read_file (`.env*`): masked for
+    commands, so a shell `cat` shows nothing of them either."""
+    rule = contract.tools.get("read_file")
+    if rule is None or not rule.deny:
+        return []
+    return _matching(worktree, lambda rel: globs.match_any(rule.deny, rel) is not None)
+
+
+def _matching(worktree: Path, hit: Callable[[str], bool]) -> list[Path]:
+    """The worktree's paths `hit` selects (a selected directory stands for everything in it)."""
     found: list[Path] = []
     for top, dirs, files in os.walk(worktree):
         rel_top = Path(top).relative_to(worktree)
         keep = []
         for name in sorted(dirs):
-            rel = (rel_top / name).as_posix()
             if name == ".git":
                 continue
-            if globs.match_any(contract.protected, rel) is not None:
+            if hit((rel_top / name).as_posix()):
                 found.append(Path(top) / name)
             else:
                 keep.append(name)
         dirs[:] = keep
-        found.extend(Path(top) / name for name in sorted(files)
-                     if globs.match_any(contract.protected, (rel_top / name).as_posix()) is not None)  # fmt: skip
+        found.extend(Path(top) / name for name in sorted(files) if hit((rel_top / name).as_posix()))
         if len(found) >= MAX_READONLY_BINDS:
             return found[:MAX_READONLY_BINDS]
     return found
@@ -228,7 +240,7 @@ def execute(req: RunRequest) -> RunOutcome:
         """The worktree's sandbox (protected paths read-only, kept up for the run) or a checkout's."""
         ro = protected_paths(root, contract) if readonly else []
         return make_sandbox(root, ro, fallback=fallback, unsafe=req.unsafe_no_sandbox, persistent=readonly,
-                            env=variables)  # fmt: skip
+                            env=variables, hidden=unreadable_paths(root, contract))  # fmt: skip
 
     trace = telemetry.listener()  # OpenTelemetry spans, when the extra is installed and the environment asks
     try:

@@ -430,18 +430,21 @@ def make_sandbox(
     unsafe: bool = False,
     persistent: bool = False,
     env: Mapping[str, str | None] | None = None,
+    hidden: Iterable[Path] = (),
 ) -> Sandbox:
     """The strongest sandbox available for `worktree` (see require_sandbox), or the unsafe one on request.
 
     `persistent`: kept up between commands (the run's worktree); close() it when done. `env`: the
-    contract's variables for every command (agentic.contract.command_env).
+    contract's variables for every command (agentic.contract.command_env). `hidden`: files and
+    directories of the worktree commands see empty (what the contract denies to read_file);
+    bubblewrap only: Landlock cannot take one file out of a tree it allows.
     """
     variables = dict(env or {})
     if unsafe:
         return UnsafeNoSandbox(worktree, list(readonly), env=variables)
     level = require_sandbox(fallback=fallback)
     if level.name == "bubblewrap":
-        return BubblewrapSandbox(worktree, list(readonly), env=variables, persistent=persistent)
+        return BubblewrapSandbox(worktree, list(readonly), list(hidden), env=variables, persistent=persistent)
     return LandlockSandbox(worktree, list(readonly), env=variables)
 
 
@@ -786,6 +789,7 @@ class _Adoption:
 class _Limited:
     worktree: Path
     readonly: list[Path] = field(default_factory=list)  # paths inside the worktree to keep read-only
+    hidden: list[Path] = field(default_factory=list)  # paths inside the worktree commands see empty (bubblewrap)
     memory_bytes: int | None = 4 * GiB  # RLIMIT_AS
     cpu_s: int | None = None  # RLIMIT_CPU; None: the timeout + CPU_MARGIN_S
     file_bytes: int | None = 1 * GiB  # RLIMIT_FSIZE
@@ -856,6 +860,14 @@ class BubblewrapSandbox(_Limited):
         """The worktree's path as commands see it: the repository's own path for a run's worktree."""
         return self._at
 
+    def _hidden_targets(self) -> list[str]:
+        """The hidden paths that exist with no link on the way (a link is never mounted over)."""
+        found = []
+        for path in self.hidden:
+            with contextlib.suppress(MountRefused):
+                found += check_mount_targets(self._wt, [inside(self.worktree, self._wt, path)])
+        return found
+
     def wrap(
         self,
         argv: list[str],
@@ -890,6 +902,9 @@ class BubblewrapSandbox(_Limited):
             cmd += ["--ro-bind", common, GIT_AT, "--ro-bind", dot_git, os.path.join(at, ".git")]
         for path in targets:
             cmd += ["--ro-bind", path, os.path.join(at, os.path.relpath(path, wt))]
+        for path in self._hidden_targets():
+            seen = os.path.join(at, os.path.relpath(path, wt))
+            cmd += ["--tmpfs", seen] if os.path.isdir(path) else ["--ro-bind", "/dev/null", seen]
         if self.run_as is None:
             # The tmpfs mounts belong to the sandbox user in a user namespace: make them read-only.
             # (Dropped to another user, it cannot write to these root-owned 0755 directories.)

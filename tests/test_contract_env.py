@@ -68,3 +68,22 @@ def test_a_passed_through_value_that_looks_like_a_secret_stops_the_run_before_it
     assert not (repo / ".agentic" / "runs").exists() or not any((repo / ".agentic" / "runs").iterdir())
     branches = subprocess.run(["git", "branch", "--list", "agentic/*"], cwd=repo, capture_output=True, text=True)
     assert branches.stdout.strip() == ""  # nothing of the run was created
+
+
+def test_files_the_contract_denies_to_read_file_are_empty_for_commands_too(tmp_path: Path) -> None:
+    from tests import inproc
+
+    tools = {**CONTRACT["tools"], "run_command": {"allow": ["*"], "timeout_s": 30},
+             "read_file": {"allow": True, "deny": [".env*", "**/.env*"]}}  # fmt: skip
+    repo = make_repo(tmp_path / "repo", {**CONTRACT, "tools": tools})
+    (repo / "config").mkdir()
+    (repo / "config" / ".env.local").write_text("API_TOKEN=canary-local-0123456789\n", encoding="utf-8")
+    subprocess.run(["git", "add", "-f", "config"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "local env"], cwd=repo, check=True)
+    look = {"name": "run_command", "arguments": {"command": "cat .env config/.env.local; wc -c .env; grep -r canary . | wc -l"}}
+    outcome = inproc.run(repo, [{"tool_calls": [look]}, {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    assert outcome.status == "accepted", outcome.reason
+    shown = inproc.tool_results(outcome)[0]["content"]
+    assert "canary-" not in shown, shown
+    assert "cat: .env: Permission denied" in shown and "\n0\n" in shown  # grep finds nothing either
+    assert (repo / ".env").read_text(encoding="utf-8").startswith("SECRET_TOKEN=canary")  # the person's file is whole
