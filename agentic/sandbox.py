@@ -2,10 +2,11 @@
 
 `BubblewrapSandbox` runs an argv (never a shell) under bubblewrap:
 
-- a linked worktree of a repository is seen at the repository's own path (`seen_at`): bound over the
+- a harness worktree is seen at the person's working tree path (agentic.gitview): bound over the
   person's checkout, which stays hidden, with the checkout's virtual environment bound back read-only
-  and a `.git` file of the sandbox's own pointing at the repository's git dir, bound read-only at
-  /tmp/.agentic-git; editable installs and absolute paths then resolve to the run's code;
+  and a `.git` file of the sandbox's own pointing at a git dir synthesized for the run (its branch,
+  tags and the object store; none of the person's config, index, stash or worktrees), bound
+  read-only at /tmp/.agentic-git; editable installs and absolute paths then resolve to the run's code;
 - the host root read-only; only the run's worktree writable, except its `.git` link and the given
   read-only paths, which are bound read-only after a check, before every spawn, that no component
   of them below the worktree is a symbolic link (bubblewrap before 0.12 follows links at mount
@@ -13,7 +14,7 @@
 - a private, size-limited /tmp and /dev/shm; the harness's $HOME, /root, /home, /run,
   $XDG_RUNTIME_DIR and the person's checkout hidden under empty read-only tmpfs, then the few
   directories commands need re-bound read-only (PATH entries, the Python prefixes, PYENV_ROOT,
-  VIRTUAL_ENV, the repository's git dir), and secret files that are still visible masked;
+  VIRTUAL_ENV, the repository's git dir when it is not viewed), and secret files that are still visible masked;
 - every namespace unshared (no network, its own PID namespace), `--die-with-parent`,
   `--new-session`, a seccomp filter (agentic.seccomp), and resource limits (address space, CPU
   seconds, file size, process count) set on the sandbox's init with prlimit(2) while bubblewrap
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import json
 import math
@@ -66,6 +68,7 @@ from typing import Protocol
 
 from agentic import landlock, seccomp
 from agentic.errors import SandboxUnavailable
+from agentic.gitview import GIT_AT, GitView, git_common_dir, git_view
 from agentic.sandbox_server import NOT_FOUND_PREFIX, Server, ServerFailed, ServerGone, server_argv
 
 ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYENV_ROOT", "PYENV_VERSION", "VIRTUAL_ENV")
@@ -349,15 +352,15 @@ def _probe_bwrap(drop: bool) -> tuple[_Bwrap | None, str]:
         base = ("--unshare-all", "--unshare-user", *(("--cap-drop", "ALL") if root else ()))
         variants += [((*base, "--disable-userns"), (), None), (base, (), None)]
     why = ""
-    for flags, user, run_as in variants:
-        probe = [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *flags,
-                 "--die-with-parent", "--new-session", "--", *user, "true"]  # fmt: skip
+    for options, prefix, run_as in variants:
+        probe = [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *options,
+                 "--die-with-parent", "--new-session", "--", *prefix, "true"]  # fmt: skip
         try:
             done = subprocess.run(probe, capture_output=True, timeout=10, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return None, f"bubblewrap cannot start: {exc}"
         if done.returncode == 0:
-            return _Bwrap(path, flags, user, run_as), ""
+            return _Bwrap(path, options, prefix, run_as), ""
         why = done.stderr.decode("utf-8", "replace").strip()
     return None, f"bubblewrap cannot create namespaces here: {why}"
 
@@ -476,65 +479,6 @@ def _traversable(path: str, uid: int, gid: int) -> bool:
     return bool(st.st_mode & stat.S_IXOTH)
 
 
-def linked_gitdir(worktree: Path) -> Path | None:
-    """A linked worktree's own git dir, named by its `.git` file (never a link), as a real path."""
-    dot_git = worktree / ".git"
-    try:
-        if not dot_git.is_file() or dot_git.is_symlink():
-            return None
-        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return None
-    if not text.startswith("gitdir:"):
-        return None
-    gitdir = Path(text[len("gitdir:") :].strip())
-    real = Path(os.path.realpath(gitdir if gitdir.is_absolute() else worktree / gitdir))
-    return real if real.is_dir() else None
-
-
-def git_common_dir(worktree: Path) -> Path | None:
-    """The repository's git dir behind a linked worktree's `.git` file (None for other layouts)."""
-    gitdir = linked_gitdir(worktree)
-    if gitdir is None:
-        return None
-    try:
-        common = (gitdir / "commondir").read_text(encoding="utf-8").strip()
-    except OSError:
-        return gitdir
-    real = Path(os.path.realpath(Path(common) if Path(common).is_absolute() else gitdir / common))
-    return real if real.is_dir() else None
-
-
-GIT_AT = "/tmp/.agentic-git"  # where a mapped worktree's repository git dir is bound, read-only
-DOT_GIT = "agentic-dotgit"  # in the worktree's admin dir: the .git file commands see
-
-
-def seen_at(worktree: str) -> tuple[str, tuple[str, str] | None]:
-    """Where commands see a linked worktree of a repository with a `.git` directory: at the
-    repository's own path, so that editable installs, `.pth` files and absolute paths in the
-    project's configuration resolve to the run's code (the person's checkout stays hidden under it).
-    Returns (path, (common git dir, the .git file to bind over the worktree's)), or (worktree, None)
-    for any other layout."""
-    common = git_common_dir(Path(worktree))
-    if common is None or common.name != ".git" or _under(worktree, str(common)):
-        return worktree, None
-    checkout = str(common.parent)
-    gitdir = linked_gitdir(Path(worktree))
-    admin = str(gitdir) if gitdir is not None else None
-    if admin is None or not _under(admin, str(common)) or not _under(worktree, checkout) or worktree == checkout:
-        return worktree, None
-    dot_git = os.path.join(admin, DOT_GIT)
-    content = f"gitdir: {GIT_AT}/{os.path.relpath(admin, common)}\n"
-    try:
-        if not os.path.isfile(dot_git) or Path(dot_git).read_text(encoding="utf-8") != content:
-            partial = f"{dot_git}.{os.getpid()}.partial"
-            Path(partial).write_text(content, encoding="utf-8")
-            os.replace(partial, dot_git)
-    except OSError:
-        return worktree, None
-    return checkout, (str(common), dot_git)
-
-
 PROJECT_ENVS = (".venv", "venv", "env", ".env")  # virtual environments kept in a checkout (with a pyvenv.cfg)
 
 
@@ -607,15 +551,23 @@ class HostView:
         return out
 
 
-def host_view(worktree: str, run_as: tuple[int, int] | None, expose: Iterable[Path] = ()) -> HostView:
-    """Compute what to hide and what to bring back for a sandbox on `worktree` (a real path)."""
-    common = git_common_dir(Path(worktree))
-    checkout = str(common.parent) if common is not None and common.name == ".git" else None
-    wanted = [*_homes(), "/root", "/home", "/run", "/var/run", os.environ.get("XDG_RUNTIME_DIR"), checkout]
+def host_view(worktree: str, run_as: tuple[int, int] | None, expose: Iterable[Path] = (),
+              view: GitView | None = None) -> HostView:  # fmt: skip
+    """Compute what to hide and what to bring back for a sandbox on `worktree` (a real path). With
+    a git view, the person's checkout and git dir are hidden and only the view's parts come back."""
+    if view is not None:
+        checkout: str | None = view.at
+        git_dirs: list[str | None] = list(view.expose)
+    else:
+        common = git_common_dir(Path(worktree))
+        checkout = str(common.parent) if common is not None and common.name == ".git" else None
+        git_dirs = [str(common) if common else None]
+    wanted = [*_homes(), "/root", "/home", "/run", "/var/run", os.environ.get("XDG_RUNTIME_DIR"), checkout,
+              *(view.hide if view else ())]  # fmt: skip
     # Anything under /tmp is already out of sight: the sandbox gets its own empty /tmp.
     hidden: set[str] = {d for d in map(_existing_dir, wanted) if d and d != "/" and not _under(d, "/tmp")}
     candidates = [*_path_entries(), *_interpreter_dirs(), os.environ.get("PYENV_ROOT"),
-                  str(common) if common else None, *map(str, expose), *_project_envs(checkout)]  # fmt: skip
+                  *git_dirs, *map(str, expose), *_project_envs(checkout)]  # fmt: skip
     exposed_all = [d for d in dict.fromkeys(map(_existing_dir, candidates)) if d]
 
     def covered(path: str, dirs: Iterable[str]) -> bool:
@@ -637,7 +589,8 @@ def host_view(worktree: str, run_as: tuple[int, int] | None, expose: Iterable[Pa
     invisible = [*hidden_list, "/tmp"]
     exposed = [d for d in sorted(exposed_all, key=len) if covered(d, invisible)]
     exposed = [d for i, d in enumerate(exposed) if not covered(d, exposed[:i])]
-    files, dirs = [], []
+    files: list[str] = []
+    dirs: list[str] = []
     for home in dict.fromkeys(_homes()):
         for name in SECRET_PATHS:
             real = os.path.realpath(os.path.join(home, name))
@@ -666,6 +619,15 @@ def inside(worktree: Path, real_worktree: str, path: Path) -> str:
 
 class MountRefused(Exception):
     """A read-only mount target inside the worktree is (or runs through) a symbolic link."""
+
+
+@functools.cache
+def empty_file() -> str:
+    """An empty, read-only regular file to mount over a masked one (a device would confuse git)."""
+    fd, path = tempfile.mkstemp(prefix="agentic-empty-")
+    os.close(fd)
+    os.chmod(path, 0o444)
+    return path
 
 
 def check_mount_targets(worktree: str, paths: Iterable[str]) -> list[str]:
@@ -844,11 +806,13 @@ class BubblewrapSandbox(_Limited):
         self._wt = os.path.realpath(self.worktree)
         self.run_as = sandbox_user(self._wt) if setup.run_as is not None else None
         self._user = setup.user_for(self.run_as)
-        self._at, self._git = seen_at(self._wt)
+        hidden = [os.path.relpath(inside(self.worktree, self._wt, p), self._wt) for p in self.hidden]
+        self._git = git_view(self._wt, hidden)
+        self._at = self._git.at if self._git else self._wt
         readonly = [inside(self.worktree, self._wt, p) for p in [Path(".git"), *self.readonly]]
         own_git = os.path.join(self._wt, ".git")  # replaced by the synthesized .git when the worktree is mapped
         self._readonly = [p for p in readonly if self._git is None or p != own_git]
-        self._view = host_view(self._wt, self.run_as, self.expose)
+        self._view = host_view(self._wt, self.run_as, self.expose, self._git)
         self._parents = self._view.mount_parents([*self._view.exposed, self._at, *([GIT_AT] if self._git else [])])
         self._adopted: dict[str, tuple[tuple[int, int, int], list[str]]] = {}
         self._server: Server | None = None
@@ -895,16 +859,17 @@ class BubblewrapSandbox(_Limited):
         at = self._at
         cmd += ["--bind", wt, at]
         for path in view.exposed:  # what the checkout shows read-only (its .venv) stays over the worktree
-            if _under(path, at) and path != at and not (self._git and _under(path, self._git[0])):
+            if _under(path, at) and path != at:
                 cmd += ["--ro-bind", path, path]
-        if self._git is not None:  # git finds the repository through a .git of its own at the new path
-            common, dot_git = self._git
-            cmd += ["--ro-bind", common, GIT_AT, "--ro-bind", dot_git, os.path.join(at, ".git")]
+        if self._git is not None:  # git finds the run's own view of the repository through a .git at the new path
+            git = self._git
+            cmd += ["--ro-bind", git.view, GIT_AT, "--ro-bind", git.objects, f"{GIT_AT}/objects",
+                    "--ro-bind", git.dot_git, os.path.join(at, ".git")]  # fmt: skip
         for path in targets:
             cmd += ["--ro-bind", path, os.path.join(at, os.path.relpath(path, wt))]
         for path in self._hidden_targets():
             seen = os.path.join(at, os.path.relpath(path, wt))
-            cmd += ["--tmpfs", seen] if os.path.isdir(path) else ["--ro-bind", "/dev/null", seen]
+            cmd += ["--tmpfs", seen] if os.path.isdir(path) else ["--ro-bind", empty_file(), seen]
         if self.run_as is None:
             # The tmpfs mounts belong to the sandbox user in a user namespace: make them read-only.
             # (Dropped to another user, it cannot write to these root-owned 0755 directories.)
@@ -980,7 +945,8 @@ class BubblewrapSandbox(_Limited):
                 self._server = self._start_server()
             if self.run_as is not None:
                 adopt(self._wt, *self.run_as, skip=[os.path.join(self._wt, ".git")], seen=self._adopted)
-            request = {"argv": argv, "env": command_env(extra=self.env), "limits": self.limits(timeout_s)}
+            request: dict[str, object] = {"argv": argv, "env": command_env(extra=self.env),
+                                          "limits": self.limits(timeout_s)}  # fmt: skip
             try:
                 outcome = self._server.run(request, timeout_s, buffer.feed)
             except ServerGone:  # it died between commands (killed from outside): once more, in a new one

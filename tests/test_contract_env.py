@@ -80,10 +80,11 @@ def test_files_the_contract_denies_to_read_file_are_empty_for_commands_too(tmp_p
     (repo / "config" / ".env.local").write_text("API_TOKEN=canary-local-0123456789\n", encoding="utf-8")
     subprocess.run(["git", "add", "-f", "config"], cwd=repo, check=True)
     subprocess.run(["git", "commit", "-qm", "local env"], cwd=repo, check=True)
-    look = {"name": "run_command", "arguments": {"command": "cat .env config/.env.local; wc -c .env; grep -r canary . | wc -l"}}
+    look = {"name": "run_command", "arguments": {"command": (
+        "cat .env config/.env.local; wc -c .env; grep -r canary . | wc -l; git status --short; git diff HEAD")}}
     outcome = inproc.run(repo, [{"tool_calls": [look]}, {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
     assert outcome.status == "accepted", outcome.reason
     shown = inproc.tool_results(outcome)[0]["content"]
     assert "canary-" not in shown, shown
-    assert "cat: .env: Permission denied" in shown and "\n0\n" in shown  # grep finds nothing either
+    assert shown.splitlines()[1:] == ["0 .env", "0", "[exit status 0]"]  # empty; git sees no change either
     assert (repo / ".env").read_text(encoding="utf-8").startswith("SECRET_TOKEN=canary")  # the person's file is whole

@@ -258,12 +258,14 @@ def test_contract_yaml_is_parsed_safely(tmp_path: Path) -> None:
 
 # 12, 13 — secret files are denied to file tools, and their values are redacted from command output
 def test_dotenv_values_are_redacted_everywhere(tmp_path: Path) -> None:
-    repo = hostile_repo(tmp_path, ["cat *"])
-    turns = [call("read_file", path=".env"), call("search", pattern="canary"), call("run_command", command="cat .env")]
+    repo = hostile_repo(tmp_path, ["cat *", "echo *"])
+    turns = [call("read_file", path=".env"), call("search", pattern="canary"), call("run_command", command="cat .env"),
+             call("run_command", command="echo token=canary-0123456789abcdef")]  # fmt: skip
     summary, records, _ = run(repo, turns)
     results = tool_results(records)
     assert results[0]["is_error"] and "canary-0123456789abcdef" not in results[1]["content"]
-    assert "SECRET_TOKEN=" in results[2]["content"] and "canary-0123456789abcdef" not in results[2]["content"]
+    assert "SECRET_TOKEN=" not in results[2]["content"]  # denied to read_file: empty for commands too
+    assert "token=" in results[3]["content"] and "canary-0123456789abcdef" not in results[3]["content"]  # redacted
     for file in Path(summary["journal"]).parent.rglob("*"):
         if file.is_file():
             assert "canary-0123456789abcdef" not in file.read_text(errors="replace")

@@ -5,12 +5,16 @@ stays hidden beneath it (issue 13, point 1). The checkout's own virtual environm
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import pytest
+
 from agentic.gitcmd import git
-from tests.conftest import FINISH, FIX, make_repo, write
+from tests.conftest import CONTRACT, FINISH, FIX, make_repo, write
 from tests.inproc import run, tool_results
 from tests.test_shell_runs import DEFAULT
 
@@ -62,3 +66,69 @@ def test_an_editable_install_imports_the_runs_code_at_the_repositorys_path(tmp_p
     assert output[3] == "from the run"  # an absolute path to the checkout reads the run's file
     assert "No such file" in output[4]  # the person's untracked files stay out of sight
     assert (repo / "src" / "pkg" / "__init__.py").read_text() == 'VALUE = "base"\n'  # the checkout untouched
+
+
+def person(root: Path, *args: str) -> str:
+    """git as the person runs it."""
+    done = subprocess.run(["git", "-c", "protocol.file.allow=always", *args], cwd=root, check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    return done.stdout
+
+
+def personal_state(repo: Path) -> None:
+    """What git must never show a run: a credential in the config, a stash, another branch."""
+    person(repo, "config", "credential.helper", "store --file /somewhere/credentials")
+    person(repo, "branch", "person-only")
+    (repo / "calc.py").write_text((repo / "calc.py").read_text() + "# work in progress\n")
+    person(repo, "stash", "--quiet")
+
+
+OPEN = {**CONTRACT, "tools": {**CONTRACT["tools"], "run_command": {"allow": ["*"], "timeout_s": 30}}}
+
+
+def layout(kind: str, base: Path) -> tuple[Path, list[Path]]:
+    """The person's working tree in one of git's layouts, and paths the sandbox must not show."""
+    if kind == "separate-git-dir":
+        repo = make_repo(base / "repo", OPEN)
+        person(repo, "init", "--quiet", f"--separate-git-dir={base / 'store.git'}")
+        return repo, [base / "store.git"]
+    if kind == "linked-worktree":
+        main = make_repo(base / "main", OPEN)
+        person(main, "worktree", "add", "--quiet", "-b", "work", str(base / "work"))
+        return base / "work", [main / ".git", main / "calc.py"]
+    if kind == "submodule":
+        origin = make_repo(base / "origin", OPEN)
+        top = base / "super"
+        top.mkdir()
+        (top / "secret.txt").write_text("the superproject's own file\n")
+        person(top, "init", "--quiet")
+        person(top, "submodule", "add", "--quiet", str(origin), "sub")
+        for key, value in (("user.name", "P"), ("user.email", "p@example.invalid")):
+            person(top / "sub", "config", key, value)
+        return top / "sub", [top / "secret.txt", top / ".git"]
+    repo = make_repo(base / "repo", OPEN)
+    return repo, [repo / ".git" / "config", repo / ".git" / "index"]
+
+
+@pytest.mark.parametrize("kind", [".git-directory", "separate-git-dir", "linked-worktree", "submodule"])
+def test_git_in_the_sandbox_sees_the_runs_branch_and_nothing_of_the_persons(kind: str) -> None:
+    base = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="agentic-layout-"))  # outside the sandbox's private /tmp
+    try:
+        repo, unseen = layout(kind, base)
+        personal_state(repo)
+        probe = "; ".join([
+            "pwd", "git rev-parse --abbrev-ref HEAD", "git for-each-ref | wc -l", "git stash list | wc -l",
+            "git worktree list | wc -l", "grep -qs credential \"$(git rev-parse --git-common-dir)/config\" && echo CREDENTIAL || echo no-credential",
+            "git status --short", "git log --oneline | wc -l",
+            *(f"test -e {p} && echo VISIBLE {p} || echo hidden" for p in unseen),
+        ])  # fmt: skip
+        outcome = run(repo, [{"tool_calls": [FIX]}, {"tool_calls": [{"name": "run_command", "arguments": {"command": probe}}]},
+                             {"tool_calls": [FINISH]}])  # fmt: skip
+        assert outcome.status == "accepted", outcome.reason
+        lines = tool_results(outcome)[1]["content"].splitlines()[1:]
+        assert lines[:8] == [os.path.realpath(repo), f"agentic/{outcome.run_id}", "1", "0", "1", "no-credential",
+                             " M calc.py", person(repo, "rev-list", "--count", "HEAD").strip()], lines  # fmt: skip
+        assert lines[8:8 + len(unseen)] == ["hidden"] * len(unseen), lines
+        assert person(repo, "stash", "list").strip()  # the person's stash is still theirs
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
