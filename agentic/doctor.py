@@ -160,10 +160,19 @@ def check_tests(info: Any, contract: Any, settings: Any) -> Check:
                 sandbox.close()
     except AgenticError as exc:
         return Check("test command", False, f"{shown}: {exc.message}", exc.hint or "")
-    return judge_tests(shown, result)
+    return judge_tests(shown, result, info.root)
 
 
-def judge_tests(shown: str, result: Any) -> Check:
+def _source_dir_of(root: Path, module: str) -> str | None:
+    """The directory below the root that holds a top-level module (a src layout), or None."""
+    top = module.split(".")[0]
+    for base in ("src", "lib", "python"):
+        if (root / base / top).is_dir() or (root / base / f"{top}.py").is_file():
+            return base
+    return None
+
+
+def judge_tests(shown: str, result: Any, root: Path | None = None) -> Check:
     """What one test run says about the set-up: the cause and a fix when the runner did not work."""
     tail = " ".join(result.output.strip().splitlines()[-1:])[:160]
     if result.timed_out:
@@ -172,6 +181,10 @@ def judge_tests(shown: str, result: Any) -> Check:
     for pattern, cause, fix in CAUSES:
         found = pattern.search(result.output)
         if found and (result.exit_code != 0 or "no test" in cause):
+            if "missing" in cause and root is not None and (base := _source_dir_of(root, found.group(1))):
+                fix = (f"the project keeps {found.group(1)} in {base}/ and it is not installed: add "
+                       f"`env: {{PYTHONPATH: {base}}}` to the contract, or install the project editable in its "
+                       ".venv (.venv/bin/pip install -e .) and point test_command at .venv/bin/python")  # fmt: skip
             return Check("test command", False, f"{shown}: {cause.format(*(g or '' for g in found.groups()))}", fix)
     if result.exit_code == 0:
         return Check("test command", True, f"{shown}: passes in the sandbox in {result.duration_s:.1f}s ({tail})")

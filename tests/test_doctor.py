@@ -131,3 +131,13 @@ def test_doctor_names_the_cause_when_the_runner_cannot_work(repo: Path, tmp_path
     git(["commit", "--quiet", "-am", "network"], repo)
     _, checks = doctor_checks(repo, tmp_path)
     assert "needs the network" in str(checks["test command"]["detail"])
+
+
+def test_a_src_layout_module_that_is_not_installed_gets_the_pythonpath_fix(repo: Path, tmp_path: Path) -> None:
+    (repo / "src" / "srcpkg").mkdir(parents=True)
+    (repo / "src" / "srcpkg" / "__init__.py").write_text("VALUE = 1\n")
+    with_test(repo, "test_src.py", "import unittest\nimport srcpkg\n")
+    _, checks = doctor_checks(repo, tmp_path)
+    tests = checks["test command"]
+    assert "module srcpkg is missing" in str(tests["detail"])
+    assert "`env: {PYTHONPATH: src}`" in str(tests["fix"])

@@ -43,6 +43,7 @@ def test_a_real_project_is_fixed_by_an_accepted_run(name: str, tmp_path: Path, r
         tests = checks["test command"]
         assert code == 1 and not tests["ok"], tests
         assert f"module {spec['module']} is missing" in tests["detail"], tests
+        assert "`env: {PYTHONPATH: src}`" in tests["fix"], tests  # and the fix the person then makes
     # doctor: every essential check passes, and the test command runs in the sandbox on HEAD, where
     # the upstream test the person committed fails (the run must make it pass)
     assert seen.doctor is not None
