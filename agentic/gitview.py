@@ -5,27 +5,31 @@ sandbox shows it at `<checkout>` itself, the person's working tree path, so edit
 `.pth` files and absolute paths in the project's configuration resolve to the run's code. Git
 there finds `<checkout>/.git`, a file naming `GIT_AT`, where a git directory synthesized for the
 run is bound read-only: the worktree's HEAD, one ref (the run's branch) and the tags, a config of
-nothing but the repository format, the shallow list and an index copy; the repository's object
-store is bound beneath it. The person's own git directory (config and its credentials, index,
+nothing but the repository format, the shallow list and an index copy; an object store beneath it. The person's own git directory (config and its credentials, index,
 stash, other branches and worktrees, hooks, the journals under `.agentic`) is hidden, and so is a
-superproject when the repository is a submodule. This holds for every layout git has: a `.git`
+superproject when the repository is a submodule. The objects come from a store of their own with
+only what the view's refs reach, so not even a scan of the packs finds the person's stash. This holds for every layout git has: a `.git`
 directory, `--separate-git-dir` / a `gitdir:` file, a linked worktree, a submodule.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentic.gitcmd import git, run_git
+from agentic.gitcmd import git, run_git, run_git_bytes
 
 GIT_AT = "/tmp/.agentic-git"  # where the synthesized git dir is bound, read-only
 VIEW = "agentic-view"  # in the worktree's admin dir: the synthesized git dir
 DOT_GIT = "agentic-dotgit"  # in the worktree's admin dir: the .git file commands see
-STATE_DIRS = ("worktrees", "checkouts")  # .agentic/<one of these>/<name> are the harness's worktrees
+STATE_DIRS = ("worktrees", "checkouts")
+OBJECTS = "objects"  # <checkout>/.agentic/objects: what the views' refs reach, packed
+EMPTY_PACK = 32  # bytes: a pack's header and checksum, no object
+MAX_PACKS = 32  # then the store is packed again as one  # .agentic/<one of these>/<name> are the harness's worktrees
 
 
 @dataclass(frozen=True)
@@ -101,15 +105,58 @@ def git_view(worktree: str, masked: Sequence[str] = ()) -> GitView | None:
     if checkout_common_dir(Path(checkout)) != common or _under(checkout, str(common)):
         return None
     view = build(admin, common, Path(worktree), masked)
+    objects = object_store(common, Path(checkout) / ".agentic" / OBJECTS, _tips(view))
     dot_git = admin / DOT_GIT
     _write_if_changed(dot_git, f"gitdir: {GIT_AT}\n")
     hide = [str(common)] if not _under(str(common), checkout) else []
     superproject = run_git(["rev-parse", "--show-superproject-working-tree"], Path(checkout)).stdout.strip()
     if superproject:
         hide.append(os.path.realpath(superproject))
-    return GitView(
-        checkout, str(view), str(common / "objects"), str(dot_git), tuple(hide), _alternates(common)
-    )
+    borrowed = _alternates(common) if objects is None else ()
+    return GitView(checkout, str(view), str(objects or common / "objects"), str(dot_git), tuple(hide), borrowed)
+
+
+def _tips(view: Path) -> list[str]:
+    """The commits and tags the view's refs name (HEAD included): what its objects must reach."""
+    head = (view / "HEAD").read_text(encoding="utf-8").strip()
+    refs = [line.split(" ", 1)[0] for line in (view / "packed-refs").read_text(encoding="utf-8").splitlines()
+            if line and line[0] not in "#^"]  # fmt: skip
+    return list(dict.fromkeys([*([] if head.startswith("ref:") else [head]), *refs]))
+
+
+def object_store(common: Path, store: Path, tips: Sequence[str]) -> Path | None:
+    """An object store holding only what `tips` reach (the run's history, the tags): never the
+    objects of the person's stash, other branches or unreachable work, which share the repository's.
+    Packs are added as new tips come (a new base, a gate's candidate), each with only what is new,
+    under a lock: shared by the runs of the repository. None when git cannot pack (a partial clone
+    missing objects): the repository's own store is used then."""
+    (store / "pack").mkdir(parents=True, exist_ok=True)
+    with open(store / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        listed = store / "tips"
+        known = listed.read_text(encoding="utf-8").split() if listed.is_file() else []
+        new = [t for t in tips if t not in set(known)]
+        if not new:
+            return store
+        old_packs = sorted((store / "pack").glob("pack-*.pack"))
+        whole = len(old_packs) >= MAX_PACKS  # many small packs slow git down: one pack of everything instead
+        wanted = "".join(f"{t}\n" for t in [*(known if whole else []), *new])
+        wanted += "" if whole else "".join(f"^{k}\n" for k in known)
+        args = ["--git-dir", str(common), "pack-objects", "--revs", "--quiet", str(store / "pack" / "pack")]
+        done = run_git_bytes(args, common, input=wanted.encode())
+        if done.returncode != 0:
+            return None
+        packed = store / "pack" / f"pack-{done.stdout.decode().strip()}.pack"
+        if packed.is_file() and packed.stat().st_size <= EMPTY_PACK:
+            packed.unlink()
+            packed.with_suffix(".idx").unlink(missing_ok=True)
+        for pack in old_packs if whole else []:  # a sandbox still reading an old pack keeps its open file
+            if pack != packed:
+                pack.with_suffix(".idx").unlink(missing_ok=True)
+                pack.unlink(missing_ok=True)
+        with open(listed, "a", encoding="utf-8") as fh:
+            fh.write("".join(f"{t}\n" for t in new))
+    return store
 
 
 def build(admin: Path, common: Path, worktree: Path, masked: Sequence[str] = ()) -> Path:

@@ -118,7 +118,7 @@ def test_git_in_the_sandbox_sees_the_runs_branch_and_nothing_of_the_persons(kind
         personal_state(repo)
         probe = "; ".join([
             "pwd", "git rev-parse --abbrev-ref HEAD", "git for-each-ref | wc -l", "git stash list | wc -l",
-            "git worktree list | wc -l", "grep -qs credential \"$(git rev-parse --git-common-dir)/config\" && echo CREDENTIAL || echo no-credential",
+            "git worktree list | wc -l", "git cat-file --batch-all-objects --batch-check | grep -c commit", "grep -qs credential \"$(git rev-parse --git-common-dir)/config\" && echo CREDENTIAL || echo no-credential",
             "git status --short", "git log --oneline | wc -l",
             *(f"test -e {p} && echo VISIBLE {p} || echo hidden" for p in unseen),
         ])  # fmt: skip
@@ -126,9 +126,35 @@ def test_git_in_the_sandbox_sees_the_runs_branch_and_nothing_of_the_persons(kind
                              {"tool_calls": [FINISH]}])  # fmt: skip
         assert outcome.status == "accepted", outcome.reason
         lines = tool_results(outcome)[1]["content"].splitlines()[1:]
-        assert lines[:8] == [os.path.realpath(repo), f"agentic/{outcome.run_id}", "1", "0", "1", "no-credential",
-                             " M calc.py", person(repo, "rev-list", "--count", "HEAD").strip()], lines  # fmt: skip
-        assert lines[8:8 + len(unseen)] == ["hidden"] * len(unseen), lines
+        history = person(repo, "rev-list", "--count", "HEAD").strip()
+        assert lines[:9] == [os.path.realpath(repo), f"agentic/{outcome.run_id}", "1", "0", "1",
+                             history,  # every object there is, and not one commit of the stash among them
+                             "no-credential", " M calc.py", history], lines  # fmt: skip
+        assert lines[9:9 + len(unseen)] == ["hidden"] * len(unseen), lines
         assert person(repo, "stash", "list").strip()  # the person's stash is still theirs
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_views_object_store_holds_what_its_tips_reach_and_stays_few_packs(tmp_path: Path) -> None:
+    from agentic.gitview import MAX_PACKS, object_store
+
+    repo = make_repo(tmp_path / "repo")
+    common, store = repo / ".git", tmp_path / "store"
+    (repo / "calc.py").write_text("stashed work\n")
+    person(repo, "stash", "--quiet")
+    tips = []
+    for n in range(MAX_PACKS + 3):
+        tree = git(["rev-parse", "HEAD^{tree}"], repo).strip()
+        parent = tips[-1] if tips else git(["rev-parse", "HEAD"], repo).strip()
+        tips.append(git(["commit-tree", tree, "-p", parent, "-m", f"gate {n}"], repo).strip())
+        assert object_store(common, store, [tips[-1]]) == store
+    packs = list((store / "pack").glob("*.pack"))
+    assert 1 <= len(packs) <= MAX_PACKS
+    env = {**os.environ, "GIT_OBJECT_DIRECTORY": str(store)}
+
+    def has(sha: str) -> bool:
+        return subprocess.run(["git", "cat-file", "-e", sha], cwd=repo, env=env).returncode == 0
+
+    assert all(has(t) for t in tips) and has(git(["rev-parse", "HEAD:calc.py"], repo).strip())
+    assert not has(person(repo, "rev-parse", "refs/stash").strip())  # the person's stash is not there
