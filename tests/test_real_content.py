@@ -24,7 +24,7 @@ from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo
 LATIN1_NAME = os.fsdecode(b"caf\xe9.txt")  # not UTF-8: surrogate-escaped, as os.listdir gives it
 NEW_NAME = os.fsdecode(b"na\xefve.txt")
 POINTER = "version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 12345\n"
-DEEP = "/".join(f"d{i}" for i in range(60))
+DEEP = "/".join(f"{i:02d}-" + "d" * 90 for i in range(40))  # 3,800 characters, 40 levels
 OPEN = {**CONTRACT, "tools": {**CONTRACT["tools"], "run_command": {"allow": ["*"], "timeout_s": 30}}}
 
 
