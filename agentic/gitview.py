@@ -15,12 +15,14 @@ directory, `--separate-git-dir` / a `gitdir:` file, a linked worktree, a submodu
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentic import globs
 from agentic.gitcmd import git, run_git, run_git_bytes
 
 GIT_AT = "/tmp/.agentic-git"  # where the synthesized git dir is bound, read-only
@@ -91,10 +93,12 @@ def checkout_of(worktree: str) -> str | None:
     return None
 
 
-def git_view(worktree: str, masked: Sequence[str] = ()) -> GitView | None:
+def git_view(worktree: str, masked: Sequence[str] = (), secret: Sequence[str] = ()) -> GitView | None:
     """The view of a harness worktree (a real path), built now; None when it is not one. `masked`:
     worktree paths commands see empty, which the view's index takes as unchanged (so neither
-    `git status` nor `git diff` shows what they hold in the base)."""
+    `git status` nor `git diff` shows what they hold in the base). `secret`: globs of paths whose
+    content no commit in the view shows (the contract's read_file deny): their blobs are left out
+    of the view's object store and replaced by the empty blob (`refs/replace`)."""
     admin, common, checkout = (
         linked_gitdir(Path(worktree)),
         git_common_dir(Path(worktree)),
@@ -105,7 +109,9 @@ def git_view(worktree: str, masked: Sequence[str] = ()) -> GitView | None:
     if checkout_common_dir(Path(checkout)) != common or _under(checkout, str(common)):
         return None
     view = build(admin, common, Path(worktree), masked)
-    objects = object_store(common, Path(checkout) / ".agentic" / OBJECTS, _tips(view))
+    objects = object_store(common, Path(checkout) / ".agentic" / OBJECTS / _key(secret), _tips(view), secret)
+    if objects is not None:
+        _replace_secrets(view, objects)
     dot_git = admin / DOT_GIT
     _write_if_changed(dot_git, f"gitdir: {GIT_AT}\n")
     hide = [str(common)] if not _under(str(common), checkout) else []
@@ -124,12 +130,18 @@ def _tips(view: Path) -> list[str]:
     return list(dict.fromkeys([*([] if head.startswith("ref:") else [head]), *refs]))
 
 
-def object_store(common: Path, store: Path, tips: Sequence[str]) -> Path | None:
-    """An object store holding only what `tips` reach (the run's history, the tags): never the
-    objects of the person's stash, other branches or unreachable work, which share the repository's.
-    Packs are added as new tips come (a new base, a gate's candidate), each with only what is new,
-    under a lock: shared by the runs of the repository. None when git cannot pack (a partial clone
-    missing objects): the repository's own store is used then."""
+def _key(secret: Sequence[str]) -> str:
+    """Stores differ by what they leave out: a store built for fewer secrets never serves more."""
+    return hashlib.sha256("\0".join(sorted(secret)).encode()).hexdigest()[:16] if secret else "all"
+
+
+def object_store(common: Path, store: Path, tips: Sequence[str], secret: Sequence[str] = ()) -> Path | None:
+    """An object store holding only what `tips` reach (the run's history, the tags), less the blobs
+    of paths matching `secret`: never the objects of the person's stash, other branches or
+    unreachable work, which share the repository's. Packs are added as new tips come (a new base, a
+    gate's candidate), each with only what is new, under a lock: shared by the runs of the
+    repository. The blobs left out are listed in `<store>/secret`. None when git cannot list or
+    pack (a partial clone missing objects): the repository's own store is used then."""
     (store / "pack").mkdir(parents=True, exist_ok=True)
     with open(store / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -142,8 +154,12 @@ def object_store(common: Path, store: Path, tips: Sequence[str]) -> Path | None:
         whole = len(old_packs) >= MAX_PACKS  # many small packs slow git down: one pack of everything instead
         wanted = "".join(f"{t}\n" for t in [*(known if whole else []), *new])
         wanted += "" if whole else "".join(f"^{k}\n" for k in known)
-        args = ["--git-dir", str(common), "pack-objects", "--revs", "--quiet", str(store / "pack" / "pack")]
-        done = run_git_bytes(args, common, input=wanted.encode())
+        listing = run_git(["--git-dir", str(common), "rev-list", "--objects", "--stdin"], common, input=wanted)
+        if listing.returncode != 0:
+            return None
+        keep, left_out = _leave_out(common, listing.stdout.splitlines(), secret)
+        done = run_git_bytes(["--git-dir", str(common), "pack-objects", "--quiet", str(store / "pack" / "pack")],
+                             common, input="".join(f"{line}\n" for line in keep).encode())  # fmt: skip
         if done.returncode != 0:
             return None
         packed = store / "pack" / f"pack-{done.stdout.decode().strip()}.pack"
@@ -154,9 +170,38 @@ def object_store(common: Path, store: Path, tips: Sequence[str]) -> Path | None:
             if pack != packed:
                 pack.with_suffix(".idx").unlink(missing_ok=True)
                 pack.unlink(missing_ok=True)
+        if left_out:
+            with open(store / "secret", "a", encoding="utf-8") as fh:
+                fh.write("".join(f"{sha}\n" for sha in left_out))
         with open(listed, "a", encoding="utf-8") as fh:
             fh.write("".join(f"{t}\n" for t in new))
     return store
+
+
+def _leave_out(common: Path, lines: list[str], secret: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split `rev-list --objects` lines into those to pack and the blobs of secret paths."""
+    if not secret:
+        return lines, []
+    matched = {line.split(" ", 1)[0] for line in lines
+               if " " in line and globs.match_any(secret, line.split(" ", 1)[1]) is not None}  # fmt: skip
+    if not matched:
+        return lines, []
+    kinds = run_git(["--git-dir", str(common), "cat-file", "--batch-check=%(objectname) %(objecttype)"], common,
+                    input="".join(f"{sha}\n" for sha in matched)).stdout.split()  # fmt: skip
+    blobs = {kinds[i] for i in range(0, len(kinds) - 1, 2) if kinds[i + 1] == "blob"}
+    return [line for line in lines if line.split(" ", 1)[0] not in blobs], sorted(blobs)
+
+
+def _replace_secrets(view: Path, store: Path) -> None:
+    """refs/replace: each blob left out of the store reads as the empty blob (which the store holds)."""
+    listed = store / "secret"
+    secrets = listed.read_text(encoding="utf-8").split() if listed.is_file() else []
+    if not secrets:
+        return
+    env = {"GIT_OBJECT_DIRECTORY": str(store)}
+    empty = git(["--git-dir", str(view), "hash-object", "-w", "--stdin"], view, env=env, input="").strip()
+    with open(view / "packed-refs", "a", encoding="utf-8") as fh:
+        fh.write("".join(f"{empty} refs/replace/{sha}\n" for sha in dict.fromkeys(secrets)))
 
 
 def build(admin: Path, common: Path, worktree: Path, masked: Sequence[str] = ()) -> Path:

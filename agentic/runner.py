@@ -239,8 +239,9 @@ def execute(req: RunRequest) -> RunOutcome:
     def sandbox_for(root: Path, readonly: bool = True) -> Any:
         """The worktree's sandbox (protected paths read-only, kept up for the run) or a checkout's."""
         ro = protected_paths(root, contract) if readonly else []
+        secret = rule.deny if (rule := contract.tools.get("read_file")) is not None else ()
         return make_sandbox(root, ro, fallback=fallback, unsafe=req.unsafe_no_sandbox, persistent=readonly,
-                            env=variables, hidden=unreadable_paths(root, contract))  # fmt: skip
+                            env=variables, hidden=unreadable_paths(root, contract), secret=secret)  # fmt: skip
 
     trace = telemetry.listener()  # OpenTelemetry spans, when the extra is installed and the environment asks
     try:

@@ -434,12 +434,14 @@ def make_sandbox(
     persistent: bool = False,
     env: Mapping[str, str | None] | None = None,
     hidden: Iterable[Path] = (),
+    secret: Iterable[str] = (),
 ) -> Sandbox:
     """The strongest sandbox available for `worktree` (see require_sandbox), or the unsafe one on request.
 
     `persistent`: kept up between commands (the run's worktree); close() it when done. `env`: the
     contract's variables for every command (agentic.contract.command_env). `hidden`: files and
-    directories of the worktree commands see empty (what the contract denies to read_file);
+    directories of the worktree commands see empty (what the contract denies to read_file), and
+    `secret` the globs whose content git in the sandbox shows in no commit (agentic.gitview);
     bubblewrap only: Landlock cannot take one file out of a tree it allows.
     """
     variables = dict(env or {})
@@ -447,7 +449,8 @@ def make_sandbox(
         return UnsafeNoSandbox(worktree, list(readonly), env=variables)
     level = require_sandbox(fallback=fallback)
     if level.name == "bubblewrap":
-        return BubblewrapSandbox(worktree, list(readonly), list(hidden), env=variables, persistent=persistent)
+        return BubblewrapSandbox(worktree, list(readonly), list(hidden), list(secret), env=variables,
+                                 persistent=persistent)  # fmt: skip
     return LandlockSandbox(worktree, list(readonly), env=variables)
 
 
@@ -752,6 +755,7 @@ class _Limited:
     worktree: Path
     readonly: list[Path] = field(default_factory=list)  # paths inside the worktree to keep read-only
     hidden: list[Path] = field(default_factory=list)  # paths inside the worktree commands see empty (bubblewrap)
+    secret: list[str] = field(default_factory=list)  # globs of paths whose content git shows in no commit
     memory_bytes: int | None = 4 * GiB  # RLIMIT_AS
     cpu_s: int | None = None  # RLIMIT_CPU; None: the timeout + CPU_MARGIN_S
     file_bytes: int | None = 1 * GiB  # RLIMIT_FSIZE
@@ -807,7 +811,7 @@ class BubblewrapSandbox(_Limited):
         self.run_as = sandbox_user(self._wt) if setup.run_as is not None else None
         self._user = setup.user_for(self.run_as)
         hidden = [os.path.relpath(inside(self.worktree, self._wt, p), self._wt) for p in self.hidden]
-        self._git = git_view(self._wt, hidden)
+        self._git = git_view(self._wt, hidden, self.secret)
         self._at = self._git.at if self._git else self._wt
         readonly = [inside(self.worktree, self._wt, p) for p in [Path(".git"), *self.readonly]]
         own_git = os.path.join(self._wt, ".git")  # replaced by the synthesized .git when the worktree is mapped

@@ -81,10 +81,13 @@ def test_files_the_contract_denies_to_read_file_are_empty_for_commands_too(tmp_p
     subprocess.run(["git", "add", "-f", "config"], cwd=repo, check=True)
     subprocess.run(["git", "commit", "-qm", "local env"], cwd=repo, check=True)
     look = {"name": "run_command", "arguments": {"command": (
-        "cat .env config/.env.local; wc -c .env; grep -r canary . | wc -l; git status --short; git diff HEAD")}}
+        "cat .env config/.env.local; wc -c .env; grep -r canary . | wc -l; git status --short; git diff HEAD; "
+        "git show HEAD:.env; git log -p | grep -c canary-; git --no-replace-objects show HEAD:.env 2>&1 | head -1")}}
     outcome = inproc.run(repo, [{"tool_calls": [look]}, {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
     assert outcome.status == "accepted", outcome.reason
     shown = inproc.tool_results(outcome)[0]["content"]
-    assert "canary-" not in shown, shown
-    assert shown.splitlines()[1:] == ["0 .env", "0", "[exit status 0]"]  # empty; git sees no change either
+    assert "canary-" not in "\n".join(shown.splitlines()[1:]), shown
+    lines = shown.splitlines()[1:]
+    assert lines[:2] == ["0 .env", "0"]  # empty; git sees no change either, and no commit shows it
+    assert lines[2] == "0" and "fatal: bad object" in lines[3], lines  # not in the view's objects: no flag helps
     assert (repo / ".env").read_text(encoding="utf-8").startswith("SECRET_TOKEN=canary")  # the person's file is whole

@@ -117,7 +117,7 @@ def test_git_in_the_sandbox_sees_the_runs_branch_and_nothing_of_the_persons(kind
         repo, unseen = layout(kind, base)
         personal_state(repo)
         probe = "; ".join([
-            "pwd", "git rev-parse --abbrev-ref HEAD", "git for-each-ref | wc -l", "git stash list | wc -l",
+            "pwd", "git rev-parse --abbrev-ref HEAD", "git for-each-ref refs/heads refs/tags refs/stash | wc -l", "git stash list | wc -l",
             "git worktree list | wc -l", "git cat-file --batch-all-objects --batch-check | grep -c commit", "grep -qs credential \"$(git rev-parse --git-common-dir)/config\" && echo CREDENTIAL || echo no-credential",
             "git status --short", "git log --oneline | wc -l",
             *(f"test -e {p} && echo VISIBLE {p} || echo hidden" for p in unseen),
