@@ -92,13 +92,18 @@ def protected_paths(worktree: Path, contract: Contract) -> list[Path]:
     return _matching(worktree, lambda rel: globs.match_any(contract.protected, rel) is not None)
 
 
+def secret_globs(contract: Contract) -> tuple[str, ...]:
+    """The globs the contract denies to read_file (`deny: true` names no file: nothing to mask)."""
+    rule = contract.tools.get("read_file")
+    deny = rule.deny if rule is not None else ()
+    return tuple(deny) if isinstance(deny, (list, tuple)) else ()
+
+
 def unreadable_paths(worktree: Path, contract: Contract) -> list[Path]:
     """Existing paths of the worktree that the contract denies to read_file (`.env*`): masked for
     commands, so a shell `cat` shows nothing of them either."""
-    rule = contract.tools.get("read_file")
-    if rule is None or not rule.deny:
-        return []
-    return _matching(worktree, lambda rel: globs.match_any(rule.deny, rel) is not None)
+    secret = secret_globs(contract)
+    return _matching(worktree, lambda rel: globs.match_any(secret, rel) is not None) if secret else []
 
 
 def _matching(worktree: Path, hit: Callable[[str], bool]) -> list[Path]:
@@ -239,9 +244,8 @@ def execute(req: RunRequest) -> RunOutcome:
     def sandbox_for(root: Path, readonly: bool = True) -> Any:
         """The worktree's sandbox (protected paths read-only, kept up for the run) or a checkout's."""
         ro = protected_paths(root, contract) if readonly else []
-        secret = rule.deny if (rule := contract.tools.get("read_file")) is not None else ()
         return make_sandbox(root, ro, fallback=fallback, unsafe=req.unsafe_no_sandbox, persistent=readonly,
-                            env=variables, hidden=unreadable_paths(root, contract), secret=secret)  # fmt: skip
+                            env=variables, hidden=unreadable_paths(root, contract), secret=secret_globs(contract))  # fmt: skip
 
     trace = telemetry.listener()  # OpenTelemetry spans, when the extra is installed and the environment asks
     try:

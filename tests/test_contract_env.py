@@ -91,3 +91,13 @@ def test_files_the_contract_denies_to_read_file_are_empty_for_commands_too(tmp_p
     assert lines[:2] == ["0 .env", "0"]  # empty; git sees no change either, and no commit shows it
     assert lines[2] == "0" and "fatal: bad object" in lines[3], lines  # not in the view's objects: no flag helps
     assert (repo / ".env").read_text(encoding="utf-8").startswith("SECRET_TOKEN=canary")  # the person's file is whole
+
+
+@pytest.mark.parametrize(("read_file", "expected"), [
+    ({"allow": True}, ()), ({"deny": True}, ()), ({"allow": True, "deny": [".env*", "*.pem"]}, (".env*", "*.pem")),
+])  # fmt: skip
+def test_the_secret_globs_are_the_read_files_deny_patterns_only(read_file: dict, expected: tuple) -> None:  # type: ignore[type-arg]
+    from agentic.runner import secret_globs
+
+    text = yaml.safe_dump({**CONTRACT, "tools": {**CONTRACT["tools"], "read_file": read_file}})
+    assert secret_globs(load(text)) == expected
