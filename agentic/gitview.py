@@ -31,7 +31,9 @@ DOT_GIT = "agentic-dotgit"  # in the worktree's admin dir: the .git file command
 STATE_DIRS = ("worktrees", "checkouts")
 OBJECTS = "objects"  # <checkout>/.agentic/objects: what the views' refs reach, packed
 EMPTY_PACK = 32  # bytes: a pack's header and checksum, no object
-MAX_PACKS = 32  # then the store is packed again as one  # .agentic/<one of these>/<name> are the harness's worktrees
+MAX_PACKS = (
+    32  # then the store is packed again as one  # .agentic/<one of these>/<name> are the harness's worktrees
+)
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,9 @@ def git_view(worktree: str, masked: Sequence[str] = (), secret: Sequence[str] = 
     if superproject:
         hide.append(os.path.realpath(superproject))
     borrowed = _alternates(common) if objects is None else ()
-    return GitView(checkout, str(view), str(objects or common / "objects"), str(dot_git), tuple(hide), borrowed)
+    return GitView(
+        checkout, str(view), str(objects or common / "objects"), str(dot_git), tuple(hide), borrowed
+    )
 
 
 def _tips(view: Path) -> list[str]:
@@ -154,12 +158,14 @@ def object_store(common: Path, store: Path, tips: Sequence[str], secret: Sequenc
         whole = len(old_packs) >= MAX_PACKS  # many small packs slow git down: one pack of everything instead
         wanted = "".join(f"{t}\n" for t in [*(known if whole else []), *new])
         wanted += "" if whole else "".join(f"^{k}\n" for k in known)
-        listing = run_git(["--git-dir", str(common), "rev-list", "--objects", "--stdin"], common, input=wanted)
+        listing = run_git(
+            ["--git-dir", str(common), "rev-list", "--objects", "--stdin"], common, input=wanted
+        )
         if listing.returncode != 0:
             return None
         keep, left_out = _leave_out(common, listing.stdout.splitlines(), secret)
         done = run_git_bytes(["--git-dir", str(common), "pack-objects", "--quiet", str(store / "pack" / "pack")],
-                             common, input="".join(f"{line}\n" for line in keep).encode())  # fmt: skip
+                             common, input="".join(f"{line}\n" for line in keep).encode("utf-8", "surrogateescape"))  # fmt: skip
         if done.returncode != 0:
             return None
         packed = store / "pack" / f"pack-{done.stdout.decode().strip()}.pack"
