@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from agentic import __version__
+from agentic.hostexec import host_env
 from agentic.retry import Backoff, parse_retry_after
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -248,7 +249,7 @@ def run_command(config: NotifyConfig, payload: Mapping[str, Any], cwd: Path | No
     started = time.monotonic()
     delivery = Delivery("command", Path(argv[0]).name, attempts=1,
                         idempotency_key=str(payload.get("idempotency_key", "")), event=str(payload.get("event", "")))  # fmt: skip
-    env = {**os.environ, "AGENTIC_EVENT": delivery.event, "AGENTIC_IDEMPOTENCY_KEY": delivery.idempotency_key}
+    env = host_env({"AGENTIC_EVENT": delivery.event, "AGENTIC_IDEMPOTENCY_KEY": delivery.idempotency_key})
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 cwd=cwd, env=env, start_new_session=True)  # fmt: skip

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentic import __version__, globs, instructions, policy, submodules, telemetry
+from agentic import __version__, globs, hostexec, instructions, policy, submodules, telemetry
 from agentic.actions import Dispatcher
 from agentic.budget import Budget, RunStopped
 from agentic.calling import Caller
@@ -224,8 +224,11 @@ def execute(req: RunRequest) -> RunOutcome:
     if sandboxed and not req.unsafe_no_sandbox:
         require_sandbox(fallback=fallback)  # fail before anything is created
     variables = contract_env(contract)  # so does a variable the contract may not pass
-    if subs := submodules.recorded(repo.root, req.base_commit):  # read-only for the run: never its change
-        contract = dataclasses.replace(contract, protected=(*contract.protected, *submodules.protected_globs(subs)))
+    # read-only for the run: submodules (never its change) and what the harness runs on the host
+    command = (req.settings.notify or {}).get("command") or ()
+    always = (*submodules.protected_globs(submodules.recorded(repo.root, req.base_commit)),
+              *hostexec.protected_globs(repo.root, command))  # fmt: skip
+    contract = dataclasses.replace(contract, protected=(*contract.protected, *always))
     ensure_excluded(repo.root)
     run_id = tape.run_id if req.resuming and tape is not None else new_run_id()
     workspace = Workspace(repo.root, run_id, req.base_commit)
