@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentic.redact import Redactor
 from agentic.report import UNSAFE, cost_of, entries, money, timeline, totals
 
 if TYPE_CHECKING:
@@ -576,7 +577,7 @@ def _diff_section(view: RunView, repo: Path | None) -> str:
             "diff", "Final change", f'<div class="muted">{esc(label)}: no repository given to diff it</div>'
         )
     try:
-        diff = change_diff(repo, base, target)
+        diff = Redactor.for_repository(repo)(change_diff(repo, base, target))
     except (OSError, subprocess.SubprocessError) as exc:
         return section(
             "diff", "Final change", f'<div class="muted">cannot diff {esc(label)}: {esc(exc)}</div>'

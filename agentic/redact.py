@@ -46,9 +46,13 @@ SECRET_PATTERNS = [
         r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[A-Za-z0-9+/=\s]|\\[nr])*(?:-----END [A-Z0-9 ]*PRIVATE KEY-----)?"
     ),
     re.compile(r"\"private_key_id\"\s*:\s*\"(?P<s>[0-9a-f]{40})\""),  # GCP service-account JSON
-    re.compile(r"\bBearer\s+(?P<s>[A-Za-z0-9\-._~+/]{20,}=*)"),  # Authorization: Bearer <token>
-    re.compile(r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?Basic\s+(?P<s>[A-Za-z0-9+/]{12,}={0,2})"),
-    re.compile(r"\b[a-z][a-z0-9+.\-]*://[^\s:/@\"']+:(?P<s>[^\s:/@\"']{3,})@"),  # scheme://user:password@host
+    # HTTP authorization in the forms tools write, any case: `Authorization: Bearer <t>`, git's
+    # `http.extraheader = AUTHORIZATION: basic <base64>` (CI checkout actions), `token <t>`, `Digest …`
+    re.compile(r"(?i:\bbearer)\s+(?P<s>[A-Za-z0-9\-._~+/]{20,}=*)"),
+    re.compile(r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?(?i:basic)\s+(?P<s>[A-Za-z0-9+/]{12,}={0,2})"),
+    re.compile(r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?(?i:token|digest)\s+(?P<s>[^\s\"']{12,})"),
+    re.compile(r"(?i:x-access-token|oauth2|x-token-auth)[:=](?P<s>[^\s@\"'/:]{8,})"),  # git URL user forms
+    re.compile(r"(?i:\b[a-z][a-z0-9+.\-]*://)[^\s:/@\"']+:(?P<s>[^\s:/@\"']{3,})@"),  # scheme://user:password@host
 ]
 MIN_SECRET_LEN = 8
 DOTENV_MAX_BYTES = 256 * 1024

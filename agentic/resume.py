@@ -48,7 +48,7 @@ def changes_since(tape: Tape, settings: Settings, contract: Contract) -> list[st
     if recorded.get("hash") != contract.hash_ref:
         found.append(f"the contract changed ({contract.source}: {str(recorded.get('hash'))[:15]}… → "
                      f"{contract.hash_ref[:15]}…)")  # fmt: skip
-    then, now = tape.start.get("settings") or {}, settings.to_dict()
+    then, now = tape.start.get("settings") or {}, settings.to_record()
     for key in sorted(set(then) | set(now) - OPERATIONAL):
         if key not in OPERATIONAL and then.get(key) != now.get(key):
             found.append(f"setting {key} changed ({then.get(key)!r} → {now.get(key)!r})")

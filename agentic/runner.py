@@ -174,7 +174,7 @@ def _start_record(req: RunRequest, workspace: Workspace, sandbox: Any, system: s
     """What `run.start` says: enough to audit the run and to know what shaped its behaviour."""
     contract = req.contract
     return {
-        "task": req.task, "model": req.model.name, "settings": req.settings.to_dict(),
+        "task": req.task, "model": req.model.name, "settings": req.settings.to_record(),
         "settings_origins": req.settings.origins, "contract": {"source": contract.source, "hash": contract.hash_ref},
         "base_commit": req.base_commit, "branch": workspace.branch, "worktree": str(workspace.path),
         "who": who(req.repo.root, req.argv),
@@ -270,11 +270,11 @@ def execute(req: RunRequest) -> RunOutcome:
     else:
         guidance = instructions.render(instructions.find(repo.root, req.base_commit))
         cwd = getattr(sandbox, "where", None) or str(workspace.path)  # the repository's own path, under bubblewrap
-        system, task = system_prompt(contract, Environment.here(cwd), guidance), req.task
+        system, task = system_prompt(contract, Environment.here(cwd), guidance), redact(req.task)  # no secret reaches the model
         journal.append("run.start", {**_start_record(req, workspace, sandbox, system, specs),
                                      "warnings": _warnings(req, budget)}, sync=True)  # fmt: skip
         store.add_run(
-            id=run_id, task=task, status="running", model=req.model.name, contract=contract.hash_ref,
+            id=run_id, task=redact(task), status="running", model=req.model.name, contract=contract.hash_ref,
             base_commit=req.base_commit, branch=workspace.branch, worktree=str(workspace.path),
             journal=str(journal.path), started_at=time.time(),
         )  # fmt: skip
@@ -306,7 +306,8 @@ def execute(req: RunRequest) -> RunOutcome:
             recorded = tape.commit if tape is not None and req.resuming else None
             commit = recorded["commit"] if recorded else workspace.committed(snapshot.tree)
             if commit is None:
-                commit = workspace.commit(snapshot.tree, commit_message(task, session.summary, run_id, contract))
+                commit = workspace.commit(snapshot.tree, commit_message(redact(task), redact(session.summary), run_id,
+                                                                        contract))  # fmt: skip
             if not recorded:
                 journal.append("commit", {"commit": commit, "tree": snapshot.tree, "checks": len(verdict.checks)},
                                step=budget.steps, sync=True)  # fmt: skip
@@ -332,13 +333,14 @@ def execute(req: RunRequest) -> RunOutcome:
             from agentic.notify import notify_run_end, run_end_payload
 
             notify_run_end(req.settings, journal, run_end_payload(
-                run_id, status, reason, session.summary, budget.to_dict(), journal.path, repo.root, task=task,
+                run_id, status, redact(reason), redact(session.summary), budget.to_dict(), journal.path, repo.root,
+                task=redact(task),
                 model=req.model.name, commit=commit, branch=workspace.branch if commit else None))  # fmt: skip
         journal.close()
         if trace is not None:
             trace.close()
         store.update_run(
-            run_id, status=status, reason=reason, commit_sha=commit, ended_at=time.time(), steps=budget.steps,
+            run_id, status=status, reason=redact(reason), commit_sha=commit, ended_at=time.time(), steps=budget.steps,
             tool_calls=budget.tool_calls, input_tokens=budget.usage.input_tokens,
             output_tokens=budget.usage.output_tokens, cached_input_tokens=budget.usage.cached_input_tokens,
         )  # fmt: skip

@@ -53,6 +53,30 @@ class Settings:
         data.pop("origins")
         return data
 
+    def to_record(self) -> dict[str, Any]:
+        """to_dict as the journal keeps it: a URL without its user, password and query, the webhook's
+        also without its path (where services put the token)."""
+        data = self.to_dict()
+        if data.get("base_url"):
+            data["base_url"] = public_url(data["base_url"])
+        if isinstance(data.get("notify"), dict) and data["notify"].get("webhook"):
+            data["notify"] = {**data["notify"], "webhook": public_url(data["notify"]["webhook"], path=False)}
+        return data
+
+
+def public_url(url: str, path: bool = True) -> str:
+    """scheme://host[:port][/path] of a URL: what can be shown of it (no credentials, no query)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(a URL that does not parse)"
+    rest = (parts.path if path else ("/…" if parts.path.strip("/") else "")) + ("?…" if parts.query else "")
+    return f"{parts.scheme}://{host}{port}{rest}"
+
 
 KEYS = [f.name for f in fields(Settings) if f.name != "origins"]
 
