@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+FAST_STARS = 3  # up to this many wildcards (`**` counts two) a glob is matched by a regex
 
 
 def validate(pattern: str) -> None:
@@ -53,8 +54,8 @@ def match(pattern: str, path: str) -> bool:
     if normal is None:
         return False
     if pattern.startswith("!"):
-        return _compile(pattern[1:]).fullmatch(normal) is None
-    return _compile(pattern).fullmatch(normal) is not None
+        return not _compile(pattern[1:]).matches(normal)
+    return _compile(pattern).matches(normal)
 
 
 def match_any(patterns: Iterable[str], path: str) -> str | None:
@@ -74,20 +75,86 @@ def _normalise(path: str) -> str | None:
     return "/".join(segments)
 
 
+class _Segment:
+    """One glob segment without `/`, matched without backtracking: the pieces between its `*`s
+    are fixed-width, so the first is matched at the start, the last at the end, and each one
+    between at its leftmost place. Time is linear in the text whatever the pattern (a model's
+    `*a*a*a*a*b` cannot stall the harness)."""
+
+    def __init__(self, segment: str) -> None:
+        pieces: list[list[str]] = [[]]
+        i = 0
+        while i < len(segment):
+            char = segment[i]
+            if char == "*":
+                pieces.append([])
+            elif char == "?":
+                pieces[-1].append("[^/]")
+            elif char == "[":
+                regex, i = _translate_class(segment, i)
+                pieces[-1].append(regex)
+                continue
+            else:
+                pieces[-1].append(re.escape(char))
+            i += 1
+        try:
+            self.pieces = [(re.compile("".join(atoms), re.DOTALL), len(atoms)) for atoms in pieces]
+        except re.error as exc:
+            raise ValueError(f"bad character class: {exc.msg}") from None
+
+    def matches(self, text: str) -> bool:
+        (first, first_len), *middle_last = self.pieces
+        if not middle_last:
+            return len(text) == first_len and first.fullmatch(text) is not None
+        *middle, (last, last_len) = middle_last
+        end = len(text) - last_len
+        if end < first_len or first.match(text, 0, first_len) is None or last.fullmatch(text, end) is None:
+            return False
+        pos = first_len
+        for piece, width in middle:
+            found = piece.search(text, pos, end)
+            if found is None:
+                return False
+            pos = found.start() + width
+        return True
+
+
+class _Glob:
+    """A whole-path glob: segments, `**` (None) spanning zero or more path segments."""
+
+    def __init__(self, pattern: str) -> None:
+        if pattern.endswith("/"):
+            pattern = pattern.rstrip("/") + "/**"
+        parts = [s for s in pattern.split("/") if s not in ("", ".")]
+        self.parts = [None if part == "**" else _Segment(part) for part in parts]
+        stars = sum(part.count("*") for part in parts if part != "**") + 2 * parts.count("**")
+        # few wildcards cannot backtrack far: the C regex engine is then the faster way
+        self.regex = re.compile(_translate(parts), re.DOTALL) if stars <= FAST_STARS else None
+
+    def matches(self, path: str) -> bool:
+        if self.regex is not None:
+            return self.regex.fullmatch(path) is not None
+        names = path.split("/") if path else []
+        parts = self.parts
+        # reach[j]: the first j path segments are matched by the pattern's parts so far (O(parts * names))
+        reach = [True] + [False] * len(names)
+        for part in parts:
+            if part is None:
+                for j in range(1, len(names) + 1):
+                    reach[j] = reach[j] or reach[j - 1]
+            else:
+                reach = [False] + [reach[j - 1] and part.matches(names[j - 1]) for j in range(1, len(names) + 1)]
+        return reach[len(names)]
+
+
 @functools.lru_cache(maxsize=1024)
-def _compile(pattern: str) -> re.Pattern[str]:
+def _compile(pattern: str) -> _Glob:
     validate(pattern)
     return _build(pattern)
 
 
-def _build(pattern: str) -> re.Pattern[str]:
-    if pattern.endswith("/"):
-        pattern = pattern.rstrip("/") + "/**"
-    segments = [s for s in pattern.split("/") if s not in ("", ".")]
-    try:
-        return re.compile(_translate(segments), re.DOTALL)
-    except re.error as exc:
-        raise ValueError(f"bad character class: {exc.msg}") from None
+def _build(pattern: str) -> _Glob:
+    return _Glob(pattern)
 
 
 def _translate(segments: list[str]) -> str:

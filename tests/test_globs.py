@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agentic import globs
@@ -138,3 +140,39 @@ def test_negated_globs() -> None:
     for bad in ("!", "!!src", "!/abs"):
         with pytest.raises(ValueError):
             globs.validate(bad)
+
+
+@pytest.mark.parametrize(("pattern", "path"), [
+    ("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b", "a" * 250),
+    ("**/*a*a*a*a*a*a*a*a*a*a*a*a*b", "/".join(["a" * 200] * 15)),
+    ("**/**/**/**/**/**/**/**/**/**/x", "/".join("d" * 2000)),
+    ("[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*9", "q" * 255),
+])  # fmt: skip
+def test_a_glob_built_to_backtrack_is_answered_at_once(pattern: str, path: str) -> None:
+    import time
+
+    started = time.perf_counter()
+    assert not globs.match(pattern, path)
+    assert time.perf_counter() - started < 2.0  # a backtracking matcher takes hours here
+
+
+def test_the_linear_matcher_agrees_with_the_regex_translation() -> None:
+    import itertools
+    import random
+
+    rng = random.Random(7)
+    atoms = ["a", "b", ".", "*", "?", "[ab]", "[!a]", "**", "/"]
+    names = ["a", "b", "ab", "ba", ".a", "a.b", "aab", "bba", "x"]
+    for _ in range(400):
+        pattern = "".join(rng.choice(atoms) for _ in range(rng.randint(1, 7))).strip("/") or "a"
+        try:
+            globs.validate(pattern)
+        except ValueError:
+            continue
+        compiled = globs._Glob(pattern)
+        regex = re.compile(globs._translate([s for s in pattern.split("/") if s not in ("", ".")]), re.DOTALL)
+        compiled.regex = None  # the linear matcher alone
+        for depth in range(0, 4):
+            for parts in itertools.islice(itertools.product(names, repeat=depth), 30):
+                path = "/".join(parts)
+                assert compiled.matches(path) == (regex.fullmatch(path) is not None), (pattern, path)
