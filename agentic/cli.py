@@ -805,6 +805,9 @@ def init(
     from agentic import init as setup
 
     root = setup.repo_root(repo)
+    from agentic.workspace import check_state_dir
+
+    check_state_dir(root)  # before anything is written
     interactive = not yes and sys.stdin.isatty()
     choices = setup.choices_from_flags(root, preset, model, test_command, no_tests, contract_path,
                                        require_tests=not interactive)  # fmt: skip

@@ -4,8 +4,10 @@
     ├── UsageError                    exit 2  bad flags, unknown run id, not a git repository
     │   ├── ConfigError               exit 2  a settings/contract/script file is invalid (file, line, field)
     │   ├── MissingCredentials        exit 2  the chosen provider has no API key
-    │   └── ResumeRefused             exit 2  the run cannot be resumed as it is (ended; its contract,
-    │                                         settings or harness changed: fork it instead)
+    │   ├── ResumeRefused             exit 2  the run cannot be resumed as it is (ended; its contract,
+    │   │                                     settings or harness changed: fork it instead)
+    │   └── UnsafeStateDir            exit 2  the repository tracks `.agentic`, or it is a symlink, not a
+    │                                         directory, or not the person's: agentic keeps its state there
     ├── SandboxUnavailable            exit 2  commands cannot be isolated on this machine
     ├── ProviderError                 exit 4  the model provider failed (network, HTTP error, bad answer)
     │   ├── ProviderRequestError      exit 4  a request failed: HTTP status, timeout, broken connection
@@ -65,6 +67,12 @@ class MissingCredentials(UsageError):
 
 class ResumeRefused(UsageError):
     pass
+
+
+class UnsafeStateDir(UsageError):
+    """The repository's `.agentic` is not the harness's own private directory (tracked by git, a
+    symlink, a file, someone else's): using it would let the repository redirect the run database,
+    the journals or the worktrees. Refused at every command that opens it."""
 
 
 class SandboxUnavailable(AgenticError):

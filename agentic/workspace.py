@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from agentic import submodules
-from agentic.errors import UsageError, WorkspaceError
+from agentic.errors import UnsafeStateDir, UsageError, WorkspaceError
 from agentic.gitcmd import git, run_git, run_git_bytes
 from agentic.staging import Skipped, stage
 
@@ -57,11 +57,58 @@ def find_repo(start: Path) -> RepoInfo:
     except ValueError:
         raise UsageError(f"{root} has no commit yet", hint="commit something first: runs start from HEAD") from None
     branch = None if repo.head.is_detached else repo.active_branch.name
+    check_state_dir(root)
     return RepoInfo(root, head, branch)
 
 
+STATE_FIX = ("agentic keeps its database, journals and worktrees in .agentic/, a private directory of yours that "
+             "git never tracks: untrack it (git rm -r --cached .agentic && git commit), move it away, and run again")
+
+
+def check_state_dir(root: Path) -> None:
+    """Refuse a repository whose `.agentic` is not the harness's own private directory (UnsafeStateDir).
+
+    Hostile: `.agentic` tracked by git (a file, a directory, a symlink, a submodule: in the index or in
+    HEAD, so any checkout of it would plant it), a symlink (untracked too), anything but a directory,
+    a directory owned by another user or writable by everyone, or a symlink directly inside it (the
+    database, `runs`, `worktrees` redirected elsewhere). A missing `.agentic` is fine: it is created
+    as a plain directory and excluded through info/exclude."""
+    tracked = run_git(["ls-files", "-z", "--cached", "--", f":(top,literal){STATE_DIR}"], root).stdout.split("\0")
+    in_head = run_git(["ls-tree", "-z", "--name-only", "HEAD", "--", STATE_DIR], root).stdout.split("\0")
+    named = sorted({p for p in [*tracked, *in_head] if p})
+    if named:
+        shown = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
+        raise UnsafeStateDir(f"this repository commits {STATE_DIR} ({shown}): a repository cannot choose where "
+                             "agentic keeps its state", hint=STATE_FIX)  # fmt: skip
+    state = root / STATE_DIR
+    try:
+        info = os.lstat(state)
+    except FileNotFoundError:
+        return
+    import stat
+
+    what = None
+    if stat.S_ISLNK(info.st_mode):
+        what = f"a symlink (to {os.readlink(state)})"
+    elif not stat.S_ISDIR(info.st_mode):
+        what = "not a directory"
+    elif info.st_uid != os.getuid():
+        what = f"owned by another user (uid {info.st_uid})"
+    elif info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_ISVTX:
+        what = "writable by every user"
+    else:
+        links = sorted(e.name for e in os.scandir(state) if e.is_symlink())
+        if links:
+            what = f"holding symlinks ({', '.join(links[:5])})"
+    if what is not None:
+        raise UnsafeStateDir(f"{state} is {what}: agentic keeps its state only in a plain directory of its own",
+                             hint=STATE_FIX)  # fmt: skip
+
+
 def ensure_excluded(root: Path) -> None:
-    """Keep `.agentic/` out of git through the repository's info/exclude (never committed)."""
+    """Keep `.agentic/` out of git through the repository's info/exclude (never committed), after
+    checking that the repository's `.agentic` is the harness's own (UnsafeStateDir otherwise)."""
+    check_state_dir(root)
     common = Path(git(["rev-parse", "--git-common-dir"], root).strip())
     if not common.is_absolute():
         common = root / common
