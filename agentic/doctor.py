@@ -42,7 +42,14 @@ def check_repo(start: Path) -> tuple[Check, Any]:
         info = find_repo(start)
     except AgenticError as exc:
         return Check("repository", False, exc.message, exc.hint or ""), None
-    return Check("repository", True, f"{info.root} at {info.head[:12]} ({info.branch or 'detached'})"), info
+    from agentic.workspace import recover_apply
+
+    try:
+        recovered = recover_apply(info.root)  # an `agentic apply` killed half-way: undone now
+    except AgenticError as exc:
+        return Check("repository", False, exc.message, exc.hint or ""), info
+    note = f"; {recovered}" if recovered else ""
+    return Check("repository", True, f"{info.root} at {info.head[:12]} ({info.branch or 'detached'}){note}"), info
 
 
 def check_sandbox() -> list[Check]:
