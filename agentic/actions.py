@@ -24,6 +24,7 @@ from agentic.tape import RecordedCall
 from agentic.tools.base import Tool, ToolContext, ToolFailure, ToolResult, WritePlan
 
 MAX_ARGUMENT_CHARS = 2_000_000
+MAX_ARGUMENT_DEPTH = 64  # nested arrays and objects: no tool takes more than a few
 SIDE_EFFECTS = ("write", "command", "tests")
 
 
@@ -49,9 +50,25 @@ def parse_arguments(raw: str) -> dict[str, Any]:
         raise ValueError(f"invalid arguments: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"arguments are not valid JSON: {exc.msg} at position {exc.pos}") from None
+    except RecursionError:
+        raise ValueError(f"arguments nest deeper than {MAX_ARGUMENT_DEPTH} levels") from None
     if not isinstance(value, dict):
         raise ValueError("arguments must be a JSON object")
+    if depth(value) > MAX_ARGUMENT_DEPTH:
+        raise ValueError(f"arguments nest deeper than {MAX_ARGUMENT_DEPTH} levels")
     return value
+
+
+def depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a JSON value (counted without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def schema_error(tool: Tool, args: dict[str, Any]) -> str | None:

@@ -40,7 +40,10 @@ class Caller:
         def attempt() -> Turn:
             booking = self._book(step, prompt_tokens + self.budget.output_cap)
             try:
-                turn = self.model.complete(messages, specs, timeout_s=self.call_timeout())
+                try:
+                    turn = self.model.complete(messages, specs, timeout_s=self.call_timeout())
+                except RecursionError:  # JSON nested past what Python parses, in the SDK or the adapter
+                    raise ProviderError("the model's answer nests too deeply to be read") from None
             except BaseException as exc:
                 self._settle(booking, 0)  # the request counts; its tokens were not spent
                 if isinstance(exc, ProviderError) and self.budget.remaining_s() <= 0:

@@ -109,7 +109,7 @@ def _elide(message: Message) -> int:
         raw = call.get("arguments") or ""
         try:
             args = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if not isinstance(args, dict):
             continue

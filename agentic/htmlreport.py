@@ -372,7 +372,7 @@ def diff_html(diff: str) -> str:
 def _pretty_arguments(raw: str) -> str:
     try:
         return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
-    except (json.JSONDecodeError, TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return raw
 
 

@@ -21,7 +21,7 @@ from agentic.actions import Dispatcher, for_model
 from agentic.budget import Budget, Rejected, Stuck
 from agentic.calling import Caller
 from agentic.contract import Contract
-from agentic.gate import Candidate, CheckResult, Verdict, count_tests, evaluate
+from agentic.gate import Baseline, Candidate, CheckResult, Verdict, count_tests, evaluate
 from agentic.journal import Journal
 from agentic.models.base import Message, Model, ToolCall, ToolSpec, Turn
 from agentic.tape import RecordedCall, RecordedGate, Tape
@@ -69,6 +69,7 @@ class Session:
     idle: int = 0
     summary: str = ""  # from the last finish call
     base_counts: dict[tuple[str, ...], int | None] = field(default_factory=dict)
+    base_runs: dict[tuple[str, ...], Baseline] = field(default_factory=dict)  # what the base's test runs read
     snapshot: Snapshot | None = None
     repeats: int = 0  # stuck detection: identical calls or errors in a row
     last_call: tuple[str, str] | None = None
@@ -166,7 +167,8 @@ class Session:
         added = self.workspace.added_lines(snap.tree)
         with self.workspace.checkout(snap.tree) as root:
             sandbox = self.make_sandbox(root) if self.make_sandbox else None
-            cand = Candidate(root, snap.changes, added, baseline=self.base_test_count)
+            cand = Candidate(root, snap.changes, added, baseline=self.base_test_count, base=self.workspace.base,
+                             base_facts=self.base_facts)  # fmt: skip
             verdict = evaluate(self.contract, cand, sandbox, timeout_s=self.budget.tool_timeout(600.0))
         if found := review.findings(self.contract, snap.changes):
             passed, detail = review.review(found, self.dispatcher.approver, self.dispatcher.approved)
@@ -181,13 +183,20 @@ class Session:
         """How many tests the base commit collects with this pytest or unittest argv (once per run)."""
         key = tuple(argv)
         if key not in self.base_counts:
+            self.base_counts[key] = self.base_facts(argv).collected
+        return self.base_counts[key]
+
+    def base_facts(self, argv: list[str]) -> Baseline:
+        """The base commit's run of this test argv: its test count and what it read for configuration."""
+        key = tuple(argv)
+        if key not in self.base_runs:
             with self.workspace.checkout(self.workspace.base) as root:
                 sandbox = self.make_sandbox(root) if self.make_sandbox else None
-                self.base_counts[key] = count_tests(argv, sandbox, root, self.budget.tool_timeout(300.0)) \
-                    if sandbox else None  # fmt: skip
-            self.journal.append("gate.baseline", {"argv": argv, "collected": self.base_counts[key]},
+                facts = count_tests(argv, sandbox, root, self.budget.tool_timeout(300.0)) if sandbox else Baseline(None)
+            self.base_runs[key] = facts
+            self.journal.append("gate.baseline", {"argv": argv, "collected": facts.collected, **facts.facts()},
                                 step=self.budget.steps)  # fmt: skip
-        return self.base_counts[key]
+        return self.base_runs[key]
 
     def idle_turn(self, turn: Turn) -> None:
         self.idle += 1
@@ -206,7 +215,7 @@ class Session:
         in a row; Stuck at one more."""
         try:
             args = json.dumps(json.loads(call.arguments), sort_keys=True)
-        except ValueError:
+        except (ValueError, RecursionError):
             args = call.arguments
         same_call = (call.name, args) == self.last_call
         same_error = result.is_error and result.content == self.last_error

