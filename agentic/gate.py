@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -17,8 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentic import globs, paths
+from agentic import globs, paths, pins
 from agentic.contract import Contract, Invariant, is_pytest, is_unittest
+from agentic.gitcmd import git
 from agentic.redact import looks_secret
 from agentic.sandbox import Sandbox
 from agentic.tools.base import ToolFailure
@@ -36,6 +38,10 @@ class Candidate:
     added_lines: list[tuple[str, str]]  # (path, line)
     # the number of tests the base commit collects with a given pytest or unittest argv (None: unknown)
     baseline: Callable[[list[str]], int | None] | None = None
+    # the base commit, whose runner configuration the gate pins in `root` (None: nothing to pin against)
+    base: str | None = None
+    # what the base commit's run of a pytest argv read for its configuration (agentic.gate.Baseline)
+    base_facts: Callable[[list[str]], Baseline] | None = None
 
     @property
     def paths(self) -> list[str]:
@@ -127,10 +133,143 @@ def parse_junit(data: bytes) -> Totals | None:
     return total
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """What a test command does in the base commit's checkout: how many tests it collects and, for
+    pytest, the configuration file it reads and its rootdir (relative to the checkout; "" for none)."""
+
+    collected: int | None
+    configfile: str | None = None
+    rootdir: str | None = None
+
+    def facts(self) -> dict[str, str]:
+        if self.configfile is None:
+            return {}
+        return {"configfile": self.configfile, "rootdir": self.rootdir or "."}
+
+
+# Run first by the gate's Python programs (pytest's and unittest's): the standard library and the
+# runner's own distributions (pytest, its requirements and installed plugins) are imported from where
+# they are installed, never from the checkout, so a `pytest.py`, `unittest/` or `json.py` the change
+# adds cannot stand in for the runner or the modules it writes its report with.
+GUARD = """
+import os, sys
+def _agentic_guard(runner):
+    import importlib.machinery as machinery
+    here = os.path.realpath(os.getcwd())
+    def inside(entry):
+        if not isinstance(entry, str):
+            return False
+        real = os.path.realpath(entry or os.curdir)
+        return real == here or real.startswith(here + os.sep)
+    names = set(getattr(sys, "stdlib_module_names", ())) - {"test"}
+    if not names:
+        import sysconfig
+        for key in ("stdlib", "platstdlib"):
+            folder = sysconfig.get_paths().get(key)
+            for name in (os.listdir(folder) if folder and os.path.isdir(folder) else ()):
+                names.add(name[:-3] if name.endswith(".py") else name)
+        names.add("lib-dynload")
+    class Guard:
+        @classmethod
+        def find_spec(cls, name, path=None, target=None):
+            if path is not None or name not in names:
+                return None
+            spec = machinery.PathFinder.find_spec(name, [p for p in sys.path if not inside(p)])
+            if spec is None:
+                raise ModuleNotFoundError("No module named %r outside the checkout (the gate)" % name, name=name)
+            return spec
+    at = next((i for i, f in enumerate(sys.meta_path) if f is machinery.PathFinder), len(sys.meta_path))
+    sys.meta_path.insert(at, Guard)
+    if not runner:
+        return
+    import importlib.metadata as metadata, re
+    def top_level(dist):
+        found = set()
+        for file in dist.files or ():
+            top = file.parts[0] if file.parts else ""
+            top = top[:-3] if top.endswith(".py") else top
+            if top and "." not in top and top != "__pycache__":
+                found.add(top)
+        return found
+    def located_outside(dist):
+        where = getattr(dist, "_path", None)
+        return where is None or not inside(str(where))
+    def editable(dist):
+        return '"editable": true' in (dist.read_text("direct_url.json") or "")
+    todo, done = [runner], set()
+    try:
+        plugins = metadata.entry_points(group="pytest11")
+    except TypeError:
+        plugins = metadata.entry_points().get("pytest11", [])
+    for ep in plugins:
+        dist = getattr(ep, "dist", None)
+        if dist is not None and located_outside(dist) and not editable(dist):
+            todo.append(dist.metadata["Name"])
+    while todo:
+        name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+        if name in done:
+            continue
+        done.add(name)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        if not located_outside(dist) or editable(dist):
+            continue
+        names.update(top_level(dist))
+        for req in dist.requires or ():
+            if "extra ==" not in req:
+                match = re.match(r"[A-Za-z0-9._-]+", req)
+                if match:
+                    todo.append(match.group(0))
+"""
+
+# `pytest ARGS` run as `python -c PYTEST MODE REPORT ARGS`: pytest behind the guard; in mode "collect"
+# it writes to REPORT how many tests it collects, the configuration file it read and its rootdir.
+PYTEST = GUARD + """
+mode, report, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+_agentic_guard("pytest")
+import json
+import pytest
+class _Probe:
+    def pytest_collection_finish(self, session):
+        config = session.config
+        inipath = getattr(config, "inipath", None) or getattr(config, "inifile", None)
+        rootpath = getattr(config, "rootpath", None) or getattr(config, "rootdir", None)
+        with open(report, "w") as fh:
+            json.dump({"collected": len(session.items), "configfile": str(inipath) if inipath else "",
+                       "rootdir": str(rootpath) if rootpath else ""}, fh)
+if mode == "collect":
+    sys.exit(pytest.main([*args, "--collect-only", "-q"], plugins=[_Probe()]))
+sys.exit(pytest.main(args))
+"""
+
+
+def pytest_program(argv: list[str]) -> tuple[str, list[str]] | None:
+    """The Python that runs a pytest argv and pytest's own arguments, for the gate's program; None
+    when the interpreter cannot be told (a `pytest` script whose first line names no Python)."""
+    if Path(argv[0]).name.startswith("python"):
+        return argv[0], list(argv[3:])
+    script = shutil.which(argv[0], path=os.environ.get("PATH") or "/usr/local/bin:/usr/bin:/bin")
+    try:
+        with open(script or "", "rb") as fh:
+            first = fh.readline(512).decode("utf-8", "replace")
+    except OSError:
+        return None
+    words = first[2:].split() if first.startswith("#!") else []
+    if words[:1] == ["/usr/bin/env"]:
+        words = words[1:]
+    if words and Path(words[0]).name.startswith("python") and len(words) == 1:
+        return words[0], list(argv[1:])
+    return None
+
+
 # `python -m unittest ARGS` run as `python -c UNITTEST MODE REPORT ARGS`: the same test program,
 # with a runner that writes its totals to REPORT (mode "run"), or the number of tests it would run
 # without running them (mode "collect").
-UNITTEST = """
+UNITTEST = GUARD + """
+_agentic_guard("")
 import json, sys, unittest
 mode, report, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 def write(data):
@@ -183,16 +322,39 @@ def seen(sandbox: Sandbox, root: Path, path: Path) -> str:
     return os.path.normpath(os.path.join(where, os.path.relpath(os.path.realpath(path), os.path.realpath(root))))
 
 
-def count_tests(argv: list[str], sandbox: Sandbox, root: Path, timeout_s: float) -> int | None:
-    """How many tests `argv` (pytest or unittest) collects in `root`, without running them."""
+def count_tests(argv: list[str], sandbox: Sandbox, root: Path, timeout_s: float) -> Baseline:
+    """How many tests `argv` (pytest or unittest) collects in `root`, without running them; for pytest
+    also the configuration file it reads there and its rootdir (what the gate pins: _pinned_pytest)."""
     if is_pytest(argv):
-        return count_collected(sandbox.run([*argv, "--collect-only"], timeout_s=timeout_s).output)
+        program = pytest_program(argv)
+        if program is None:
+            return Baseline(count_collected(sandbox.run([*argv, "--collect-only"], timeout_s=timeout_s).output))
+        python, args = program
+        report = report_dir(root) / "collect.json"
+        sandbox.run([python, "-c", PYTEST, "collect", seen(sandbox, root, report), *args], timeout_s=timeout_s)
+        try:
+            data = json.loads(report.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return Baseline(None)
+        if not isinstance(data, dict) or not isinstance(data.get("collected"), int):
+            return Baseline(None)
+        top = seen(sandbox, root, root)
+        return Baseline(data["collected"], _relative(str(data.get("configfile") or ""), top),
+                        _relative(str(data.get("rootdir") or ""), top) or ".")  # fmt: skip
     if is_unittest(argv):
         report = report_dir(root) / "collect.json"
         sandbox.run(unittest_argv(argv, "collect", seen(sandbox, root, report)), timeout_s=timeout_s)
         data = read_json_report(report)
-        return data.get("collected") if data else None
-    return None
+        return Baseline(data.get("collected") if data else None)
+    return Baseline(None)
+
+
+def _relative(path: str, top: str) -> str:
+    """`path` relative to the checkout `top`; "" when it is empty or outside the checkout."""
+    if not path:
+        return ""
+    rel = os.path.relpath(os.path.normpath(path), top)
+    return "" if rel == ".." or rel.startswith("../") or os.path.isabs(rel) else rel
 
 
 COLLECTED_PER_FILE = re.compile(r"^(\S.*): (\d+)$")
@@ -210,12 +372,55 @@ def count_collected(output: str) -> int | None:
     return 0 if "no tests collected" in output or "0 tests collected" in output else None
 
 
-def _command(argv: list[str], timeout_s: float, sandbox: Sandbox | None) -> tuple[bool, str]:
+def _pin(argv: list[str], cand: Candidate, extra: list[str] | None = None) -> tuple[list[str] | None, str]:
+    """Pin `argv`'s runner configuration from the base commit in the checkout (agentic.pins): the
+    paths that differed, and a line saying so (None and the reason when a path cannot be pinned)."""
+    patterns = pins.config_globs(argv)
+    more = list(extra or [])
+    if pins.runner_of(argv) == "make":
+        more += list(pins.base_makefile_includes(cand.root, cand.base))
+    try:
+        changed = pins.pin(cand.root, cand.base, patterns, more)
+    except (ToolFailure, OSError) as exc:
+        return None, f"the test runner's configuration could not be pinned from the base commit: {exc}"
+    if not changed:
+        return changed, ""
+    shown = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
+    return changed, (f"the runner's configuration is the base commit's: the candidate's {shown} "
+                     "not used for this check (change it in a commit of its own)\n")
+
+
+def _command(argv: list[str], timeout_s: float, sandbox: Sandbox | None, cand: Candidate) -> tuple[bool, str]:
     if sandbox is None:
         return False, "commands cannot run: no sandbox is available"
+    changed, note = _pin(argv, cand)
+    if changed is None:
+        return False, note
     result = sandbox.run(list(argv), timeout_s=timeout_s)
-    return result.ok, _trim(f"$ {' '.join(argv)}\n{result.output}[{result.summary()}; judged by its exit status: "
-                            "name its junit_report in the contract to have the verdict read from a report]")
+    return result.ok, _trim(f"{note}$ {' '.join(argv)}\n{result.output}[{result.summary()}; judged by its exit "
+                            "status: name its junit_report in the contract to have the verdict read from a report]")
+
+
+def _pinned_pytest(argv: list[str], cand: Candidate, sandbox: Sandbox) -> tuple[list[str] | None, str]:
+    """The argv the gate runs for a pytest test command: the gate's program (GUARD), the base commit's
+    configuration file named with `-c` and its rootdir with `--rootdir`, so that pytest searches for
+    no configuration of the candidate's; None and why when the configuration cannot be pinned."""
+    program = pytest_program(argv)
+    facts = cand.base_facts(list(argv)) if cand.base_facts is not None and cand.base is not None else None
+    changed, note = _pin(argv, cand, [facts.configfile] if facts and facts.configfile else [])
+    if changed is None:
+        return None, note
+    if program is None:
+        return list(argv), note
+    python, args = program
+    if facts is not None and facts.configfile is not None:
+        configfile = facts.configfile
+        if not configfile:  # the base has none: an empty one, so pytest looks for no other
+            configfile = f".agentic-pytest-{uuid.uuid4().hex}.ini"
+            paths.write_bytes(cand.root, configfile, b"[pytest]\n")
+        rootdir = seen(sandbox, cand.root, cand.root / (facts.rootdir or "."))
+        args = [*args, "-c", seen(sandbox, cand.root, cand.root / configfile), f"--rootdir={rootdir}"]
+    return [python, "-c", PYTEST, "run", "-", *args], note
 
 
 def _tests(argv: list[str], timeout_s: float, sandbox: Sandbox | None, cand: Candidate,
@@ -225,27 +430,37 @@ def _tests(argv: list[str], timeout_s: float, sandbox: Sandbox | None, cand: Can
     pytest and unittest get a report in a directory the harness names; another runner writes the
     JUnit file the contract names (`junit_report`), removed before the run so only a fresh one
     counts. Fails when the report is missing (the process died early or exited on its own), shows
-    failures or errors, ran no test, or ran fewer tests than the base commit collects.
+    failures or errors, ran no test, or ran fewer tests than the base commit collects. The runner's
+    configuration is pinned from the base commit first (_pin, _pinned_pytest).
     """
     if sandbox is None:
         return False, "commands cannot run: no sandbox is available"
     if junit is not None:
+        changed, note = _pin(argv, cand)
+        if changed is None:
+            return False, note
         with contextlib.suppress(ToolFailure):
             paths.delete(cand.root, junit)
         result = sandbox.run(list(argv), timeout_s=timeout_s)
         summary = _junit_in(cand.root, junit)
     elif is_pytest(argv):
+        run, note = _pinned_pytest(argv, cand, sandbox)
+        if run is None:
+            return False, note
         report = report_dir(cand.root) / "junit.xml"
-        result = sandbox.run([*argv, f"--junitxml={seen(sandbox, cand.root, report)}", "-o", "junit_family=xunit2"],
+        result = sandbox.run([*run, f"--junitxml={seen(sandbox, cand.root, report)}", "-o", "junit_family=xunit2"],
                              timeout_s=timeout_s)  # fmt: skip
         summary = read_junit(report)
     else:
+        changed, note = _pin(argv, cand)
+        if changed is None:
+            return False, note
         report = report_dir(cand.root) / "report.json"
         result = sandbox.run(unittest_argv(argv, "run", seen(sandbox, cand.root, report)), timeout_s=timeout_s)
         data = read_json_report(report)
         keys = ("tests", "failures", "errors", "skipped")
         summary = Totals(*(data[k] for k in keys)) if data and all(k in data for k in keys) else None
-    shown = f"$ {' '.join(argv)}\n{result.output}[{result.summary()}]"
+    shown = f"{note}$ {' '.join(argv)}\n{result.output}[{result.summary()}]"
     if summary is None:
         return False, _trim(f"{shown}\nno test report was written: the test run did not complete")
     ran = summary.tests - summary.skipped
@@ -258,6 +473,12 @@ def _tests(argv: list[str], timeout_s: float, sandbox: Sandbox | None, cand: Can
     if ran == 0:
         return False, _trim(f"{shown}\n{facts}\nno test ran")
     return True, _trim(f"{shown}\n{facts}" + (f" (base collects {base})" if base is not None else ""))
+
+
+def reset(root: Path) -> None:
+    """Put the checkout back to its commit: what one command check wrote is not there for the next."""
+    git(["reset", "-q", "--hard", "HEAD"], root)
+    git(["clean", "-q", "-f", "-d", "-x"], root)
 
 
 def _junit_in(root: Path, rel: str) -> Totals | None:
@@ -277,7 +498,7 @@ def check_one(
         argv = list(c["command"]) if "command" in c else list(contract.test_command)
         if "junit_report" in c or is_pytest(argv) or is_unittest(argv):
             return _tests(argv, timeout, sandbox, cand, c.get("junit_report"))
-        return _command(argv, timeout, sandbox)
+        return _command(argv, timeout, sandbox, cand)
     if "changed_paths" in c:
         allow, deny = c["changed_paths"].get("allow"), c["changed_paths"].get("deny", [])
         bad = [p for p in cand.paths if (allow is not None and not globs.match_any(allow, p))
@@ -304,8 +525,13 @@ def evaluate(
     on_check: Callable[[CheckResult], None] | None = None,
 ) -> Verdict:
     verdict = Verdict()
+    ran = False
     for inv in contract.invariants:
         start = time.monotonic()
+        if "command" in inv.check or "tests" in inv.check:
+            if ran and (cand.root / ".git").exists():  # what an earlier command wrote never reaches this one
+                reset(cand.root)
+            ran = True
         passed, detail = check_one(inv, contract, cand, sandbox, timeout_s)
         result = CheckResult(inv.id, inv.kind, passed, detail, round(time.monotonic() - start, 3))
         verdict.checks.append(result)

@@ -34,7 +34,7 @@ from typing import Any
 from agentic import __version__
 from agentic.contract import Contract, command_env, load_contract
 from agentic.errors import UsageError, WorkspaceError
-from agentic.gate import Candidate, CheckResult, Verdict, count_tests, evaluate
+from agentic.gate import Baseline, Candidate, CheckResult, Verdict, count_tests, evaluate
 from agentic.gitcmd import git, run_git
 from agentic.sandbox import REFUSED_EXIT, CommandResult, Sandbox, make_sandbox, require_sandbox
 from agentic.settings import DEFAULT_CONTRACT, Settings, load_settings
@@ -321,7 +321,7 @@ class Evaluation:
     sandbox_for: Callable[[Path], Sandbox] | None
     timeout_s: float
     watch: Watch = field(default_factory=Watch)
-    base_counts: dict[tuple[str, ...], int | None] = field(default_factory=dict)
+    base_counts: dict[tuple[str, ...], Baseline] = field(default_factory=dict)
 
     @property
     def workspace(self) -> Workspace:
@@ -332,9 +332,13 @@ class Evaluation:
 
     def base_test_count(self, argv: list[str]) -> int | None:
         """How many tests HEAD collects with this argv (as Session.base_test_count; once per argv)."""
+        return self.base_facts(argv).collected
+
+    def base_facts(self, argv: list[str]) -> Baseline:
+        """HEAD's run of this test argv: its test count and what it read for configuration (once per argv)."""
         key = tuple(argv)
         if key not in self.base_counts:
-            self.base_counts[key] = None
+            self.base_counts[key] = Baseline(None)
             if self.head is not None and self.sandbox_for is not None:
                 with self.workspace.checkout(self.head) as root:
                     sandbox = self.sandbox(root)
@@ -354,7 +358,8 @@ class Evaluation:
         with self.workspace.checkout(commit) as root:
             sandbox = self.sandbox(root)
             try:
-                cand = Candidate(root, changes, added, baseline=self.base_test_count)
+                cand = Candidate(root, changes, added, baseline=self.base_test_count, base=self.head,
+                                 base_facts=self.base_facts)  # fmt: skip
                 return evaluate(self.contract, cand, sandbox, timeout_s=self.timeout_s, on_check=on_check)
             finally:
                 if sandbox is not None:
