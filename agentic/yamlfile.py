@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -26,9 +27,21 @@ _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when avai
 
 
 class _UniqueKeyLoader(_Base):  # type: ignore[misc,valid-type]
+    """Safe YAML with the types JSON has and nothing else: keys are plain scalars (never a list or
+    a mapping), no key twice, and a date stays the text it was (`2024-01-01` is a string here)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in _Base.yaml_implicit_resolvers.items()
+    }
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a plain value, not a list or a mapping", key_node.start_mark
+                )
             key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
             if key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -36,6 +49,17 @@ class _UniqueKeyLoader(_Base):  # type: ignore[misc,valid-type]
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def _finite_float(loader: Any, node: yaml.ScalarNode) -> float:
+    value = float(loader.construct_yaml_float(node))
+    if not math.isfinite(value):  # JSON has none, and an infinite timeout_s is no limit
+        raise yaml.constructor.ConstructorError(None, None, "a number must be finite (not .inf or .nan)",
+                                                node.start_mark)  # fmt: skip
+    return value
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:float", _finite_float)
 
 
 @dataclass

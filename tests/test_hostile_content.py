@@ -44,3 +44,26 @@ def test_arguments_nested_too_deep_are_a_tool_error_through_every_sdk(repo: Path
                     ["show", summary["run_id"], "--html", str(repo.parent / "run.html")]):  # fmt: skip
         shown = cli(*command, cwd=repo)
         assert shown.returncode == 0 and "Traceback" not in shown.stderr, (command, shown.stderr[-2000:])
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("? [a, b]\n: c\n", "a key must be a plain value"),
+    ("? {a: 1}\n: 2\n", "a key must be a plain value"),
+    ("limits: {timeout_s: .inf}\n", "a number must be finite"),
+    ("limits: {max_steps: .nan}\n", "a number must be finite"),
+    ("limits: {timeout_s: 2024-01-01 10:00:00}\n", 'limits.timeout_s: expected number, got "2024-01-01 10:00:00"'),
+    ("tools: {read_file: {allow: [2024-01-01]}}\nlimits: {max_steps: 2024-01-01}\n", "limits.max_steps"),
+])  # fmt: skip
+def test_yaml_that_parses_into_unexpected_types_is_a_clear_error(repo: Path, body: str, message: str) -> None:
+    path = repo / "policies" / "contract.yaml"
+    path.write_text("version: 1\ntest_command: [python, -m, unittest]\n" + body)
+    done = cli("contract", "check", str(path), cwd=repo)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_date_where_text_is_expected_stays_text(repo: Path) -> None:
+    path = repo / "policies" / "contract.yaml"
+    path.write_text("version: 1\ntest_command: [python, -m, 2024-01-01]\n")
+    done = cli("contract", "check", str(path), cwd=repo)
+    assert done.returncode == 0, done.stderr
