@@ -60,6 +60,7 @@ class Journal:
         self.redact = redact
         directory.mkdir(parents=True, exist_ok=True)
         self.seq, self.prev = 0, GENESIS
+        self.on_head: Callable[[int, str], None] | None = None  # called with (seq, hash) after each append
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
         try:  # one writer at a time: a second harness on the same run is refused, a dead one's lock is gone
             fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -118,6 +119,8 @@ class Journal:
         if sync:
             os.fsync(self._file.fileno())
         self.prev = record["hash"]
+        if self.on_head is not None:  # the head anchored outside the file (agentic.anchor), after the write
+            self.on_head(self.seq, self.prev)
         if self.on_record is not None:
             self.on_record(record, record.get("data") or json.loads(payload))
         return record

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import platform
 import sys
 import time
@@ -13,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentic import __version__, globs, hostexec, instructions, policy, submodules, telemetry
+from agentic import __version__, anchor, globs, hostexec, instructions, paths, policy, submodules, telemetry
 from agentic.actions import Dispatcher
 from agentic.budget import Budget, RunStopped
 from agentic.calling import Caller
@@ -109,7 +108,7 @@ def unreadable_paths(worktree: Path, contract: Contract) -> list[Path]:
 def _matching(worktree: Path, hit: Callable[[str], bool]) -> list[Path]:
     """The worktree's paths `hit` selects (a selected directory stands for everything in it)."""
     found: list[Path] = []
-    for top, dirs, files in os.walk(worktree):
+    for top, dirs, files in paths.walk_dirs(worktree):
         rel_top = Path(top).relative_to(worktree)
         keep = []
         for name in sorted(dirs):
@@ -261,6 +260,9 @@ def execute(req: RunRequest) -> RunOutcome:
             workspace.remove(keep_branch=False)  # nothing of a run that never started stays behind
         raise
     store = SQLiteStore(repo.state_dir / "agentic.db")
+    journal.on_head = anchored = anchor.recorder(store, run_id)  # every head from now on, signed
+    if journal.seq:
+        anchored(journal.seq, journal.prev)  # and the current one (run.start, or the journal resumed)
     if req.resuming and tape is not None:
         workspace.recover()  # what the dead harness left behind (the journal's lock is ours now)
         system, task = str(tape.start["system_prompt"]), str(tape.start["task"])

@@ -65,6 +65,43 @@ def m002_tool_switches(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m003_journal_heads(db: sqlite3.Connection) -> None:
+    """Each run's journal head (seq, hash), kept as records are appended, and its HMAC (agentic.anchor).
+    Runs recorded before this migration are anchored at their journal's head as it is now (origin
+    'backfill': trust on first use, no HMAC)."""
+    import json
+    import os
+
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta (key, value) VALUES ('repository_id', ?)", (os.urandom(16).hex(),))
+    db.execute(
+        """
+        CREATE TABLE journal_heads (
+            run TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            hash TEXT NOT NULL,
+            mac TEXT,
+            origin TEXT NOT NULL DEFAULT 'run',
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    for run_id, journal in db.execute("SELECT id, journal FROM runs").fetchall():
+        seq, head = 0, None
+        try:
+            with open(journal, encoding="utf-8") as fh:
+                for line in fh:
+                    if line.endswith("\n"):
+                        record = json.loads(line)
+                        seq, head = int(record["seq"]), str(record["hash"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if head is not None:
+            db.execute("INSERT INTO journal_heads (run, seq, hash, origin, updated_at) VALUES (?, ?, ?, 'backfill', ?)",
+                       (run_id, seq, head, time.time()))  # fmt: skip
+
+
 class Store(Protocol):
     def add_run(self, **fields: Any) -> None: ...
     def update_run(self, run_id: str, **fields: Any) -> None: ...
@@ -75,6 +112,9 @@ class Store(Protocol):
     def tool_switch(self, tool: str) -> dict[str, Any] | None: ...
     def disable_tool(self, tool: str, by: str, reason: str = "") -> None: ...
     def enable_tool(self, tool: str) -> bool: ...
+    def repository_id(self) -> str: ...
+    def set_journal_head(self, run_id: str, seq: int, head: str, mac: str | None) -> None: ...
+    def journal_head(self, run_id: str) -> dict[str, Any] | None: ...
 
 
 RUN_COLUMNS = {
@@ -162,3 +202,19 @@ class SQLiteStore:
 
     def enable_tool(self, tool: str) -> bool:
         return self.db.execute("DELETE FROM tool_switches WHERE tool = ?", (tool,)).rowcount > 0
+
+    # The journal's anchor (agentic.anchor): one row per run, rewritten on every append.
+    def repository_id(self) -> str:
+        return str(self.db.execute("SELECT value FROM meta WHERE key = 'repository_id'").fetchone()[0])
+
+    def set_journal_head(self, run_id: str, seq: int, head: str, mac: str | None) -> None:
+        self.db.execute(
+            "INSERT INTO journal_heads (run, seq, hash, mac, origin, updated_at) VALUES (?, ?, ?, ?, 'run', ?) "
+            "ON CONFLICT(run) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac, "
+            "origin = 'run', updated_at = excluded.updated_at",
+            (run_id, seq, head, mac, time.time()),
+        )
+
+    def journal_head(self, run_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM journal_heads WHERE run = ?", (run_id,)).fetchone()
+        return dict(row) if row else None

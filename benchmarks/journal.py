@@ -90,8 +90,14 @@ def bench_resume(info: Any, settings: Any, contract: Any, journal: Path) -> floa
     return model.at - start
 
 
-def bench_appends(directory: Path, count: int, sync: bool) -> float:
+def bench_appends(directory: Path, count: int, sync: bool, anchored: bool = False) -> float:
+    """Records/s; `anchored`: each head also recorded, HMAC-signed, in a run database (agentic.anchor)."""
     journal = Journal(directory, "bench")
+    if anchored:
+        from agentic.anchor import recorder
+        from agentic.store import SQLiteStore
+
+        journal.on_head = recorder(SQLiteStore(directory / "agentic.db"), "bench")
     payload = {"id": "call_1", "tool": "read_file", "content": "x" * 400, "is_error": False, "data": {"path": "a.py"}}
     start = time.perf_counter()
     for _ in range(count):
@@ -101,9 +107,14 @@ def bench_appends(directory: Path, count: int, sync: bool) -> float:
     return count / took
 
 
-def bench_step(directory: Path, count: int) -> float:
+def bench_step(directory: Path, count: int, anchored: bool = False) -> float:
     """Seconds the journal adds to one write step: its six records, the write's intent fsynced."""
     journal = Journal(directory, "bench")
+    if anchored:
+        from agentic.anchor import recorder
+        from agentic.store import SQLiteStore
+
+        journal.on_head = recorder(SQLiteStore(directory / "agentic.db"), "bench")
     message = {"role": "assistant", "content": "Editing.", "tool_calls": [{"id": "c", "name": "edit_file",
                                                                             "arguments": "{}" * 50}]}  # fmt: skip
     start = time.perf_counter()
@@ -124,9 +135,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--appends-only", action="store_true", help="Only the append costs (3.).")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="agentic-bench-") as tmp:
         root = Path(tmp)
+        if args.appends_only:
+            return bench_all_appends(root, args.repeats)
         repo = make_repo(root / "repo")
         start = time.perf_counter()
         info, settings, contract, steps = record_run(repo, args.records)
@@ -147,12 +161,18 @@ def main() -> None:
         print(f"replay: {report.steps} steps in {took:.2f} s = {report.steps / took:.0f} steps/s, "
               f"{report.compared} results compared identical   target ≥ 200 steps/s")  # fmt: skip
 
-        flushed = statistics.median(bench_appends(root / f"a{i}", 5000, False) for i in range(args.repeats))
-        synced = statistics.median(bench_appends(root / f"s{i}", 500, True) for i in range(args.repeats))
-        step = statistics.median(bench_step(root / f"w{i}", 300) for i in range(args.repeats))
-        print(f"appends: {flushed:,.0f} records/s flushed, {synced:,.0f} records/s fsynced "
+        return bench_all_appends(root, args.repeats)
+
+
+def bench_all_appends(root: Path, repeats: int) -> None:
+    for anchored in (False, True):
+        label = "anchored (head + HMAC in the run database)" if anchored else "file only"
+        flushed = statistics.median(bench_appends(root / f"a{anchored}{i}", 5000, False, anchored) for i in range(repeats))
+        synced = statistics.median(bench_appends(root / f"s{anchored}{i}", 500, True, anchored) for i in range(repeats))
+        step = statistics.median(bench_step(root / f"w{anchored}{i}", 300, anchored) for i in range(repeats))
+        print(f"appends, {label}: {flushed:,.0f} records/s flushed, {synced:,.0f} records/s fsynced "
               f"({1e6 / flushed:.0f} µs vs {1e6 / synced:.0f} µs a record)")  # fmt: skip
-        print(f"journal cost of one write step (6 records, 1 fsync): {step * 1000:.2f} ms")
+        print(f"journal cost of one write step (6 records, 1 fsync), {label}: {step * 1000:.2f} ms")
 
 
 if __name__ == "__main__":
