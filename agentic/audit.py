@@ -21,7 +21,7 @@ from rich.text import Text
 
 from agentic.errors import JournalMismatch
 from agentic.journal import verify
-from agentic.report import call_label, clean, cost_of, entries, money, one_line
+from agentic.report import call_label, clean, cost_of, entries, inert, money, one_line
 
 KNOWN = {
     "run.start", "run.resume", "model.request", "model.response", "tool.call", "policy.decision",
@@ -35,11 +35,15 @@ SESSION_FIELDS = ("who", "harness", "sandbox", "unsafe_no_sandbox", "after_statu
 CHANGE_WORDS = {"A": "created", "M": "modified", "D": "deleted", "T": "modified"}
 
 
-def integrity(journal: Path) -> dict[str, Any]:
-    """`agentic journal verify` as data: ok, records checked, the problem and the first bad record."""
+def integrity(journal: Path, anchored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`agentic journal verify` as data: ok, records checked, the problem and the first bad record,
+    and the anchor check (`anchor`: None when not asked)."""
     checked = verify(journal)
-    return {"ok": checked.ok, "records": checked.records, "problem": checked.problem,
-            "first_bad_seq": checked.seq, "torn_tail": checked.torn_tail}  # fmt: skip
+    out = {"ok": checked.ok, "records": checked.records, "problem": checked.problem,
+           "first_bad_seq": checked.seq, "torn_tail": checked.torn_tail, "anchor": anchored}  # fmt: skip
+    if checked.ok and anchored is not None and not anchored["ok"]:
+        out.update(ok=False, problem=anchored["problem"], first_bad_seq=anchored.get("anchored_seq"))
+    return out
 
 
 class _Audit:
@@ -221,10 +225,13 @@ def commit_table(paths: list[dict[str, Any]]) -> Table:
     return table
 
 
-def audit_run(journal: Path) -> dict[str, Any]:
-    """The audit of the run whose journal this is, as one JSON-ready object."""
+def audit_run(journal: Path, anchored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The audit of the run whose journal this is, as one JSON-ready object. `anchored` is the check
+    of the journal against its anchor in the run database (agentic.anchor): a journal that fails it
+    is not intact, however well it chains."""
     if not journal.is_file():
-        raise JournalMismatch(f"the journal is missing: {journal}")
+        problem = f": {anchored['problem']}" if anchored and not anchored["ok"] else ""
+        raise JournalMismatch(f"the journal is missing: {journal}{problem}")
     collected = _Audit()
     run_id = journal.parent.name
     for record, data in entries(journal):
@@ -234,7 +241,7 @@ def audit_run(journal: Path) -> dict[str, Any]:
     last = collected.ends[-1] if ended else {}
     return {
         "run": run_id,
-        "journal": {"path": str(journal), **integrity(journal)},
+        "journal": {"path": str(journal), **integrity(journal, anchored)},
         "who": start.get("who") or {},
         **{key: start.get(key) for key in START_FIELDS},
         "models_reported": collected.models,
@@ -256,12 +263,22 @@ def audit_run(journal: Path) -> dict[str, Any]:
     }
 
 
+def anchor_note(anchored: dict[str, Any] | None) -> str:
+    """How the journal's head was checked outside the file, for a line that says it is intact."""
+    if not anchored:
+        return ""
+    how = {"verified": ", its HMAC verified", "none": " (no HMAC key)"}.get(str(anchored.get("hmac")), "")
+    if anchored.get("origin") == "backfill":
+        how = " (anchored when the database was upgraded)"
+    return f", head matches the run database's anchor (record {anchored.get('anchored_seq')}){how}"
+
+
 # -- the human view ---------------------------------------------------------------------------
 
 
 def _cell(value: Any, limit: int | None = None) -> Text:
     """A table cell from journal text: never markup, never a terminal escape."""
-    return Text(clean("" if value is None else str(value), limit))
+    return inert(value, limit)
 
 
 def _when(ts: float | None) -> str:
@@ -310,18 +327,18 @@ def _facts(report: dict[str, Any]) -> Table:
         fork = report["forked_from"]
         rows.append(("forked from", f"run {fork.get('run')} at step {fork.get('step')}"))
     for key, value in rows:
-        table.add_row(key, _cell(value), style="bold red" if key == "UNSAFE" else None)
+        table.add_row(_cell(key), _cell(value), style="bold red" if key == "UNSAFE" else None)
     return table
 
 
 def render(report: dict[str, Any], console: Console) -> None:
     """The audit as rich sections, in the order a reviewer asks the questions."""
     journal = report["journal"]
-    console.print(Text(f"audit of run {clean(report['run'])}: {clean(str(report['status']))}", style="bold"))
+    console.print(inert(f"audit of run {report['run']}: {report['status']}", style="bold"))
     if journal["ok"]:
         tail = " (a torn last line from a crash was ignored)" if journal["torn_tail"] else ""
-        console.print(Text(f"✓ journal intact: {journal['records']} records, hash chain and blobs verified{tail}",
-                           style="green"))  # fmt: skip
+        console.print(Text(f"✓ journal intact: {journal['records']} records, hash chain and blobs verified"
+                           f"{anchor_note(journal.get('anchor'))}{tail}", style="green"))  # fmt: skip
     else:
         console.print(Text(f"✗ journal tampered or corrupt: {clean(journal['problem'])} — first bad record "
                            f"{journal['first_bad_seq']}; nothing below from that record on can be trusted",
@@ -331,7 +348,7 @@ def render(report: dict[str, Any], console: Console) -> None:
     sessions = _table("sessions", "seq", "kind", "when", "by", "sandbox", "after")
     for s in report["sessions"]:
         who = s.get("who") or {}
-        sessions.add_row(str(s["seq"]), _cell(s["kind"]), _when(s["ts"]), _cell(f"{who.get('os_user')}@{who.get('host')}"),
+        sessions.add_row(_cell(s["seq"]), _cell(s["kind"]), _when(s["ts"]), _cell(f"{who.get('os_user')}@{who.get('host')}"),
                          _cell(s.get("sandbox") or "none"), _cell(s.get("after_status") or ""))  # fmt: skip
     console.print(sessions)
 
@@ -340,28 +357,28 @@ def render(report: dict[str, Any], console: Console) -> None:
         d = c["decision"] or {}
         style = "red" if c["outcome"] in ("refused", "error") else None
         outcome = c["outcome"] + (f": {c['result']}" if c["result"] and c["outcome"] == "error" else "")
-        calls.add_row(str(c["step"]), _cell(c["tool"]), _cell(c["action"], 80), _cell(d.get("verdict")),
+        calls.add_row(_cell(c["step"]), _cell(c["tool"]), _cell(c["action"], 80), _cell(d.get("verdict")),
                       _cell(d.get("by")), _cell(d.get("rule")), _cell(outcome, 100), style=style)  # fmt: skip
     console.print(calls)
 
     reads = _table("files read", "step", "tool", "path")
     for f in report["files_read"]:
-        reads.add_row(str(f["step"]), _cell(f["tool"]), _cell(f["path"]))
+        reads.add_row(_cell(f["step"]), _cell(f["tool"]), _cell(f["path"]))
     writes = _table("files written", "step", "tool", "path", "change", "bytes")
     for f in report["files_written"]:
-        writes.add_row(str(f["step"]), _cell(f["tool"]), _cell(f["path"]), _cell(f["change"]), _cell(f.get("bytes")))
+        writes.add_row(_cell(f["step"]), _cell(f["tool"]), _cell(f["path"]), _cell(f["change"]), _cell(f.get("bytes")))
     commands = _table("commands", "step", "tool", "command", "exit", "s")
     for c in report["commands"]:
         exit_ = "timed out" if c.get("timed_out") else str(c.get("exit_code"))
-        commands.add_row(str(c["step"]), _cell(c["tool"]), _cell(c.get("command") or " ".join(map(str, c.get("argv") or []))),
-                         exit_, _cell(c.get("duration_s")), style=None if c.get("exit_code") == 0 else "red")  # fmt: skip
+        commands.add_row(_cell(c["step"]), _cell(c["tool"]), _cell(c.get("command") or " ".join(map(str, c.get("argv") or []))),
+                         _cell(exit_), _cell(c.get("duration_s")), style=None if c.get("exit_code") == 0 else "red")  # fmt: skip
     refusals = _table("refusals", "step", "tool", "action", "rule", "by", "reason")
     for r in report["refusals"]:
-        refusals.add_row(str(r["step"]), _cell(r["tool"]), _cell(r["action"], 80), _cell(r.get("rule")),
+        refusals.add_row(_cell(r["step"]), _cell(r["tool"]), _cell(r["action"], 80), _cell(r.get("rule")),
                          _cell(r.get("by")), _cell(r.get("reason"), 100), style="yellow")  # fmt: skip
     gates = _table("gate verdicts", "step", "verdict", "failed checks", "files changed")
     for g in report["gates"]:
-        gates.add_row(str(g["step"]), "passed" if g["passed"] else "failed", _cell(", ".join(map(str, g["failed"]))),
+        gates.add_row(_cell(g["step"]), "passed" if g["passed"] else "failed", _cell(", ".join(map(str, g["failed"]))),
                       _cell(len(g.get("changes") or [])), style="green" if g["passed"] else "red")  # fmt: skip
     commit = commit_table(report["committed"])
     for table, empty in ((reads, "no file read"), (writes, "no file written"), (commands, "no command run"),
@@ -379,16 +396,16 @@ def _outcome(report: dict[str, Any], console: Console) -> None:
     table.add_row("status", Text(f"{clean(status)}: {clean(str(report['reason']))}", style=style))
     if len(report["ends"]) > 1:
         earlier = ", ".join(clean(str(e.get("status"))) for e in report["ends"][:-1])
-        table.add_row("earlier sessions ended", earlier)
+        table.add_row("earlier sessions ended", _cell(earlier))
     if report["commit"]:
         table.add_row("commit", _cell(report["commit"].get("commit")))
-    table.add_row("steps", str(totals["steps"]))
-    table.add_row("tool calls", f"{totals['tool_calls']} ({totals['refusals']} refused)")
-    table.add_row("tokens", f"{totals['tokens']} ({totals['input_tokens']} in, {totals['output_tokens']} out, "
-                            f"{totals['cached_input_tokens']} cached)")  # fmt: skip
-    table.add_row("cost", money(totals["cost_usd"], totals["cost_complete"]))
-    table.add_row("elapsed", f"{totals['elapsed_s']} s" + ("" if totals["source"] == "run.end" else " (no run.end)"))
-    table.add_row("gate failures", str(totals["gate_failures"]))
+    table.add_row("steps", _cell(totals["steps"]))
+    table.add_row("tool calls", _cell(f"{totals['tool_calls']} ({totals['refusals']} refused)"))
+    table.add_row("tokens", _cell(f"{totals['tokens']} ({totals['input_tokens']} in, {totals['output_tokens']} out, "
+                            f"{totals['cached_input_tokens']} cached)"))  # fmt: skip
+    table.add_row("cost", _cell(money(totals["cost_usd"], totals["cost_complete"])))
+    table.add_row("elapsed", _cell(f"{totals['elapsed_s']} s" + ("" if totals["source"] == "run.end" else " (no run.end)")))
+    table.add_row("gate failures", _cell(totals["gate_failures"]))
     provider = report["provider"]
     if provider["retries"] or provider["waits"]:
         waited = sum(float(r.get("wait_s") or 0) for r in provider["retries"] + provider["waits"])

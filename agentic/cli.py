@@ -71,10 +71,15 @@ def _root(
 
 def _terminal_approver(tool: str, action: str) -> bool:
     from rich.prompt import Confirm
+    from rich.text import Text
 
-    from agentic.report import clean
+    from agentic.report import inert
 
-    err.print(f"[bold yellow]The contract asks for approval:[/] {clean(tool)} → {clean(action)}")
+    first, *rest = str(action).split("\n")
+    line = Text.assemble(("The contract asks for approval:", "bold yellow"), " ", inert(tool), " → ", inert(first))
+    for more in rest:  # a script's other lines, marked so that none can pass for the harness's own text
+        line.append("\n  │ ").append(inert(more))
+    err.print(line, soft_wrap=True)
     return Confirm.ask("Allow this action?", default=False, console=err)
 
 
@@ -195,15 +200,16 @@ def _warn_if_dirty(root: Path) -> None:
 
 def _print_outcome(outcome: Any, paths: list[dict[str, Any]]) -> None:
     from agentic.audit import commit_table
+    from agentic.report import inert
 
     usage = outcome.usage
-    out.print(f"run [bold]{outcome.run_id}[/]: [bold]{outcome.status}[/] in {outcome.steps} steps, "
-              f"{outcome.tool_calls} tool calls, {usage.total_tokens} tokens, {outcome.duration_s:.1f}s")  # fmt: skip
+    out.print(inert(f"run {outcome.run_id}: {outcome.status} in {outcome.steps} steps, {outcome.tool_calls} tool "
+                    f"calls, {usage.total_tokens} tokens, {outcome.duration_s:.1f}s", style="bold"))  # fmt: skip
     if outcome.commit:
         out.print(commit_table(paths))
-        out.print(f"commit {outcome.commit[:12]} on branch [cyan]{outcome.branch}[/] — "
-                  f"bring it into your branch with: agentic apply {outcome.run_id}")  # fmt: skip
-    out.print(f"journal: {outcome.journal}")
+        out.print(inert(f"commit {outcome.commit[:12]} on branch {outcome.branch} — "
+                        f"bring it into your branch with: agentic apply {outcome.run_id}"))  # fmt: skip
+    out.print(inert(f"journal: {outcome.journal}"))
 
 
 def _open_store(repo: Path) -> tuple[Any, Any]:
@@ -244,7 +250,7 @@ def runs(
 
     from rich.table import Table
 
-    from agentic.report import one_line
+    from agentic.report import inert, one_line
 
     _, store = _open_store(repo)
     rows = store.list_runs(status=status, limit=limit)
@@ -258,8 +264,8 @@ def runs(
     for row in rows:
         started = datetime.datetime.fromtimestamp(row["started_at"]).strftime("%Y-%m-%d %H:%M")
         tokens = row["input_tokens"] + row["output_tokens"]
-        table.add_row(row["id"], started, row["status"], str(row["steps"]), str(tokens), row["model"],
-                      one_line(row["task"], 50))  # fmt: skip
+        table.add_row(inert(row["id"]), started, inert(row["status"]), inert(row["steps"]), inert(tokens),
+                      inert(row["model"]), inert(one_line(row["task"], 50)))  # fmt: skip
     out.print(table)
 
 
@@ -282,7 +288,7 @@ def show(
     Example: agentic show last --html run.html
     """
     from agentic.audit import commit_table, provenance
-    from agentic.report import WIDE, clean, timeline, timeline_lines, timeline_table, totals
+    from agentic.report import WIDE, inert, timeline, timeline_lines, timeline_table, totals
 
     info, store = _open_store(repo)
     row = _get_run(store, run_id)
@@ -299,9 +305,9 @@ def show(
     out.print(timeline_table(rows, title) if out.width >= WIDE else timeline_lines(rows, title))
     if paths:
         out.print(commit_table(paths))
-    out.print(f"journal: {clean(row['journal'])}", markup=False)
+    out.print(inert(f"journal: {row['journal']}"))
     if html_out is not None:
-        out.print(f"report: {clean(str(html_out))}", markup=False)
+        out.print(inert(f"report: {html_out}"))
 
 
 @app.command()
@@ -318,11 +324,12 @@ def audit(
 
     Example: agentic audit last --json > audit.json
     """
+    from agentic.anchor import check
     from agentic.audit import audit_run, render
 
     _, store = _open_store(repo)
     row = _get_run(store, run_id)
-    report = audit_run(Path(row["journal"]))
+    report = audit_run(Path(row["journal"]), check(store, row["id"], Path(row["journal"])).to_dict())
     if json_out:
         print(json.dumps(report))
     else:
@@ -346,7 +353,9 @@ def apply(
     if row["status"] != "accepted" or not row["commit_sha"]:
         raise UsageError(f"run {row['id']} is {row['status']}: only accepted runs can be applied")
     head = apply_commit(info.root, row["commit_sha"], row["base_commit"])
-    out.print(f"applied run {row['id']}: your branch is now at {head[:12]}")
+    from agentic.report import inert
+
+    out.print(inert(f"applied run {row['id']}: your branch is now at {head[:12]}"))
 
 
 def _finish_run(outcome: Any, json_out: bool) -> None:
@@ -408,7 +417,9 @@ def resume(
     check_resumable(tape, settings, loaded)
     model = _load_model(info, settings, loaded, str(tape.start["model"]))
     out_ = err if json_out else out
-    out_.print(f"resuming run {tape.run_id} after {tape.steps} recorded steps ({tape.status})")
+    from agentic.report import inert
+
+    out_.print(inert(f"resuming run {tape.run_id} after {tape.steps} recorded steps ({tape.status})"))
     task = str(tape.start["task"])
     with for_output(json_out, out_, task=task, limits=dataclasses.asdict(loaded.limits)) as progress:
         outcome = execute(RunRequest(task, info, settings, loaded, model, pausing(_approver(), progress),
@@ -430,7 +441,9 @@ def _fork(info: Any, tape: Any, step: int, model: str | None, json_out: bool, un
     model_obj = _load_model(info, settings, loaded, model or str(tape.start["model"]))
     if model is not None and hasattr(model_obj, "offset"):
         model_obj.offset = len(part.turns)  # a script given to fork answers from the fork point
-    (err if json_out else out).print(f"forking run {tape.run_id} at step {step}")
+    from agentic.report import inert
+
+    (err if json_out else out).print(inert(f"forking run {tape.run_id} at step {step}"))
     with for_output(json_out, err if json_out else out) as progress:
         outcome = execute(RunRequest(str(tape.start["task"]), info, settings, loaded, model_obj,
                                      pausing(_approver(), progress), on_record=progress, unsafe_no_sandbox=unsafe,
@@ -474,7 +487,7 @@ def replay(
     """
     from agentic.contract import command_env
     from agentic.replay import replay as do_replay
-    from agentic.report import clean
+    from agentic.report import clean, inert
     from agentic.resume import recorded_flags
     from agentic.runner import needs_sandbox
     from agentic.sandbox import make_sandbox, require_sandbox
@@ -491,12 +504,12 @@ def replay(
     if json_out:
         print(json.dumps(report.to_dict()))
     elif report.divergence is None:
-        out.print(f"run {tape.run_id}: replay identical — {report.steps} steps, {report.compared} results compared "
-                  f"({report.ended})")  # fmt: skip
+        out.print(inert(f"run {tape.run_id}: replay identical — {report.steps} steps, {report.compared} results "
+                        f"compared ({report.ended})"))  # fmt: skip
     else:
         d = report.divergence
-        out.print(f"run {tape.run_id}: replay [bold red]diverged[/] at step {d.step}, {clean(d.tool)} "
-                  f"(after {report.compared - 1} identical results)")  # fmt: skip
+        out.print(inert(f"run {tape.run_id}: replay diverged at step {d.step}, {d.tool} "
+                        f"(after {report.compared - 1} identical results)", style="bold red"))  # fmt: skip
         out.print("[bold]recorded:[/]")
         out.print(clean(d.expected), markup=False, highlight=False)
         out.print("[bold]now:[/]")
@@ -538,8 +551,10 @@ def gate(
     printer = Printer(console)
     request = GateRequest(repo, staged, contract, use_cache=not no_cache, unsafe_no_sandbox=unsafe_no_sandbox)
     result = run_gate(request, on_check=printer.check)
+    from agentic.report import inert
+
     for note in result.notes:
-        err.print(f"[dim]{note}[/]")
+        err.print(inert(note, style="dim"))
     printer.done(result)
     write_reports(result, json_file, junit)
     raise typer.Exit(result.exit_code)
@@ -682,12 +697,15 @@ def tools_list(
         for row in rows:
             print(json.dumps(row))
         return
-    table = Table(title=f"tools · contract {contract.source}")
+    from agentic.report import inert
+
+    table = Table(title=inert(f"tools · contract {contract.source}"))
     for col in ("tool", "kind", "status", "contract rules"):
         table.add_column(col)
     for row in rows:
-        status = "[green]enabled[/]" if row["enabled"] else f"[red]disabled[/] by {row['disabled_by']}"
-        table.add_row(row["tool"], row["kind"], status, row["contract"])
+        status = inert("enabled", style="green") if row["enabled"] else inert(f"disabled by {row['disabled_by']}",
+                                                                                style="red")  # fmt: skip
+        table.add_row(row["tool"], row["kind"], status, inert(row["contract"]))
     out.print(table)
 
 
@@ -731,16 +749,23 @@ def journal_verify(
 
     Example: agentic journal verify last
     """
+    from agentic.anchor import check
+    from agentic.audit import anchor_note
     from agentic.journal import verify
+    from agentic.report import inert
 
     _, store = _open_store(repo)
     row = _get_run(store, run_id)
-    result = verify(Path(row["journal"]))
-    if result.ok:
+    journal = Path(row["journal"])
+    anchored = check(store, row["id"], journal)
+    result = verify(journal) if journal.is_file() else None
+    if result is not None and result.ok and anchored.ok:
         tail = " (a torn last line from a crash was ignored)" if result.torn_tail else ""
-        out.print(f"[green]✓[/] run {row['id']}: {result.records} records, chain and blobs intact{tail}")
+        out.print(inert(f"✓ run {row['id']}: {result.records} records, chain and blobs intact"
+                        f"{anchor_note(anchored.to_dict())}{tail}", style="green"))  # fmt: skip
         return
-    err.print(f"[bold red]✗ run {row['id']}: journal tampered or corrupt:[/] {result.problem}")
+    problem = result.problem if result is not None and not result.ok else anchored.problem
+    err.print(inert(f"✗ run {row['id']}: journal tampered or corrupt: {problem}", style="bold red"))
     raise typer.Exit(1)
 
 
@@ -761,6 +786,7 @@ def doctor(
     from rich.table import Table
 
     from agentic.doctor import diagnose
+    from agentic.report import inert
 
     checks = diagnose(repo, quick=quick)
     if json_out:
@@ -772,7 +798,7 @@ def doctor(
             table.add_column(col)
         for check in checks:
             mark = "[green]✓[/]" if check.ok else ("[red]✗[/]" if check.essential else "[yellow]-[/]")
-            table.add_row(mark, check.name, check.detail, check.fix)
+            table.add_row(mark, inert(check.name), inert(check.detail), inert(check.fix))
         out.print(table)
     raise typer.Exit(0 if all(c.ok for c in checks if c.essential) else 1)
 
@@ -1000,12 +1026,14 @@ def eval_bless(
 
 
 def _render_error(exc: AgenticError) -> None:
-    from agentic.report import clean
+    from rich.text import Text
+
+    from agentic.report import inert
 
     label = "configuration error" if isinstance(exc, ConfigError) else "error"
-    err.print(f"[bold red]{label}:[/] {clean(exc.message)}", soft_wrap=True)
+    err.print(Text.assemble((f"{label}:", "bold red"), " ", inert(exc.message)), soft_wrap=True)
     if exc.hint:
-        err.print(f"[dim]hint:[/] {clean(exc.hint)}", soft_wrap=True)
+        err.print(Text.assemble(("hint:", "dim"), " ", inert(exc.hint)), soft_wrap=True)
 
 
 def main() -> None:

@@ -17,15 +17,43 @@ from rich.text import Text
 from agentic.decision import Decision
 from agentic.journal import payload, read_records
 
-# ANSI escapes, C0/C1 controls, bidi overrides, zero-width and tag characters never reach a terminal.
-UNSAFE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
+# What never reaches a terminal from text agentic did not write itself (model text, paths, tool output,
+# journal fields): whole escape sequences first (CSI, OSC such as an 8;; hyperlink or a title, DCS/PM/APC
+# strings, their 8-bit C1 forms), then every C0/C1 control but newline and tab (carriage return and
+# backspace overwrite what was printed), and the invisible characters that hide or reorder text:
+# Unicode format characters (bidi embeddings, overrides and isolates, zero-width space and joiners,
+# word joiner and invisible operators, soft hyphen, BOM, interlinear annotations, tags), the line and
+# paragraph separators, Hangul fillers and variation selectors.
+ESCAPES = re.compile(
+    r"\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC … BEL/ST (hyperlinks, titles, clipboard)
+    r"|\x1b[P^_X][^\x1b\x9c]*(?:\x1b\\|\x9c)?"  # DCS, PM, APC, SOS … ST
+    r"|\x1b\[[0-?]*[ -/]*[@-~]?"  # CSI (cursor movement, erasing, colours)
+    r"|\x1b[ -/]*[0-~]?"  # any other escape sequence
+    r"|\x9d[^\x07\x9c]*[\x07\x9c]?|[\x90\x98\x9e\x9f][^\x9c]*\x9c?|\x9b[0-?]*[ -/]*[@-~]?"  # 8-bit forms
+)
+INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160"
+    "\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff]"
+)
+UNSAFE = re.compile(f"{ESCAPES.pattern}|{INVISIBLE.pattern}")  # kept for callers that match one pattern
 
 
 def clean(text: str, limit: int | None = None) -> str:
-    text = UNSAFE.sub("", text)
+    """Text made inert for a terminal: no escape sequence, control character (but newline and tab) or
+    invisible character survives. It is still *markup* to rich's `Console.print(str)`: print it through
+    `inert()` (a rich Text, never parsed for markup or emoji), or `rich.markup.escape` it."""
+    text = INVISIBLE.sub("", ESCAPES.sub("", str(text)))
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+def inert(value: object, limit: int | None = None, style: str | None = None) -> Text:
+    """The one way text agentic did not write reaches a terminal: cleaned (see `clean`) and held in a
+    rich Text, so `[link=…]`, `[/]` or `:emoji:` in it print as they are and never as markup."""
+    return Text(clean("" if value is None else str(value), limit), style=style or "")
 
 
 def one_line(text: str, limit: int = 100) -> str:
@@ -35,7 +63,7 @@ def one_line(text: str, limit: int = 100) -> str:
 def call_label(tool: str, raw_args: str) -> str:
     try:
         args = json.loads(raw_args)
-    except (json.JSONDecodeError, TypeError, RecursionError):
+    except (json.JSONDecodeError, TypeError):
         return f"{tool} (invalid arguments)"
     if not isinstance(args, dict):
         return f"{tool} (invalid arguments)"
@@ -288,7 +316,7 @@ def row_detail(row: dict[str, Any]) -> str:
 def timeline_table(rows: list[dict[str, Any]], title: str) -> Table:
     """The timeline for a terminal: a tool call's row names the tool, its detail starts with the
     decision; the detail column folds, so the table stays readable at 80 columns."""
-    table = Table(title=clean(title), box=box.SIMPLE_HEAD, expand=False, padding=(0, 1))
+    table = Table(title=inert(title), box=box.SIMPLE_HEAD, expand=False, padding=(0, 1))
     for name in ("step", "t (s)", "dur (s)"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("event", no_wrap=True, max_width=16, overflow="ellipsis")
@@ -300,9 +328,9 @@ def timeline_table(rows: list[dict[str, Any]], title: str) -> Table:
         is_model = row["tokens"] is not None
         detail = row_detail(row)
         table.add_row(
-            str(row["step"]), f"{row['t']:.2f}", duration, Text(clean(row["tool"] or row["kind"])),
-            str(row["tokens"]) if is_model else "", money(row["cost_usd"]) if is_model else "",
-            Text(clean(detail)), style="red" if row["error"] else None,
+            inert(row["step"]), f"{row['t']:.2f}", duration, inert(row["tool"] or row["kind"]),
+            inert(row["tokens"]) if is_model else "", money(row["cost_usd"]) if is_model else "",
+            inert(detail), style="red" if row["error"] else None,
         )  # fmt: skip
     sums = totals(rows)
     table.add_section()

@@ -231,8 +231,10 @@ def test_audit_json_answers_who_what_and_how_it_ended(inspected: Any) -> None:
     report = json.loads(done.stdout)
     assert report["run"] == summary["run_id"]
     lines = Path(summary["journal"]).read_text().splitlines()
+    anchor = report["journal"].pop("anchor")
     assert report["journal"] == {"path": summary["journal"], "ok": True, "records": len(lines), "problem": "",
                                  "first_bad_seq": None, "torn_tail": False}  # fmt: skip
+    assert anchor["ok"] and anchor["anchored_seq"] == len(lines) and anchor["origin"] == "run"
     # who triggered it, with which model, settings and contract
     who = report["who"]
     assert who["os_user"] == getpass.getuser() and who["host"]

@@ -1,0 +1,217 @@
+"""The journal is tamper-evident, not just hash-chained (issue 14, point 7; docs/journal.md, "Tamper
+evidence"; docs/security.md, "journal").
+
+Each attack rewrites a finished run's journal the way someone with write access to `.agentic/` would,
+re-chaining every hash so `verify()` alone accepts it, and checks that `agentic journal verify` and
+`agentic audit` do not. The HMAC key lives outside the repository (XDG_CONFIG_HOME here).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentic.journal import GENESIS, record_hash, verify
+from tests.conftest import FINISH, FIX, cli, make_repo, write_script
+
+
+@pytest.fixture
+def finished(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    repo = make_repo(tmp_path / "repo")
+    script = write_script(tmp_path / "t.yaml", [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo, env=env)
+    assert done.returncode == 0, done.stderr
+    journal = Path(json.loads(done.stdout.splitlines()[-1])["journal"])
+    return repo, journal, env
+
+
+def _records(journal: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in journal.read_text().splitlines()]
+
+
+def _rechain(journal: Path, records: list[dict[str, Any]]) -> None:
+    """Write records back with seq, prev and hash recomputed: a chain `verify()` accepts."""
+    prev, lines = GENESIS, []
+    for seq, record in enumerate(records, start=1):
+        record.update(seq=seq, prev=prev)
+        record.pop("hash", None)
+        record["hash"] = prev = record_hash(record)
+        lines.append(json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+    journal.write_text("\n".join(lines) + "\n")
+    assert verify(journal).ok
+
+
+def _both_fail(repo: Path, env: dict[str, str], needle: str) -> None:
+    verified = cli("journal", "verify", "last", cwd=repo, env=env)
+    assert verified.returncode == 1, verified.stdout
+    assert needle in verified.stderr, verified.stderr
+    audited = cli("audit", "last", "--json", cwd=repo, env=env)
+    assert audited.returncode == 1
+    report = json.loads(audited.stdout)["journal"]
+    assert not report["ok"] and needle in report["problem"]
+    human = cli("audit", "last", cwd=repo, env=env)
+    assert human.returncode == 1 and "tampered" in human.stdout
+
+
+def test_an_intact_run_verifies_with_its_anchor_and_hmac(finished: tuple[Path, Path, dict[str, str]]) -> None:
+    repo, _, env = finished
+    done = cli("journal", "verify", "last", cwd=repo, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "head matches the run database's anchor" in done.stdout and "HMAC verified" in done.stdout
+    assert (Path(env["XDG_CONFIG_HOME"]) / "agentic" / "journal.key").stat().st_mode & 0o077 == 0
+
+
+def test_a_rewritten_and_rechained_record_is_detected(finished: tuple[Path, Path, dict[str, str]]) -> None:
+    repo, journal, env = finished
+    records = _records(journal)
+    end = next(r for r in records if r["kind"] == "run.end")
+    end["data"]["reason"] = "nothing to see here"
+    _rechain(journal, records)
+    _both_fail(repo, env, "rewritten")
+
+
+def test_a_forged_refusal_removed_and_rechained_is_detected(finished: tuple[Path, Path, dict[str, str]]) -> None:
+    """Delete a record from the middle (what was refused, what ran) and re-chain: fewer records."""
+    repo, journal, env = finished
+    records = _records(journal)
+    del records[3]
+    _rechain(journal, records)
+    _both_fail(repo, env, "removed")
+
+
+def test_truncation_is_detected(finished: tuple[Path, Path, dict[str, str]]) -> None:
+    repo, journal, env = finished
+    lines = journal.read_text().splitlines(keepends=True)
+    journal.write_text("".join(lines[:-2]))
+    assert verify(journal).ok
+    _both_fail(repo, env, "removed")
+
+
+def test_records_appended_after_the_end_are_detected(finished: tuple[Path, Path, dict[str, str]]) -> None:
+    repo, journal, env = finished
+    records = _records(journal)
+    records.append({**records[-1], "kind": "run.end", "data": {"status": "accepted", "reason": "forged"}})
+    _rechain(journal, records)
+    _both_fail(repo, env, "added afterwards")
+
+
+def test_a_deleted_journal_is_detected(finished: tuple[Path, Path, dict[str, str]]) -> None:
+    repo, journal, env = finished
+    journal.unlink()
+    verified = cli("journal", "verify", "last", cwd=repo, env=env)
+    assert verified.returncode == 1 and "deleted" in verified.stderr
+    assert cli("audit", "last", cwd=repo, env=env).returncode == 1
+
+
+def _db(repo: Path) -> sqlite3.Connection:
+    return sqlite3.connect(repo / ".agentic" / "agentic.db", isolation_level=None)
+
+
+def test_rewriting_the_journal_and_the_database_anchor_is_caught_by_the_hmac(
+    finished: tuple[Path, Path, dict[str, str]],
+) -> None:
+    repo, journal, env = finished
+    records = _records(journal)
+    forged = next(r for r in records if r["kind"] == "policy.decision")
+    forged["data"]["by"] = "person"
+    _rechain(journal, records)
+    with _db(repo) as db:
+        db.execute("UPDATE journal_heads SET hash = ?, seq = ?", (records[-1]["hash"], len(records)))
+    _both_fail(repo, env, "HMAC does not match")
+
+
+def test_stripping_the_hmac_is_detected(finished: tuple[Path, Path, dict[str, str]]) -> None:
+    repo, journal, env = finished
+    records = _records(journal)
+    records[1]["ts"] = 0.0
+    _rechain(journal, records)
+    with _db(repo) as db:
+        db.execute("UPDATE journal_heads SET hash = ?, seq = ?, mac = NULL", (records[-1]["hash"], len(records)))
+    _both_fail(repo, env, "no HMAC")
+
+
+def test_deleting_the_anchor_is_detected(finished: tuple[Path, Path, dict[str, str]]) -> None:
+    repo, _, env = finished
+    with _db(repo) as db:
+        db.execute("DELETE FROM journal_heads")
+    _both_fail(repo, env, "no anchor")
+
+
+def test_an_anchor_moved_to_another_repository_does_not_verify(
+    finished: tuple[Path, Path, dict[str, str]],
+) -> None:
+    """The per-repository key: an anchor row (and its MAC) copied from another repository's database."""
+    repo, _, env = finished
+    with _db(repo) as db:
+        db.execute("UPDATE meta SET value = 'another-repository' WHERE key = 'repository_id'")
+    _both_fail(repo, env, "HMAC does not match")
+
+
+def test_without_the_key_the_head_is_still_anchored(finished: tuple[Path, Path, dict[str, str]]) -> None:
+    repo, journal, env = finished
+    off = {**env, "AGENTIC_JOURNAL_KEY": "off"}
+    assert cli("journal", "verify", "last", cwd=repo, env=off).returncode == 0
+    records = _records(journal)
+    records[2]["step"] = 99
+    _rechain(journal, records)
+    _both_fail(repo, off, "rewritten")
+
+
+def test_a_crash_between_the_write_and_the_anchor_is_not_tampering(tmp_path: Path) -> None:
+    from agentic import anchor
+    from agentic.journal import Journal
+    from agentic.store import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "agentic.db")
+    journal = Journal(tmp_path / "runs" / "r", "r")
+    journal.on_head = anchor.recorder(store, "r", create_key=False)
+    journal.append("run.start", {})
+    journal.append("tool.call", {})
+    journal.on_head = None  # the harness died after writing the next record, before anchoring it
+    journal.append("tool.result", {})
+    assert anchor.check(store, "r", journal.path).ok
+    journal.append("tool.call", {})  # a second unanchored record is not a crash
+    assert "added afterwards" in anchor.check(store, "r", journal.path).problem
+
+
+def test_the_migration_anchors_existing_runs_at_their_current_head(tmp_path: Path) -> None:
+    from agentic import store as store_module
+    from agentic.anchor import check
+    from agentic.journal import Journal
+
+    journal = Journal(tmp_path / "runs" / "old", "old")
+    journal.append("run.start", {})
+    journal.append("run.end", {"status": "accepted"})
+    db = sqlite3.connect(tmp_path / "agentic.db", isolation_level=None)
+    for step in store_module.MIGRATIONS[:2]:
+        step(db)
+    db.execute("PRAGMA user_version = 2")
+    db.execute("INSERT INTO runs (id, task, status, model, contract, base_commit, branch, worktree, journal, "
+               "started_at, updated_at) VALUES ('old', 't', 'accepted', 'm', 'c', 'b', 'br', 'w', ?, 0, 0)",
+               (str(journal.path),))  # fmt: skip
+    db.close()
+    store = store_module.SQLiteStore(tmp_path / "agentic.db")
+    result = check(store, "old", journal.path)
+    assert result.ok and result.origin == "backfill" and result.anchored_seq == 2
+
+
+def test_the_key_is_not_readable_in_the_sandbox(tmp_path: Path) -> None:
+    from agentic.anchor import key_file, master_key
+    from agentic.sandbox import make_sandbox, sandbox_level
+
+    if sandbox_level().name != "bubblewrap":
+        pytest.skip("needs bubblewrap")
+    root = make_repo(tmp_path / "repo")
+    key = master_key(create=True)
+    assert key is not None
+    box = make_sandbox(root, [])
+    try:
+        result = box.run(["bash", "-c", f"cat {key_file()} ~/.config/agentic/journal.key; ls -la ~ 2>&1"], timeout_s=30)
+    finally:
+        box.close()
+    assert key.hex() not in result.output.encode().hex() and "No such file" in result.output
