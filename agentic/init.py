@@ -25,6 +25,7 @@ from agentic import yamlfile
 from agentic.contract import PRESETS, is_pytest, is_unittest, parse_contract, preset_text
 from agentic.detect import MAKEFILES, Candidate, Findings, detect
 from agentic.errors import ConfigError, UsageError
+from agentic.pins import protect_globs
 from agentic.settings import DEFAULT_CONTRACT, REPO_FILE
 
 DEFAULT_MODEL = "openai:gpt-4.1-mini"
@@ -124,12 +125,14 @@ def _flow(items: Sequence[str]) -> str:
 
 
 def _manifests(root: Path, argv: Sequence[str]) -> list[str]:
-    """The files that define what `argv` runs (package.json for npm, runtests.py for `python runtests.py`,
-    …) that exist in the repository."""
+    """What the contract protects for `argv`: the files that define what it runs (runtests.py for
+    `python runtests.py`, …) that exist in the repository, and every file its runner reads for its
+    configuration, wherever it searches (agentic.pins; the gate also pins them from the base commit)."""
     names = MANIFESTS.get(Path(argv[0]).name, ()) if argv else ()
     if len(argv) > 1 and Path(argv[0]).name.startswith("python") and argv[1] in ("runtests.py", "manage.py"):
         names = (argv[1],)
-    return [name for name in names if (root / name).is_file()]
+    found = [name for name in names if (root / name).is_file()]
+    return list(dict.fromkeys([*found, *protect_globs(argv)]))
 
 
 def _replace_line(text: str, key: str, value: str) -> str:
@@ -141,6 +144,8 @@ def _replace_line(text: str, key: str, value: str) -> str:
 
 
 def _protect(text: str, paths: Sequence[str]) -> str:
+    listed = set(re.findall(r'^  - "?([^"\n]+?)"?[ \t]*$', text.split("\nlimits:", 1)[0], re.MULTILINE))
+    paths = [p for p in paths if p not in listed]
     if not paths:
         return text
     items = "".join(f"\n  - {json.dumps(p)}" for p in paths)
