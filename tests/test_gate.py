@@ -64,7 +64,7 @@ def test_honest_fix_passes_with_report_and_baseline(pyrepo: Path) -> None:
     assert "report: 3 tests, 0 failures, 0 errors" in detail and "(base collects 3)" in detail
     baseline = [payload(r, Path(summary["journal"]).parent) for r in read_records(Path(summary["journal"]))
                 if r["kind"] == "gate.baseline"]  # fmt: skip
-    assert baseline == [{"argv": ["python", "-m", "pytest", "-q"], "collected": 3}]
+    assert baseline == [{"argv": ["python", "-m", "pytest", "-q"], "collected": 3, "configfile": "", "rootdir": "."}]
 
 
 def test_deleting_tests_is_caught(pyrepo: Path) -> None:
