@@ -63,7 +63,7 @@ def one_line(text: str, limit: int = 100) -> str:
 def call_label(tool: str, raw_args: str) -> str:
     try:
         args = json.loads(raw_args)
-    except (json.JSONDecodeError, TypeError):
+    except (json.JSONDecodeError, TypeError, RecursionError):
         return f"{tool} (invalid arguments)"
     if not isinstance(args, dict):
         return f"{tool} (invalid arguments)"

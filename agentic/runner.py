@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import platform
 import sys
 import time
@@ -13,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentic import __version__, anchor, globs, hostexec, instructions, policy, submodules, telemetry
+from agentic import __version__, anchor, globs, hostexec, instructions, paths, policy, submodules, telemetry
 from agentic.actions import Dispatcher
 from agentic.budget import Budget, RunStopped
 from agentic.calling import Caller
@@ -109,7 +108,7 @@ def unreadable_paths(worktree: Path, contract: Contract) -> list[Path]:
 def _matching(worktree: Path, hit: Callable[[str], bool]) -> list[Path]:
     """The worktree's paths `hit` selects (a selected directory stands for everything in it)."""
     found: list[Path] = []
-    for top, dirs, files in os.walk(worktree):
+    for top, dirs, files in paths.walk_dirs(worktree):
         rel_top = Path(top).relative_to(worktree)
         keep = []
         for name in sorted(dirs):

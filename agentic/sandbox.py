@@ -670,6 +670,9 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 SETTLED_NS = 2_000_000_000  # a directory unchanged for this long is remembered as adopted
 
 
+ADOPT_MAX_DEPTH = 256  # levels adopt descends (one fd and one frame each); git checks out far less deep
+
+
 def adopt(root: str, uid: int, gid: int, skip: Iterable[str] = (),
           seen: dict[str, tuple[tuple[int, int, int], list[str]]] | None = None) -> int:  # fmt: skip
     """Give everything under `root` (itself included) to uid:gid; returns how many entries changed.
@@ -690,7 +693,7 @@ def adopt(root: str, uid: int, gid: int, skip: Iterable[str] = (),
             os.fchown(top, uid, gid)
             changed = 1
         walk = _Adoption(uid, gid, set(skip), {} if seen is None else seen, time.time_ns())
-        return changed + walk.directory(top, root)
+        return changed + walk.directory(top, root, 0)
     finally:
         os.close(top)
 
@@ -703,7 +706,7 @@ class _Adoption:
     seen: dict[str, tuple[tuple[int, int, int], list[str]]]
     now_ns: int
 
-    def directory(self, fd: int, path: str) -> int:
+    def directory(self, fd: int, path: str, depth: int) -> int:
         st = os.fstat(fd)  # before listing: a later change moves mtime, or falls in the unsettled window
         key = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
         known = self.seen.get(path)
@@ -716,13 +719,13 @@ class _Adoption:
                 self.seen[path] = (key, subdirs)
             else:
                 self.seen.pop(path, None)
-        for name in subdirs:
+        for name in subdirs if depth < ADOPT_MAX_DEPTH else ():  # deeper: only the sandbox made it, it owns it
             try:
                 child = os.open(name, _DIR_FLAGS, dir_fd=fd)
             except OSError:
                 continue
             try:
-                changed += self.directory(child, os.path.join(path, name))
+                changed += self.directory(child, os.path.join(path, name), depth + 1)
             finally:
                 os.close(child)
         return changed

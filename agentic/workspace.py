@@ -235,9 +235,9 @@ class Workspace:
     def _remove_write_leftovers(self) -> None:
         """The temporary file of a write the crash cut before its rename (the write itself did not
         happen: its target is unchanged, and resume makes it again)."""
-        from agentic.paths import TEMP_NAME
+        from agentic.paths import TEMP_NAME, walk_dirs
 
-        for top, dirs, files in os.walk(self.path):
+        for top, dirs, files in walk_dirs(self.path):
             dirs[:] = [d for d in dirs if d != ".git"]
             for name in files:
                 if TEMP_NAME.fullmatch(name):
@@ -255,8 +255,10 @@ class Workspace:
 
     def nested_repositories(self) -> list[str]:
         """Directories below the worktree root that hold their own `.git`: never part of a snapshot."""
+        from agentic.paths import walk_dirs
+
         found = []
-        for top, dirs, files in os.walk(self.path):
+        for top, dirs, files in walk_dirs(self.path):
             if top != str(self.path) and (".git" in dirs or ".git" in files):
                 found.append(Path(top).relative_to(self.path).as_posix())
                 dirs[:] = []
@@ -331,7 +333,10 @@ def _remove_worktree(root: Path, path: Path) -> None:
     if path.exists():
         git(["worktree", "remove", "--force", str(path)], root, check=False)
         if path.exists():
-            shutil.rmtree(path, ignore_errors=True)
+            from agentic.paths import remove_tree
+
+            with contextlib.suppress(OSError):
+                remove_tree(path)  # a tree too deep for shutil.rmtree too
         git(["worktree", "prune"], root, check=False)
 
 

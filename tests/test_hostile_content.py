@@ -67,3 +67,34 @@ def test_a_date_where_text_is_expected_stays_text(repo: Path) -> None:
     path.write_text("version: 1\ntest_command: [python, -m, 2024-01-01]\n")
     done = cli("contract", "check", str(path), cwd=repo)
     assert done.returncode == 0, done.stderr
+
+
+DEEP_TREE = """python - <<'PY'
+import os
+fd = os.open(".", os.O_RDONLY)
+for _ in range(3000):
+    os.mkdir("d", dir_fd=fd)
+    child = os.open("d", os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = child
+os.write(os.open("leaf.py", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), b"deep = 1\\n")
+PY
+echo built"""
+
+
+def test_a_tree_thousands_of_levels_deep_is_walked_without_exhausting_anything(tmp_path: Path) -> None:
+    from tests import inproc
+    from tests.conftest import CONTRACT, make_repo
+
+    tools = {**CONTRACT["tools"], "run_command": {"allow": ["*"], "timeout_s": 60}}
+    repo = make_repo(tmp_path / "repo", {**CONTRACT, "tools": tools})
+    calls = [{"name": "run_command", "arguments": {"command": DEEP_TREE}},
+             {"name": "list_files", "arguments": {}}, {"name": "search", "arguments": {"pattern": "deep = 1"}},
+             {"name": "run_command", "arguments": {"command": "find d | wc -l"}}, FIX]  # fmt: skip
+    outcome = inproc.run(repo, [{"tool_calls": [c]} for c in calls] + [{"tool_calls": [FINISH]}])
+    assert outcome.status == "accepted", outcome.reason
+    results = inproc.tool_results(outcome)
+    assert "built" in results[0]["content"], results[0]["content"]
+    assert not any(r["is_error"] for r in results[1:4]), [r["content"][:300] for r in results]
+    assert [p for _, p in outcome.changes] == ["calc.py"] or all(p == "calc.py" or p.startswith("d/")
+                                                                  for _, p in outcome.changes)  # fmt: skip
