@@ -72,6 +72,10 @@ def stage(run: TextGit, data: BytesGit, root: Path, excludes: Sequence[str]) -> 
     paths = changed_paths(run, excludes)
     skipped = [Skipped(p, why) for p in paths if (why := unstageable(root, p)) is not None]
     left = {s.path for s in skipped}
+    gone = [p for p in paths if p not in left and _gone(root, p)]  # deleted, or now beyond a link
+    if gone:
+        run(["update-index", "--force-remove", "-z", "--stdin"], input="".join(f"{p}\0" for p in gone))
+    left.update(gone)
     special = encoded(run, [p for p in paths if p not in left and not (root / p).is_symlink()])
     plain = [p for p in paths if p not in left and p not in special]
     if plain:
@@ -82,6 +86,17 @@ def stage(run: TextGit, data: BytesGit, root: Path, excludes: Sequence[str]) -> 
     for path in sorted(special):
         _stage_encoded(run, data, root, path)
     return skipped
+
+
+def _gone(root: Path, path: str) -> bool:
+    """Whether `path` no longer exists as such: missing, or a directory above it is now a link or
+    a file (a tracked directory replaced by a symbolic link)."""
+    current = root
+    for part in Path(path).parts[:-1]:
+        current = current / part
+        if current.is_symlink() or not current.is_dir():
+            return True
+    return not os.path.lexists(root / path)
 
 
 def _stage_encoded(run: TextGit, data: BytesGit, root: Path, path: str) -> None:

@@ -9,6 +9,7 @@ a very deep tree and a symbolic link; the agent adds a FIFO and a file name that
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -220,3 +221,20 @@ def test_a_submodule_the_clone_lacks_refuses_the_run_at_start(tmp_path: Path) ->
         if (repo / ".agentic" / "worktrees").exists()
         else True
     )
+
+
+def test_a_tracked_directory_replaced_by_a_link_or_a_file_is_a_change_not_a_crash(repo: Path) -> None:
+    head = git(["rev-parse", "HEAD"], repo).strip()
+    ws = Workspace(repo, "relinked", head)
+    ws.create()
+    try:
+        for make in (lambda p: os.symlink("/tmp", p), lambda p: p.write_text("now a file\n")):
+            if (ws.path / "tests").is_symlink() or (ws.path / "tests").is_file():
+                (ws.path / "tests").unlink()
+            else:
+                shutil.rmtree(ws.path / "tests")
+            make(ws.path / "tests")
+            assert sorted(ws.snapshot().changes) == [("A", "tests"), ("D", "tests/__init__.py"),
+                                                     ("D", "tests/test_calc.py")]  # fmt: skip
+    finally:
+        ws.remove(keep_branch=False)
