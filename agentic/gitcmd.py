@@ -36,13 +36,23 @@ def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-@lru_cache(maxsize=256)
 def _config_file(where: str, explicit: bool) -> str | None:
-    """The repository's shared config file (where its filter drivers are defined)."""
-    location = [f"--git-dir={where}"] if explicit else []
-    done = subprocess.run(["git", *location, "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                          cwd=None if explicit else where, env=git_env(), capture_output=True, check=False)  # fmt: skip
-    return os.path.join(os.fsdecode(done.stdout.strip()), "config") if done.returncode == 0 else None
+    """The repository's shared config file (where its filter drivers are defined); remembered once
+    found (a failure, such as a directory that is not a repository yet, is asked again)."""
+    key = (where, explicit)
+    if key not in _CONFIG_FILES:
+        location = [f"--git-dir={where}"] if explicit else []
+        done = subprocess.run(["git", *HARDENING, *location, "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                              cwd=None if explicit else where, env=git_env(), capture_output=True, check=False)  # fmt: skip
+        if done.returncode != 0:
+            return None
+        if len(_CONFIG_FILES) > 1024:
+            _CONFIG_FILES.clear()
+        _CONFIG_FILES[key] = os.path.join(os.fsdecode(done.stdout.strip()), "config")
+    return _CONFIG_FILES[key]
+
+
+_CONFIG_FILES: dict[tuple[str, bool], str] = {}
 
 
 @lru_cache(maxsize=256)
