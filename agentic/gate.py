@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Callable
@@ -104,12 +105,29 @@ class Totals:
 
 
 
-def read_junit(path: Path) -> Totals | None:
-    """Totals of a JUnit XML report, or None when it is missing or unreadable."""
+REPORT_MAX_BYTES = 64 * 1024 * 1024
+
+
+def read_report(path: Path, max_bytes: int = REPORT_MAX_BYTES) -> bytes | None:
+    """A report the tested process wrote, or None: only a regular file no larger than max_bytes is
+    read, never through a link, never blocking (the code under test may swap it for a FIFO, a
+    device, a link to /dev/zero or a huge file)."""
     try:
-        return parse_junit(path.read_bytes())
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+            return None
+        data = fh.read(max_bytes + 1)
+    return data if len(data) <= max_bytes else None
+
+
+def read_junit(path: Path) -> Totals | None:
+    """Totals of a JUnit XML report, or None when it is missing or unreadable."""
+    data = read_report(path)
+    return parse_junit(data) if data is not None else None
 
 
 def parse_junit(data: bytes) -> Totals | None:
@@ -154,6 +172,15 @@ class Baseline:
 # adds cannot stand in for the runner or the modules it writes its report with.
 GUARD = """
 import os, sys
+def _agentic_write(report, data):
+    # a fresh file renamed over the report: whatever the tests left at its name (a FIFO, a link to
+    # a device, a huge file) is replaced, never opened
+    import json, tempfile
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(report) or ".", prefix=".report-")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, report)
 def _agentic_guard(runner):
     import importlib.machinery as machinery
     here = os.path.realpath(os.getcwd())
@@ -237,9 +264,8 @@ class _Probe:
         config = session.config
         inipath = getattr(config, "inipath", None) or getattr(config, "inifile", None)
         rootpath = getattr(config, "rootpath", None) or getattr(config, "rootdir", None)
-        with open(report, "w") as fh:
-            json.dump({"collected": len(session.items), "configfile": str(inipath) if inipath else "",
-                       "rootdir": str(rootpath) if rootpath else ""}, fh)
+        _agentic_write(report, {"collected": len(session.items), "configfile": str(inipath) if inipath else "",
+                                "rootdir": str(rootpath) if rootpath else ""})
 if mode == "collect":
     sys.exit(pytest.main([*args, "--collect-only", "-q"], plugins=[_Probe()]))
 sys.exit(pytest.main(args))
@@ -273,8 +299,7 @@ _agentic_guard("")
 import json, sys, unittest
 mode, report, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 def write(data):
-    with open(report, "w") as fh:
-        json.dump(data, fh)
+    _agentic_write(report, data)
 class Runner(unittest.TextTestRunner):
     def run(self, test):
         result = super().run(test)
@@ -296,9 +321,10 @@ def unittest_argv(argv: list[str], mode: str, report: Path | str) -> list[str]:
 
 
 def read_json_report(path: Path) -> dict[str, int] | None:
+    raw = read_report(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(raw.decode("utf-8")) if raw is not None else None
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not all(isinstance(v, int) for v in data.values()):
         return None
@@ -332,9 +358,10 @@ def count_tests(argv: list[str], sandbox: Sandbox, root: Path, timeout_s: float)
         python, args = program
         report = report_dir(root) / "collect.json"
         sandbox.run([python, "-c", PYTEST, "collect", seen(sandbox, root, report), *args], timeout_s=timeout_s)
+        raw = read_report(report)
         try:
-            data = json.loads(report.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = json.loads(raw.decode("utf-8")) if raw is not None else None
+        except (ValueError, RecursionError):
             return Baseline(None)
         if not isinstance(data, dict) or not isinstance(data.get("collected"), int):
             return Baseline(None)

@@ -98,3 +98,49 @@ def test_a_tree_thousands_of_levels_deep_is_walked_without_exhausting_anything(t
     assert not any(r["is_error"] for r in results[1:4]), [r["content"][:300] for r in results]
     assert [p for _, p in outcome.changes] == ["calc.py"] or all(p == "calc.py" or p.startswith("d/")
                                                                   for _, p in outcome.changes)  # fmt: skip
+
+
+SWAP_REPORT = '''\
+import glob
+import os
+import unittest
+
+
+def swap(path):
+    os.unlink(path) if os.path.lexists(path) else None
+    {how}
+
+
+class TestSwap(unittest.TestCase):
+    def test_swap_the_report(self):
+        for folder in glob.glob(".agentic-report-*"):
+            for name in ("junit.xml", "report.json", "collect.json"):
+                swap(os.path.join(folder, name))
+'''
+SWAPS = {
+    "a FIFO": "os.mkfifo(path)",
+    "a link to /dev/zero": "os.symlink('/dev/zero', path)",
+    "a huge sparse file": "open(path, 'wb').truncate(8 * 1024 ** 3)",
+    "a device": "os.symlink('/dev/urandom', path)",
+}
+
+
+@pytest.mark.parametrize("how", sorted(SWAPS))
+def test_a_report_swapped_for_a_fifo_a_device_or_a_huge_file_neither_hangs_nor_passes(tmp_path: Path, how: str) -> None:
+    """The tests write their report the moment before they end: the gate must not block on a FIFO,
+    read /dev/zero forever or load 8 GiB, and a swapped report is no passing report."""
+    import subprocess
+
+    from tests import inproc
+    from tests.conftest import CONTRACT, make_repo
+
+    repo = make_repo(tmp_path / "repo", {**CONTRACT, "protected": ["policies/**"]})
+    (repo / "tests" / "test_swap.py").write_text(SWAP_REPORT.format(how=SWAPS[how]))
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "swap"], cwd=repo, check=True)
+    outcome = inproc.run(repo, [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}, {"tool_calls": [FINISH]}])
+    verdicts = inproc.records(outcome, "gate.verdict")
+    assert verdicts, outcome.reason
+    tests = next(c for c in verdicts[0]["checks"] if c["id"] == "tests-pass")
+    assert outcome.duration_s < 60
+    assert not tests["passed"] or "2 tests" in tests["detail"] or "3 tests" in tests["detail"], tests["detail"]
