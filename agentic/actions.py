@@ -6,6 +6,7 @@ Every outcome, refusals included, comes back as a ToolResult the model can act o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import jsonschema
 from agentic import paths, policy
 from agentic.budget import LimitExceeded
 from agentic.contract import Contract
+from agentic.diskguard import DiskGuard
 from agentic.errors import JournalMismatch
 from agentic.journal import Journal
 from agentic.models.base import ToolCall
@@ -114,6 +116,8 @@ class Dispatcher:
     # the worktree's tree after the last command, while nothing has written since (the sandbox kills
     # what a command leaves running, so only the write tools and a restore change the worktree between)
     known_tree: str | None = None
+    disk: DiskGuard | None = None  # limits.max_disk_mb across the run's commands
+    kill: Callable[[], object] = lambda: None  # kills the command in flight (the disk guard's way to stop it)
 
     def handle(
         self, call: ToolCall, ctx: ToolContext, step: int, parent: str, recorded: RecordedCall | None = None
@@ -133,6 +137,8 @@ class Dispatcher:
              "data": result.data, **({"finish": True} if result.finish else {})},
             step=step, span=span, parent=parent, idem=ctx.idempotency_key,
         )  # fmt: skip
+        if self.disk is not None and tool is not None and tool.kind in ("command", "tests"):
+            self.disk.check()  # after the result is journaled: resume does not run the command again
         return result
 
     def _handle(
@@ -237,7 +243,12 @@ class Dispatcher:
             before, self.known_tree = self.known_tree or self.tree(), None
             self.journal.append("tool.effect", {"tree": before}, step=step, span=span, parent=span, idem=idem,
                                 sync=True)  # fmt: skip
-            result = tool.execute(args, ctx)
+            with self.disk.watching(self.kill) if self.disk is not None else contextlib.nullcontext():
+                result = tool.execute(args, ctx)
+            if self.disk is not None and self.disk.tripped:
+                limit = f"{self.disk.limit // (1024 * 1024)} MiB"
+                result = replace(result, is_error=True, content=f"{result.content}\n[killed: the worktree grew past "
+                                 f"limits.max_disk_mb ({limit}) while the command ran]")  # fmt: skip
             self.known_tree = after = self.tree()
             return self._with_changes(result, before, after)
         return tool.execute(args, ctx)

@@ -43,6 +43,7 @@ class Limits:
     max_cost_usd: float | None = None  # checked before each model call against its worst case
     max_tokens_per_step: int | None = None  # the output cap sent with each model request
     max_files_changed: int | None = None  # files the agent's write tools may change
+    max_disk_mb: float = 2048.0  # how much the worktree may grow, across all the run's commands
     max_repeats: int = 3  # the same call (or error) this many times in a row: a warning; once more: stuck
     max_retries: int = 4  # of one failed model request (agentic.retry)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import platform
 import sys
 import time
@@ -19,6 +20,7 @@ from agentic.calling import Caller
 from agentic.context import window_of
 from agentic.contract import Contract
 from agentic.contract import command_env as contract_env
+from agentic.diskguard import DiskGuard, used_bytes
 from agentic.errors import ProviderError, ResumeRefused
 from agentic.journal import Journal
 from agentic.loop import Observer, Session, agent_loop
@@ -27,7 +29,7 @@ from agentic.pricing import price_of
 from agentic.prompts import Environment, system_prompt, task_message
 from agentic.ratelimit import RateLimiter, rate_for
 from agentic.redact import Redactor
-from agentic.sandbox import make_sandbox, require_sandbox
+from agentic.sandbox import kill_sandboxes, make_sandbox, require_sandbox
 from agentic.settings import Settings
 from agentic.store import SQLiteStore
 from agentic.tape import Tape
@@ -266,6 +268,7 @@ def execute(req: RunRequest) -> RunOutcome:
     if req.resuming and tape is not None:
         workspace.recover()  # what the dead harness left behind (the journal's lock is ours now)
         system, task = str(tape.start["system_prompt"]), str(tape.start["task"])
+        disk_start = tape.start.get("disk_start_bytes")
         budget.started -= tape.elapsed_s  # time totals survive the crash
         journal.append("run.resume", _resume_record(req, sandbox), sync=True)
         store.update_run(run_id, status="running", reason="", ended_at=None)
@@ -273,8 +276,10 @@ def execute(req: RunRequest) -> RunOutcome:
         guidance = instructions.render(instructions.find(repo.root, req.base_commit))
         cwd = getattr(sandbox, "where", None) or str(workspace.path)  # the repository's own path, under bubblewrap
         system, task = system_prompt(contract, Environment.here(cwd), guidance), redact(req.task)  # no secret reaches the model
+        disk_start = used_bytes(workspace.path)
         journal.append("run.start", {**_start_record(req, workspace, sandbox, system, specs),
-                                     "warnings": _warnings(req, budget)}, sync=True)  # fmt: skip
+                                     "warnings": _warnings(req, budget), "disk_start_bytes": disk_start},
+                       sync=True)  # fmt: skip
         store.add_run(
             id=run_id, task=redact(task), status="running", model=req.model.name, contract=contract.hash_ref,
             base_commit=req.base_commit, branch=workspace.branch, worktree=str(workspace.path),
@@ -287,7 +292,10 @@ def execute(req: RunRequest) -> RunOutcome:
 
     dispatcher = Dispatcher(tools, contract, journal, req.approver, redact, store.tool_switch,
                             tree=lambda: workspace.snapshot().tree, restore=restore,
-                            between=workspace.between)  # fmt: skip
+                            between=workspace.between,
+                            disk=DiskGuard(workspace.path, contract.limits.max_disk_mb,
+                                           disk_start if isinstance(disk_start, int) else None),
+                            kill=lambda: kill_sandboxes([os.path.realpath(workspace.path)]))  # fmt: skip
     limiter = _rate_limiter(req)
     caller = Caller(req.model, journal, budget, contract.limits.max_retries, limiter,
                     request_timeout_s=req.settings.request_timeout_s)  # fmt: skip

@@ -144,3 +144,44 @@ def test_a_report_swapped_for_a_fifo_a_device_or_a_huge_file_neither_hangs_nor_p
     tests = next(c for c in verdicts[0]["checks"] if c["id"] == "tests-pass")
     assert outcome.duration_s < 60
     assert not tests["passed"] or "2 tests" in tests["detail"] or "3 tests" in tests["detail"], tests["detail"]
+
+
+def disk_repo(tmp_path: Path, limit_mb: float) -> Path:
+    from tests.conftest import CONTRACT, make_repo
+
+    tools = {**CONTRACT["tools"], "run_command": {"allow": ["*"], "timeout_s": 60}}
+    return make_repo(tmp_path / "repo", {**CONTRACT, "tools": tools,
+                                         "limits": {**CONTRACT["limits"], "max_disk_mb": limit_mb}})  # fmt: skip
+
+
+def writes(files: int, mb: int, prefix: str, pause_s: float = 0.0) -> dict:  # type: ignore[type-arg]
+    script = (f"python - <<'PY'\nimport time\nfor i in range({files}):\n"
+              f"    open('{prefix}%d.bin' % i, 'wb').write(bytes({mb} * 1024 * 1024))\n    time.sleep({pause_s})\n"
+              "PY\necho wrote")  # fmt: skip
+    return {"name": "run_command", "arguments": {"command": script}}
+
+
+def test_many_small_writes_across_commands_stop_at_the_runs_disk_limit(tmp_path: Path) -> None:
+    from tests import inproc
+
+    repo = disk_repo(tmp_path, 5)
+    turns = [{"tool_calls": [writes(2, 1, f"c{n}-")]} for n in range(5)] + [{"tool_calls": [FINISH]}]
+    outcome = inproc.run(repo, turns)
+    assert outcome.status == "limit_exceeded" and "max_disk_mb" in outcome.reason, outcome.reason
+    results = inproc.tool_results(outcome)
+    assert 2 <= len(results) <= 3 and all("wrote" in r["content"] for r in results)  # stopped at the third
+
+
+def test_one_command_writing_past_the_disk_limit_is_killed(tmp_path: Path) -> None:
+    from tests import inproc
+
+    repo = disk_repo(tmp_path, 8)
+    flood = writes(400, 1, "flood-", 0.02)  # 400 MiB over 8 s if nothing stopped it
+    outcome = inproc.run(repo, [{"tool_calls": [flood]}, {"tool_calls": [FINISH]}])
+    assert outcome.status == "limit_exceeded" and "max_disk_mb" in outcome.reason, outcome.reason
+    result = inproc.tool_results(outcome)[0]
+    assert "\nwrote\n" not in result["content"] and "[killed: the worktree grew past" in result["content"]
+    worktree = next((repo / ".agentic" / "worktrees").iterdir())
+    assert sum(f.stat().st_size for f in worktree.glob("flood-*")) < 200 * 1024 * 1024
+    done = cli("resume", outcome.run_id, cwd=repo)  # the run can go on once there is room
+    assert "Traceback" not in done.stderr
