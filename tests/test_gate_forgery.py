@@ -14,6 +14,7 @@ docs/security.md ("The gate's verdict") lists these attacks and what they test.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -23,7 +24,9 @@ import pytest
 import yaml
 
 from agentic import gate, init, pins
+from agentic.contract import Contract, load_contract
 from agentic.gitcmd import git
+from agentic.settings import load_settings
 from agentic.tools.base import ToolFailure
 from tests import inproc
 from tests.conftest import write
@@ -215,6 +218,13 @@ def use_contract(root: Path, kind: str, runner: str, env: dict[str, str] | None 
     return None
 
 
+def once(root: Path, name: str | None) -> Contract:
+    """The contract (a preset's name, or the repository's own) with one gate attempt: a failed gate
+    is the verdict the test needs, and the attempts the contract allows after it only cost time."""
+    loaded = load_contract(name or load_settings(root).contract, root)
+    return dataclasses.replace(loaded, limits=dataclasses.replace(loaded.limits, max_gate_attempts=1))
+
+
 def attack_turns(files: Files, commands: list[str]) -> list[dict[str, Any]]:
     turns: list[dict[str, Any]] = [
         {"tool_calls": [{"name": "write_file", "arguments": {"path": p, "content": c}}]} for p, c in files.items()
@@ -239,7 +249,7 @@ def test_a_broken_change_is_not_accepted_through_the_runner_configuration(
     _, files, commands = ATTACKS[name]
     root = project(tmp_path, runner)
     env = {"PYTHONPATH": "."} if name == "sitecustomize" else None
-    contract = use_contract(root, kind, runner, env)
+    contract = once(root, use_contract(root, kind, runner, env))
     outcome = inproc.run(root, attack_turns(files, commands), contract)
     verdicts = inproc.records(outcome, "gate.verdict")
     assert outcome.status != "accepted", inproc.dumps(verdicts)[-3000:]
