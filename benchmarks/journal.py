@@ -63,7 +63,7 @@ class FirstRequest:
     def __init__(self) -> None:
         self.at: float | None = None
 
-    def complete(self, messages: list[Message], tools: list[ToolSpec]) -> Turn:
+    def complete(self, messages: list[Message], tools: list[ToolSpec], *, timeout_s: float | None = None) -> Turn:
         self.at = time.perf_counter()
         raise ProviderError("benchmark: stop at the first new step")
 
