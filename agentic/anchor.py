@@ -113,6 +113,17 @@ def _heads(path: Path) -> list[tuple[str, str]]:
     return out
 
 
+def _torn(journal: Path) -> bool:
+    """Whether a crash tore the journal's last record: its last line is unterminated (resume sets it
+    aside before appending, and the anchor follows the records written after)."""
+    with open(journal, "rb") as fh:
+        size = fh.seek(0, 2)
+        if size == 0:
+            return False
+        fh.seek(size - 1)
+        return fh.read(1) != b"\n"
+
+
 def check(store: Any, run_id: str, journal: Path) -> AnchorCheck:
     """Compare a journal with the head the database anchored for its run, and that anchor's HMAC."""
     row = store.journal_head(run_id)
@@ -136,6 +147,10 @@ def check(store: Any, run_id: str, journal: Path) -> AnchorCheck:
         return AnchorCheck(False, f"the journal is missing ({journal}): it was deleted; the database "
                                   f"anchored {seq} records", seq, result.hmac, origin)  # fmt: skip
     heads = _heads(journal)
+    if len(heads) == seq - 1 and _torn(journal):
+        # the anchored record is the one a crash tore (written, anchored, then cut short on disk):
+        # the journal goes on from the record before it, as resume does
+        return result
     if len(heads) < seq:
         return AnchorCheck(False, f"the journal has {len(heads)} records, the database anchored {seq}: records "
                                   "were removed", seq, result.hmac, origin)  # fmt: skip

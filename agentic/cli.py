@@ -371,11 +371,19 @@ def _finish_run(outcome: Any, json_out: bool) -> None:
 
 def _tape_of(repo: Path, run_id: str) -> tuple[Any, Any, Any]:
     """The repository, the run's row in the index, and its verified tape."""
+    from agentic.anchor import check
+    from agentic.errors import JournalMismatch
     from agentic.resume import open_tape, tidy_ended
 
     info, store = _open_store(repo)
     row = _get_run(store, run_id)
     tape = open_tape(Path(row["journal"]), row["id"])
+    anchored = check(store, row["id"], Path(row["journal"]))
+    if not anchored.ok:  # a chain intact on its own, but not the one the database anchored
+        store.close()
+        raise JournalMismatch(f"the journal of run {row['id']} is not the one recorded: {anchored.problem}",
+                              hint=f"see `agentic journal verify {row['id']}`; a run is only re-driven from the "
+                                   "journal it wrote")  # fmt: skip
     if tape.status != row["status"] and tape.status != "running":  # the index lags the journal (a crash)
         end = tape.ends[-1]
         store.update_run(row["id"], status=tape.status, reason=end.get("reason", ""), commit_sha=end.get("commit"))

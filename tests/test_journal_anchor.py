@@ -215,3 +215,15 @@ def test_the_key_is_not_readable_in_the_sandbox(tmp_path: Path) -> None:
     finally:
         box.close()
     assert key.hex() not in result.output.encode().hex() and "No such file" in result.output
+
+
+@pytest.mark.parametrize("command", [["resume", "last"], ["resume", "last", "--fork"], ["replay", "last"]])
+def test_a_rewritten_journal_is_never_re_driven(finished: tuple[Path, Path, dict[str, str]], command: list[str]) -> None:
+    repo, journal, env = finished
+    records = _records(journal)
+    end = next(r for r in records if r["kind"] == "run.end")
+    end["data"]["status"] = "interrupted"  # a finished run made to look resumable
+    _rechain(journal, records)
+    done = cli(*command, cwd=repo, env=env)
+    assert done.returncode != 0 and "is not the one recorded" in done.stderr, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
