@@ -263,8 +263,9 @@ def execute(req: RunRequest) -> RunOutcome:
         raise
     store = SQLiteStore(repo.state_dir / "agentic.db")
     journal.on_head = anchored = anchor.recorder(store, run_id)  # every head from now on, signed
-    if journal.seq:
-        anchored(journal.seq, journal.prev)  # and the current one (run.start, or the journal resumed)
+    # the current head: the journal resumed, or the empty chain before run.start (a kill between
+    # writing run.start and anchoring it then leaves one record past the anchor, as any append can)
+    anchored(journal.seq, journal.prev)
     if req.resuming and tape is not None:
         workspace.recover()  # what the dead harness left behind (the journal's lock is ours now)
         system, task = str(tape.start["system_prompt"]), str(tape.start["task"])

@@ -2,6 +2,7 @@
 
 AGENTIC_CRASH_AFTER=N   SIGKILL the process right after its N-th journal append (0: never)
 AGENTIC_CRASH_TORN=1    ...after cutting that last record in half first (a write torn by the crash)
+AGENTIC_CRASH_UNANCHORED=1  ...after writing that record, before the run database anchors it
 AGENTIC_CRASH_IN_WRITE=N  SIGKILL inside the N-th file write, its temporary file written, not yet renamed
 AGENTIC_COUNT_FILE=F    append the idempotency key of every side effect that completed (a write
                         applied, a command run) to F, fsynced, before the harness records its result
@@ -25,6 +26,7 @@ CRASH_AFTER = int(os.environ.get("AGENTIC_CRASH_AFTER", "0"))
 CRASH_IN_WRITE = int(os.environ.get("AGENTIC_CRASH_IN_WRITE", "0"))
 _writes = 0
 TORN = os.environ.get("AGENTIC_CRASH_TORN") == "1"
+UNANCHORED = os.environ.get("AGENTIC_CRASH_UNANCHORED") == "1"
 COUNT_FILE = os.environ.get("AGENTIC_COUNT_FILE")
 _appends = 0
 
@@ -39,8 +41,14 @@ def _count(key: str) -> None:
             os.close(fd)
 
 
+def _die(seq: int, head: str) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _append(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     global _appends
+    if UNANCHORED and _appends + 1 == CRASH_AFTER and self.on_head is not None:
+        self.on_head = _die  # the record is on disk; its anchor never reaches the database
     record = _original_append(self, *args, **kwargs)
     _appends += 1
     if _appends == CRASH_AFTER:

@@ -229,6 +229,8 @@ def test_sigkill_at_every_journal_boundary_then_resume(reference: Ending, crash_
         specs.append((f"after-{n}", [None], {"AGENTIC_CRASH_AFTER": str(n)}))
         if n % 4 == 0:  # and the record it was writing torn in half
             specs.append((f"torn-{n}", [None], {"AGENTIC_CRASH_AFTER": str(n), "AGENTIC_CRASH_TORN": "1"}))
+        if n in (1, 2) or n % 5 == 0:  # written, not yet anchored in the run database
+            specs.append((f"unanchored-{n}", [None], {"AGENTIC_CRASH_AFTER": str(n), "AGENTIC_CRASH_UNANCHORED": "1"}))
     for n in (1, 2):  # inside each file write: its temporary file written, not yet renamed over the target
         specs.append((f"in-write-{n}", [None], {"AGENTIC_CRASH_IN_WRITE": str(n)}))
     run_trials(specs, crash_root, reference)
