@@ -81,6 +81,11 @@ def make_repo(root: Path, contract: dict[str, Any] | None = None) -> Path:
     write(root / "tests" / "test_calc.py", TESTS)
     write(root / ".env", "SECRET_TOKEN=canary-0123456789abcdef\n")
     write(root / "policies" / "contract.yaml", yaml.safe_dump(contract or CONTRACT, sort_keys=False))
+    return commit_initial(root)
+
+
+def commit_initial(root: Path) -> Path:
+    """`git init` the directory as the person would (their identity) and commit everything in it."""
     git(["init", "--quiet", "--initial-branch=main"], root)
     git(["config", "user.name", "Test Person"], root)
     git(["config", "user.email", "test@example.invalid"], root)

@@ -29,7 +29,7 @@ from agentic.gitcmd import git
 from agentic.settings import load_settings
 from agentic.tools.base import ToolFailure
 from tests import inproc
-from tests.conftest import write
+from tests.conftest import commit_initial, write
 from tests.test_gate import UNITTESTS as TESTS  # three tests, one of them failing on the bug
 
 CALC = "def average(values):\n    return sum(values) / (len(values) - 1) if values else 0.0\n"
@@ -165,12 +165,7 @@ def project(tmp_path: Path, runner: str) -> Path:
         write(root / "tests" / "test_calc.py", TESTS)
     if runner == "make":
         write(root / "Makefile", MAKEFILE)
-    git(["init", "--quiet", "--initial-branch=main"], root)
-    git(["config", "user.name", "Test Person"], root)
-    git(["config", "user.email", "test@example.invalid"], root)
-    git(["add", "--all"], root)
-    git(["commit", "--quiet", "-m", "initial"], root)
-    return root
+    return commit_initial(root)
 
 
 def bare_contract(runner: str, env: dict[str, str] | None = None) -> dict[str, Any]:
