@@ -1,3 +1,3 @@
-from agentic.cli import main
+from agentic.cli.app import main
 
 main()

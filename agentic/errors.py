@@ -18,6 +18,8 @@
 
 Errors the *model* causes (bad tool arguments, a denied path) are not exceptions that leave the
 loop: they become tool results the model can act on.
+
+    ToolFailure                       not shown as an error: the tool's result says it to the model
 """
 
 from __future__ import annotations
@@ -122,3 +124,7 @@ class WorkspaceError(AgenticError):
 
 class JournalMismatch(AgenticError):
     exit_code = 1
+
+
+class ToolFailure(Exception):
+    """Raised by a tool for an error the model caused and can act on (no such file, text not found)."""

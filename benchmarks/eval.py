@@ -93,8 +93,8 @@ def generate(directory: Path, count: int) -> Path:
 
 
 def run(suite: Path, repeats: int, concurrency: int) -> tuple[float, list[object], object]:
-    from agentic.eval import Evaluator, Options, summary_of
-    from agentic.scenarios import load_all
+    from agentic.eval.runner import Evaluator, Options, summary_of
+    from agentic.eval.scenarios import load_all
 
     scenarios = load_all([suite])
     started = time.time()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from agentic.gatecheck import GateRequest, run_gate
+from agentic.gate.hook import GateRequest, run_gate
 
 CONTRACT = {
     "version": 1,

@@ -24,16 +24,16 @@ from typing import Any
 
 import yaml
 
-from agentic.contract import load_contract
+from agentic.config.settings import load_settings
 from agentic.errors import ProviderError
-from agentic.journal import Journal
+from agentic.journal.records import Journal
 from agentic.models.base import Message, ToolSpec, Turn
 from agentic.models.scripted import ScriptedModel
-from agentic.replay import replay
-from agentic.resume import check_resumable, open_tape
-from agentic.runner import RunRequest, execute
-from agentic.settings import load_settings
-from agentic.workspace import find_repo
+from agentic.policy.contract import load_contract
+from agentic.run.replay import replay
+from agentic.run.resume import check_resumable, open_tape
+from agentic.run.runner import RunRequest, execute
+from agentic.workspace.core import find_repo
 
 CONTRACT = {
     "version": 1,
@@ -94,8 +94,8 @@ def bench_appends(directory: Path, count: int, sync: bool, anchored: bool = Fals
     """Records/s; `anchored`: each head also recorded, HMAC-signed, in a run database (agentic.anchor)."""
     journal = Journal(directory, "bench")
     if anchored:
-        from agentic.anchor import recorder
-        from agentic.store import SQLiteStore
+        from agentic.journal.anchor import recorder
+        from agentic.journal.store import SQLiteStore
 
         journal.on_head = recorder(SQLiteStore(directory / "agentic.db"), "bench")
     payload = {"id": "call_1", "tool": "read_file", "content": "x" * 400, "is_error": False, "data": {"path": "a.py"}}
@@ -111,8 +111,8 @@ def bench_step(directory: Path, count: int, anchored: bool = False) -> float:
     """Seconds the journal adds to one write step: its six records, the write's intent fsynced."""
     journal = Journal(directory, "bench")
     if anchored:
-        from agentic.anchor import recorder
-        from agentic.store import SQLiteStore
+        from agentic.journal.anchor import recorder
+        from agentic.journal.store import SQLiteStore
 
         journal.on_head = recorder(SQLiteStore(directory / "agentic.db"), "bench")
     message = {"role": "assistant", "content": "Editing.", "tool_calls": [{"id": "c", "name": "edit_file",

@@ -25,8 +25,8 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from agentic.contract import load_contract
-from agentic.policy import decide
+from agentic.policy.contract import load_contract
+from agentic.policy.engine import decide
 
 DEFAULT_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "realcmds" / "sample.jsonl"
 ROOT = "/repo"

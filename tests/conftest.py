@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from agentic.gitcmd import git
+from agentic.git.cmd import git
 
 CALC = """\
 def average(values):

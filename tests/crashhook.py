@@ -18,9 +18,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agentic import journal as journal_module
-from agentic import paths
+from agentic.journal import records as journal_module
 from agentic.tools import commands, files
+from agentic.util import paths
 
 CRASH_AFTER = int(os.environ.get("AGENTIC_CRASH_AFTER", "0"))
 CRASH_IN_WRITE = int(os.environ.get("AGENTIC_CRASH_IN_WRITE", "0"))
@@ -104,7 +104,7 @@ for cls in (commands.RunCommand, commands.RunTests):
     cls.execute = _counted_execute(cls.execute)  # type: ignore[method-assign]
 
 if __name__ == "__main__":
-    from agentic.cli import main
+    from agentic.cli.app import main
 
     sys.argv = ["agentic", *sys.argv[1:]]
     main()

@@ -8,13 +8,13 @@ from typing import Any
 
 import yaml
 
-from agentic import policy
-from agentic.contract import Contract, load_contract
-from agentic.journal import payload, read_records
+from agentic.config.settings import load_settings
+from agentic.journal.records import payload, read_records
 from agentic.models import load_model
-from agentic.runner import RunOutcome, RunRequest, execute
-from agentic.settings import load_settings
-from agentic.workspace import find_repo
+from agentic.policy import engine as policy
+from agentic.policy.contract import Contract, load_contract
+from agentic.run.runner import RunOutcome, RunRequest, execute
+from agentic.workspace.core import find_repo
 
 
 def run(

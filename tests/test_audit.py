@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from agentic.audit import audit_run
-from agentic.journal import Journal, payload, read_records
-from agentic.report import money, timeline, timeline_table, totals
+from agentic.journal.records import Journal, payload, read_records
+from agentic.reports.audit import audit_run
+from agentic.reports.summary import money, timeline, timeline_table, totals
 from tests.conftest import FINISH, FIX, cli, make_repo, write_script
 
 ENV_RULE = "tools.read_file.deny[0] '.env*'"

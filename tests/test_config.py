@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agentic.contract import PRESETS, load_contract, load_contract_file
+from agentic.config.settings import load_settings
 from agentic.errors import ConfigError
-from agentic.settings import load_settings
+from agentic.policy.contract import PRESETS, load_contract, load_contract_file
 from tests.conftest import cli, write
 
 GOOD = """\

@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
-from agentic.context import estimate, fit, window_of
-from agentic.gitcmd import git
-from agentic.journal import payload, read_records
+from agentic.agent.context import estimate, fit, window_of
+from agentic.git.cmd import git
+from agentic.journal.records import payload, read_records
 from agentic.models.base import Message
 from tests.conftest import FINISH, FIX, cli, summary_of
 from tests.fakeprovider import FakeProvider

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agentic.contract import command_env, parse_contract
 from agentic.errors import ConfigError
-from agentic.sandbox import make_sandbox
-from agentic.yamlfile import parse
+from agentic.policy.contract import command_env, parse_contract
+from agentic.sandbox.core import make_sandbox
+from agentic.util.yamlfile import parse
 from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, write_script
 
 SECRET = "sk-" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"
@@ -97,7 +97,7 @@ def test_files_the_contract_denies_to_read_file_are_empty_for_commands_too(tmp_p
     ({"allow": True}, ()), ({"deny": True}, ()), ({"allow": True, "deny": [".env*", "*.pem"]}, (".env*", "*.pem")),
 ])  # fmt: skip
 def test_the_secret_globs_are_the_read_files_deny_patterns_only(read_file: dict, expected: tuple) -> None:  # type: ignore[type-arg]
-    from agentic.runner import secret_globs
+    from agentic.run.runner import secret_globs
 
     text = yaml.safe_dump({**CONTRACT, "tools": {**CONTRACT["tools"], "read_file": read_file}})
     assert secret_globs(load(text)) == expected

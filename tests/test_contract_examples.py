@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agentic.contract import PRESETS, load_contract_file
+from agentic.policy.contract import PRESETS, load_contract_file
 from tests.conftest import cli
 
 ROOT = Path(__file__).resolve().parent.parent

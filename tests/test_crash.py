@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from agentic.gitcmd import git
-from agentic.journal import read_records, verify
-from agentic.tape import Tape
+from agentic.git.cmd import git
+from agentic.journal.records import read_records, verify
+from agentic.journal.tape import Tape
 from tests.conftest import CONTRACT, FINISH, FIX, make_repo, write, write_script
 
 HOOK = Path(__file__).with_name("crashhook.py")

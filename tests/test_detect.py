@@ -1,4 +1,4 @@
-"""Test-command detection from all the evidence (agentic/detect.py): each source, the weighing, the
+"""Test-command detection from all the evidence (agentic/gate/detect.py): each source, the weighing, the
 check that a runner starts in the project's environment, and what `agentic init` says or asks when
 the evidence disagrees. Real repositories in temp dirs; the interpreter checks run real subprocesses
 against a `python` on PATH that is this interpreter, and a checkout's .venv without pytest."""
@@ -15,8 +15,9 @@ import pytest
 import yaml
 from rich.console import Console
 
-from agentic import detect, init
-from agentic.contract import load_contract
+from agentic.cli import init
+from agentic.gate import detect
+from agentic.policy.contract import load_contract
 from tests.conftest import cli
 from tests.test_init import new_repo
 

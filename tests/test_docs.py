@@ -1,11 +1,12 @@
 """The documentation stays true: generated references current and complete, links resolve, defaults agree.
 
-When a test here says the generated pages are stale, run `python -m agentic.docgen` and commit the result.
+When a test here says the generated pages are stale, run `python -m devtools.docgen` and commit the result.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import subprocess
 import sys
@@ -14,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from agentic import docgen
+from devtools import docgen
 
 ROOT = Path(__file__).resolve().parent.parent
-REGENERATE = "run `python -m agentic.docgen` (from the repository root) and commit docs/reference/"
+REGENERATE = "run `python -m devtools.docgen` (from the repository root) and commit docs/reference/"
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def test_every_schema_property_is_in_its_reference(name: str, generated: dict[Pa
 @pytest.mark.parametrize("name", docgen.schema_names())
 def test_every_keyword_a_schema_uses_is_rendered(name: str) -> None:
     unknown = docgen.unrendered_keywords(docgen.load_schema(name))
-    assert not unknown, f"{name}.schema.json uses {unknown}: teach agentic/docgen.py to render them"
+    assert not unknown, f"{name}.schema.json uses {unknown}: teach devtools/docgen.py to render them"
 
 
 def _enum_values(node: object) -> list[str]:
@@ -84,7 +85,7 @@ def test_contract_reference_shows_types_constraints_and_defaults() -> None:
 
 
 def test_settings_reference_shows_the_built_in_defaults() -> None:
-    from agentic.settings import Settings
+    from agentic.config.settings import Settings
 
     page = docgen.settings_reference()
     assert "one of `auto`, `bubblewrap`" in _row(page, "sandbox")
@@ -98,7 +99,7 @@ def _row(page: str, key: str) -> str:
 
 
 def test_defaults_stated_in_the_contract_schema_match_the_code() -> None:
-    from agentic.contract import Limits
+    from agentic.policy.contract import Limits
 
     limits = docgen.load_schema("contract")["properties"]["limits"]["properties"]
     for f in dataclasses.fields(Limits):
@@ -156,7 +157,7 @@ def test_main_check_exits_1_naming_stale_pages_and_what_to_run(tmp_path: Path) -
     said: list[str] = []
     assert docgen.main(["--check", "--root", str(tmp_path)], out=said.append) == 1
     assert "stale: docs/reference/cli.md" in said and "stale: docs/reference/contract.md" in said
-    assert said[-1] == "regenerate with: python -m agentic.docgen"
+    assert said[-1] == "regenerate with: python -m devtools.docgen"
     assert not (tmp_path / "docs").exists()
     assert docgen.main(["--root", str(tmp_path)], out=said.append) == 0
     said.clear()
@@ -164,14 +165,15 @@ def test_main_check_exits_1_naming_stale_pages_and_what_to_run(tmp_path: Path) -
     assert said == ["generated docs are up to date"]
 
 
-def test_the_cli_does_not_import_the_generator_and_importing_it_does_nothing(tmp_path: Path) -> None:
+def test_the_generator_is_not_in_the_runtime_package_and_importing_it_does_nothing(tmp_path: Path) -> None:
     def probe(code: str) -> str:
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path, env=env)
         return done.stdout.strip()
 
-    assert probe("import sys, agentic.cli; print('agentic.docgen' in sys.modules)") == "False"
-    loaded = probe("import sys, agentic.docgen; print(' '.join(m for m in sys.modules if m.startswith('agentic')))")
-    assert set(loaded.split()) == {"agentic", "agentic.docgen"}  # typer, the CLI and settings only when used
+    assert probe("import importlib.util as u; print(u.find_spec('agentic.docgen'))") == "None"
+    loaded = probe("import sys, devtools.docgen; print(' '.join(m for m in sys.modules if m.startswith(('agentic', 'devtools'))))")
+    assert set(loaded.split()) == {"devtools", "devtools.docgen"}  # typer, the CLI and settings only when used
     assert list(tmp_path.iterdir()) == []
 
 
@@ -273,7 +275,7 @@ def test_relative_links_point_to_existing_files_and_anchors(page: Path) -> None:
 def test_every_command_has_an_example_in_its_help() -> None:
     import typer.main
 
-    from agentic.cli import app
+    from agentic.cli.app import app
 
     missing: list[str] = []
 

@@ -7,8 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from agentic.gitcmd import git
-from agentic.journal import payload, read_records
+from agentic.git.cmd import git
+from agentic.journal.records import payload, read_records
 from tests.conftest import FINISH, FIX, cli, make_repo, write_script
 
 
@@ -61,7 +61,7 @@ def test_without_bubblewrap_auto_falls_back_to_landlock(tmp_path: Path) -> None:
 
     import pytest
 
-    from agentic import landlock
+    from agentic.sandbox import landlock
 
     if landlock.abi_version() <= 0:
         pytest.skip("Landlock is not available on this kernel")

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from agentic.errors import ConfigError, UsageError
-from agentic.evalstats import (
+from agentic.eval.stats import (
     Attempt,
     EvalSummary,
     compare,

@@ -10,9 +10,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from agentic.paths import PathRefused
 from agentic.tools.base import ToolContext, ToolFailure, ToolResult
 from agentic.tools.files import FILE_TOOLS
+from agentic.util.paths import PathRefused
 
 TOOLS = {tool.name: tool for tool in FILE_TOOLS}
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from agentic.gate import count_collected, is_pytest, read_junit
-from agentic.gitcmd import git
-from agentic.journal import payload, read_records
+from agentic.gate.checks import count_collected, is_pytest, read_junit
+from agentic.git.cmd import git
+from agentic.journal.records import payload, read_records
 from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, write, write_script
 
 PYTESTS = '''\

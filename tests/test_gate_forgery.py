@@ -23,10 +23,12 @@ from typing import Any
 import pytest
 import yaml
 
-from agentic import gate, init, pins
-from agentic.contract import Contract, load_contract
-from agentic.gitcmd import git
-from agentic.settings import load_settings
+from agentic.cli import init
+from agentic.config.settings import load_settings
+from agentic.gate import checks as gate
+from agentic.gate import pins
+from agentic.git.cmd import git
+from agentic.policy.contract import Contract, load_contract
 from agentic.tools.base import ToolFailure
 from tests import inproc
 from tests.conftest import commit_initial, write

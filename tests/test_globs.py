@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from agentic import globs
+from agentic.util import globs
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ def test_compiled_patterns_are_cached() -> None:
 
 
 def test_negated_globs() -> None:
-    from agentic import globs
+    from agentic.util import globs
 
     assert globs.match("!src/**", "docs/a.md") and globs.match("!src/**", "setup.py")
     assert not globs.match("!src/**", "src/a.py") and not globs.match("!src/**", "src")

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agentic.globs import match_any
-from agentic.hostexec import host_env, protected_globs
-from agentic.notify import NotifyConfig, run_command
+from agentic.run.notify import NotifyConfig, run_command
+from agentic.sandbox.hostexec import host_env, protected_globs
+from agentic.util.globs import match_any
 from tests import inproc
 from tests.conftest import CONTRACT, FINISH, FIX, make_repo
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from agentic.gitcmd import git
-from agentic.journal import payload, read_records
+from agentic.git.cmd import git
+from agentic.journal.records import payload, read_records
 from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, write_script
 
 CANARY = "canary-secret-5f3a9c1e7b2d4086"

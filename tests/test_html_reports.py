@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from agentic.evalstats import Attempt, compare, summarize, write_html
-from agentic.htmlreport import esc, run_page
+from agentic.eval.stats import Attempt, compare, summarize, write_html
+from agentic.reports.html import esc, run_page
 from tests.conftest import FINISH, cli, write_script
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from rich.console import Console
 
-from agentic import init
-from agentic.contract import load_contract
-from agentic.gitcmd import git
-from agentic.settings import load_settings
+from agentic.cli import init
+from agentic.config.settings import load_settings
+from agentic.git.cmd import git
+from agentic.policy.contract import load_contract
 from tests.conftest import cli, write
 
 NPM_DEFAULT = {"scripts": {"test": 'echo "Error: no test specified" && exit 1'}}

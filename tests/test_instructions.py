@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agentic.contract import load_contract
-from agentic.gitcmd import git
-from agentic.instructions import find, render
-from agentic.prompts import Environment, system_prompt
+from agentic.agent.instructions import find, render
+from agentic.agent.prompts import Environment, system_prompt
+from agentic.git.cmd import git
+from agentic.policy.contract import load_contract
 from tests.conftest import FINISH, FIX, make_repo
 from tests.inproc import records, run
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agentic.journal import BLOB_THRESHOLD, Journal, payload, read_records, verify
-from agentic.redact import Redactor
+from agentic.journal.records import BLOB_THRESHOLD, Journal, payload, read_records, verify
+from agentic.util.redact import Redactor
 from tests.conftest import FINISH, FIX, cli, write_script
 
 
@@ -101,7 +101,7 @@ def test_cli_verify(repo: Path) -> None:
 def test_every_record_of_a_run_matches_the_schema(repo: Path) -> None:
     import jsonschema
 
-    from agentic.yamlfile import schema
+    from agentic.util.yamlfile import schema
 
     turns = [{"tool_calls": [{"name": "read_file", "arguments": {"path": ".env"}}]}, {"tool_calls": [FINISH]},
              {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}]  # fmt: skip
@@ -119,7 +119,7 @@ def test_every_record_of_a_run_matches_the_schema(repo: Path) -> None:
 def test_the_schema_knows_every_kind_the_harness_writes() -> None:
     import re
 
-    from agentic.yamlfile import schema
+    from agentic.util.yamlfile import schema
 
     known = set(schema("journal-record")["properties"]["kind"]["enum"])
     source = "".join(p.read_text() for p in (Path(__file__).parent.parent / "agentic").rglob("*.py"))

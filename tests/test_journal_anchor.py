@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from agentic.journal import GENESIS, record_hash, verify
+from agentic.journal.records import GENESIS, record_hash, verify
 from tests.conftest import FINISH, FIX, cli, make_repo, write_script
 
 
@@ -163,9 +163,9 @@ def test_without_the_key_the_head_is_still_anchored(finished: tuple[Path, Path, 
 
 
 def test_a_crash_between_the_write_and_the_anchor_is_not_tampering(tmp_path: Path) -> None:
-    from agentic import anchor
-    from agentic.journal import Journal
-    from agentic.store import SQLiteStore
+    from agentic.journal import anchor
+    from agentic.journal.records import Journal
+    from agentic.journal.store import SQLiteStore
 
     store = SQLiteStore(tmp_path / "agentic.db")
     journal = Journal(tmp_path / "runs" / "r", "r")
@@ -180,9 +180,9 @@ def test_a_crash_between_the_write_and_the_anchor_is_not_tampering(tmp_path: Pat
 
 
 def test_the_migration_anchors_existing_runs_at_their_current_head(tmp_path: Path) -> None:
-    from agentic import store as store_module
-    from agentic.anchor import check
-    from agentic.journal import Journal
+    from agentic.journal import store as store_module
+    from agentic.journal.anchor import check
+    from agentic.journal.records import Journal
 
     journal = Journal(tmp_path / "runs" / "old", "old")
     journal.append("run.start", {})
@@ -201,8 +201,8 @@ def test_the_migration_anchors_existing_runs_at_their_current_head(tmp_path: Pat
 
 
 def test_the_key_is_not_readable_in_the_sandbox(tmp_path: Path) -> None:
-    from agentic.anchor import key_file, master_key
-    from agentic.sandbox import make_sandbox, sandbox_level
+    from agentic.journal.anchor import key_file, master_key
+    from agentic.sandbox.core import make_sandbox, sandbox_level
 
     if sandbox_level().name != "bubblewrap":
         pytest.skip("needs bubblewrap")

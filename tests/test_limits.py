@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from agentic.journal import payload, read_records
+from agentic.journal.records import payload, read_records
 from agentic.models.base import Usage
-from agentic.pricing import FREE, price_of
+from agentic.models.pricing import FREE, price_of
 from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, summary_of, write_script
 from tests.fakeprovider import FakeProvider
 

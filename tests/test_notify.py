@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 import yaml
 
-from agentic.journal import payload, read_records, verify
-from agentic.notify import (
+from agentic.config.settings import load_settings
+from agentic.journal.records import payload, read_records, verify
+from agentic.run.notify import (
     NotifyConfig,
     idempotency_key,
     make_payload,
     send,
     verify_signature,
 )
-from agentic.settings import load_settings
 from tests.conftest import FINISH, FIX, cli, write_script
 
 SECRET = "hook-signing-value-5b1f0e7c9d"  # its variable's name does not look secret: redaction cannot hide it

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from agentic import paths
-from agentic.paths import FileTooLarge, PathRefused
 from agentic.tools.base import ToolFailure
+from agentic.util import paths
+from agentic.util.paths import FileTooLarge, PathRefused
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from agentic.contract import Rule, load_contract
-from agentic.decision import Decision
-from agentic.policy import decide
-from agentic.shell.decide import decide_script
-from agentic.shell.flags import dangerous_flags, program_name
+from agentic.policy.contract import Rule, load_contract
+from agentic.policy.decision import Decision
+from agentic.policy.engine import decide
+from agentic.policy.shell.decide import decide_script
+from agentic.policy.shell.flags import dangerous_flags, program_name
 
 
 def decide_command(tool: str, rule: Rule, command: str) -> Decision:

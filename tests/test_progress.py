@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from agentic import policy
-from agentic.journal import payload, read_records
-from agentic.progress import JsonEvents, LineProgress, LiveProgress, Tee, for_output, pausing
+from agentic.journal.records import payload, read_records
+from agentic.observe.progress import JsonEvents, LineProgress, LiveProgress, Tee, for_output, pausing
+from agentic.policy import engine as policy
 from tests.conftest import CONTRACT, FINISH, FIX, cli, events_of, make_repo, summary_of, write_script
 
 READ_ENV = {"tool_calls": [{"name": "read_file", "arguments": {"path": ".env"}}]}
@@ -169,7 +169,7 @@ def test_live_display_never_raises_and_degrades_to_lines(monkeypatch: pytest.Mon
         for record, data in odd:
             live(record, data)
         rendered(live.view())
-    monkeypatch.setattr("agentic.progress.render", lambda state: 1 / 0)
+    monkeypatch.setattr("agentic.observe.progress.render", lambda state: 1 / 0)
     assert "display unavailable" in rendered(live.view())  # Live's refresh thread never sees an exception
     broken = LiveProgress(console)
     monkeypatch.setattr(LiveProgress, "_start", lambda self: 1 / 0)
@@ -304,7 +304,7 @@ def test_agentic_run_under_a_pseudo_terminal_shows_the_live_display(tmp_path: Pa
 def test_eval_progress_lines_and_the_live_bar_at_a_terminal() -> None:
     from types import SimpleNamespace
 
-    from agentic.progress import EvalProgress
+    from agentic.observe.progress import EvalProgress
 
     def result(verdict: str, scenario: str, reason: str = "") -> Any:
         return SimpleNamespace(attempt=SimpleNamespace(verdict=verdict, scenario=scenario, attempt=1, status="accepted",

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from agentic.journal import payload, read_records
-from agentic.ratelimit import Rate, RateLimiter, rate_for
+from agentic.journal.records import payload, read_records
+from agentic.models.ratelimit import Rate, RateLimiter, rate_for
 from tests.conftest import FINISH, FIX, cli, summary_of
 from tests.fakeprovider import FakeProvider
 
@@ -62,7 +62,7 @@ def test_tokens_per_minute_count_what_calls_really_used(tmp_path: Path) -> None:
 
 def test_processes_sharing_the_file_share_the_limit(tmp_path: Path) -> None:
     code = (
-        "import sys, time; from pathlib import Path; from agentic.ratelimit import Rate, RateLimiter\n"
+        "import sys, time; from pathlib import Path; from agentic.models.ratelimit import Rate, RateLimiter\n"
         "seen = []\n"
         "def clock(): seen.append(time.time()); return seen[-1]\n"  # the last reading is the booking's time
         "r = RateLimiter(Path(sys.argv[1]), Rate('openai', 2, None), clock=clock, window_s=1.0)\n"

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agentic.gitcmd import git
-from agentic.workspace import Workspace
+from agentic.git.cmd import git
+from agentic.workspace.core import Workspace
 from tests import inproc
 from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agentic.redact import Redactor, dotenv_secrets, looks_secret, parse_dotenv
+from agentic.util.redact import Redactor, dotenv_secrets, looks_secret, parse_dotenv
 
 DOTENV = """\
 # database

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agentic.redact import Redactor
+from agentic.util.redact import Redactor
 from tests import inproc
 from tests.conftest import CONTRACT, FIX, cli, make_repo
 

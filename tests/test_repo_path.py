@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agentic.gitcmd import git
+from agentic.git.cmd import git
 from tests.conftest import CONTRACT, FINISH, FIX, make_repo, write
 from tests.inproc import run, tool_results
 from tests.test_shell_runs import DEFAULT
@@ -137,7 +137,7 @@ def test_git_in_the_sandbox_sees_the_runs_branch_and_nothing_of_the_persons(kind
 
 
 def test_the_views_object_store_holds_what_its_tips_reach_and_stays_few_packs(tmp_path: Path) -> None:
-    from agentic.gitview import MAX_PACKS, object_store
+    from agentic.git.view import MAX_PACKS, object_store
 
     repo = make_repo(tmp_path / "repo")
     common, store = repo / ".git", tmp_path / "store"

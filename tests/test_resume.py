@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from agentic.gitcmd import git
-from agentic.journal import payload, read_records, verify
+from agentic.git.cmd import git
+from agentic.journal.records import payload, read_records, verify
 from tests.conftest import CONTRACT, FINISH, FIX, cli, start_run, wait_for_journal, write_script
 from tests.fakeprovider import FakeProvider
 

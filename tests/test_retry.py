@@ -8,7 +8,7 @@ import random
 import pytest
 
 from agentic.errors import ProviderRequestError, RetriesExhausted
-from agentic.retry import Backoff, Retrier, parse_retry_after
+from agentic.util.retry import Backoff, Retrier, parse_retry_after
 
 
 def failing(*errors: ProviderRequestError, answer: str = "ok") -> tuple[list[int], object]:

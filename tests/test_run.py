@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from agentic.gitcmd import git
-from agentic.journal import payload, read_records, record_hash
+from agentic.git.cmd import git
+from agentic.journal.records import payload, read_records, record_hash
 from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, write_script
 
 

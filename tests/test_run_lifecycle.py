@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from agentic.gitcmd import git
+from agentic.git.cmd import git
 from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, start_run, wait_for_journal, write_script
 
 

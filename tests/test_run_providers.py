@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agentic.journal import payload, read_records
+from agentic.journal.records import payload, read_records
 from tests.conftest import FINISH, FIX, cli
 from tests.fakeprovider import FakeProvider
 

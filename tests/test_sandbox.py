@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
-from agentic import landlock, sandbox, seccomp
 from agentic.errors import SandboxUnavailable
-from agentic.sandbox import (
+from agentic.sandbox import core as sandbox
+from agentic.sandbox import landlock, seccomp
+from agentic.sandbox.core import (
     BubblewrapSandbox,
     CommandResult,
     LandlockSandbox,
@@ -691,7 +692,7 @@ def test_it_dies_with_the_harness(open_dir: Path) -> None:
         import os, signal, sys
         sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
         from pathlib import Path
-        from agentic.sandbox import BubblewrapSandbox
+        from agentic.sandbox.core import BubblewrapSandbox
         box = BubblewrapSandbox(Path({str(worktree)!r}), persistent=True)
         assert box.run(["true"], timeout_s=10).ok
         os.kill(os.getpid(), signal.SIGKILL)

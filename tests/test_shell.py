@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from agentic.contract import Rule, load_contract
-from agentic.decision import Decision
-from agentic.policy import decide, decide_command
-from agentic.shell.decide import command_matches, decide_script
-from agentic.shell.parse import ParseError, parse
+from agentic.policy.contract import Rule, load_contract
+from agentic.policy.decision import Decision
+from agentic.policy.engine import decide, decide_command
+from agentic.policy.shell.decide import command_matches, decide_script
+from agentic.policy.shell.parse import ParseError, parse
 
 DEFAULT = load_contract("default", None)
 STRICT = load_contract("strict", None)

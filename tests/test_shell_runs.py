@@ -11,9 +11,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from agentic.audit import audit_run, provenance
-from agentic.contract import Rule, load_contract
-from agentic.gitcmd import git
+from agentic.git.cmd import git
+from agentic.policy.contract import Rule, load_contract
+from agentic.reports.audit import audit_run, provenance
 from tests.conftest import CONTRACT, FIX, cli, make_repo
 from tests.inproc import records, run, tool_results
 

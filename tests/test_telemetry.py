@@ -14,9 +14,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from agentic import telemetry
-from agentic.journal import payload, read_records
-from agentic.telemetry import TraceListener
+from agentic.journal.records import payload, read_records
+from agentic.observe import telemetry
+from agentic.observe.telemetry import TraceListener
 from tests.conftest import FINISH, FIX, cli, make_repo, summary_of, write_script
 
 Records = list[tuple[dict[str, Any], dict[str, Any]]]

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from agentic.journal import Journal
-from agentic.report import INVISIBLE, clean, inert, timeline, timeline_lines, timeline_table
+from agentic.journal.records import Journal
+from agentic.reports.summary import INVISIBLE, clean, inert, timeline, timeline_lines, timeline_table
 
 ATTACKS = {
     "osc8 hyperlink (ST)": "\x1b]8;;https://evil.example/\x1b\\click me\x1b]8;;\x1b\\",
@@ -119,7 +119,7 @@ def test_show_renders_a_hostile_journal_inertly(tmp_path: Path) -> None:
 
 
 def test_audit_renders_a_hostile_journal_inertly(tmp_path: Path) -> None:
-    from agentic.audit import audit_run, render
+    from agentic.reports.audit import audit_run, render
 
     report = audit_run(_hostile_journal(tmp_path), {"ok": False, "problem": ATTACKS["rich stray close"],
                                                    "anchored_seq": 1, "hmac": "bad", "origin": "run"})  # fmt: skip
@@ -131,8 +131,8 @@ def test_audit_renders_a_hostile_journal_inertly(tmp_path: Path) -> None:
 
 
 def test_the_live_display_and_plain_progress_are_inert(tmp_path: Path) -> None:
-    from agentic import progress
-    from agentic.journal import payload, read_records
+    from agentic.journal.records import payload, read_records
+    from agentic.observe import progress
 
     path = _hostile_journal(tmp_path)
     records = [(r, payload(r, path.parent)) for r in read_records(path)]
@@ -150,7 +150,7 @@ def test_the_live_display_and_plain_progress_are_inert(tmp_path: Path) -> None:
 def test_the_approval_prompt_is_inert(monkeypatch: pytest.MonkeyPatch) -> None:
     from rich.prompt import Confirm
 
-    from agentic import cli
+    from agentic.cli import app as cli
 
     console, buffer = _console()
     monkeypatch.setattr(cli, "err", console)
@@ -164,7 +164,7 @@ def test_the_approval_prompt_is_inert(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_error_messages_are_inert(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agentic import cli
+    from agentic.cli import app as cli
     from agentic.errors import UsageError
 
     console, buffer = _console()

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from agentic.errors import MissingCredentials, ProviderError, ProviderRequestError
 from agentic.models.base import Message, Usage
-from agentic.retry import parse_retry_after
+from agentic.util.retry import parse_retry_after
 
 if TYPE_CHECKING:
     from openai import OpenAI

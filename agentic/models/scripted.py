@@ -22,9 +22,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agentic import yamlfile
 from agentic.errors import ScriptExhausted
 from agentic.models.base import Message, ToolCall, ToolSpec, Turn, Usage
+from agentic.util import yamlfile
 
 
 def _estimate(text: str) -> int:

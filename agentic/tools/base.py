@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from agentic.errors import ToolFailure as ToolFailure  # raised by tools; defined with the other errors
 from agentic.models.base import ToolSpec
 
 # What the policy checks for a call, by kind:
@@ -15,10 +16,6 @@ from agentic.models.base import ToolSpec
 #   tests          -> the contract's test command; a plain allow / ask / deny
 #   control        -> nothing to check (finish)
 ToolKind = Literal["read", "write", "command", "tests", "control"]
-
-
-class ToolFailure(Exception):
-    """Raised by a tool for an error the model caused and can act on (no such file, text not found)."""
 
 
 @dataclass

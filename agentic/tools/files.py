@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from agentic import globs, paths
 from agentic.tools.base import Tool, ToolContext, ToolFailure, ToolKind, ToolResult, WritePlan
+from agentic.util import globs, paths
 
 # directories list_files and search do not descend into (.git is always skipped by paths.walk)
 JUNK_DIRS = frozenset(

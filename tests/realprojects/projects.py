@@ -207,7 +207,7 @@ class Walk:
 
 def gate_seconds(journal: Path) -> float:
     """Wall time of the run's gates: from each checkpoint to its verdict (the baseline count included)."""
-    from agentic.journal import read_records
+    from agentic.journal.records import read_records
 
     total, start = 0.0, None
     for record in read_records(journal):

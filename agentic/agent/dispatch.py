@@ -1,0 +1,334 @@
+"""One tool call, from the model's raw request to a result: validate → decide → execute → record.
+
+Nothing runs before its arguments are valid JSON of the right shape and the contract allowed it.
+Every outcome, refusals included, comes back as a ToolResult the model can act on, and is journaled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import jsonschema
+
+from agentic.errors import JournalMismatch
+from agentic.journal.records import Journal
+from agentic.journal.tape import RecordedCall
+from agentic.models.base import ToolCall
+from agentic.policy import engine as policy
+from agentic.policy.budget import LimitExceeded
+from agentic.policy.contract import Contract
+from agentic.sandbox.diskguard import DiskGuard
+from agentic.tools.base import Tool, ToolContext, ToolFailure, ToolResult, WritePlan
+from agentic.util import paths
+
+MAX_ARGUMENT_CHARS = 2_000_000
+MAX_ARGUMENT_DEPTH = 64  # nested arrays and objects: no tool takes more than a few
+SIDE_EFFECTS = ("write", "command", "tests")
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise _Duplicate(f"duplicate key {dupes[0]!r}")
+    return dict(pairs)
+
+
+def parse_arguments(raw: str) -> dict[str, Any]:
+    """The call's arguments as an object; ValueError with a message the model can act on."""
+    if len(raw) > MAX_ARGUMENT_CHARS:
+        raise ValueError(f"arguments are {len(raw)} characters; the limit is {MAX_ARGUMENT_CHARS}")
+    try:
+        value = json.loads(raw or "{}", object_pairs_hook=_no_duplicates)
+    except _Duplicate as exc:
+        raise ValueError(f"invalid arguments: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"arguments are not valid JSON: {exc.msg} at position {exc.pos}") from None
+    except RecursionError:
+        raise ValueError(f"arguments nest deeper than {MAX_ARGUMENT_DEPTH} levels") from None
+    if not isinstance(value, dict):
+        raise ValueError("arguments must be a JSON object")
+    if depth(value) > MAX_ARGUMENT_DEPTH:
+        raise ValueError(f"arguments nest deeper than {MAX_ARGUMENT_DEPTH} levels")
+    return value
+
+
+def depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a JSON value (counted without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def schema_error(tool: Tool, args: dict[str, Any]) -> str | None:
+    validator = jsonschema.Draft202012Validator(tool.parameters)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(args))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "(arguments)"
+    return f"invalid arguments for {tool.name}: {where}: {error.message}"
+
+
+def describe(tool: Tool, args: dict[str, Any]) -> str:
+    """The exact action, for a person asked to approve it and for timelines."""
+    if tool.kind == "command":
+        return f"run: {args.get('command', '')}"
+    if tool.kind == "tests":
+        return f"run tests{': ' + args['target'] if args.get('target') else ''}"
+    if tool.kind in ("read", "write"):
+        return f"{tool.name} {args.get('path') or '.'}"
+    return tool.name
+
+
+@dataclass
+class Dispatcher:
+    """Handles tool calls for one run. Write-ahead: before a side effect happens its intent is on
+    disk (`tool.effect`, fsynced): for a write, the path's fingerprint before and after; for a
+    command, the worktree's tree. A call whose intent a crashed session recorded (`recorded`) is
+    reconciled instead of blindly repeated: a write that took place is not made again; a command
+    is rolled back to its tree and run again."""
+
+    tools: dict[str, Tool]
+    contract: Contract
+    journal: Journal
+    approver: policy.Approver
+    redact: Any  # Callable[[str], str]
+    switch: Any = None  # Callable[[str], dict | None]: the kill switch of a tool, read at every call
+    changed: set[str] = field(default_factory=set)  # files the agent changed so far (write tools, its commands)
+    test_changed: set[str] = field(default_factory=set)  # files running the test command changed
+    approved: set[str] = field(default_factory=set)  # paths a person approved a write to (not asked again at the gate)
+    tree: Callable[[], str] | None = None  # the worktree's current tree id (staged), for commands
+    restore: Callable[[str], None] | None = None  # make the worktree that tree again
+    between: Callable[[str, str], list[tuple[str, str]]] | None = None  # (A/M/D, path) from one tree to another
+    # the worktree's tree after the last command, while nothing has written since (the sandbox kills
+    # what a command leaves running, so only the write tools and a restore change the worktree between)
+    known_tree: str | None = None
+    disk: DiskGuard | None = None  # limits.max_disk_mb across the run's commands
+    kill: Callable[[], object] = lambda: None  # kills the command in flight (the disk guard's way to stop it)
+
+    def handle(
+        self, call: ToolCall, ctx: ToolContext, step: int, parent: str, recorded: RecordedCall | None = None
+    ) -> ToolResult:
+        tool = self.tools.get(call.name)
+        if recorded is None:
+            span = uuid.uuid4().hex[:16]
+            intent: dict[str, Any] = {"id": call.id, "tool": call.name, "arguments": call.arguments}
+            self.journal.append("tool.call", intent, step=step, span=span, parent=parent, idem=ctx.idempotency_key)
+        else:
+            span = recorded.span  # a crashed session announced this call: carry on under its span
+        result = self._handle(tool, call, ctx, step, span, recorded)
+        result = replace(result, content=self.redact(result.content))
+        self.journal.append(
+            "tool.result",
+            {"id": call.id, "tool": call.name, "is_error": result.is_error, "content": result.content,
+             "data": result.data, **({"finish": True} if result.finish else {})},
+            step=step, span=span, parent=parent, idem=ctx.idempotency_key,
+        )  # fmt: skip
+        if self.disk is not None and tool is not None and tool.kind in ("command", "tests"):
+            self.disk.check()  # after the result is journaled: resume does not run the command again
+        return result
+
+    def _handle(
+        self, tool: Tool | None, call: ToolCall, ctx: ToolContext, step: int, span: str, recorded: RecordedCall | None
+    ) -> ToolResult:
+        if tool is None:
+            names = ", ".join(sorted(self.tools))
+            return ToolResult(f"error: unknown tool {call.name!r}; the tools are: {names}", is_error=True,
+                              data={"refused": "unknown-tool"})  # fmt: skip
+        try:
+            args = parse_arguments(call.arguments)
+        except ValueError as exc:
+            return ToolResult(f"error: {exc}", is_error=True, data={"refused": "invalid-arguments"})
+        if (problem := schema_error(tool, args)) is not None:
+            return ToolResult(f"error: {problem}", is_error=True, data={"refused": "invalid-arguments"})
+        action = describe(tool, args)
+        decision = self._decide(tool, args, action, recorded, ctx)
+        self._check_files_limit(tool, args, decision)
+        known = recorded.decision if recorded is not None else None
+        if known is None or {k: known.get(k) for k in ("verdict", "rule", "reason", "by")} != decision.to_dict():
+            parts = {"commands": [p.to_dict() for p in decision.parts]} if decision.parts else {}
+            self.journal.append("policy.decision", {"tool": tool.name, "action": action, **decision.to_dict(), **parts},
+                                step=step, span=span, parent=span)  # fmt: skip
+        if decision.verdict != "allow":
+            return ToolResult(refusal(action, decision), is_error=True, data={"refused": decision.rule})
+        try:
+            result = self._execute(tool, args, ctx, step, span, recorded)
+        except ToolFailure as exc:
+            return ToolResult(f"error: {exc}", is_error=True, data={"failed": str(exc)})
+        except (OSError, UnicodeError) as exc:
+            return ToolResult(f"error: {tool.name} failed: {exc}", is_error=True, data={"failed": str(exc)})
+        self.note(tool, result, args.get("path"))
+        return result
+
+    def note(self, tool: Tool, result: ToolResult, path: Any = None) -> None:
+        """What a finished call changed in the worktree: the agent's changes (write tools, its own
+        commands), or files the test command wrote (test artifacts, unless the agent changed them too)."""
+        if tool.kind == "write" and not result.is_error:
+            self.changed.add(str(result.data.get("path", path)))
+        changed = [str(c["path"]) for c in result.data.get("changed") or []]
+        (self.test_changed if tool.kind == "tests" else self.changed).update(changed)
+
+    def artifacts(self) -> list[str]:
+        """Files only running the test command changed: never part of the accepted change."""
+        return sorted(self.test_changed - self.changed)
+
+    def _decide(
+        self, tool: Tool, args: dict[str, Any], action: str, recorded: RecordedCall | None, ctx: ToolContext
+    ) -> policy.Decision:
+        switched = self.switch(tool.name) if self.switch is not None else None
+        if switched is not None:  # the kill switch wins, also over a decision recorded before it was thrown
+            reason = f"disabled by {switched['disabled_by']}" + (f": {switched['reason']}" if switched["reason"] else "")
+            return policy.Decision("deny", f"kill-switch {tool.name}", reason, decided_by="kill switch")
+        if recorded is not None and recorded.decision is not None:  # a person's answer is not asked again
+            d = recorded.decision
+            if d["verdict"] == "allow" and d.get("by") == "person" and tool.kind == "write":
+                self.approved.add(str(args.get("path")))
+            return policy.Decision(d["verdict"], d["rule"], d.get("reason", ""), d.get("by", "contract"))
+        decided = policy.decide(self.contract, tool.name, tool.kind, args, root=ctx.seen_at or str(ctx.worktree))
+        decision = self._approval_needed(tool, args, decided)
+        if decision.verdict == "ask":
+            approved = self.approver(tool.name, action)
+            if approved and tool.kind == "write":
+                self.approved.add(str(args.get("path")))
+            decision = replace(
+                decision,
+                verdict="allow" if approved else "deny",
+                decided_by="person" if self.approver is not policy.deny_all else "no terminal",
+                reason=_answer(approved, self.approver is policy.deny_all, decision.reason),
+            )
+        return decision
+
+    def _execute(
+        self, tool: Tool, args: dict[str, Any], ctx: ToolContext, step: int, span: str, recorded: RecordedCall | None
+    ) -> ToolResult:
+        effect = recorded.effect if recorded is not None else None
+        idem = ctx.idempotency_key
+        if tool.kind == "write" and hasattr(tool, "plan"):
+            self.known_tree = None
+            if effect is not None and (done := self._write_done(effect, ctx, step, span, idem)) is not None:
+                return done
+            plan: WritePlan = tool.plan(args, ctx)
+            self.journal.append(
+                "tool.effect",
+                {"path": plan.path, "before": plan.before, "after": plan.after,
+                 "result": {"content": plan.result.content, "is_error": plan.result.is_error, "data": plan.result.data}},
+                step=step, span=span, parent=span, idem=idem, sync=True,
+            )  # fmt: skip
+            plan.apply()
+            return plan.result
+        if tool.kind in ("command", "tests") and self.tree is not None:
+            if effect is not None and effect.get("tree") and self.restore is not None:
+                self.known_tree = None
+                now = self.tree()
+                rolled = now != effect["tree"]
+                if rolled:
+                    self.restore(effect["tree"])
+                self.journal.append("tool.reconcile",
+                                    {"outcome": "rolled back, run again" if rolled else "run again",
+                                     "tree": effect["tree"], "found": now},
+                                    step=step, span=span, parent=span, idem=idem, sync=True)  # fmt: skip
+            before, self.known_tree = self.known_tree or self.tree(), None
+            self.journal.append("tool.effect", {"tree": before}, step=step, span=span, parent=span, idem=idem,
+                                sync=True)  # fmt: skip
+            with self.disk.watching(self.kill) if self.disk is not None else contextlib.nullcontext():
+                result = tool.execute(args, ctx)
+            if self.disk is not None and self.disk.tripped:
+                limit = f"{self.disk.limit // (1024 * 1024)} MiB"
+                result = replace(result, is_error=True, content=f"{result.content}\n[killed: the worktree grew past "
+                                 f"limits.max_disk_mb ({limit}) while the command ran]")  # fmt: skip
+            self.known_tree = after = self.tree()
+            return self._with_changes(result, before, after)
+        return tool.execute(args, ctx)
+
+    def _with_changes(self, result: ToolResult, before: str, after: str) -> ToolResult:
+        """A command's result with the files it changed in the worktree (from the snapshot), so that
+        edits made through the shell are journaled and counted like the write tools'."""
+        if after == before or self.between is None:
+            return result
+        changes = self.between(before, after)
+        return replace(result, data={**result.data, "changed": [{"status": st, "path": p} for st, p in changes]})
+
+    def _write_done(
+        self, effect: dict[str, Any], ctx: ToolContext, step: int, span: str, idem: str
+    ) -> ToolResult | None:
+        """A write announced before a crash: its result if it took place, None if it did not."""
+        now = paths.fingerprint(ctx.worktree, effect["path"])
+        if now == effect["after"]:
+            outcome = "applied before the crash"
+        elif now == effect["before"]:
+            outcome = "not applied; applying"
+        else:
+            raise JournalMismatch(
+                f"{effect['path']} in the worktree is neither what it was before the interrupted write nor what "
+                "the write would make it: something else changed it",
+                hint="fork the run from an earlier step instead: agentic fork RUN --from-step N",
+            )
+        self.journal.append("tool.reconcile", {"outcome": outcome, "path": effect["path"], "found": now},
+                            step=step, span=span, parent=span, idem=idem, sync=True)  # fmt: skip
+        if now == effect["before"]:
+            return None
+        result = effect["result"]
+        return ToolResult(result["content"], bool(result.get("is_error")), dict(result.get("data") or {}))
+
+    def _check_files_limit(self, tool: Tool, args: dict[str, Any], decision: policy.Decision) -> None:
+        """limits.max_files_changed: stop the run before a write to one file more than it allows."""
+        cap = self.contract.limits.max_files_changed
+        path = str(args.get("path"))
+        if cap is not None and decision.verdict == "allow" and tool.kind == "write" and path not in self.changed \
+                and len(self.changed) >= cap:  # fmt: skip
+            raise LimitExceeded("max_files_changed", cap, len(self.changed), f"{tool.name} {path} would change one more")
+
+    def _approval_needed(self, tool: Tool, args: dict[str, Any], decision: policy.Decision) -> policy.Decision:
+        """Escalate an allowed write to `ask` when it would change more files than the contract lets pass."""
+        cap = self.contract.ask_files_changed_above
+        path = str(args.get("path"))
+        if decision.verdict != "allow" or tool.kind != "write" or cap is None or path in self.changed:
+            return decision
+        if len(self.changed) + 1 <= cap:
+            return decision
+        return policy.Decision("ask", f"approvals.files_changed_above {cap}",
+                               f"this would be file {len(self.changed) + 1} changed (more than {cap})")  # fmt: skip
+
+
+def _answer(approved: bool, headless: bool, why: str) -> str:
+    """The reason of an asked decision once answered."""
+    if approved:
+        return "approved by the person"
+    asked = "no person to ask (no terminal)" if headless else "not approved by the person"
+    return f"{asked}; asked because {why}" if why else asked
+
+
+def refusal(action: str, decision: policy.Decision) -> str:
+    """What the model is told of a refused call: the rule and reason, and for a script which parts."""
+    why = f" ({decision.reason})" if decision.reason else ""
+    text = f"refused by the contract: {action} — rule {decision.rule}{why}"
+    refused = [p for p in decision.parts if p.verdict != "allow"]
+    if len(decision.parts) > 1 and refused:
+        lines = [f"\n- {p.kind} {p.text!r}: {p.verdict} by {p.rule}" + (f" ({p.reason})" if p.reason else "")
+                 for p in refused[:10]]  # fmt: skip
+        text += "\nThe parts of the script that were not allowed:" + "".join(lines)
+        text += "\nNothing in the script ran."
+    return text
+
+
+def for_model(result: ToolResult, max_chars: int) -> str:
+    """Tool output as the model sees it: trimmed (head and tail kept, the cut marked)."""
+    text = result.content
+    if len(text) > max_chars:
+        half = max_chars // 2
+        text = f"{text[:half]}\n[… {len(text) - 2 * half} characters cut …]\n{text[-half:]}"
+    return text

@@ -1,0 +1,511 @@
+"""`agentic gate`: the contract's invariants on the working tree or the staged change, outside a run.
+
+A change made by a person must pass the same contract as one made by an agent, so this builds the
+same `gate.Candidate` a run's gate builds (a clean checkout of one git tree, the changes and added
+lines relative to a base, the base's test count) and hands it to the same `gate.evaluate`.
+
+    working tree  the tree `git add -A` would make, built in a temporary index (the person's own
+                  index is never touched): tracked edits, deletions and untracked-but-not-ignored files
+    --staged      `git write-tree` of the real index: exactly what `git commit` would record
+
+Both are compared with HEAD (the empty tree in a repository without commits). The verdict depends
+only on the two trees, the contract and the harness, so it is cached under `.agentic/gate-cache/`
+by a key of exactly those: an unchanged tree is answered from the cache without running anything.
+Only a verdict every command reached on its own is cached; a timeout, a refusal, a command not found
+or a signal may go another way next time, so such a verdict is reported but never stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentic import __version__
+from agentic.config.settings import DEFAULT_CONTRACT, Settings, load_settings
+from agentic.errors import UsageError, WorkspaceError
+from agentic.gate.checks import Baseline, Candidate, CheckResult, Verdict, count_tests, evaluate
+from agentic.git.cmd import git, run_git
+from agentic.policy.contract import Contract, command_env, load_contract
+from agentic.sandbox.core import REFUSED_EXIT, CommandResult, Sandbox, make_sandbox, require_sandbox
+from agentic.workspace.core import (
+    ADDED_LINES,
+    NAME_STATUS,
+    STATE_DIR,
+    Workspace,
+    ensure_excluded,
+    parse_added_lines,
+    parse_name_status,
+)
+
+FORMAT = "agentic.gate"
+FORMAT_VERSION = 1
+CACHE_DIR = "gate-cache"
+CACHE_KEEP = 256  # cached verdicts kept per repository; the oldest go first
+GATE_TIMEOUT_S = 600.0  # per command, as in a run's gate; never past the contract's timeout_s
+BWRAP_ERROR = "bwrap: "  # a sandbox that could not start (a run-once bubblewrap exits 1 with it)
+CANDIDATE_AUTHOR = {"GIT_AUTHOR_NAME": "agentic", "GIT_AUTHOR_EMAIL": "agentic@localhost",
+                    "GIT_COMMITTER_NAME": "agentic", "GIT_COMMITTER_EMAIL": "agentic@localhost"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    repo: Path  # anywhere inside the repository
+    staged: bool = False
+    contract: str | None = None  # a path or preset name; default: the one settings name
+    use_cache: bool = True
+    unsafe_no_sandbox: bool = False
+
+
+@dataclass
+class GateResult:
+    verdict: Verdict
+    mode: str  # "working-tree" or "staged"
+    tree: str
+    base: str | None  # the HEAD commit, None in a repository without commits
+    base_tree: str
+    changes: list[tuple[str, str]]
+    contract: Contract
+    key: str
+    cached: bool
+    evaluated_at: float  # when the checks ran (earlier than now on a cache hit)
+    duration_s: float  # this gate, cache look-up included
+    notes: list[str] = field(default_factory=list)
+    cacheable: bool = True  # False: some command ended other than on its own (not stored)
+    unsafe_no_sandbox: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict.passed
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The versioned JSON report (`--json FILE`)."""
+        return {
+            "format": FORMAT, "version": FORMAT_VERSION, "harness": __version__,
+            "passed": self.passed, "exit_code": self.exit_code, "mode": self.mode,
+            "tree": self.tree, "base": self.base, "base_tree": self.base_tree,
+            "contract": {"source": self.contract.source, "hash": self.contract.hash_ref},
+            "changes": [{"status": s, "path": p} for s, p in self.changes],
+            "cache": {"key": self.key, "hit": self.cached, "stored": self.cacheable and not self.cached},
+            "cached": self.cached, "evaluated_at": self.evaluated_at, "duration_s": round(self.duration_s, 4),
+            "unsafe_no_sandbox": self.unsafe_no_sandbox, "checks": self.verdict.to_dict()["checks"],
+            "notes": self.notes,
+        }  # fmt: skip
+
+    def to_junit(self) -> bytes:
+        """JUnit XML (`--junit FILE`): one test case per invariant, the gate's facts as properties."""
+        import xml.etree.ElementTree as ET
+
+        checks = self.verdict.checks
+        suites = ET.Element("testsuites", name="agentic gate")
+        suite = ET.SubElement(suites, "testsuite", name="agentic gate", tests=str(len(checks)),
+                              failures=str(len(self.verdict.failed)), errors="0", skipped="0",
+                              time=f"{sum(c.duration_s for c in checks):.3f}")  # fmt: skip
+        props = ET.SubElement(suite, "properties")
+        facts = {"mode": self.mode, "tree": self.tree, "base": self.base or "",
+                 "contract": self.contract.hash_ref, "cached": str(self.cached).lower(),
+                 "harness": __version__}
+        for name, value in facts.items():
+            ET.SubElement(props, "property", name=name, value=value)
+        for check in checks:
+            case = ET.SubElement(suite, "testcase", classname=f"agentic.gate.{check.kind}", name=check.id,
+                                 time=f"{check.duration_s:.3f}")  # fmt: skip
+            detail = xml_text(check.detail)
+            if not check.passed:
+                # the last line states why (a report's totals, missing tests, the paths out of scope)
+                why = next((line for line in reversed(detail.splitlines()) if line.strip()), "check failed")
+                ET.SubElement(case, "failure", message=why[:300], type=check.kind).text = detail
+            else:
+                ET.SubElement(case, "system-out").text = detail
+        return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+
+
+XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """Text XML 1.0 can carry: command output may hold control characters no parser accepts."""
+    return XML_INVALID.sub("\ufffd", text)
+
+
+# --- the repository and the contract ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Repo:
+    root: Path
+    index: Path  # the real index (GIT_INDEX_FILE when git hands the hook another one)
+    head: str | None
+    head_tree: str | None
+
+
+def locate(start: Path) -> Repo:
+    """The repository around `start`, in one git call when HEAD exists (the cached path is timed)."""
+    if not start.is_dir():
+        raise UsageError(f"{start} is not a directory")
+    done = run_git(["rev-parse", "--show-toplevel", "--git-path", "index", "HEAD", "HEAD^{tree}"], start)
+    lines = done.stdout.splitlines()
+    head = head_tree = None
+    if done.returncode == 0 and len(lines) == 4:
+        head, head_tree = lines[2], lines[3]
+    else:  # no commit yet, or not a repository at all
+        done = run_git(["rev-parse", "--show-toplevel", "--git-path", "index"], start)
+        lines = done.stdout.splitlines()
+        if done.returncode != 0 or len(lines) != 2:
+            why = done.stderr.strip().removeprefix("fatal: ")
+            raise UsageError(f"{start} is not inside a git working tree ({why})", hint="run `git init` first")
+    root, index = Path(lines[0]), start / lines[1]  # --git-path answers relative to `start`
+    inherited = os.environ.get("GIT_INDEX_FILE")  # git sets it for hooks (`git commit -a`, `git commit FILE`)
+    return Repo(root, Path(inherited).absolute() if inherited else index, head, head_tree)
+
+
+def load_gate_contract(root: Path, ref: str | None) -> tuple[Settings, Contract, list[str]]:
+    """Settings and the contract they name, as `agentic run` finds them (the `default` preset when the
+    repository has no contract file and none is configured), plus notes to show the person."""
+    settings = load_settings(root, {"contract": ref})
+    chosen, notes = settings.contract, []
+    unset = settings.origins.get("contract") == "default"
+    if chosen == DEFAULT_CONTRACT and unset and not (root / chosen).is_file():
+        chosen = "default"
+        notes.append(f"no {DEFAULT_CONTRACT} in this repository: using the shipped `default` contract")
+    return settings, load_contract(chosen, root), notes
+
+
+# --- the candidate tree ------------------------------------------------------------------------------
+
+
+def working_tree(repo: Repo) -> str:
+    """The tree of the working tree as `git add -A` sees it, built in a temporary copy of the index.
+
+    Copying the real index (rather than starting from `read-tree HEAD`) keeps its stat data, so git
+    re-hashes only files that changed, and keeps what the person staged and sparse-checkout entries.
+    """
+    with tempfile.TemporaryDirectory(prefix="gate-index-", dir=repo.root / STATE_DIR) as tmp:
+        index = Path(tmp) / "index"
+        env = {"GIT_INDEX_FILE": str(index)}
+        if repo.index.is_file():
+            shutil.copyfile(repo.index, index)
+        elif repo.head is not None:
+            git(["read-tree", "HEAD"], repo.root, env=env)
+        git(["add", "--all", "--", ":(top)"], repo.root, env=env)  # .agentic/ is excluded (ensure_excluded)
+        return git(["write-tree"], repo.root, env=env).strip()
+
+
+def staged_tree(repo: Repo) -> str:
+    """`git write-tree` of the real index: what the next commit would record."""
+    done = run_git(["write-tree"], repo.root, env={"GIT_INDEX_FILE": str(repo.index)})
+    if done.returncode != 0:
+        raise UsageError(f"the staged change cannot be gated: {done.stderr.strip().removeprefix('error: ')}",
+                         hint="resolve the conflicts and stage the result first")  # fmt: skip
+    return done.stdout.strip()
+
+
+def empty_tree(root: Path) -> str:
+    return git(["hash-object", "-t", "tree", "-w", "--stdin"], root, input="").strip()
+
+
+# --- the cache ---------------------------------------------------------------------------------------
+
+
+def cache_key(tree: str, base_tree: str, contract: Contract, settings: Settings, unsafe: bool) -> str:
+    """sha256 of everything the verdict depends on besides the machine's installed tools.
+
+    The contract's hash covers its text; its derived protected list and test command are added
+    because they also depend on where the contract lives (it protects its own path).
+    """
+    basis = {
+        "tree": tree, "base_tree": base_tree, "contract": contract.sha256,
+        "checks": [{"id": i.id, "check": i.check} for i in contract.invariants],
+        "protected": list(contract.protected), "test_command": list(contract.test_command),
+        "timeout_s": contract.limits.timeout_s, "sandbox": "unsafe" if unsafe else settings.sandbox,
+        "harness": __version__, "python": sys.version_info[:2],
+    }  # fmt: skip
+    return hashlib.sha256(json.dumps(basis, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def cache_path(root: Path, key: str) -> Path:
+    return root / STATE_DIR / CACHE_DIR / f"{key}.json"
+
+
+def cache_get(root: Path, key: str) -> dict[str, Any] | None:
+    """The stored entry for `key`, or None (missing, or unreadable: then it is simply a miss)."""
+    try:
+        data = json.loads(cache_path(root, key).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(data, dict) and data.get("version") == FORMAT_VERSION and data.get("key") == key
+    return data if ok and isinstance(data.get("verdict"), dict) else None
+
+
+def cache_put(root: Path, key: str, entry: dict[str, Any]) -> None:
+    """Store atomically (a concurrent gate reads a whole entry or none), then keep the newest CACHE_KEEP."""
+    path = cache_path(root, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{key}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(entry), encoding="utf-8")
+    os.replace(tmp, path)
+    entries = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime if p.exists() else 0.0)
+    for old in entries[:-CACHE_KEEP]:
+        old.unlink(missing_ok=True)
+
+
+# --- evaluation --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Watch:
+    """Whether every command the gate ran ended on its own, so that its verdict may be cached.
+
+    Not on its own: a timeout; exit 126 (the sandbox refused to start it), 127 (not found), 128+N or a
+    negative status (killed by signal N); bubblewrap's own error before the command started.
+    """
+
+    clean: bool = True
+
+    def note(self, result: CommandResult) -> None:
+        code = result.exit_code
+        killed = result.timed_out or code is None or code < 0 or code >= REFUSED_EXIT
+        if killed or result.output.startswith(BWRAP_ERROR):
+            self.clean = False
+
+
+@dataclass
+class WatchedSandbox:
+    """A sandbox that reports each command's ending to a Watch."""
+
+    inner: Sandbox
+    watch: Watch
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def where(self) -> str | None:
+        return getattr(self.inner, "where", None)
+
+    def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000) -> CommandResult:
+        result = self.inner.run(argv, timeout_s=timeout_s, max_output_bytes=max_output_bytes)
+        self.watch.note(result)
+        return result
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def needs_commands(contract: Contract) -> bool:
+    return any(inv.kind in ("command", "tests") for inv in contract.invariants)
+
+
+@dataclass
+class Evaluation:
+    """One cold gate: a clean checkout of the candidate, the base's test counts, the contract's checks."""
+
+    root: Path
+    contract: Contract
+    head: str | None
+    sandbox_for: Callable[[Path], Sandbox] | None
+    timeout_s: float
+    watch: Watch = field(default_factory=Watch)
+    base_counts: dict[tuple[str, ...], Baseline] = field(default_factory=dict)
+
+    @property
+    def workspace(self) -> Workspace:
+        return Workspace(self.root, "gate", self.head or "")
+
+    def sandbox(self, root: Path) -> Sandbox | None:
+        return WatchedSandbox(self.sandbox_for(root), self.watch) if self.sandbox_for is not None else None
+
+    def base_test_count(self, argv: list[str]) -> int | None:
+        """How many tests HEAD collects with this argv (as Session.base_test_count; once per argv)."""
+        return self.base_facts(argv).collected
+
+    def base_facts(self, argv: list[str]) -> Baseline:
+        """HEAD's run of this test argv: its test count and what it read for configuration (once per argv)."""
+        key = tuple(argv)
+        if key not in self.base_counts:
+            self.base_counts[key] = Baseline(None)
+            if self.head is not None and self.sandbox_for is not None:
+                with self.workspace.checkout(self.head) as root:
+                    sandbox = self.sandbox(root)
+                    assert sandbox is not None
+                    try:
+                        self.base_counts[key] = count_tests(argv, sandbox, root, min(300.0, self.timeout_s))
+                    finally:
+                        sandbox.close()
+        return self.base_counts[key]
+
+    def run(self, tree: str, base_tree: str, changes: list[tuple[str, str]],
+            on_check: Callable[[CheckResult], None] | None) -> Verdict:  # fmt: skip
+        added = parse_added_lines(git([*ADDED_LINES, base_tree, tree], self.root))
+        parents = ["-p", self.head] if self.head else []
+        commit = git(["commit-tree", tree, *parents, "-m", "agentic: gate candidate"], self.root,
+                     env=CANDIDATE_AUTHOR).strip()  # fmt: skip
+        with self.workspace.checkout(commit) as root:
+            sandbox = self.sandbox(root)
+            try:
+                cand = Candidate(root, changes, added, baseline=self.base_test_count, base=self.head,
+                                 base_facts=self.base_facts)  # fmt: skip
+                return evaluate(self.contract, cand, sandbox, timeout_s=self.timeout_s, on_check=on_check)
+            finally:
+                if sandbox is not None:
+                    sandbox.close()
+
+
+def run_gate(req: GateRequest, on_check: Callable[[CheckResult], None] | None = None) -> GateResult:
+    """Gate the working tree or the staged change; answer from the cache when it holds the verdict.
+
+    Raises UsageError / ConfigError (bad repository or contract) and SandboxUnavailable (commands
+    cannot be isolated and --unsafe-no-sandbox was not given), all exit 2. A git failure is raised as
+    a UsageError too: exit 1 must keep meaning "a check failed", never "the gate could not run".
+    """
+    try:
+        return _gate(req, on_check)
+    except WorkspaceError as exc:
+        raise UsageError(f"the gate could not run: {exc.message}", hint=exc.hint) from None
+
+
+def _gate(req: GateRequest, on_check: Callable[[CheckResult], None] | None) -> GateResult:
+    started = time.monotonic()
+    repo = locate(req.repo)
+    settings, contract, notes = load_gate_contract(repo.root, req.contract)
+    ensure_excluded(repo.root)  # the temporary index and the cache live in .agentic/: never in the tree
+    (repo.root / STATE_DIR).mkdir(exist_ok=True)
+    tree = staged_tree(repo) if req.staged else working_tree(repo)
+    base_tree = repo.head_tree or empty_tree(repo.root)
+    key = cache_key(tree, base_tree, contract, settings, req.unsafe_no_sandbox)
+    result = GateResult(Verdict(), "staged" if req.staged else "working-tree", tree, repo.head, base_tree, [],
+                        contract, key, cached=False, evaluated_at=time.time(), duration_s=0.0, notes=notes,
+                        unsafe_no_sandbox=req.unsafe_no_sandbox)  # fmt: skip
+    hit = cache_get(repo.root, key) if req.use_cache else None
+    if hit is not None:
+        result.verdict, result.cached = Verdict.from_dict(hit["verdict"]), True
+        result.changes, result.evaluated_at = [(s, p) for s, p in hit["changes"]], float(hit["evaluated_at"])
+    else:
+        result.changes = parse_name_status(git([*NAME_STATUS, base_tree, tree], repo.root))
+        evaluation = Evaluation(repo.root, contract, repo.head, _sandbox_factory(contract, settings, req),
+                                min(GATE_TIMEOUT_S, contract.limits.timeout_s))  # fmt: skip
+        result.verdict = evaluation.run(tree, base_tree, result.changes, on_check)
+        result.cacheable = evaluation.watch.clean
+        if result.cacheable:  # --no-cache skips the look-up; the fresh verdict still replaces the stored one
+            _store(repo.root, result)
+    result.duration_s = time.monotonic() - started
+    return result
+
+
+def _sandbox_factory(
+    contract: Contract, settings: Settings, req: GateRequest
+) -> Callable[[Path], Sandbox] | None:
+    """Sandboxes for the checkouts, as a run's gate gets them; None when no check runs a command.
+
+    Fails (SandboxUnavailable) before any checkout is made when commands cannot be isolated here.
+    """
+    if not needs_commands(contract):
+        return None
+    fallback = settings.sandbox == "auto"
+    if not req.unsafe_no_sandbox:
+        require_sandbox(fallback=fallback)
+    variables = command_env(contract)
+    return lambda root: make_sandbox(root, [], fallback=fallback, unsafe=req.unsafe_no_sandbox, env=variables)
+
+
+def _store(root: Path, result: GateResult) -> None:
+    entry = {"version": FORMAT_VERSION, "key": result.key, "tree": result.tree, "base_tree": result.base_tree,
+             "contract": result.contract.hash_ref, "verdict": result.verdict.to_dict(),
+             "changes": result.changes, "evaluated_at": result.evaluated_at}  # fmt: skip
+    with contextlib.suppress(OSError):  # a cache that cannot be written costs time, not correctness
+        cache_put(root, result.key, entry)
+
+
+def write_reports(result: GateResult, json_file: Path | None, junit_file: Path | None) -> None:
+    """Write the requested reports; `-` as the JSON file means stdout."""
+    if json_file is not None:
+        text = json.dumps(result.to_dict(), indent=2) + "\n"
+        if str(json_file) == "-":
+            sys.stdout.write(text)
+        else:
+            _write(json_file, text.encode("utf-8"))
+    if junit_file is not None:
+        _write(junit_file, result.to_junit())
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+# --- what the person sees ----------------------------------------------------------------------------
+
+
+class Printer:
+    """Check lines as they finish (cold gate) or all at once (cache hit), then the verdict line."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self.shown = 0
+
+    def check(self, check: CheckResult) -> None:
+        from rich.markup import escape
+
+        from agentic.reports.summary import clean
+
+        self.shown += 1
+        mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
+        timing = f"[dim]({check.kind}, {check.duration_s:.2f}s)[/]"
+        self.console.print(f"{mark} {escape(clean(check.id))} {timing}", soft_wrap=True)
+        if not check.passed:
+            lines = clean(check.detail.replace("\t", "    ")).splitlines()
+            detail = "\n".join("    " + line for line in lines)
+            self.console.print(detail, markup=False, highlight=False, soft_wrap=True)
+
+    def done(self, result: GateResult) -> None:
+        from rich.markup import escape
+
+        from agentic.reports.summary import clean
+
+        for check in result.verdict.checks[self.shown :]:
+            self.check(check)
+        checks, failed = result.verdict.checks, result.verdict.failed
+        what = "staged change" if result.mode == "staged" else "working tree"
+        base = f"HEAD {result.base[:12]}" if result.base else "the empty tree (no commit yet)"
+        head = f"[bold green]gate passed[/]: {len(checks)} checks"
+        if not result.passed:
+            head = f"[bold red]gate failed[/]: {len(failed)} of {len(checks)} checks did not pass"
+        source = f"{escape(clean(result.contract.source))} ({result.contract.hash_ref[:19]})"
+        changed = f"{len(result.changes)} files changed"
+        self.console.print(f"{head} · {what} {result.tree[:12]} vs {base} · {changed} · contract {source}",
+                           soft_wrap=True)  # fmt: skip
+        if result.cached:
+            ago = max(0.0, time.time() - result.evaluated_at)
+            took = f"{result.duration_s * 1000:.0f} ms"
+            self.console.print(f"[cyan]cached[/]: this tree was gated {_ago(ago)} ago with the same "
+                               f"contract; answered in {took} (--no-cache to run the checks)", soft_wrap=True)
+        elif not result.cacheable:
+            self.console.print("[yellow]not cached[/]: a command timed out, was refused, was not found or "
+                               "was killed; the next gate runs the checks again", soft_wrap=True)  # fmt: skip
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+

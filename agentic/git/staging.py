@@ -1,0 +1,120 @@
+"""Stage a worktree into an index, whatever the repository holds.
+
+`git add --all` dies on the first file it cannot convert (a `working-tree-encoding` whose bytes are
+not in that encoding: sphinx ships one on purpose), on a file it cannot read and on a FIFO. Staging
+here asks git which paths differ from the index (a comparison, which never dies), then adds them:
+most in one `update-index`; those with a `working-tree-encoding` one by one, kept when their bytes
+are what checking out the index's blob would write, converted when git can, stored as written when
+it cannot. Paths that cannot be staged at all (unreadable, not a file or a link) are skipped and
+reported: they stay as the index has them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from subprocess import CompletedProcess
+
+from agentic.git.cmd import failure
+
+TextGit = Callable[..., str]  # (args, *, input=None, check=True) -> stdout
+BytesGit = Callable[..., CompletedProcess[bytes]]  # (args, *, input=None) -> the finished git
+CHANGED = ["ls-files", "-z", "--modified", "--deleted", "--others", "--exclude-standard"]
+NO_VALUE = ("unspecified", "unset", "set")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    why: str
+
+
+def changed_paths(run: TextGit, excludes: Sequence[str]) -> list[str]:
+    """Every path whose worktree state differs from the index: modified, deleted or untracked."""
+    out = run([*CHANGED, "--", ".", *excludes])
+    return sorted({p for p in out.split("\0") if p and not p.endswith("/")})
+
+
+def encoded(run: TextGit, paths: Sequence[str]) -> set[str]:
+    """The paths with a `working-tree-encoding` attribute."""
+    if not paths:
+        return set()
+    out = run(
+        ["check-attr", "-z", "--stdin", "working-tree-encoding"], input="".join(f"{p}\0" for p in paths)
+    )
+    fields = out.split("\0")
+    return {fields[i] for i in range(0, len(fields) - 2, 3) if fields[i + 2] not in NO_VALUE}
+
+
+def unstageable(root: Path, path: str) -> str | None:
+    """Why git cannot stage a path that exists, or None (a missing path stages as a deletion)."""
+    full = root / path
+    try:
+        mode = full.lstat().st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return exc.strerror or "cannot be read"
+    if stat.S_ISLNK(mode):
+        return None
+    if not stat.S_ISREG(mode):
+        return "not a regular file or a symbolic link"
+    if not os.access(full, os.R_OK):
+        return "not readable (permission denied)"
+    return None
+
+
+def stage(run: TextGit, data: BytesGit, root: Path, excludes: Sequence[str]) -> list[Skipped]:
+    """Bring the index to the worktree's state; return the paths left as they were, and why."""
+    paths = changed_paths(run, excludes)
+    skipped = [Skipped(p, why) for p in paths if (why := unstageable(root, p)) is not None]
+    left = {s.path for s in skipped}
+    gone = [p for p in paths if p not in left and _gone(root, p)]  # deleted, or now beyond a link
+    if gone:
+        run(["update-index", "--force-remove", "-z", "--stdin"], input="".join(f"{p}\0" for p in gone))
+    left.update(gone)
+    special = encoded(run, [p for p in paths if p not in left and not (root / p).is_symlink()])
+    plain = [p for p in paths if p not in left and p not in special]
+    if plain:
+        run(
+            ["update-index", "--add", "--remove", "--replace", "-z", "--stdin"],
+            input="".join(f"{p}\0" for p in plain),
+        )
+    for path in sorted(special):
+        _stage_encoded(run, data, root, path)
+    return skipped
+
+
+def _gone(root: Path, path: str) -> bool:
+    """Whether `path` no longer exists as such: missing, or a directory above it is now a link or
+    a file (a tracked directory replaced by a symbolic link)."""
+    current = root
+    for part in Path(path).parts[:-1]:
+        current = current / part
+        if current.is_symlink() or not current.is_dir():
+            return True
+    return not os.path.lexists(root / path)
+
+
+def _stage_encoded(run: TextGit, data: BytesGit, root: Path, path: str) -> None:
+    full = root / path
+    if not full.exists():
+        run(["update-index", "--remove", "-z", "--stdin"], input=f"{path}\0")
+        return
+    content = full.read_bytes()
+    entry = run(["ls-files", "-z", "--stage", "--", f":(top,literal){path}"]).split("\0")[0]
+    if entry:
+        blob = entry.split()[1]
+        if data(["cat-file", "--filters", f"--path={path}", blob]).stdout == content:
+            return  # unchanged: what checking the blob out writes (a failed conversion writes it as stored)
+    done = data(["hash-object", "-w", f"--path={path}", "--stdin"], input=content)
+    if done.returncode != 0:  # bytes that are not in the declared encoding: stored as written
+        done = data(["hash-object", "-w", "--no-filters", "--stdin"], input=content)
+    if done.returncode != 0:
+        raise failure(["hash-object"], done.stderr.decode("utf-8", "replace"))
+    sha = done.stdout.decode().strip()
+    mode = "100755" if os.access(full, os.X_OK) else "100644"
+    run(["update-index", "--add", "--replace", "-z", "--index-info"], input=f"{mode} {sha}\t{path}\0")

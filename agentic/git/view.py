@@ -1,0 +1,285 @@
+"""What commands in the sandbox see of git: the run's branch and its history, nothing else of yours.
+
+A run's worktree (and a gate's checkout) is a linked worktree under `<checkout>/.agentic/`. The
+sandbox shows it at `<checkout>` itself, the person's working tree path, so editable installs,
+`.pth` files and absolute paths in the project's configuration resolve to the run's code. Git
+there finds `<checkout>/.git`, a file naming `GIT_AT`, where a git directory synthesized for the
+run is bound read-only: the worktree's HEAD, one ref (the run's branch) and the tags, a config of
+nothing but the repository format, the shallow list and an index copy; an object store beneath it. The person's own git directory (config and its credentials, index,
+stash, other branches and worktrees, hooks, the journals under `.agentic`) is hidden, and so is a
+superproject when the repository is a submodule. The objects come from a store of their own with
+only what the view's refs reach, so not even a scan of the packs finds the person's stash. This holds for every layout git has: a `.git`
+directory, `--separate-git-dir` / a `gitdir:` file, a linked worktree, a submodule.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentic.git.cmd import git, run_git, run_git_bytes
+from agentic.util import globs
+
+GIT_AT = "/tmp/.agentic-git"  # where the synthesized git dir is bound, read-only
+VIEW = "agentic-view"  # in the worktree's admin dir: the synthesized git dir
+DOT_GIT = "agentic-dotgit"  # in the worktree's admin dir: the .git file commands see
+STATE_DIRS = ("worktrees", "checkouts")
+OBJECTS = "objects"  # <checkout>/.agentic/objects: what the views' refs reach, packed
+EMPTY_PACK = 32  # bytes: a pack's header and checksum, no object
+MAX_PACKS = (
+    32  # then the store is packed again as one  # .agentic/<one of these>/<name> are the harness's worktrees
+)
+
+
+@dataclass(frozen=True)
+class GitView:
+    at: str  # the person's working tree: where commands see the worktree
+    view: str  # the synthesized git dir (host), bound at GIT_AT
+    objects: str  # the repository's object store, bound at GIT_AT/objects
+    dot_git: str  # the .git file bound at <at>/.git
+    hide: tuple[str, ...]  # the person's git dir, a superproject's working tree
+    expose: tuple[str, ...]  # object stores the repository borrows from (alternates), read-only
+
+
+def _under(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def linked_gitdir(worktree: Path) -> Path | None:
+    """The git dir a `.git` file names (never a link), as a real path; None without one."""
+    dot_git = worktree / ".git"
+    try:
+        if not dot_git.is_file() or dot_git.is_symlink():
+            return None
+        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    if not text.startswith("gitdir:"):
+        return None
+    gitdir = Path(text[len("gitdir:") :].strip())
+    real = Path(os.path.realpath(gitdir if gitdir.is_absolute() else worktree / gitdir))
+    return real if real.is_dir() else None
+
+
+def git_common_dir(worktree: Path) -> Path | None:
+    """The repository's git dir behind a `.git` file (its commondir, for a linked worktree)."""
+    gitdir = linked_gitdir(worktree)
+    if gitdir is None:
+        return None
+    try:
+        common = (gitdir / "commondir").read_text(encoding="utf-8").strip()
+    except OSError:
+        return gitdir
+    real = Path(os.path.realpath(Path(common) if Path(common).is_absolute() else gitdir / common))
+    return real if real.is_dir() else None
+
+
+def checkout_common_dir(checkout: Path) -> Path | None:
+    """The git dir of a person's working tree, whatever its layout."""
+    dot_git = checkout / ".git"
+    if dot_git.is_dir() and not dot_git.is_symlink():
+        return Path(os.path.realpath(dot_git))
+    return git_common_dir(checkout)
+
+
+def checkout_of(worktree: str) -> str | None:
+    """The person's working tree a harness worktree (`<checkout>/.agentic/worktrees/<run>`) belongs to."""
+    path = Path(worktree)
+    if path.parent.name in STATE_DIRS and path.parent.parent.name == ".agentic":
+        return str(path.parent.parent.parent)
+    return None
+
+
+def git_view(worktree: str, masked: Sequence[str] = (), secret: Sequence[str] = ()) -> GitView | None:
+    """The view of a harness worktree (a real path), built now; None when it is not one. `masked`:
+    worktree paths commands see empty, which the view's index takes as unchanged (so neither
+    `git status` nor `git diff` shows what they hold in the base). `secret`: globs of paths whose
+    content no commit in the view shows (the contract's read_file deny): their blobs are left out
+    of the view's object store and replaced by the empty blob (`refs/replace`)."""
+    admin, common, checkout = (
+        linked_gitdir(Path(worktree)),
+        git_common_dir(Path(worktree)),
+        checkout_of(worktree),
+    )
+    if admin is None or common is None or checkout is None or not _under(str(admin), str(common)):
+        return None
+    if checkout_common_dir(Path(checkout)) != common or _under(checkout, str(common)):
+        return None
+    view = build(admin, common, Path(worktree), masked)
+    objects = object_store(common, Path(checkout) / ".agentic" / OBJECTS / _key(secret), _tips(view), secret)
+    if objects is not None:
+        _replace_secrets(view, objects)
+    dot_git = admin / DOT_GIT
+    _write_if_changed(dot_git, f"gitdir: {GIT_AT}\n")
+    hide = [str(common)] if not _under(str(common), checkout) else []
+    superproject = run_git(["rev-parse", "--show-superproject-working-tree"], Path(checkout)).stdout.strip()
+    if superproject:
+        hide.append(os.path.realpath(superproject))
+    borrowed = _alternates(common) if objects is None else ()
+    return GitView(
+        checkout, str(view), str(objects or common / "objects"), str(dot_git), tuple(hide), borrowed
+    )
+
+
+def _tips(view: Path) -> list[str]:
+    """The commits and tags the view's refs name (HEAD included): what its objects must reach."""
+    head = (view / "HEAD").read_text(encoding="utf-8").strip()
+    refs = [line.split(" ", 1)[0] for line in (view / "packed-refs").read_text(encoding="utf-8").splitlines()
+            if line and line[0] not in "#^"]  # fmt: skip
+    return list(dict.fromkeys([*([] if head.startswith("ref:") else [head]), *refs]))
+
+
+def _key(secret: Sequence[str]) -> str:
+    """Stores differ by what they leave out: a store built for fewer secrets never serves more."""
+    return hashlib.sha256("\0".join(sorted(secret)).encode()).hexdigest()[:16] if secret else "all"
+
+
+def object_store(common: Path, store: Path, tips: Sequence[str], secret: Sequence[str] = ()) -> Path | None:
+    """An object store holding only what `tips` reach (the run's history, the tags), less the blobs
+    of paths matching `secret`: never the objects of the person's stash, other branches or
+    unreachable work, which share the repository's. Packs are added as new tips come (a new base, a
+    gate's candidate), each with only what is new, under a lock: shared by the runs of the
+    repository. The blobs left out are listed in `<store>/secret`. None when git cannot list or
+    pack (a partial clone missing objects): the repository's own store is used then."""
+    (store / "pack").mkdir(parents=True, exist_ok=True)
+    with open(store / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        listed = store / "tips"
+        known = listed.read_text(encoding="utf-8").split() if listed.is_file() else []
+        new = [t for t in tips if t not in set(known)]
+        if not new:
+            return store
+        old_packs = sorted((store / "pack").glob("pack-*.pack"))
+        whole = len(old_packs) >= MAX_PACKS  # many small packs slow git down: one pack of everything instead
+        wanted = "".join(f"{t}\n" for t in [*(known if whole else []), *new])
+        wanted += "" if whole else "".join(f"^{k}\n" for k in known)
+        listing = run_git(
+            ["--git-dir", str(common), "rev-list", "--objects", "--stdin"], common, input=wanted
+        )
+        if listing.returncode != 0:
+            return None
+        keep, left_out = _leave_out(common, listing.stdout.splitlines(), secret)
+        done = run_git_bytes(["--git-dir", str(common), "pack-objects", "--quiet", str(store / "pack" / "pack")],
+                             common, input="".join(f"{line}\n" for line in keep).encode("utf-8", "surrogateescape"))  # fmt: skip
+        if done.returncode != 0:
+            return None
+        packed = store / "pack" / f"pack-{done.stdout.decode().strip()}.pack"
+        if packed.is_file() and packed.stat().st_size <= EMPTY_PACK:
+            packed.unlink()
+            packed.with_suffix(".idx").unlink(missing_ok=True)
+        for pack in old_packs if whole else []:  # a sandbox still reading an old pack keeps its open file
+            if pack != packed:
+                pack.with_suffix(".idx").unlink(missing_ok=True)
+                pack.unlink(missing_ok=True)
+        if left_out:
+            with open(store / "secret", "a", encoding="utf-8") as fh:
+                fh.write("".join(f"{sha}\n" for sha in left_out))
+        with open(listed, "a", encoding="utf-8") as fh:
+            fh.write("".join(f"{t}\n" for t in new))
+    return store
+
+
+def _leave_out(common: Path, lines: list[str], secret: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split `rev-list --objects` lines into those to pack and the blobs of secret paths."""
+    if not secret:
+        return lines, []
+    matched = {line.split(" ", 1)[0] for line in lines
+               if " " in line and globs.match_any(secret, line.split(" ", 1)[1]) is not None}  # fmt: skip
+    if not matched:
+        return lines, []
+    kinds = run_git(["--git-dir", str(common), "cat-file", "--batch-check=%(objectname) %(objecttype)"], common,
+                    input="".join(f"{sha}\n" for sha in matched)).stdout.split()  # fmt: skip
+    blobs = {kinds[i] for i in range(0, len(kinds) - 1, 2) if kinds[i + 1] == "blob"}
+    return [line for line in lines if line.split(" ", 1)[0] not in blobs], sorted(blobs)
+
+
+def _replace_secrets(view: Path, store: Path) -> None:
+    """refs/replace: each blob left out of the store reads as the empty blob (which the store holds)."""
+    listed = store / "secret"
+    secrets = listed.read_text(encoding="utf-8").split() if listed.is_file() else []
+    if not secrets:
+        return
+    env = {"GIT_OBJECT_DIRECTORY": str(store)}
+    empty = git(["--git-dir", str(view), "hash-object", "-w", "--stdin"], view, env=env, input="").strip()
+    with open(view / "packed-refs", "a", encoding="utf-8") as fh:
+        fh.write("".join(f"{empty} refs/replace/{sha}\n" for sha in dict.fromkeys(secrets)))
+
+
+def build(admin: Path, common: Path, worktree: Path, masked: Sequence[str] = ()) -> Path:
+    """(Re)write the synthesized git dir for the worktree whose admin dir this is."""
+    view, work = admin / VIEW, admin / f"{VIEW}.{os.getpid()}.tmp"
+    shutil.rmtree(work, ignore_errors=True)
+    for sub in ("objects", "refs/heads", "refs/tags", "info"):
+        (work / sub).mkdir(parents=True)
+    head = (admin / "HEAD").read_text(encoding="utf-8")
+    (work / "HEAD").write_text(head, encoding="utf-8")
+    refs = git(
+        ["--git-dir", str(common), "for-each-ref", "--format=%(objectname) %(refname)", "refs/tags"], admin
+    )
+    if head.startswith("ref:"):
+        name = head[len("ref:") :].strip()
+        sha = git(
+            ["--git-dir", str(admin), "rev-parse", "--verify", "--quiet", "HEAD"], admin, check=False
+        ).strip()
+        refs = (f"{sha} {name}\n" if sha else "") + refs
+    (work / "packed-refs").write_text(refs, encoding="utf-8")
+    (work / "config").write_text(_config(common), encoding="utf-8")
+    for name, source in (("shallow", common / "shallow"), ("index", admin / "index")):
+        if source.is_file():
+            shutil.copyfile(source, work / name)
+    if masked and (work / "index").is_file():
+        _assume_unchanged(admin, worktree, work / "index", masked)
+    shutil.rmtree(view, ignore_errors=True)
+    os.replace(work, view)
+    return view
+
+
+def _assume_unchanged(admin: Path, worktree: Path, index: Path, masked: Sequence[str]) -> None:
+    explicit = ["--literal-pathspecs", f"--git-dir={admin}", f"--work-tree={worktree}"]
+    env = {"GIT_INDEX_FILE": str(index)}
+    tracked = git([*explicit, "ls-files", "-z", "--", *masked], worktree, env=env)
+    if tracked:
+        git(
+            [*explicit, "update-index", "-z", "--assume-unchanged", "--stdin"],
+            worktree,
+            env=env,
+            input=tracked,
+        )
+
+
+def _config(common: Path) -> str:
+    """Only what reading the repository needs: its format and extensions (no remote, no credential)."""
+    found = run_git(["config", "--file", str(common / "config"), "--get-regexp",
+                     r"^(core\.repositoryformatversion|extensions\..*)$"], common).stdout  # fmt: skip
+    values = dict(line.split(" ", 1) for line in found.splitlines() if " " in line)
+    lines = ["[core]", f"\trepositoryformatversion = {values.pop('core.repositoryformatversion', '0')}",
+             "\tbare = false"]  # fmt: skip
+    if values:
+        lines.append("[extensions]")
+        lines += [f"\t{key.split('.', 1)[1]} = {value}" for key, value in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _alternates(common: Path) -> tuple[str, ...]:
+    try:
+        text = (common / "objects" / "info" / "alternates").read_text(encoding="utf-8")
+    except OSError:
+        return ()
+    base = common / "objects"
+    dirs = (
+        os.path.realpath(base / line.strip()) for line in text.splitlines() if line.strip() and line[0] != "#"
+    )
+    return tuple(d for d in dirs if os.path.isdir(d))
+
+
+def _write_if_changed(path: Path, content: str) -> None:
+    if path.is_file() and path.read_text(encoding="utf-8") == content:
+        return
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_text(content, encoding="utf-8")
+    os.replace(partial, path)

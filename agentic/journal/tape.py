@@ -1,0 +1,168 @@
+"""A run's journal read back as a tape: what the model answered, what each tool call did, what the
+gate said, in order. Resume, replay and fork re-drive the agent loop from it.
+
+The loop is deterministic given the model's turns, so re-driving it makes the same tool calls in
+the same order; the tape hands back recorded items in that order and checks each against the call
+the loop makes now (same idempotency key), so a journal that does not fit the run is noticed at
+the first mismatch instead of silently skipping work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentic.errors import JournalMismatch
+from agentic.journal.records import payload, read_records
+from agentic.models.base import Turn
+
+
+@dataclass
+class RecordedCall:
+    span: str
+    idem: str | None
+    step: int
+    call: dict[str, Any]  # id, tool, arguments
+    decision: dict[str, Any] | None = None
+    effect: dict[str, Any] | None = None  # the last `tool.effect` announced for it
+    result: dict[str, Any] | None = None
+
+
+@dataclass
+class RecordedGate:
+    step: int
+    tree: str
+    verdict: dict[str, Any] | None = None
+
+
+@dataclass
+class Tape:
+    run_id: str
+    start: dict[str, Any]  # the run.start payload
+    turns: list[tuple[int, Turn]] = field(default_factory=list)  # (step, turn)
+    calls: list[RecordedCall] = field(default_factory=list)
+    gates: list[RecordedGate] = field(default_factory=list)
+    baselines: dict[tuple[str, ...], int | None] = field(default_factory=dict)
+    commit: dict[str, Any] | None = None
+    ends: list[dict[str, Any]] = field(default_factory=list)  # run.end payloads, oldest first
+    elapsed_s: float = 0.0  # time the run was active, summed over its sessions
+    ended: bool = False  # the last session ended with run.end (no crash since)
+    records: int = 0
+    _turn: int = 0
+    _call: int = 0
+    _gate: int = 0
+
+    @classmethod
+    def read(cls, journal: Path) -> Tape:
+        directory = journal.parent
+        tape: Tape | None = None
+        spans: dict[str, RecordedCall] = {}
+        segment: tuple[float, float] | None = None  # (first ts, last ts) of the current session
+        for record in read_records(journal):
+            kind, step = record["kind"], record["step"]
+            data = payload(record, directory)
+            if tape is None:
+                if kind != "run.start":
+                    raise JournalMismatch(f"{journal} does not begin with run.start")
+                tape = cls(record["run"], data)
+            tape.records += 1
+            ts = record["ts"]
+            if kind in ("run.start", "run.resume"):
+                tape.ended = False
+                if segment is not None:
+                    tape.elapsed_s += segment[1] - segment[0]
+                segment = (ts, ts)
+            elif segment is not None:
+                segment = (segment[0], ts)
+            if kind == "model.response":
+                tape.turns.append((step, Turn.from_dict(data)))
+            elif kind == "tool.call":
+                rec = RecordedCall(record["span"], record.get("idem"), step, data)
+                spans[record["span"]] = rec
+                tape.calls.append(rec)
+            elif kind in ("policy.decision", "tool.effect", "tool.result") and record["span"] in spans:
+                rec = spans[record["span"]]
+                if kind == "policy.decision":
+                    rec.decision = data
+                elif kind == "tool.effect":
+                    rec.effect = data
+                else:
+                    rec.result = data
+            elif kind == "checkpoint":
+                tape.gates.append(RecordedGate(step, data["tree"]))
+            elif kind == "gate.verdict" and tape.gates and tape.gates[-1].verdict is None:
+                tape.gates[-1].verdict = data
+            elif kind == "gate.baseline":
+                tape.baselines[tuple(data["argv"])] = data["collected"]
+            elif kind == "commit":
+                tape.commit = data
+            elif kind == "run.end":
+                tape.ends.append(data)
+                tape.ended = True
+        if tape is None:
+            raise JournalMismatch(f"{journal} has no records")
+        if segment is not None:
+            tape.elapsed_s += segment[1] - segment[0]
+        return tape
+
+    @property
+    def status(self) -> str:
+        """The run's status as the journal tells it: the last run.end's, or "running" (it crashed)."""
+        return str(self.ends[-1]["status"]) if self.ended else "running"
+
+    def until_step(self, step: int) -> Tape:
+        """The tape of the first `step` steps only (for a fork): nothing recorded after them."""
+        return Tape(
+            self.run_id, self.start,
+            turns=[(s, t) for s, t in self.turns if s <= step],
+            calls=[c for c in self.calls if c.step <= step],
+            gates=[g for g in self.gates if g.step <= step],
+            baselines=dict(self.baselines),
+        )  # fmt: skip
+
+    @property
+    def steps(self) -> int:
+        return self.turns[-1][0] if self.turns else 0
+
+    # -- consumed in order while the loop is re-driven ------------------------------------------
+
+    def next_turn(self) -> Turn | None:
+        if self._turn >= len(self.turns):
+            return None
+        self._turn += 1
+        return self.turns[self._turn - 1][1]
+
+    def next_call(self, idem: str) -> RecordedCall | None:
+        if self._call >= len(self.calls):
+            return None
+        rec = self.calls[self._call]
+        if _step_call(rec.idem) != _step_call(idem):  # replay and fork re-drive under another run id
+            raise JournalMismatch(
+                f"the journal's tool call {self._call + 1} is {rec.idem} ({rec.call.get('tool')}), "
+                f"but the run now makes {idem}"
+            )
+        self._call += 1
+        return rec
+
+    def next_gate(self, tree: str, check: bool = True) -> RecordedGate | None:
+        if self._gate >= len(self.gates):
+            return None
+        rec = self.gates[self._gate]
+        if check and rec.tree != tree:
+            raise JournalMismatch(
+                f"the journal's gate {self._gate + 1} checked tree {rec.tree[:12]}, "
+                f"but the worktree now gives {tree[:12]}"
+            )
+        self._gate += 1
+        return rec
+
+    @property
+    def turns_used(self) -> int:
+        return self._turn
+
+
+
+def _step_call(idem: str | None) -> str:
+    """`step:call` of an idempotency key `run:step:call`."""
+    return (idem or "").partition(":")[2]

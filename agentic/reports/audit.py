@@ -1,0 +1,419 @@
+"""The audit of a run, from its journal alone: who started it, with which model, settings and
+contract; every tool call with its decision and who made it; every file read and written, every
+command and its exit status, every refusal, the gate's verdicts; how it ended and what it cost;
+and whether the journal is intact (its hash chain verified).
+
+A run may have several sessions (`run.start`, then a `run.resume` after each crash or interrupt)
+and a `run.end` per session; its status is the last `run.end`'s, or "running" when the last
+session has none. Kinds this harness does not know are counted, not interpreted.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from agentic.errors import JournalMismatch
+from agentic.journal.records import verify
+from agentic.reports.summary import call_label, clean, cost_of, entries, inert, money, one_line
+
+KNOWN = {
+    "run.start", "run.resume", "model.request", "model.response", "tool.call", "policy.decision",
+    "tool.effect", "tool.reconcile", "tool.result", "checkpoint", "gate.baseline", "gate.verdict",
+    "commit", "run.end", "model.retry", "model.wait", "context.trim",
+}  # fmt: skip
+START_FIELDS = ("task", "model", "settings", "settings_origins", "contract", "base_commit", "branch",
+                "harness", "sandbox", "unsafe_no_sandbox", "forked_from")  # fmt: skip
+SESSION_FIELDS = ("who", "harness", "sandbox", "unsafe_no_sandbox", "after_status")
+
+CHANGE_WORDS = {"A": "created", "M": "modified", "D": "deleted", "T": "modified"}
+
+
+def integrity(journal: Path, anchored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`agentic journal verify` as data: ok, records checked, the problem and the first bad record,
+    and the anchor check (`anchor`: None when not asked)."""
+    checked = verify(journal)
+    out = {"ok": checked.ok, "records": checked.records, "problem": checked.problem,
+           "first_bad_seq": checked.seq, "torn_tail": checked.torn_tail, "anchor": anchored}  # fmt: skip
+    if checked.ok and anchored is not None and not anchored["ok"]:
+        out.update(ok=False, problem=anchored["problem"], first_bad_seq=anchored.get("anchored_seq"))
+    return out
+
+
+class _Audit:
+    """Collects the audit while the journal's records go by, in order."""
+
+    def __init__(self) -> None:
+        self.start: dict[str, Any] = {}
+        self.sessions: list[dict[str, Any]] = []
+        self.calls: list[dict[str, Any]] = []
+        self.spans: dict[str, dict[str, Any]] = {}
+        self.reads: list[dict[str, Any]] = []
+        self.writes: list[dict[str, Any]] = []
+        self.commands: list[dict[str, Any]] = []
+        self.gates: list[dict[str, Any]] = []
+        self.checkpoint: dict[str, Any] | None = None
+        self.commit: dict[str, Any] | None = None
+        self.ends: list[dict[str, Any]] = []
+        self.other: dict[str, int] = {}
+        self.provider: dict[str, list[dict[str, Any]]] = {"retries": [], "waits": [], "context_trims": []}
+        self.models: list[str] = []  # model names the provider reported
+        self.usage = {"input_tokens": 0, "output_tokens": 0, "cached_input_tokens": 0}
+        self.costs: list[float] = []
+        self.responses = 0
+        self.steps = 0
+        self.last_ts = 0.0
+
+    def add(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+        kind, step = str(record.get("kind")), int(record.get("step") or 0)
+        where = {"seq": record.get("seq"), "step": step}
+        ts = float(record.get("ts") or 0.0)
+        self.steps, self.last_ts = max(self.steps, step), max(self.last_ts, ts)
+        if kind in ("run.start", "run.resume"):
+            if kind == "run.start" and not self.start:
+                self.start = data
+            self.sessions.append({"kind": kind, "seq": record.get("seq"), "ts": ts, "ended_ts": ts,
+                                  **{k: data.get(k) for k in SESSION_FIELDS if k in data}})  # fmt: skip
+        elif kind == "model.response":
+            self.responses += 1
+            usage = data.get("usage") or {}
+            for key in self.usage:
+                self.usage[key] += int(usage.get(key) or 0)
+            cost = cost_of(data)
+            if cost is not None:
+                self.costs.append(cost)
+            if data.get("model") and data["model"] not in self.models:
+                self.models.append(str(data["model"]))
+        elif kind in ("tool.call", "policy.decision", "tool.reconcile", "tool.result"):
+            self._call(kind, record, data, where)
+        elif kind == "checkpoint":
+            self.checkpoint = {"tree": data.get("tree"), "changes": data.get("changes") or [],
+                               "left_out": data.get("left_out") or [], "skipped": data.get("skipped") or []}  # fmt: skip
+        elif kind == "gate.verdict":
+            checks = [c for c in data.get("checks") or [] if isinstance(c, dict)]
+            self.gates.append({**where, "passed": bool(data.get("passed")),
+                               "failed": [c.get("id") for c in checks if not c.get("passed")],
+                               "checks": checks, **(self.checkpoint or {})})  # fmt: skip
+            self.checkpoint = None
+        elif kind == "commit":
+            self.commit = {**where, **data}
+        elif kind in ("model.retry", "model.wait", "context.trim"):
+            key = {"model.retry": "retries", "model.wait": "waits", "context.trim": "context_trims"}[kind]
+            self.provider[key].append({**where, **data})
+        elif kind == "run.end":
+            self.ends.append({**where, "ts": ts, **{k: data.get(k) for k in ("status", "reason", "commit", "budget")}})
+        elif kind not in KNOWN:
+            self.other[kind] = self.other.get(kind, 0) + 1
+        if self.sessions:
+            self.sessions[-1]["ended_ts"] = ts
+
+    def _call(self, kind: str, record: dict[str, Any], data: dict[str, Any], where: dict[str, Any]) -> None:
+        span = str(record.get("span"))
+        call = self.spans.get(span)
+        if call is None:  # a decision or result without its call: still listed
+            call = {**where, "tool": data.get("tool"), "action": "", "arguments": None, "decision": None,
+                    "outcome": "no result", "result": "", "reconciled": None}  # fmt: skip
+            self.spans[span] = call
+            self.calls.append(call)
+        if kind == "tool.call":
+            call["action"] = call_label(str(data.get("tool", "")), data.get("arguments", ""))
+            call["arguments"] = data.get("arguments")
+        elif kind == "policy.decision":
+            call["action"] = data.get("action") or call["action"]
+            call["decision"] = {k: data.get(k) for k in ("verdict", "rule", "by", "reason")}
+        elif kind == "tool.reconcile":
+            call["reconciled"] = data.get("outcome")
+        else:
+            self._result(call, data, where)
+
+    def _result(self, call: dict[str, Any], data: dict[str, Any], where: dict[str, Any]) -> None:
+        raw = data.get("data")
+        extra: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        refused = (call["decision"] or {}).get("verdict") not in (None, "allow") or "refused" in extra
+        call["outcome"] = "refused" if refused else "error" if data.get("is_error") else "ok"
+        call["result"] = one_line(str(data.get("content", "")), 200) if data.get("is_error") else ""
+        if "exit_code" in extra:  # a command's output is in the journal; its status is what matters here
+            call["result"] = "timed out" if extra.get("timed_out") else f"exit {extra.get('exit_code')}"
+        if refused and call["decision"] is None:  # refused before any rule applied (bad arguments, unknown tool)
+            call["decision"] = {"verdict": "deny", "rule": extra.get("refused"), "by": "harness",
+                                "reason": call["result"]}  # fmt: skip
+        fact = {**where, "tool": data.get("tool")}
+        if refused:
+            return
+        if "argv" in extra and "exit_code" in extra:
+            self.commands.append({**fact, **{k: extra.get(k) for k in
+                                             ("command", "argv", "exit_code", "timed_out", "duration_s", "sandbox")}})  # fmt: skip
+            for change in extra.get("changed") or []:  # files a command changed, from the snapshot
+                self.writes.append({**fact, "path": change["path"], "bytes": None,
+                                    "change": CHANGE_WORDS.get(change["status"], "modified")})  # fmt: skip
+        elif "path" in extra and ("created" in extra or "deleted" in extra):
+            if not data.get("is_error"):
+                change = "deleted" if "deleted" in extra else "created" if extra.get("created") else "modified"
+                self.writes.append({**fact, "path": extra["path"], "change": change, "bytes": extra.get("bytes")})
+        elif "path" in extra and not data.get("is_error"):
+            self.reads.append({**fact, "path": extra["path"]})
+
+    def refusals(self) -> list[dict[str, Any]]:
+        return [{"seq": c["seq"], "step": c["step"], "tool": c["tool"], "action": c["action"],
+                 **(c["decision"] or {})} for c in self.calls if c["outcome"] == "refused"]  # fmt: skip
+
+    def totals(self) -> dict[str, Any]:
+        """From the last run.end's budget (it counts every session); from the records when there is none."""
+        ended = self.ended()
+        budget = (self.ends[-1].get("budget") or {}) if ended else {}
+        usage = budget.get("usage") or self.usage
+        elapsed = budget.get("elapsed_s")
+        if elapsed is None:
+            elapsed = round(sum(s["ended_ts"] - s["ts"] for s in self.sessions), 3)
+        tokens = int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0)
+        return {
+            "source": "run.end" if budget else "records",
+            "steps": budget.get("steps", self.steps), "tool_calls": budget.get("tool_calls", len(self.calls)),
+            "input_tokens": usage.get("input_tokens", 0), "output_tokens": usage.get("output_tokens", 0),
+            "cached_input_tokens": usage.get("cached_input_tokens", 0), "tokens": tokens,
+            "cost_usd": round(sum(self.costs), 6) if self.costs else None,
+            "cost_complete": self.responses > 0 and len(self.costs) == self.responses,
+            "elapsed_s": elapsed, "gate_failures": budget.get("gate_failures", sum(not g["passed"] for g in self.gates)),
+            "refusals": sum(c["outcome"] == "refused" for c in self.calls),
+        }  # fmt: skip
+
+    def ended(self) -> bool:
+        """Whether the last session ended with a run.end (no crash since)."""
+        if not self.ends:
+            return False
+        return not self.sessions or (self.ends[-1]["seq"] or 0) > (self.sessions[-1]["seq"] or 0)
+
+
+def committed(collected: _Audit) -> list[dict[str, Any]]:
+    """Every path in the accepted commit, and how it got there: the calls that changed it, by step.
+    Files the test command wrote (left out of the commit) follow, marked as such."""
+    passed = [g for g in collected.gates if g["passed"]]
+    if collected.commit is None or not passed:
+        return []
+    paths = []
+    for status, path in passed[-1].get("changes") or []:
+        by = [{"step": w["step"], "tool": w["tool"], "change": w["change"]} for w in collected.writes if w["path"] == path]
+        paths.append({"path": path, "status": status, "by": by})
+    for path in passed[-1].get("left_out") or []:
+        paths.append({"path": path, "status": "left out", "by": [], "why": "only the test command wrote it"})
+    for path, why in passed[-1].get("skipped") or []:
+        paths.append({"path": path, "status": "left out", "by": [], "why": why})
+    return paths
+
+
+def provenance(journal: Path) -> list[dict[str, Any]]:
+    """`committed` for a run, from its journal (no verification: audit_run does that)."""
+    collected = _Audit()
+    for record, data in entries(journal):
+        collected.add(record, data)
+    return committed(collected)
+
+
+def commit_table(paths: list[dict[str, Any]]) -> Table:
+    """The commit's paths and how each got there (a table for the terminal)."""
+    table = _table("the commit", "path", "change", "how it got there")
+    for f in paths:
+        how = f.get("why") or ", ".join(f"{b['tool']} at step {b['step']}" for b in f["by"]) or "unknown"
+        style = "dim" if f["status"] == "left out" else None
+        table.add_row(_cell(f["path"]), _cell(CHANGE_WORDS.get(f["status"], f["status"])), _cell(how), style=style)
+    return table
+
+
+def audit_run(journal: Path, anchored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The audit of the run whose journal this is, as one JSON-ready object. `anchored` is the check
+    of the journal against its anchor in the run database (agentic.anchor): a journal that fails it
+    is not intact, however well it chains."""
+    if not journal.is_file():
+        problem = f": {anchored['problem']}" if anchored and not anchored["ok"] else ""
+        raise JournalMismatch(f"the journal is missing: {journal}{problem}")
+    collected = _Audit()
+    run_id = journal.parent.name
+    for record, data in entries(journal):
+        run_id = str(record.get("run") or run_id)
+        collected.add(record, data)
+    start, ended = collected.start, collected.ended()
+    last = collected.ends[-1] if ended else {}
+    return {
+        "run": run_id,
+        "journal": {"path": str(journal), **integrity(journal, anchored)},
+        "who": start.get("who") or {},
+        **{key: start.get(key) for key in START_FIELDS},
+        "models_reported": collected.models,
+        "sessions": collected.sessions,
+        "tool_calls": collected.calls,
+        "files_read": collected.reads,
+        "files_written": collected.writes,
+        "commands": collected.commands,
+        "refusals": collected.refusals(),
+        "gates": collected.gates,
+        "commit": collected.commit,
+        "committed": committed(collected),
+        "ends": collected.ends,
+        "status": last.get("status", "running"),
+        "reason": last.get("reason", "" if ended else "no run.end after the last session started"),
+        "totals": collected.totals(),
+        "provider": collected.provider,
+        "other_records": collected.other,
+    }
+
+
+def anchor_note(anchored: dict[str, Any] | None) -> str:
+    """How the journal's head was checked outside the file, for a line that says it is intact."""
+    if not anchored:
+        return ""
+    how = {"verified": ", its HMAC verified", "none": " (no HMAC key)"}.get(str(anchored.get("hmac")), "")
+    if anchored.get("origin") == "backfill":
+        how = " (anchored when the database was upgraded)"
+    return f", head matches the run database's anchor (record {anchored.get('anchored_seq')}){how}"
+
+
+# -- the human view ---------------------------------------------------------------------------
+
+
+def _cell(value: Any, limit: int | None = None) -> Text:
+    """A table cell from journal text: never markup, never a terminal escape."""
+    return inert(value, limit)
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return ""
+    return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for name in columns:
+        table.add_column(name, justify="right" if name in ("step", "exit", "s", "bytes") else "left", overflow="fold")
+    return table
+
+
+def _facts(report: dict[str, Any]) -> Table:
+    table = Table(title="who and what", title_justify="left", box=box.SIMPLE, show_header=False, padding=(0, 1))
+    table.add_column("", style="bold", no_wrap=True)
+    table.add_column("", overflow="fold")
+    who, contract, harness = report["who"], report.get("contract") or {}, report.get("harness") or {}
+    started = report["sessions"][0]["ts"] if report["sessions"] else None
+    rows: list[tuple[str, Any]] = [
+        ("task", report.get("task")),
+        ("started", _when(started)),
+        ("by", f"{who.get('os_user', '?')} on {who.get('host', '?')}"),
+        ("git identity", f"{who.get('git_name') or '?'} <{who.get('git_email') or '?'}>"),
+        ("command line", " ".join(str(a) for a in who.get("argv") or [])),
+        ("model", report.get("model")),
+    ]
+    if report["models_reported"] and report["models_reported"] != [report.get("model")]:
+        rows.append(("model reported", ", ".join(report["models_reported"])))
+    origins = report.get("settings_origins") or {}
+    settings = report.get("settings") or {}
+    rows += [(f"setting {key}", f"{settings[key]!r}" + (f" (from {origins[key]})" if origins.get(key) else ""))
+             for key in sorted(settings)]  # fmt: skip
+    rows += [
+        ("contract", f"{contract.get('source')} {contract.get('hash')}"),
+        ("base commit", report.get("base_commit")),
+        ("branch", report.get("branch")),
+        ("harness", f"agentic {harness.get('version')} · Python {harness.get('python')}"),
+        ("sandbox", report.get("sandbox") or "none"),
+    ]
+    if report.get("unsafe_no_sandbox"):
+        rows.append(("UNSAFE", "--unsafe-no-sandbox: commands ran unconfined"))
+    if report.get("forked_from"):
+        fork = report["forked_from"]
+        rows.append(("forked from", f"run {fork.get('run')} at step {fork.get('step')}"))
+    for key, value in rows:
+        table.add_row(_cell(key), _cell(value), style="bold red" if key == "UNSAFE" else None)
+    return table
+
+
+def render(report: dict[str, Any], console: Console) -> None:
+    """The audit as rich sections, in the order a reviewer asks the questions."""
+    journal = report["journal"]
+    console.print(inert(f"audit of run {report['run']}: {report['status']}", style="bold"))
+    if journal["ok"]:
+        tail = " (a torn last line from a crash was ignored)" if journal["torn_tail"] else ""
+        console.print(Text(f"✓ journal intact: {journal['records']} records, hash chain and blobs verified"
+                           f"{anchor_note(journal.get('anchor'))}{tail}", style="green"))  # fmt: skip
+    else:
+        console.print(Text(f"✗ journal tampered or corrupt: {clean(journal['problem'])} — first bad record "
+                           f"{journal['first_bad_seq']}; nothing below from that record on can be trusted",
+                           style="bold red"))  # fmt: skip
+    console.print(_facts(report))
+
+    sessions = _table("sessions", "seq", "kind", "when", "by", "sandbox", "after")
+    for s in report["sessions"]:
+        who = s.get("who") or {}
+        sessions.add_row(_cell(s["seq"]), _cell(s["kind"]), _when(s["ts"]), _cell(f"{who.get('os_user')}@{who.get('host')}"),
+                         _cell(s.get("sandbox") or "none"), _cell(s.get("after_status") or ""))  # fmt: skip
+    console.print(sessions)
+
+    calls = _table("tool calls", "step", "tool", "action", "decision", "by", "rule", "outcome")
+    for c in report["tool_calls"]:
+        d = c["decision"] or {}
+        style = "red" if c["outcome"] in ("refused", "error") else None
+        outcome = c["outcome"] + (f": {c['result']}" if c["result"] and c["outcome"] == "error" else "")
+        calls.add_row(_cell(c["step"]), _cell(c["tool"]), _cell(c["action"], 80), _cell(d.get("verdict")),
+                      _cell(d.get("by")), _cell(d.get("rule")), _cell(outcome, 100), style=style)  # fmt: skip
+    console.print(calls)
+
+    reads = _table("files read", "step", "tool", "path")
+    for f in report["files_read"]:
+        reads.add_row(_cell(f["step"]), _cell(f["tool"]), _cell(f["path"]))
+    writes = _table("files written", "step", "tool", "path", "change", "bytes")
+    for f in report["files_written"]:
+        writes.add_row(_cell(f["step"]), _cell(f["tool"]), _cell(f["path"]), _cell(f["change"]), _cell(f.get("bytes")))
+    commands = _table("commands", "step", "tool", "command", "exit", "s")
+    for c in report["commands"]:
+        exit_ = "timed out" if c.get("timed_out") else str(c.get("exit_code"))
+        commands.add_row(_cell(c["step"]), _cell(c["tool"]), _cell(c.get("command") or " ".join(map(str, c.get("argv") or []))),
+                         _cell(exit_), _cell(c.get("duration_s")), style=None if c.get("exit_code") == 0 else "red")  # fmt: skip
+    refusals = _table("refusals", "step", "tool", "action", "rule", "by", "reason")
+    for r in report["refusals"]:
+        refusals.add_row(_cell(r["step"]), _cell(r["tool"]), _cell(r["action"], 80), _cell(r.get("rule")),
+                         _cell(r.get("by")), _cell(r.get("reason"), 100), style="yellow")  # fmt: skip
+    gates = _table("gate verdicts", "step", "verdict", "failed checks", "files changed")
+    for g in report["gates"]:
+        gates.add_row(_cell(g["step"]), "passed" if g["passed"] else "failed", _cell(", ".join(map(str, g["failed"]))),
+                      _cell(len(g.get("changes") or [])), style="green" if g["passed"] else "red")  # fmt: skip
+    commit = commit_table(report["committed"])
+    for table, empty in ((reads, "no file read"), (writes, "no file written"), (commands, "no command run"),
+                         (refusals, "nothing refused"), (gates, "the gate never ran"), (commit, "nothing committed")):  # fmt: skip
+        console.print(table if table.row_count else Text(f"{table.title}: {empty}", style="dim"))
+    _outcome(report, console)
+
+
+def _outcome(report: dict[str, Any], console: Console) -> None:
+    table = Table(title="outcome", title_justify="left", box=box.SIMPLE, show_header=False, padding=(0, 1))
+    table.add_column("", style="bold", no_wrap=True)
+    table.add_column("", overflow="fold")
+    totals, status = report["totals"], str(report["status"])
+    style = "green" if status == "accepted" else "red"
+    table.add_row("status", Text(f"{clean(status)}: {clean(str(report['reason']))}", style=style))
+    if len(report["ends"]) > 1:
+        earlier = ", ".join(clean(str(e.get("status"))) for e in report["ends"][:-1])
+        table.add_row("earlier sessions ended", _cell(earlier))
+    if report["commit"]:
+        table.add_row("commit", _cell(report["commit"].get("commit")))
+    table.add_row("steps", _cell(totals["steps"]))
+    table.add_row("tool calls", _cell(f"{totals['tool_calls']} ({totals['refusals']} refused)"))
+    table.add_row("tokens", _cell(f"{totals['tokens']} ({totals['input_tokens']} in, {totals['output_tokens']} out, "
+                            f"{totals['cached_input_tokens']} cached)"))  # fmt: skip
+    table.add_row("cost", _cell(money(totals["cost_usd"], totals["cost_complete"])))
+    table.add_row("elapsed", _cell(f"{totals['elapsed_s']} s" + ("" if totals["source"] == "run.end" else " (no run.end)")))
+    table.add_row("gate failures", _cell(totals["gate_failures"]))
+    provider = report["provider"]
+    if provider["retries"] or provider["waits"]:
+        waited = sum(float(r.get("wait_s") or 0) for r in provider["retries"] + provider["waits"])
+        table.add_row("provider", f"{len(provider['retries'])} retries, {len(provider['waits'])} rate-limit waits, "
+                                  f"{waited:.1f} s waiting")  # fmt: skip
+    if provider["context_trims"]:
+        table.add_row("context", f"older outputs elided {len(provider['context_trims'])} times for the window")
+    if report["other_records"]:
+        table.add_row("other records", _cell(", ".join(f"{k}: {n}" for k, n in sorted(report["other_records"].items()))))
+    console.print(table)
+

@@ -1,0 +1,93 @@
+"""A run's disk use, bounded across all its commands (`limits.max_disk_mb`).
+
+RLIMIT_FSIZE caps one file, and the sandbox's /tmp is a tmpfs of its own size; neither stops a
+command that writes ten thousand files into the worktree, nor ten commands that each write a
+little. The guard measures how much the worktree has grown since the run began (allocated blocks,
+links not followed, no deeper than paths.walk_dirs goes) after every command, and watches while
+one runs: the filesystem's free space is read once a second (cheap), and only when it has fallen by
+the room that was left is the worktree measured; over the limit, the command's sandbox is killed.
+The run then stops with `limit_exceeded`, its journal saying why, and `resume` finds the worktree
+as the command left it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from agentic.policy.budget import LimitExceeded
+from agentic.util.paths import walk_dirs
+
+MB = 1024 * 1024
+POLL_S = 1.0
+
+
+def used_bytes(root: Path) -> int:
+    """Bytes allocated to everything under `root` (hard links counted once)."""
+    total, seen = 0, set()
+    for top, _dirs, files in walk_dirs(root, max_depth=4096):
+        for name in files:
+            try:
+                info = os.lstat(os.path.join(top, name))
+            except OSError:
+                continue
+            if info.st_nlink > 1:
+                if (info.st_dev, info.st_ino) in seen:
+                    continue
+                seen.add((info.st_dev, info.st_ino))
+            total += info.st_blocks * 512
+    return total
+
+
+def _free(root: Path) -> int:
+    stats = os.statvfs(root)
+    return stats.f_bavail * stats.f_frsize
+
+
+class DiskGuard:
+    def __init__(self, root: Path, limit_mb: float, start_bytes: int | None = None) -> None:
+        self.root, self.limit = root, int(limit_mb * MB)
+        now = used_bytes(root)
+        self.start = now if start_bytes is None else start_bytes
+        self.free_start, self.grown_before = _free(root), now - self.start  # a resumed run has grown before
+        self.tripped = False
+
+    def grown(self) -> int:
+        return used_bytes(self.root) - self.start
+
+    def check(self) -> None:
+        """LimitExceeded when the worktree has grown past the limit. The worktree is measured only
+        when the filesystem has lost that much free space since the guard began: it cannot have
+        grown more than the filesystem lost (only the host frees space outside it), and a large
+        repository is not walked after every command."""
+        if not self.tripped and self.grown_before + self.free_start - _free(self.root) <= self.limit:
+            return
+        grown = self.grown()
+        if self.tripped or grown > self.limit:
+            raise LimitExceeded("max_disk_mb", self.limit / MB, round(max(grown, 0) / MB, 1),
+                                "the worktree grew past it; remove what is not needed and resume")  # fmt: skip
+
+    @contextmanager
+    def watching(self, kill: Callable[[], object]) -> Iterator[None]:
+        """While a command runs: kill it (`kill`) once the worktree has grown past the limit."""
+        room = self.limit - self.grown()
+        free_at_start = _free(self.root)
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(POLL_S):
+                if free_at_start - _free(self.root) > room and self.grown() > self.limit:
+                    self.tripped = True
+                    kill()
+                    return
+
+        watcher = threading.Thread(target=watch, name="agentic-disk-guard", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            watcher.join()
