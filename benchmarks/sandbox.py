@@ -34,8 +34,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agentic.sandbox import seccomp
-from agentic.sandbox.core import BubblewrapSandbox, command_env, run_process
+from agentic.sandbox import BubblewrapSandbox, command_env, run_process, seccomp
 
 
 def variants(box: BubblewrapSandbox, kept: BubblewrapSandbox, argv: list[str]) -> dict[str, Callable[[], object]]:

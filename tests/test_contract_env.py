@@ -12,7 +12,7 @@ import yaml
 
 from agentic.errors import ConfigError
 from agentic.policy.contract import command_env, parse_contract
-from agentic.sandbox.core import make_sandbox
+from agentic.sandbox import make_sandbox
 from agentic.util.yamlfile import parse
 from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, write_script
 

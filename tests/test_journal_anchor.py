@@ -202,7 +202,7 @@ def test_the_migration_anchors_existing_runs_at_their_current_head(tmp_path: Pat
 
 def test_the_key_is_not_readable_in_the_sandbox(tmp_path: Path) -> None:
     from agentic.journal.anchor import key_file, master_key
-    from agentic.sandbox.core import make_sandbox, sandbox_level
+    from agentic.sandbox import make_sandbox, sandbox_level
 
     if sandbox_level().name != "bubblewrap":
         pytest.skip("needs bubblewrap")

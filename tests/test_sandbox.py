@@ -21,18 +21,21 @@ from typing import Any
 
 import pytest
 
+import agentic.sandbox as sandbox
 from agentic.errors import SandboxUnavailable
-from agentic.sandbox import core as sandbox
-from agentic.sandbox import landlock, seccomp
-from agentic.sandbox.core import (
+from agentic.sandbox import (
     BubblewrapSandbox,
     CommandResult,
     LandlockSandbox,
     UnsafeNoSandbox,
     command_env,
+    landlock,
+    probe,
     require_sandbox,
     sandbox_level,
     sandbox_user,
+    seccomp,
+    users,
 )
 
 ROOT = os.geteuid() == 0
@@ -167,8 +170,8 @@ def test_adopt_hands_the_tree_over_without_following_links(tmp_path: Path, monke
     (worktree / "hard").hardlink_to(host_file)
     seen: dict[str, tuple[tuple[int, int, int], list[str]]] = {}
     real_now = time.time_ns
-    monkeypatch.setattr(sandbox.time, "time_ns", lambda: real_now() + 10 * 10**9)  # every directory settled
-    sandbox.adopt(str(worktree), 65534, 65534, skip=[str(worktree / ".git")], seen=seen)
+    monkeypatch.setattr(users.time, "time_ns", lambda: real_now() + 10 * 10**9)  # every directory settled
+    users.adopt(str(worktree), 65534, 65534, skip=[str(worktree / ".git")], seen=seen)
     owner = lambda p: os.lstat(p).st_uid  # noqa: E731
     assert owner(worktree) == owner(worktree / "pkg") == owner(worktree / "pkg" / "mod.py") == 65534
     assert owner(worktree / "pkg" / "out") == 65534 and owner(tmp_path) == 0  # the link, not its target
@@ -176,7 +179,7 @@ def test_adopt_hands_the_tree_over_without_following_links(tmp_path: Path, monke
     assert str(worktree / "pkg") in seen
     time.sleep(0.05)  # past the file-system timestamp tick
     (worktree / "pkg" / "new.py").write_text("by the harness\n")
-    assert sandbox.adopt(str(worktree), 65534, 65534, seen=seen) >= 1
+    assert users.adopt(str(worktree), 65534, 65534, seen=seen) >= 1
     assert owner(worktree / "pkg" / "new.py") == 65534
 
 
@@ -543,7 +546,7 @@ def test_missing_program_is_reported(box: BubblewrapSandbox) -> None:
 
 @pytest.fixture
 def fresh_probes() -> Iterator[None]:
-    caches = (sandbox._probe_bwrap, sandbox.sandbox_level, seccomp.status, seccomp.program)
+    caches = (probe._probe_bwrap, sandbox.sandbox_level, seccomp.status, seccomp.program)
     for fn in caches:
         fn.cache_clear()
     yield
@@ -692,7 +695,7 @@ def test_it_dies_with_the_harness(open_dir: Path) -> None:
         import os, signal, sys
         sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
         from pathlib import Path
-        from agentic.sandbox.core import BubblewrapSandbox
+        from agentic.sandbox import BubblewrapSandbox
         box = BubblewrapSandbox(Path({str(worktree)!r}), persistent=True)
         assert box.run(["true"], timeout_s=10).ok
         os.kill(os.getpid(), signal.SIGKILL)

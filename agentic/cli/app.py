@@ -498,7 +498,7 @@ def replay(
     from agentic.run.replay import replay as do_replay
     from agentic.run.resume import recorded_flags
     from agentic.run.runner import needs_sandbox
-    from agentic.sandbox.core import make_sandbox, require_sandbox
+    from agentic.sandbox import make_sandbox, require_sandbox
 
     info, _, tape = _tape_of(repo, run_id)
     info, settings, loaded = _configure(info.root, recorded_flags(tape))

@@ -53,7 +53,7 @@ def check_repo(start: Path) -> tuple[Check, Any]:
 
 
 def check_sandbox() -> list[Check]:
-    from agentic.sandbox.core import sandbox_level
+    from agentic.sandbox import sandbox_level
 
     level = sandbox_level()
     checks = [Check("sandbox", level.name != "none", f"{level.name}: {level.summary()}", level.fix)]
@@ -150,7 +150,7 @@ def check_tests(info: Any, contract: Any, settings: Any) -> Check:
     """Run the contract's test command once, in the sandbox, on a clean checkout of HEAD: does the
     runner start, and do the tests pass on the base?"""
     from agentic.policy.contract import command_env
-    from agentic.sandbox.core import make_sandbox
+    from agentic.sandbox import make_sandbox
     from agentic.workspace.core import Workspace, ensure_excluded
 
     shown = " ".join(contract.test_command)

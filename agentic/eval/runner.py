@@ -506,7 +506,7 @@ class Evaluator:
 
     def _check_tree(self, prep: Prepared, root: Path, commit: str,
                     with_command: bool) -> tuple[dict[str, str], tuple[bool, str] | None]:  # fmt: skip
-        from agentic.sandbox.core import make_sandbox
+        from agentic.sandbox import make_sandbox
 
         checks, contract, settings = prep.scenario.checks, prep.contract, prep.settings
         assert contract is not None and settings is not None

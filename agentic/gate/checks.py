@@ -22,7 +22,7 @@ from typing import Any
 from agentic.gate import pins
 from agentic.git.cmd import git
 from agentic.policy.contract import Contract, Invariant, is_pytest, is_unittest
-from agentic.sandbox.core import Sandbox
+from agentic.sandbox import Sandbox
 from agentic.tools.base import ToolFailure
 from agentic.util import globs, paths
 from agentic.util.redact import looks_secret

@@ -37,7 +37,7 @@ from agentic.errors import UsageError, WorkspaceError
 from agentic.gate.checks import Baseline, Candidate, CheckResult, Verdict, count_tests, evaluate
 from agentic.git.cmd import git, run_git
 from agentic.policy.contract import Contract, command_env, load_contract
-from agentic.sandbox.core import REFUSED_EXIT, CommandResult, Sandbox, make_sandbox, require_sandbox
+from agentic.sandbox import REFUSED_EXIT, CommandResult, Sandbox, make_sandbox, require_sandbox
 from agentic.workspace.core import (
     ADDED_LINES,
     NAME_STATUS,

@@ -35,8 +35,7 @@ from agentic.policy import engine as policy
 from agentic.policy.budget import Budget, RunStopped
 from agentic.policy.contract import Contract
 from agentic.policy.contract import command_env as contract_env
-from agentic.sandbox import hostexec
-from agentic.sandbox.core import kill_sandboxes, make_sandbox, require_sandbox
+from agentic.sandbox import hostexec, kill_sandboxes, make_sandbox, require_sandbox
 from agentic.sandbox.diskguard import DiskGuard, used_bytes
 from agentic.tools import builtin_tools, spec
 from agentic.util import globs, paths

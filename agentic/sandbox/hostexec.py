@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from agentic.sandbox.core import PROJECT_ENVS
+from agentic.sandbox.hostview import PROJECT_ENVS
 
 # What a host-side program gets from the harness's environment; nothing else (no *_API_KEY, no token).
 ALLOWED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentic.sandbox.core import CommandResult
+from agentic.sandbox import CommandResult
 from agentic.tools.base import ToolContext, ToolFailure, ToolKind, ToolResult
 
 BASH = ("bash", "--noprofile", "--norc", "-c")

@@ -309,7 +309,7 @@ class Workspace:
         checkouts, remove those checkouts, and remove the worktree's index lock once it is stale.
         The caller holds the run's journal lock, so no live harness uses any of them; a git the dead
         harness started may still be finishing, so wait a little for the lock."""
-        from agentic.sandbox.core import kill_sandboxes
+        from agentic.sandbox import kill_sandboxes
 
         checkouts = sorted((self.repo_root / STATE_DIR / "checkouts").glob(f"{self.run_id}-*"))
         kill_sandboxes([os.path.realpath(p) for p in (self.path, *checkouts)])

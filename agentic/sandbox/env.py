@@ -1,0 +1,41 @@
+"""The environment a sandboxed command gets: an allow-list of the harness's, never its secrets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYENV_ROOT", "PYENV_VERSION", "VIRTUAL_ENV")
+
+
+def command_env(home: str = "/tmp", extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """The environment a sandboxed command gets: an allow-list, never the harness's secrets; then the
+    contract's `env` (agentic.contract.command_env): a value sets a variable, None removes one.
+    docs/commands.md lists what is set here; all of it but the GIT_CONFIG_* keys can be overridden."""
+    env = {k: os.environ[k] for k in ENV_PASSTHROUGH if k in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.setdefault("LANG", "C.UTF-8")
+    env.update(
+        HOME=home,
+        TMPDIR="/tmp",
+        TERM="dumb",
+        NO_COLOR="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONUNBUFFERED="1",
+        PYTEST_ADDOPTS="-p no:cacheprovider",
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL="/dev/null",
+        # The worktree belongs to the sandbox user, its git dir to the harness: without this, git
+        # inside the sandbox stops at its "dubious ownership" check.
+        GIT_CONFIG_COUNT="1",
+        GIT_CONFIG_KEY_0="safe.directory",
+        GIT_CONFIG_VALUE_0="*",
+    )
+    for name, value in (extra or {}).items():
+        if name.startswith("GIT_CONFIG_"):
+            continue
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env

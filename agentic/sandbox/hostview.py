@@ -1,0 +1,159 @@
+"""The host as commands see it: which host directories are hidden, shown again read-only, and masked."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentic.git.view import GitView, git_common_dir
+from agentic.sandbox.users import traversable
+
+# Relative to a home directory; masked when still visible inside the sandbox.
+SECRET_PATHS = (
+    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker/config.json", ".config/gcloud", ".config/gh",
+    ".config/hub", ".config/op", ".git-credentials", ".netrc", ".pypirc", ".npmrc", ".yarnrc",
+    ".gem/credentials", ".cargo/credentials", ".cargo/credentials.toml", ".m2/settings.xml", ".pgpass",
+    ".my.cnf", ".vault-token", ".password-store", ".local/share/keyrings", ".terraform.d",
+    ".bash_history", ".zsh_history", ".python_history", ".env",
+)  # fmt: skip
+
+
+def under(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def _existing_dir(path: str | None) -> str | None:
+    if not path:
+        return None
+    real = os.path.realpath(path)
+    return real if os.path.isdir(real) else None
+
+
+PROJECT_ENVS = (".venv", "venv", "env", ".env")  # virtual environments kept in a checkout (with a pyvenv.cfg)
+
+
+def _project_envs(checkout: str | None) -> list[str]:
+    """The checkout's own virtual environments: shown read-only at their path, also inside a worktree
+    seen at the checkout's path, so the project's interpreter and its editable installs work there."""
+    if checkout is None:
+        return []
+    return [os.path.join(checkout, d) for d in PROJECT_ENVS if os.path.isfile(os.path.join(checkout, d, "pyvenv.cfg"))]
+
+
+def _homes() -> list[str]:
+    homes = [os.environ.get("HOME", "")]
+    with contextlib.suppress(KeyError):
+        homes.append(pwd.getpwuid(os.geteuid()).pw_dir)
+    return [h for h in homes if h]
+
+
+def _interpreter_dirs() -> list[str]:
+    """Where the Python that commands will likely use lives: this one's prefixes and VIRTUAL_ENV's."""
+    dirs = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+            os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))]  # fmt: skip
+    venv = os.environ.get("VIRTUAL_ENV")
+    if venv:
+        dirs.append(venv)
+        with contextlib.suppress(OSError):
+            for line in Path(venv, "pyvenv.cfg").read_text(encoding="utf-8").splitlines():
+                key, _, value = line.partition("=")
+                if key.strip() == "home" and value.strip():
+                    dirs.append(os.path.dirname(os.path.realpath(value.strip())))
+    return dirs
+
+
+def _path_entries() -> list[str]:
+    entries = []
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        if not entry or not os.path.isabs(entry):
+            continue
+        entries.append(entry)
+        parent = os.path.dirname(entry)
+        if os.path.basename(entry) == "shims" and os.path.isdir(os.path.join(parent, "libexec")):
+            entries.append(parent)  # a pyenv/rbenv-style root: its shims call libexec/*
+    return entries
+
+
+@dataclass(frozen=True)
+class HostView:
+    """Which host directories are hidden, re-exposed read-only and masked (all real paths)."""
+
+    hidden: tuple[str, ...]  # empty tmpfs over each, read-only after the binds below
+    exposed: tuple[str, ...]  # bound read-only at their own path
+    masked_files: tuple[str, ...]
+    masked_dirs: tuple[str, ...]
+
+    def mount_parents(self, targets: Iterable[str]) -> dict[str, str]:
+        """{directory: mode} to create in the tmpfs above each target bound there.
+
+        Left to itself, bubblewrap 0.8 gives them the modes of the host directories, so a 0700
+        /root/.cargo above /root/.cargo/bin would lock the sandbox user out. Under the private
+        /tmp they are sticky and world-writable like /tmp itself; elsewhere 0755.
+        """
+        out: dict[str, str] = {}
+        for target in targets:
+            root = next((h for h in (*self.hidden, "/tmp") if under(target, h) and target != h), None)
+            if root is None:
+                continue
+            parts = Path(target).parts
+            for depth in range(len(Path(root).parts) + 1, len(parts)):
+                out[str(Path(*parts[:depth]))] = "1777" if root == "/tmp" else "0755"
+        return out
+
+
+def host_view(worktree: str, run_as: tuple[int, int] | None, expose: Iterable[Path] = (),
+              view: GitView | None = None) -> HostView:  # fmt: skip
+    """Compute what to hide and what to bring back for a sandbox on `worktree` (a real path). With
+    a git view, the person's checkout and git dir are hidden and only the view's parts come back."""
+    if view is not None:
+        checkout: str | None = view.at
+        git_dirs: list[str | None] = list(view.expose)
+    else:
+        common = git_common_dir(Path(worktree))
+        checkout = str(common.parent) if common is not None and common.name == ".git" else None
+        git_dirs = [str(common) if common else None]
+    wanted = [*_homes(), "/root", "/home", "/run", "/var/run", os.environ.get("XDG_RUNTIME_DIR"), checkout,
+              *(view.hide if view else ())]  # fmt: skip
+    # Anything under /tmp is already out of sight: the sandbox gets its own empty /tmp.
+    hidden: set[str] = {d for d in map(_existing_dir, wanted) if d and d != "/" and not under(d, "/tmp")}
+    candidates = [*_path_entries(), *_interpreter_dirs(), os.environ.get("PYENV_ROOT"),
+                  *git_dirs, *map(str, expose), *_project_envs(checkout)]  # fmt: skip
+    exposed_all = [d for d in dict.fromkeys(map(_existing_dir, candidates)) if d]
+
+    def covered(path: str, dirs: Iterable[str]) -> bool:
+        return any(under(path, d) for d in dirs)
+
+    if run_as is not None:
+        # A directory the sandbox user cannot search hides nothing it could see: an empty tmpfs
+        # there changes no access, and lets bubblewrap create the mount points beneath it.
+        for target in [worktree, *exposed_all]:
+            for depth in range(2, len(Path(target).parts)):
+                ancestor = str(Path(*Path(target).parts[:depth]))
+                if covered(ancestor, hidden | {"/tmp"}):
+                    break
+                if not traversable(ancestor, *run_as):
+                    hidden.add(ancestor)
+                    break
+    hidden_list = sorted(hidden, key=len)
+    hidden_list = [h for i, h in enumerate(hidden_list) if not covered(h, hidden_list[:i])]
+    invisible = [*hidden_list, "/tmp"]
+    exposed = [d for d in sorted(exposed_all, key=len) if covered(d, invisible)]
+    exposed = [d for i, d in enumerate(exposed) if not covered(d, exposed[:i])]
+    files: list[str] = []
+    dirs: list[str] = []
+    for home in dict.fromkeys(_homes()):
+        for name in SECRET_PATHS:
+            real = os.path.realpath(os.path.join(home, name))
+            if not os.path.exists(real) or (covered(real, invisible) and not covered(real, exposed)):
+                continue
+            if under(worktree, real):
+                continue
+            (dirs if os.path.isdir(real) else files).append(real)
+    return HostView(
+        tuple(hidden_list), tuple(exposed), tuple(dict.fromkeys(files)), tuple(dict.fromkeys(dirs))
+    )

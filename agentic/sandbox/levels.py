@@ -1,0 +1,117 @@
+"""Which isolation this machine gives commands (for `agentic doctor`), and the sandbox to use."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from agentic.errors import SandboxUnavailable
+from agentic.sandbox import landlock, seccomp
+from agentic.sandbox.base import Sandbox
+from agentic.sandbox.bubblewrap import BubblewrapSandbox
+from agentic.sandbox.fallback import LandlockSandbox, UnsafeNoSandbox
+from agentic.sandbox.probe import bwrap_for
+from agentic.sandbox.users import default_run_as
+
+
+@dataclass(frozen=True)
+class SandboxLevel:
+    """Which isolation commands get on this machine, and what it blocks (for `agentic doctor`)."""
+
+    name: str  # "bubblewrap", "landlock" (fallback) or "none"
+    features: dict[str, bool] = field(default_factory=dict)
+    detail: str = ""
+    fix: str = ""
+
+    def summary(self) -> str:
+        on = [name for name, active in self.features.items() if active]
+        off = [name for name, active in self.features.items() if not active]
+        parts = [self.detail] if self.detail else []
+        if on:
+            parts.append("blocks/limits: " + ", ".join(on))
+        if off:
+            parts.append("off: " + ", ".join(off))
+        return "; ".join(parts)
+
+
+@cache
+def sandbox_level() -> SandboxLevel:
+    """The strongest isolation available here (probed once)."""
+    setup, why = bwrap_for(default_run_as())
+    filtered, filter_detail = seccomp.status()
+    seccomp_fix = "" if filtered else f"seccomp is off: {filter_detail}"
+    if setup is not None:
+        unprivileged = setup.run_as is not None or os.geteuid() != 0
+        features = {
+            "namespaces (mount, pid, network, ipc, uts)": True,
+            "host home, /root, /home and /run hidden": True,
+            "seccomp filter": filtered,
+            "resource limits": True,
+            "unprivileged user": unprivileged,
+        }
+        fixes = [seccomp_fix] if seccomp_fix else []
+        if not unprivileged:
+            fixes.append("install util-linux (setpriv) so commands run as uid 65534")
+        return SandboxLevel("bubblewrap", features, f"bubblewrap at {setup.path}", "; ".join(fixes))
+    abi = landlock.abi_version()
+    install = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) and allow unprivileged user namespaces"
+    if abi > 0:
+        features = {
+            "namespaces (mount, pid, network, ipc, uts)": False,
+            "landlock filesystem rules": True,
+            "landlock tcp rules": abi >= 4,
+            "landlock signal and abstract-socket scoping": abi >= 6,
+            "seccomp filter": filtered,
+            "resource limits": True,
+            "unprivileged user": True,
+        }
+        return SandboxLevel("landlock", features, f"Landlock ABI {abi} fallback ({why})", install)
+    return SandboxLevel("none", {}, f"{why}; Landlock is not available either", install)
+
+
+def require_sandbox(*, fallback: bool = False) -> SandboxLevel:
+    """The level commands will run at, or SandboxUnavailable saying why they cannot be isolated here.
+
+    The Landlock level counts only with `fallback=True`.
+    """
+    level = sandbox_level()
+    if level.name == "bubblewrap" or (fallback and level.name == "landlock"):
+        return level
+    _, why = bwrap_for(default_run_as())
+    raise SandboxUnavailable(
+        f"commands cannot be sandboxed: {why}",
+        hint="install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or use a contract "
+        "without run_tests, run_command and command checks",
+    )
+
+
+def make_sandbox(
+    worktree: Path,
+    readonly: Iterable[Path] = (),
+    *,
+    fallback: bool = False,
+    unsafe: bool = False,
+    persistent: bool = False,
+    env: Mapping[str, str | None] | None = None,
+    hidden: Iterable[Path] = (),
+    secret: Iterable[str] = (),
+) -> Sandbox:
+    """The strongest sandbox available for `worktree` (see require_sandbox), or the unsafe one on request.
+
+    `persistent`: kept up between commands (the run's worktree); close() it when done. `env`: the
+    contract's variables for every command (agentic.contract.command_env). `hidden`: files and
+    directories of the worktree commands see empty (what the contract denies to read_file), and
+    `secret` the globs whose content git in the sandbox shows in no commit (agentic.git.view);
+    bubblewrap only: Landlock cannot take one file out of a tree it allows.
+    """
+    variables = dict(env or {})
+    if unsafe:
+        return UnsafeNoSandbox(worktree, list(readonly), env=variables)
+    level = require_sandbox(fallback=fallback)
+    if level.name == "bubblewrap":
+        return BubblewrapSandbox(worktree, list(readonly), list(hidden), list(secret), env=variables,
+                                 persistent=persistent)  # fmt: skip
+    return LandlockSandbox(worktree, list(readonly), env=variables)
