@@ -2,10 +2,9 @@
 
 Two layers:
 
-1. `check_relative` refuses a path string that could mean something other than a plain relative
-   path (absolute, ``~``, ``..``, control or invisible characters, percent-encoded dots and
-   slashes, over-long names, anything inside ``.git``) and returns it normalised.
-2. Every operation then opens the worktree root as a directory fd and walks one component at a time
+1. `check_relative` (agentic.util.pathnames) refuses a path string that could mean something other
+   than a plain relative path, and returns it normalised.
+2. Every operation here then opens the worktree root as a directory fd and walks one component at a time
    with ``O_NOFOLLOW`` relative to the previous fd. A symbolic link anywhere on the way is refused, and
    a directory swapped for a link after it was opened is harmless: the fd still names the directory
    that was checked. Regular files with more than one hard link are refused (the other name may be
@@ -22,19 +21,20 @@ import hashlib
 import os
 import re
 import secrets
-import shutil
 import stat as stat_mod
-import unicodedata
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from agentic.errors import ToolFailure
+from agentic.util.pathnames import PathRefused as PathRefused
+from agentic.util.pathnames import check_relative as check_relative
+from agentic.util.pathnames import split_relative
+from agentic.util.trees import MAX_WALK_DEPTH
+from agentic.util.trees import remove_tree as remove_tree
+from agentic.util.trees import walk_dirs as walk_dirs
 
-MAX_COMPONENT_BYTES = 255
-MAX_PATH_BYTES = 4096
-MAX_WALK_DEPTH = 128  # each level holds one fd open while its children are walked
 TEMP_PREFIX = ".agentic-tmp-"  # a write's content goes to TEMP_PREFIX + 16 hex digits, then is renamed
 TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + "[0-9a-f]{16}")
 
@@ -42,20 +42,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_PERCENT = re.compile(r"%(2e|2f|5c)", re.IGNORECASE)
-_INVISIBLE_RANGES = (
-    (0x00AD, 0x00AD),  # soft hyphen
-    (0x200B, 0x200F),  # zero-width space / joiners, LRM, RLM
-    (0x202A, 0x202E),  # bidi embeddings and overrides
-    (0x2060, 0x2064),  # word joiner, invisible operators
-    (0x2066, 0x2069),  # bidi isolates
-    (0xFEFF, 0xFEFF),  # zero-width no-break space (BOM)
-    (0xE0000, 0xE007F),  # tag characters
-)
-
-
-class PathRefused(ToolFailure):
-    """A path the model may not use: it could reach outside the worktree or into .git."""
 
 
 class FileTooLarge(ToolFailure):
@@ -68,61 +54,6 @@ class Entry:
 
     path: str
     is_link: bool = False
-
-
-# ---------------------------------------------------------------------------------------------
-# the path string
-
-
-def check_relative(path: str) -> str:
-    """The normalised POSIX relative form of `path` (``"."`` for the root), or PathRefused."""
-    if not isinstance(path, str):
-        raise PathRefused("a path must be a string")
-    _check_characters(path)
-    if path.startswith("/"):
-        raise PathRefused(f"{path!r} is absolute; use a path relative to the repository root")
-    if path.startswith("~"):
-        raise PathRefused(f"{path!r} starts with '~'; use a path relative to the repository root")
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise PathRefused(f"{path!r} contains '..'; paths must stay inside the repository")
-    _check_lengths(path, parts)
-    if any(p.casefold() == ".git" for p in parts):
-        raise PathRefused(f"{path!r} is inside .git, which no tool may touch")
-    return "/".join(parts) or "."
-
-
-def _check_characters(path: str) -> None:
-    for char in path:
-        code = ord(char)
-        if code < 0x20 or 0x7F <= code <= 0x9F:
-            raise PathRefused(f"the path contains a control character (U+{code:04X})")
-        if _is_invisible(char):
-            raise PathRefused(f"the path contains an invisible or bidi character (U+{code:04X})")
-    if "\\" in path:
-        raise PathRefused("the path contains '\\'; use '/' to separate directories")
-    if _PERCENT.search(path):
-        raise PathRefused("the path contains a percent-encoded '.', '/' or '\\'; write it plainly")
-
-
-def _is_invisible(char: str) -> bool:
-    code = ord(char)
-    if any(lo <= code <= hi for lo, hi in _INVISIBLE_RANGES):
-        return True
-    return unicodedata.category(char) in ("Cf", "Cs")  # other format characters, lone surrogates
-
-
-def _check_lengths(path: str, parts: list[str]) -> None:
-    if len(path.encode("utf-8")) > MAX_PATH_BYTES:
-        raise PathRefused(f"the path is longer than {MAX_PATH_BYTES} bytes")
-    for part in parts:
-        if len(part.encode("utf-8")) > MAX_COMPONENT_BYTES:
-            raise PathRefused(f"a path component is longer than {MAX_COMPONENT_BYTES} bytes: {part[:40]!r}…")
-
-
-def _parts(rel: str) -> list[str]:
-    normal = check_relative(rel)
-    return [] if normal == "." else normal.split("/")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,7 +117,7 @@ def _directory(root: Path | str, parts: list[str], create: bool = False) -> Iter
 @contextlib.contextmanager
 def _parent(root: Path | str, rel: str, create: bool = False) -> Iterator[tuple[int, str, str]]:
     """(fd of the parent directory, final name, normalised path) for a path naming a file."""
-    parts = _parts(rel)
+    parts = split_relative(rel)
     if not parts:
         raise ToolFailure("the repository root is a directory, not a file")
     with _directory(root, parts[:-1], create) as fd:
@@ -322,7 +253,7 @@ def delete(root: Path | str, rel: str) -> str:
 @_oserrors_as_failures
 def stat(root: Path | str, rel: str) -> os.stat_result | None:
     """The lstat of `rel` (a link is described, not followed), or None when it does not exist."""
-    parts = _parts(rel)
+    parts = split_relative(rel)
     if not parts:
         fd = _open_root(root)
         try:
@@ -384,7 +315,7 @@ def walk_entries(root: Path | str, rel: str = ".", prune: Collection[str] = ()) 
     Symbolic links are listed (is_link=True) but never followed or descended. ``.git`` (any case)
     and directories named in `prune` are skipped. If `rel` is not a directory, it is the only entry.
     """
-    parts = _parts(rel)
+    parts = split_relative(rel)
     st = stat(root, rel)
     if st is None:
         raise ToolFailure(f"{rel}: no such file or directory")
@@ -418,63 +349,3 @@ def _walk_child(fd: int, name: str, path: str, prune: frozenset[str], depth: int
         yield from _walk_fd(child, path, prune, depth)
     finally:
         os.close(child)
-
-
-def walk_dirs(root: Path | str, max_depth: int = MAX_WALK_DEPTH) -> Iterator[tuple[str, list[str], list[str]]]:
-    """os.walk's (top, dirs, files), top-down, without following links: iterative, so a tree
-    thousands of levels deep cannot exhaust the stack, and no deeper than `max_depth` below the root
-    (a directory it cannot list, too long a path included, is passed over). Prune by editing dirs."""
-    pending = [(os.fspath(root), 0)]
-    while pending:
-        top, depth = pending.pop()
-        dirs, files = [], []
-        try:
-            with os.scandir(top) as entries:
-                for entry in entries:
-                    try:
-                        (dirs if entry.is_dir(follow_symlinks=False) else files).append(entry.name)
-                    except OSError:
-                        files.append(entry.name)
-        except OSError:
-            continue
-        yield top, dirs, files
-        if depth < max_depth:
-            pending.extend((os.path.join(top, name), depth + 1) for name in reversed(dirs))
-
-
-def remove_tree(path: Path | str) -> None:
-    """shutil.rmtree, and for a tree too deep for it (it recurses) a walk that holds one fd and
-    climbs back with `..`: a tree thousands of levels deep goes too. Links are removed, never followed."""
-    try:
-        shutil.rmtree(path)
-        return
-    except RecursionError:
-        pass
-    except FileNotFoundError:
-        return
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
-    fd, names = os.open(path, flags), []
-    try:
-        while True:
-            child = None
-            with os.scandir(fd) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        child = entry.name
-                        break
-                    os.unlink(entry.name, dir_fd=fd)
-            if child is not None:  # down one level
-                deeper = os.open(child, flags, dir_fd=fd)
-                os.close(fd)
-                fd, names = deeper, [*names, child]
-                continue
-            if not names:
-                break
-            parent = os.open("..", flags, dir_fd=fd)  # up one level, removing the emptied directory
-            os.close(fd)
-            fd = parent
-            os.rmdir(names.pop(), dir_fd=fd)
-    finally:
-        os.close(fd)
-    os.rmdir(path)
-
