@@ -33,7 +33,7 @@ from agentic.policy.contract import load_contract
 from agentic.run.replay import replay
 from agentic.run.resume import check_resumable, open_tape
 from agentic.run.runner import RunRequest, execute
-from agentic.workspace.core import find_repo
+from agentic.workspace import find_repo
 
 CONTRACT = {
     "version": 1,

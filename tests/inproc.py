@@ -14,7 +14,7 @@ from agentic.models import load_model
 from agentic.policy import engine as policy
 from agentic.policy.contract import Contract, load_contract
 from agentic.run.runner import RunOutcome, RunRequest, execute
-from agentic.workspace.core import find_repo
+from agentic.workspace import find_repo
 
 
 def run(

@@ -24,7 +24,7 @@ import pytest
 
 from agentic.errors import WorkspaceError
 from agentic.git.cmd import git
-from agentic.workspace.core import APPLY_MARKER, apply_commit, recover_apply
+from agentic.workspace import APPLY_MARKER, apply_commit, recover_apply
 from tests.conftest import FINISH, FIX, cli, make_repo, write_script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -281,7 +281,7 @@ def test_untracked_and_ignored_files_elsewhere_survive_byte_for_byte(tmp_path: P
 
 
 def test_an_error_in_the_middle_restores_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from agentic.workspace import core as workspace
+    from agentic.workspace import apply as workspace
 
     root = _repo(tmp_path, {"a.txt": "a\n", "dir/b.txt": "b\n"})
     (root / "keep.log").write_text("mine\n")
@@ -303,7 +303,7 @@ def test_an_error_in_the_middle_restores_everything(tmp_path: Path, monkeypatch:
 KILLER = """
 import os, signal, sys
 from pathlib import Path
-from agentic.workspace import core as workspace
+from agentic.workspace import apply as workspace
 root, commit, base, when = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 def killing(real):
     def git(args, cwd, **kwargs):

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from agentic.git.cmd import git
-from agentic.workspace.core import Workspace
+from agentic.workspace import Workspace
 from tests import inproc
 from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo
 

@@ -15,7 +15,7 @@ import pytest
 
 from agentic.errors import UnsafeStateDir
 from agentic.git.cmd import git
-from agentic.workspace.core import Workspace, check_state_dir, find_repo
+from agentic.workspace import Workspace, check_state_dir, find_repo
 from tests.conftest import FINISH, FIX, cli, make_repo, write_script
 
 COMMANDS = [
@@ -148,7 +148,7 @@ def test_a_run_cannot_commit_agentic_state(tmp_path: Path) -> None:
     """The agent writing `.agentic/…` in its worktree: never part of its change (excluded), so no
     accepted commit can plant a state dir in the person's checkout."""
     repo = make_repo(tmp_path / "repo")
-    from agentic.workspace.core import ensure_excluded
+    from agentic.workspace import ensure_excluded
 
     ensure_excluded(repo)
     workspace = Workspace(repo, "r1", git(["rev-parse", "HEAD"], repo).strip())

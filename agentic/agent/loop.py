@@ -27,7 +27,7 @@ from agentic.policy import engine as policy
 from agentic.policy.budget import Budget, Rejected, Stuck
 from agentic.policy.contract import Contract
 from agentic.tools.base import ToolContext, ToolResult
-from agentic.workspace.core import Snapshot, Workspace
+from agentic.workspace import Snapshot, Workspace
 
 MAX_IDLE_TURNS = 2  # answers without a tool call in a row before the agent is taken to have given up
 NUDGE = "Continue with a tool call. When the task is done, call finish with a summary; the gate decides."

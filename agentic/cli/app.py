@@ -93,7 +93,7 @@ def _configure(repo: Path, flags: dict[str, Any]) -> tuple[Any, Any, Any]:
     """The repository, its settings (flags on top) and the contract they name."""
     from agentic.config.settings import load_settings
     from agentic.policy.contract import load_contract
-    from agentic.workspace.core import find_repo
+    from agentic.workspace import find_repo
 
     info = find_repo(repo)
     settings = load_settings(info.root, flags)
@@ -215,7 +215,7 @@ def _print_outcome(outcome: Any, paths: list[dict[str, Any]]) -> None:
 def _open_store(repo: Path) -> tuple[Any, Any]:
     from agentic.journal.store import SQLiteStore
     from agentic.run.resume import index_unlisted_runs
-    from agentic.workspace.core import find_repo
+    from agentic.workspace import find_repo
 
     info = find_repo(repo)
     store = SQLiteStore(info.state_dir / "agentic.db")
@@ -346,7 +346,7 @@ def apply(
 
     Example: agentic apply last
     """
-    from agentic.workspace.core import apply_commit
+    from agentic.workspace import apply_commit
 
     info, store = _open_store(repo)
     row = _get_run(store, run_id)
@@ -594,7 +594,7 @@ def contract_check(
         loaded = load_contract(str(file), None) if is_preset else load_contract_file(file)
     else:
         from agentic.config.settings import load_settings
-        from agentic.workspace.core import find_repo
+        from agentic.workspace import find_repo
 
         info = find_repo(repo)
         loaded = load_contract(load_settings(info.root).contract, info.root)
@@ -655,7 +655,7 @@ def _contract_for(ref: str | None, repo: Path) -> Any:
         return load_contract(ref, None) if ref in PRESETS and not Path(ref).exists() else load_contract_file(Path(ref))
     from agentic.config.settings import load_settings
     from agentic.errors import AgenticError
-    from agentic.workspace.core import find_repo
+    from agentic.workspace import find_repo
 
     try:
         info = find_repo(repo)
@@ -839,7 +839,7 @@ def init(
     from agentic.cli import init as setup
 
     root = setup.repo_root(repo)
-    from agentic.workspace.core import check_state_dir
+    from agentic.workspace import check_state_dir
 
     check_state_dir(root)  # before anything is written
     interactive = not yes and sys.stdin.isatty()
@@ -924,7 +924,7 @@ def _run_eval(paths: list[Path], tags: list[str], repeats: int | None, concurren
     from agentic.eval.runner import Evaluator, Options, summary_of
     from agentic.eval.scenarios import load_all, resolve_model, select
     from agentic.observe.progress import EvalProgress
-    from agentic.workspace.core import find_repo
+    from agentic.workspace import find_repo
 
     chosen = select(load_all(paths), tags)
     if not chosen:

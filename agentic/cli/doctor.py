@@ -36,13 +36,13 @@ def check_git() -> Check:
 
 
 def check_repo(start: Path) -> tuple[Check, Any]:
-    from agentic.workspace.core import find_repo
+    from agentic.workspace import find_repo
 
     try:
         info = find_repo(start)
     except AgenticError as exc:
         return Check("repository", False, exc.message, exc.hint or ""), None
-    from agentic.workspace.core import recover_apply
+    from agentic.workspace import recover_apply
 
     try:
         recovered = recover_apply(info.root)  # an `agentic apply` killed half-way: undone now
@@ -151,7 +151,7 @@ def check_tests(info: Any, contract: Any, settings: Any) -> Check:
     runner start, and do the tests pass on the base?"""
     from agentic.policy.contract import command_env
     from agentic.sandbox import make_sandbox
-    from agentic.workspace.core import Workspace, ensure_excluded
+    from agentic.workspace import Workspace, ensure_excluded
 
     shown = " ".join(contract.test_command)
     ensure_excluded(info.root)

@@ -89,7 +89,7 @@ class InitResult:
 
 def repo_root(start: Path) -> Path:
     """The top of the git work tree holding `start` (a repository without commits is fine)."""
-    from agentic.workspace.core import run_git
+    from agentic.git.cmd import run_git
 
     if not start.is_dir():
         raise UsageError(f"{start} is not a directory")
@@ -245,7 +245,8 @@ def _write(path: Path, text: str) -> None:
 
 def init_repository(root: Path, choices: Choices, force: bool = False) -> InitResult:
     """Validate, check for existing files, write both files, and exclude `.agentic/` from git."""
-    from agentic.workspace.core import ensure_excluded, git
+    from agentic.git.cmd import git
+    from agentic.workspace import ensure_excluded
 
     files = plan(root, choices)
     refuse_overwrite(root, [f.rel for f in files], force)

@@ -50,7 +50,7 @@ from agentic.policy.contract import (
     parse_contract,
 )
 from agentic.util import globs
-from agentic.workspace.core import Workspace, ensure_excluded, find_repo
+from agentic.workspace import Workspace, ensure_excluded, find_repo
 
 NO_RUN_STATUSES = ("failed", "interrupted")  # a run that ended so measured nothing about the agent
 FIXTURE_IGNORE = shutil.ignore_patterns(".git", ".agentic", "__pycache__", "*.pyc", ".pytest_cache")

@@ -38,7 +38,7 @@ from agentic.gate.checks import Baseline, Candidate, CheckResult, Verdict, count
 from agentic.git.cmd import git, run_git
 from agentic.policy.contract import Contract, command_env, load_contract
 from agentic.sandbox import REFUSED_EXIT, CommandResult, Sandbox, make_sandbox, require_sandbox
-from agentic.workspace.core import (
+from agentic.workspace import (
     ADDED_LINES,
     NAME_STATUS,
     STATE_DIR,

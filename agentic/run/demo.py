@@ -52,7 +52,7 @@ def run_demo(directory: Path | None, console: Console) -> int:
     from agentic.policy.contract import load_contract
     from agentic.reports.summary import timeline, timeline_table
     from agentic.run.runner import RunRequest, execute
-    from agentic.workspace.core import find_repo
+    from agentic.workspace import find_repo
 
     target = directory or Path(tempfile.mkdtemp(prefix="agentic-demo-"))
     repo = find_repo(build_repo(target.resolve()))

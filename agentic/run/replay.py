@@ -27,7 +27,7 @@ from agentic.policy.contract import Contract
 from agentic.tools import builtin_tools, spec
 from agentic.tools.base import ToolResult
 from agentic.util.redact import Redactor
-from agentic.workspace.core import RepoInfo, Workspace
+from agentic.workspace import RepoInfo, Workspace
 
 DURATION = re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s|sec|secs|seconds)\b")
 SHOWN = 300  # characters of each side shown around a divergence

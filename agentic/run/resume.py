@@ -114,7 +114,7 @@ def _first_ts(journal: Path) -> float:
 def tidy_ended(repo_root: Path, tape: Tape) -> bool:
     """An accepted or rejected run whose harness died after its run.end keeps its worktree: remove
     it as the run would have (the branch stays when there is a commit). True when it did."""
-    from agentic.workspace.core import Workspace
+    from agentic.workspace import Workspace
 
     if not tape.ended or tape.status not in ("accepted", "rejected"):
         return False

@@ -40,7 +40,7 @@ from agentic.sandbox.diskguard import DiskGuard, used_bytes
 from agentic.tools import builtin_tools, spec
 from agentic.util import globs, paths
 from agentic.util.redact import Redactor
-from agentic.workspace.core import RepoInfo, Workspace, ensure_excluded, who
+from agentic.workspace import RepoInfo, Workspace, ensure_excluded, who
 
 EXIT_CODES = {"accepted": 0, "rejected": 1, "limit_exceeded": 3, "stuck": 3, "failed": 4, "interrupted": 4}
 COMMAND_TOOLS = ("run_tests", "run_command")

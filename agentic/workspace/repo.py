@@ -1,0 +1,130 @@
+"""The person's repository: finding it, the harness's private state directory in it, and who they are.
+
+A run's state lives in `.agentic/` at the repository's root, a directory of the harness's own that
+git never tracks (excluded through info/exclude); a repository that commits or plants one is refused.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentic.errors import UnsafeStateDir, UsageError
+from agentic.git.cmd import git, run_git
+
+STATE_DIR = ".agentic"
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    root: Path
+    head: str  # commit sha
+    branch: str | None  # None when detached
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+
+def find_repo(start: Path) -> RepoInfo:
+    import git as gitpython  # lazy: keeps `agentic --help` fast
+
+    try:
+        repo = gitpython.Repo(start, search_parent_directories=True)
+    except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError):
+        raise UsageError(f"{start} is not inside a git repository", hint="run `git init` first") from None
+    if repo.bare or repo.working_tree_dir is None:
+        raise UsageError(f"{start} is a bare repository; agentic needs a working tree")
+    root = Path(repo.working_tree_dir)
+    try:
+        head = repo.head.commit.hexsha
+    except ValueError:
+        raise UsageError(f"{root} has no commit yet", hint="commit something first: runs start from HEAD") from None
+    branch = None if repo.head.is_detached else repo.active_branch.name
+    check_state_dir(root)
+    return RepoInfo(root, head, branch)
+
+
+STATE_FIX = ("agentic keeps its database, journals and worktrees in .agentic/, a private directory of yours that "
+             "git never tracks: untrack it (git rm -r --cached .agentic && git commit), move it away, and run again")
+
+
+def check_state_dir(root: Path) -> None:
+    """Refuse a repository whose `.agentic` is not the harness's own private directory (UnsafeStateDir).
+
+    Hostile: `.agentic` tracked by git (a file, a directory, a symlink, a submodule: in the index or in
+    HEAD, so any checkout of it would plant it), a symlink (untracked too), anything but a directory,
+    a directory owned by another user or writable by everyone, or a symlink directly inside it (the
+    database, `runs`, `worktrees` redirected elsewhere). A missing `.agentic` is fine: it is created
+    as a plain directory and excluded through info/exclude."""
+    tracked = run_git(["ls-files", "-z", "--cached", "--", f":(top,literal){STATE_DIR}"], root).stdout.split("\0")
+    in_head = run_git(["ls-tree", "-z", "--name-only", "HEAD", "--", STATE_DIR], root).stdout.split("\0")
+    named = sorted({p for p in [*tracked, *in_head] if p})
+    if named:
+        shown = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
+        raise UnsafeStateDir(f"this repository commits {STATE_DIR} ({shown}): a repository cannot choose where "
+                             "agentic keeps its state", hint=STATE_FIX)  # fmt: skip
+    state = root / STATE_DIR
+    try:
+        info = os.lstat(state)
+    except FileNotFoundError:
+        return
+    what = None
+    if stat.S_ISLNK(info.st_mode):
+        what = f"a symlink (to {os.readlink(state)})"
+    elif not stat.S_ISDIR(info.st_mode):
+        what = "not a directory"
+    elif info.st_uid != os.getuid():
+        what = f"owned by another user (uid {info.st_uid})"
+    elif info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_ISVTX:
+        what = "writable by every user"
+    else:
+        links = sorted(e.name for e in os.scandir(state) if e.is_symlink())
+        if links:
+            what = f"holding symlinks ({', '.join(links[:5])})"
+    if what is not None:
+        raise UnsafeStateDir(f"{state} is {what}: agentic keeps its state only in a plain directory of its own",
+                             hint=STATE_FIX)  # fmt: skip
+
+
+def ensure_excluded(root: Path) -> None:
+    """Keep `.agentic/` out of git through the repository's info/exclude (never committed), after
+    checking that the repository's `.agentic` is the harness's own (UnsafeStateDir otherwise)."""
+    check_state_dir(root)
+    common = Path(git(["rev-parse", "--git-common-dir"], root).strip())
+    if not common.is_absolute():
+        common = root / common
+    exclude = common / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    existing = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+    if f"/{STATE_DIR}/" not in existing.splitlines():
+        with open(exclude, "a", encoding="utf-8") as fh:
+            if existing and not existing.endswith("\n"):
+                fh.write("\n")
+            fh.write(f"# agentic's state (runs, journals, worktrees)\n/{STATE_DIR}/\n")
+
+
+def identity(root: Path) -> tuple[str, str]:
+    """The person's git identity as their own config states it, or a neutral one."""
+    import git as gitpython  # lazy, as in find_repo
+
+    try:
+        reader = gitpython.Repo(root).config_reader()
+        name = str(reader.get_value("user", "name", "")) or ""
+        email = str(reader.get_value("user", "email", "")) or ""
+    except Exception:  # a broken user config must not stop a run
+        name = email = ""
+    return name or "agentic", email or "agentic@localhost"
+
+
+def who(root: Path, argv: list[str]) -> dict[str, object]:
+    name, email = identity(root)
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return {"os_user": user, "host": socket.gethostname(), "git_name": name, "git_email": email, "argv": argv}

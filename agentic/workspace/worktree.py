@@ -1,0 +1,222 @@
+"""A run's git worktree: created on its own branch, snapshotted into a private index, restored,
+committed, checked out clean for the gate, recovered after a crash and removed.
+
+Every git command the harness runs goes through agentic.git.cmd (hardened: no config but the
+repository's, no hooks, no filter driver, no prompts). A run works in `.agentic/worktrees/<run>`
+on branch `agentic/<run>`; the person's checkout is never touched until `agentic apply`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from agentic.errors import WorkspaceError
+from agentic.git import submodules
+from agentic.git.cmd import git, run_git_bytes
+from agentic.git.staging import Skipped, stage
+from agentic.sandbox import kill_sandboxes
+from agentic.util.paths import TEMP_NAME
+from agentic.util.trees import remove_tree, walk_dirs
+from agentic.workspace.changes import ADDED_LINES, NAME_STATUS, parse_added_lines, parse_name_status
+from agentic.workspace.repo import STATE_DIR, identity
+
+SNAPSHOT_INDEX = "agentic-index"  # in the worktree's admin git dir
+
+
+@dataclass
+class Snapshot:
+    tree: str
+    changes: list[tuple[str, str]]  # (status letter A/M/D/T, path)
+    skipped: list[Skipped] = field(default_factory=list)  # paths git cannot stage, left as they were
+
+
+@dataclass
+class Workspace:
+    repo_root: Path
+    run_id: str
+    base: str
+
+    @property
+    def path(self) -> Path:
+        return self.repo_root / STATE_DIR / "worktrees" / self.run_id
+
+    @property
+    def branch(self) -> str:
+        return f"agentic/{self.run_id}"
+
+    @cached_property
+    def git_dir(self) -> Path:
+        """The worktree's administrative git dir, found from the repository, never from the worktree."""
+        common = Path(git(["rev-parse", "--git-common-dir"], self.repo_root).strip())
+        common = common if common.is_absolute() else self.repo_root / common
+        return common / "worktrees" / self.run_id
+
+    def _git(self, args: list[str], **kwargs: Any) -> str:
+        """git on the worktree, naming the git dir and the work tree explicitly: a `.git` file or
+        directory planted in the worktree cannot redirect the harness to another repository."""
+        explicit = [f"--git-dir={self.git_dir}", f"--work-tree={self.path}"]
+        return git([*explicit, *args], self.path, **kwargs)
+
+    def create(self) -> None:
+        """The run's worktree on its branch at base, submodules' files included (or UsageError first)."""
+        subs = submodules.recorded(self.repo_root, self.base)
+        submodules.require_available(self.repo_root, subs)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        git(["worktree", "add", "--quiet", "-b", self.branch, str(self.path), self.base], self.repo_root)
+        if self.path.name != self.git_dir.name or not self.git_dir.is_dir():
+            raise WorkspaceError(f"git created the worktree's admin dir somewhere unexpected for {self.path}")
+        submodules.populate(self.repo_root, subs, self.path)
+
+    @property
+    def snapshot_index(self) -> Path:
+        """The index the harness's snapshots use. The worktree's own index stays as `git worktree add`
+        made it (the base), so `git status` and `git diff` inside the sandbox show the agent's change."""
+        return self.git_dir / SNAPSHOT_INDEX
+
+    def _ensure_snapshot_index(self) -> None:
+        index = self.snapshot_index
+        if not index.exists() and (self.git_dir / "index").exists():  # its stat data spares rehashing every file
+            partial = index.with_name(f"{index.name}.{os.getpid()}.partial")
+            shutil.copyfile(self.git_dir / "index", partial)
+            os.replace(partial, index)  # whole or not at all: a kill mid-copy leaves no torn index
+
+    def _snapshot_git(self, args: list[str], **kwargs: Any) -> str:
+        self._ensure_snapshot_index()
+        env = {**kwargs.pop("env", {}), "GIT_INDEX_FILE": str(self.snapshot_index)}
+        return self._git(args, env=env, **kwargs)
+
+    def _snapshot_bytes(self, args: list[str], input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        explicit = [f"--git-dir={self.git_dir}", f"--work-tree={self.path}"]
+        return run_git_bytes([*explicit, *args], self.path, env={"GIT_INDEX_FILE": str(self.snapshot_index)},
+                             input=input)  # fmt: skip
+
+    def snapshot(self, leave_out: list[str] | None = None) -> Snapshot:
+        """Stage everything in the worktree (in the snapshot index) and return its tree and the paths
+        changed since base. Paths in `leave_out` stay as the base has them (files only the test
+        command wrote: never part of the change)."""
+        excluded = [f":(exclude,top,literal){p}" for p in self.nested_repositories()]
+        skipped = stage(self._snapshot_git, self._snapshot_bytes, self.path, excluded)
+        if leave_out:
+            self._snapshot_git(["reset", "--quiet", self.base, "--", *(f":(top,literal){p}" for p in leave_out)])
+        tree = self._snapshot_git(["write-tree"]).strip()
+        return Snapshot(tree, parse_name_status(self._git([*NAME_STATUS, self.base, tree])), skipped)
+
+    def between(self, old: str, new: str) -> list[tuple[str, str]]:
+        """(A/M/D/T, path) for every path that differs from one tree to another."""
+        return parse_name_status(self._git([*NAME_STATUS, old, new]))
+
+    def restore(self, tree: str) -> None:
+        """Make the worktree's content exactly `tree` again (what a snapshot includes; ignored files
+        and nested repositories are left alone): files the tree lacks go, the others are rewritten."""
+        self.snapshot()  # the snapshot index now describes the worktree as it is
+        self._snapshot_git(["read-tree", "--reset", "-u", tree])
+
+    def _remove_write_leftovers(self) -> None:
+        """The temporary file of a write the crash cut before its rename (the write itself did not
+        happen: its target is unchanged, and resume makes it again)."""
+        for top, dirs, files in walk_dirs(self.path):
+            dirs[:] = [d for d in dirs if d != ".git"]
+            for name in files:
+                if TEMP_NAME.fullmatch(name):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(top, name))
+
+    def committed(self, tree: str) -> str | None:
+        """The run branch's commit when it already holds `tree` on top of the base (a commit made
+        just before a crash), else None."""
+        head = self._git(["rev-parse", "--verify", "--quiet", f"refs/heads/{self.branch}"], check=False).strip()
+        if not head or head == self.base:
+            return None
+        line = self._git(["show", "-s", "--format=%T %P", head]).split()
+        return head if line == [tree, self.base] else None
+
+    def nested_repositories(self) -> list[str]:
+        """Directories below the worktree root that hold their own `.git`: never part of a snapshot."""
+        found = []
+        for top, dirs, files in walk_dirs(self.path):
+            if top != str(self.path) and (".git" in dirs or ".git" in files):
+                found.append(Path(top).relative_to(self.path).as_posix())
+                dirs[:] = []
+                continue
+            dirs[:] = [d for d in dirs if d != ".git"]
+        return sorted(found)
+
+    def diff(self, tree: str, max_chars: int = 200_000) -> str:
+        text = self._git(["diff-tree", "-p", "--no-ext-diff", "--no-textconv", "-r", self.base, tree])
+        return text if len(text) <= max_chars else text[:max_chars] + "\n[… diff cut …]\n"
+
+    def added_lines(self, tree: str) -> list[tuple[str, str]]:
+        """(path, line) for every line the change adds."""
+        return parse_added_lines(self._git([*ADDED_LINES, self.base, tree]))
+
+    def commit(self, tree: str, message: str) -> str:
+        name, email = identity(self.repo_root)
+        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name,
+               "GIT_COMMITTER_EMAIL": email}  # fmt: skip
+        sha = self._git(["commit-tree", tree, "-p", self.base, "-F", "-"], env=env, input=message).strip()
+        self._git(["update-ref", f"refs/heads/{self.branch}", sha, self.base])
+        return sha
+
+    @contextmanager
+    def checkout(self, treeish: str) -> Iterator[Path]:
+        """A clean, throw-away checkout of a tree or commit (detached worktree), removed afterwards.
+
+        The gate runs here, so nothing the agent left in its worktree (ignored files, caches,
+        untracked files outside the snapshot) can influence the verdict.
+        """
+        kind = git(["cat-file", "-t", treeish], self.repo_root).strip()
+        commit = treeish
+        if kind == "tree":
+            commit = git(["commit-tree", treeish, "-p", self.base, "-m", "agentic: gate candidate"], self.repo_root,
+                         env={"GIT_AUTHOR_NAME": "agentic", "GIT_AUTHOR_EMAIL": "agentic@localhost",
+                              "GIT_COMMITTER_NAME": "agentic", "GIT_COMMITTER_EMAIL": "agentic@localhost"}).strip()  # fmt: skip
+        path = self.repo_root / STATE_DIR / "checkouts" / f"{self.run_id}-{uuid.uuid4().hex[:8]}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        git(["worktree", "add", "--quiet", "--detach", str(path), commit], self.repo_root)
+        try:
+            submodules.populate(self.repo_root, submodules.recorded(self.repo_root, commit), path)
+            yield path
+        finally:
+            remove_worktree(self.repo_root, path)
+
+    def recover(self, settle_s: float = 2.0) -> None:
+        """After the run's harness died: kill the sandboxes it left on the worktree or its gate
+        checkouts, remove those checkouts, and remove the worktree's index lock once it is stale.
+        The caller holds the run's journal lock, so no live harness uses any of them; a git the dead
+        harness started may still be finishing, so wait a little for the lock."""
+        checkouts = sorted((self.repo_root / STATE_DIR / "checkouts").glob(f"{self.run_id}-*"))
+        kill_sandboxes([os.path.realpath(p) for p in (self.path, *checkouts)])
+        for path in checkouts:
+            remove_worktree(self.repo_root, path)
+        self._remove_write_leftovers()
+        locks = [self.git_dir / "index.lock", self.git_dir / f"{SNAPSHOT_INDEX}.lock"]
+        deadline = time.monotonic() + settle_s
+        while any(lock.exists() for lock in locks) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for lock in [*locks, *self.git_dir.glob(f"{SNAPSHOT_INDEX}.*.partial")]:
+            lock.unlink(missing_ok=True)
+
+    def remove(self, keep_branch: bool) -> None:
+        remove_worktree(self.repo_root, self.path)
+        if not keep_branch:
+            git(["branch", "-D", self.branch], self.repo_root, check=False)
+
+
+def remove_worktree(root: Path, path: Path) -> None:
+    if path.exists():
+        git(["worktree", "remove", "--force", str(path)], root, check=False)
+        if path.exists():
+            with contextlib.suppress(OSError):
+                remove_tree(path)  # a tree too deep for shutil.rmtree too
+        git(["worktree", "prune"], root, check=False)
