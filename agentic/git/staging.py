@@ -13,17 +13,28 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import CompletedProcess
+from typing import Protocol
 
 from agentic.git.cmd import failure
 
-TextGit = Callable[..., str]  # (args, *, input=None, check=True) -> stdout
-BytesGit = Callable[..., CompletedProcess[bytes]]  # (args, *, input=None) -> the finished git
 CHANGED = ["ls-files", "-z", "--modified", "--deleted", "--others", "--exclude-standard"]
 NO_VALUE = ("unspecified", "unset", "set")
+
+
+class TextGit(Protocol):
+    """A hardened git on the index being staged: its stdout (WorkspaceError on failure when check is set)."""
+
+    def __call__(self, args: list[str], *, input: str | None = None, check: bool = True) -> str: ...
+
+
+class BytesGit(Protocol):
+    """A hardened git on the index being staged, for content: bytes in, the finished process out."""
+
+    def __call__(self, args: list[str], *, input: bytes | None = None) -> CompletedProcess[bytes]: ...
 
 
 @dataclass(frozen=True)

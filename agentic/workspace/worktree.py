@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from agentic.errors import WorkspaceError
 from agentic.git import submodules
@@ -62,11 +61,12 @@ class Workspace:
         common = common if common.is_absolute() else self.repo_root / common
         return common / "worktrees" / self.run_id
 
-    def _git(self, args: list[str], **kwargs: Any) -> str:
+    def _git(self, args: list[str], *, env: dict[str, str] | None = None, check: bool = True,
+             input: str | None = None) -> str:  # fmt: skip
         """git on the worktree, naming the git dir and the work tree explicitly: a `.git` file or
         directory planted in the worktree cannot redirect the harness to another repository."""
         explicit = [f"--git-dir={self.git_dir}", f"--work-tree={self.path}"]
-        return git([*explicit, *args], self.path, **kwargs)
+        return git([*explicit, *args], self.path, env=env, check=check, input=input)
 
     def create(self) -> None:
         """The run's worktree on its branch at base, submodules' files included (or UsageError first)."""
@@ -91,10 +91,11 @@ class Workspace:
             shutil.copyfile(self.git_dir / "index", partial)
             os.replace(partial, index)  # whole or not at all: a kill mid-copy leaves no torn index
 
-    def _snapshot_git(self, args: list[str], **kwargs: Any) -> str:
+    def _snapshot_git(self, args: list[str], *, env: dict[str, str] | None = None, check: bool = True,
+                      input: str | None = None) -> str:  # fmt: skip
         self._ensure_snapshot_index()
-        env = {**kwargs.pop("env", {}), "GIT_INDEX_FILE": str(self.snapshot_index)}
-        return self._git(args, env=env, **kwargs)
+        return self._git(args, env={**(env or {}), "GIT_INDEX_FILE": str(self.snapshot_index)}, check=check,
+                         input=input)  # fmt: skip
 
     def _snapshot_bytes(self, args: list[str], input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
         explicit = [f"--git-dir={self.git_dir}", f"--work-tree={self.path}"]
