@@ -3,7 +3,7 @@
 RLIMIT_FSIZE caps one file, and the sandbox's /tmp is a tmpfs of its own size; neither stops a
 command that writes ten thousand files into the worktree, nor ten commands that each write a
 little. The guard measures how much the worktree has grown since the run began (allocated blocks,
-links not followed, no deeper than paths.walk_dirs goes) after every command, and watches while
+links not followed, no deeper than trees.walk_dirs goes) after every command, and watches while
 one runs: the filesystem's free space is read once a second (cheap), and only when it has fallen by
 the room that was left is the worktree measured; over the limit, the command's sandbox is killed.
 The run then stops with `limit_exceeded`, its journal saying why, and `resume` finds the worktree
@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from agentic.policy.budget import LimitExceeded
-from agentic.util.paths import walk_dirs
+from agentic.util.trees import walk_dirs
 
 MB = 1024 * 1024
 POLL_S = 1.0
