@@ -10,7 +10,7 @@ ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYENV_ROOT", "PY
 
 def command_env(home: str = "/tmp", extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
     """The environment a sandboxed command gets: an allow-list, never the harness's secrets; then the
-    contract's `env` (agentic.contract.command_env): a value sets a variable, None removes one.
+    contract's `env` (agentic.policy.contract.command_env): a value sets a variable, None removes one.
     docs/commands.md lists what is set here; all of it but the GIT_CONFIG_* keys can be overridden."""
     env = {k: os.environ[k] for k in ENV_PASSTHROUGH if k in os.environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")

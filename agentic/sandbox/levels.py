@@ -102,7 +102,7 @@ def make_sandbox(
     """The strongest sandbox available for `worktree` (see require_sandbox), or the unsafe one on request.
 
     `persistent`: kept up between commands (the run's worktree); close() it when done. `env`: the
-    contract's variables for every command (agentic.contract.command_env). `hidden`: files and
+    contract's variables for every command (agentic.policy.contract.command_env). `hidden`: files and
     directories of the worktree commands see empty (what the contract denies to read_file), and
     `secret` the globs whose content git in the sandbox shows in no commit (agentic.git.view);
     bubblewrap only: Landlock cannot take one file out of a tree it allows.
