@@ -17,9 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import xmlschema
 import yaml
 
+from agentic.gate.checks import CheckResult, Verdict
+from agentic.gate.result import GateResult, write_reports
+from agentic.policy.contract import load_contract
 from tests.conftest import CALC, CONTRACT, cli, make_repo, write
+
+JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 
 FIXED = CALC.replace("(len(values) - 1)", "len(values)")
 NONCE = {"id": "nonce", "check": {"command": ["python", "-c", "import uuid; print('nonce', uuid.uuid4())"]}}
@@ -178,6 +184,7 @@ def test_junit_report_has_one_case_per_check(repo: Path) -> None:
     junit = repo.parent / "gate.xml"
     done = cli("gate", "--junit", str(junit), cwd=repo)
     assert done.returncode == 1
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(junit))
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None and suite.get("tests") == "3" and suite.get("failures") == "1"
     cases = {case.get("name"): case for case in suite.iter("testcase")}
@@ -190,6 +197,26 @@ def test_junit_report_has_one_case_per_check(repo: Path) -> None:
 
     again = cli("gate", "--json", "-", cwd=repo)  # `-`: the report on stdout, the human lines on stderr
     assert again.returncode == 1 and json.loads(again.stdout)["cached"] is True and "cached" in again.stderr
+
+
+def test_junit_report_of_hostile_check_output_validates(tmp_path: Path) -> None:
+    """Command output can hold anything: what XML 1.0 cannot carry becomes U+FFFD, markup stays text."""
+    hostile = "ok\x00\x1b[31m\x07 <b>&</b> ]]> \ud800\ufffe\uffff\U0001f600"
+    checks = [CheckResult(f"tests{hostile}", "tests", False, f"{hostile}\nFAILED: 1 failures {hostile}", 1.5),
+              CheckResult("small", "max_changed_files", True, hostile)]  # fmt: skip
+    result = GateResult(Verdict(checks), "working-tree", "t" * 40, None, "b" * 40, [("M", hostile)],
+                        load_contract("default", None), "k", cached=False, evaluated_at=0.0, duration_s=0.1)  # fmt: skip
+    junit = tmp_path / "out" / "gate.xml"
+    write_reports(result, None, junit)
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(junit))
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    cases = list(suite.iter("testcase"))
+    failure = cases[0].find("failure")
+    assert failure is not None and failure.get("message") == "FAILED: 1 failures ok\ufffd\ufffd[31m\ufffd <b>&</b> ]]> \ufffd\ufffd\ufffd\U0001f600"
+    assert cases[0].get("name") == "testsok\ufffd\ufffd[31m\ufffd <b>&</b> ]]> \ufffd\ufffd\ufffd\U0001f600"
+    out = cases[1].find("system-out")
+    assert out is not None and out.text == "ok\ufffd\ufffd[31m\ufffd <b>&</b> ]]> \ufffd\ufffd\ufffd\U0001f600"
 
 
 def test_bad_contract_and_not_a_repository_exit_two(repo: Path, tmp_path: Path) -> None:

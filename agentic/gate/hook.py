@@ -18,23 +18,21 @@ or a signal may go another way next time, so such a verdict is reported but neve
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
-import re
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from agentic import __version__
 from agentic.config.settings import DEFAULT_CONTRACT, Settings, load_settings
 from agentic.errors import UsageError, WorkspaceError
+from agentic.gate.cache import cache_get, cache_key, cache_put
 from agentic.gate.checks import Baseline, Candidate, CheckResult, Verdict, count_tests, evaluate
+from agentic.gate.printer import Printer as Printer
+from agentic.gate.result import FORMAT_VERSION, GateRequest, GateResult
+from agentic.gate.result import write_reports as write_reports
 from agentic.git.cmd import git, run_git
 from agentic.policy.contract import Contract, command_env, load_contract
 from agentic.sandbox import REFUSED_EXIT, CommandResult, Sandbox, make_sandbox, require_sandbox
@@ -48,98 +46,10 @@ from agentic.workspace import (
     parse_name_status,
 )
 
-FORMAT = "agentic.gate"
-FORMAT_VERSION = 1
-CACHE_DIR = "gate-cache"
-CACHE_KEEP = 256  # cached verdicts kept per repository; the oldest go first
 GATE_TIMEOUT_S = 600.0  # per command, as in a run's gate; never past the contract's timeout_s
 BWRAP_ERROR = "bwrap: "  # a sandbox that could not start (a run-once bubblewrap exits 1 with it)
 CANDIDATE_AUTHOR = {"GIT_AUTHOR_NAME": "agentic", "GIT_AUTHOR_EMAIL": "agentic@localhost",
                     "GIT_COMMITTER_NAME": "agentic", "GIT_COMMITTER_EMAIL": "agentic@localhost"}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class GateRequest:
-    repo: Path  # anywhere inside the repository
-    staged: bool = False
-    contract: str | None = None  # a path or preset name; default: the one settings name
-    use_cache: bool = True
-    unsafe_no_sandbox: bool = False
-
-
-@dataclass
-class GateResult:
-    verdict: Verdict
-    mode: str  # "working-tree" or "staged"
-    tree: str
-    base: str | None  # the HEAD commit, None in a repository without commits
-    base_tree: str
-    changes: list[tuple[str, str]]
-    contract: Contract
-    key: str
-    cached: bool
-    evaluated_at: float  # when the checks ran (earlier than now on a cache hit)
-    duration_s: float  # this gate, cache look-up included
-    notes: list[str] = field(default_factory=list)
-    cacheable: bool = True  # False: some command ended other than on its own (not stored)
-    unsafe_no_sandbox: bool = False
-
-    @property
-    def passed(self) -> bool:
-        return self.verdict.passed
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.passed else 1
-
-    def to_dict(self) -> dict[str, Any]:
-        """The versioned JSON report (`--json FILE`)."""
-        return {
-            "format": FORMAT, "version": FORMAT_VERSION, "harness": __version__,
-            "passed": self.passed, "exit_code": self.exit_code, "mode": self.mode,
-            "tree": self.tree, "base": self.base, "base_tree": self.base_tree,
-            "contract": {"source": self.contract.source, "hash": self.contract.hash_ref},
-            "changes": [{"status": s, "path": p} for s, p in self.changes],
-            "cache": {"key": self.key, "hit": self.cached, "stored": self.cacheable and not self.cached},
-            "cached": self.cached, "evaluated_at": self.evaluated_at, "duration_s": round(self.duration_s, 4),
-            "unsafe_no_sandbox": self.unsafe_no_sandbox, "checks": self.verdict.to_dict()["checks"],
-            "notes": self.notes,
-        }  # fmt: skip
-
-    def to_junit(self) -> bytes:
-        """JUnit XML (`--junit FILE`): one test case per invariant, the gate's facts as properties."""
-        import xml.etree.ElementTree as ET
-
-        checks = self.verdict.checks
-        suites = ET.Element("testsuites", name="agentic gate")
-        suite = ET.SubElement(suites, "testsuite", name="agentic gate", tests=str(len(checks)),
-                              failures=str(len(self.verdict.failed)), errors="0", skipped="0",
-                              time=f"{sum(c.duration_s for c in checks):.3f}")  # fmt: skip
-        props = ET.SubElement(suite, "properties")
-        facts = {"mode": self.mode, "tree": self.tree, "base": self.base or "",
-                 "contract": self.contract.hash_ref, "cached": str(self.cached).lower(),
-                 "harness": __version__}
-        for name, value in facts.items():
-            ET.SubElement(props, "property", name=name, value=value)
-        for check in checks:
-            case = ET.SubElement(suite, "testcase", classname=f"agentic.gate.{check.kind}", name=check.id,
-                                 time=f"{check.duration_s:.3f}")  # fmt: skip
-            detail = xml_text(check.detail)
-            if not check.passed:
-                # the last line states why (a report's totals, missing tests, the paths out of scope)
-                why = next((line for line in reversed(detail.splitlines()) if line.strip()), "check failed")
-                ET.SubElement(case, "failure", message=why[:300], type=check.kind).text = detail
-            else:
-                ET.SubElement(case, "system-out").text = detail
-        return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
-
-
-XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def xml_text(text: str) -> str:
-    """Text XML 1.0 can carry: command output may hold control characters no parser accepts."""
-    return XML_INVALID.sub("\ufffd", text)
 
 
 # --- the repository and the contract ---------------------------------------------------------------
@@ -216,51 +126,6 @@ def staged_tree(repo: Repo) -> str:
 
 def empty_tree(root: Path) -> str:
     return git(["hash-object", "-t", "tree", "-w", "--stdin"], root, input="").strip()
-
-
-# --- the cache ---------------------------------------------------------------------------------------
-
-
-def cache_key(tree: str, base_tree: str, contract: Contract, settings: Settings, unsafe: bool) -> str:
-    """sha256 of everything the verdict depends on besides the machine's installed tools.
-
-    The contract's hash covers its text; its derived protected list and test command are added
-    because they also depend on where the contract lives (it protects its own path).
-    """
-    basis = {
-        "tree": tree, "base_tree": base_tree, "contract": contract.sha256,
-        "checks": [{"id": i.id, "check": i.check} for i in contract.invariants],
-        "protected": list(contract.protected), "test_command": list(contract.test_command),
-        "timeout_s": contract.limits.timeout_s, "sandbox": "unsafe" if unsafe else settings.sandbox,
-        "harness": __version__, "python": sys.version_info[:2],
-    }  # fmt: skip
-    return hashlib.sha256(json.dumps(basis, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def cache_path(root: Path, key: str) -> Path:
-    return root / STATE_DIR / CACHE_DIR / f"{key}.json"
-
-
-def cache_get(root: Path, key: str) -> dict[str, Any] | None:
-    """The stored entry for `key`, or None (missing, or unreadable: then it is simply a miss)."""
-    try:
-        data = json.loads(cache_path(root, key).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    ok = isinstance(data, dict) and data.get("version") == FORMAT_VERSION and data.get("key") == key
-    return data if ok and isinstance(data.get("verdict"), dict) else None
-
-
-def cache_put(root: Path, key: str, entry: dict[str, Any]) -> None:
-    """Store atomically (a concurrent gate reads a whole entry or none), then keep the newest CACHE_KEEP."""
-    path = cache_path(root, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{key}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(entry), encoding="utf-8")
-    os.replace(tmp, path)
-    entries = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime if p.exists() else 0.0)
-    for old in entries[:-CACHE_KEEP]:
-        old.unlink(missing_ok=True)
 
 
 # --- evaluation --------------------------------------------------------------------------------------
@@ -429,83 +294,3 @@ def _store(root: Path, result: GateResult) -> None:
              "changes": result.changes, "evaluated_at": result.evaluated_at}  # fmt: skip
     with contextlib.suppress(OSError):  # a cache that cannot be written costs time, not correctness
         cache_put(root, result.key, entry)
-
-
-def write_reports(result: GateResult, json_file: Path | None, junit_file: Path | None) -> None:
-    """Write the requested reports; `-` as the JSON file means stdout."""
-    if json_file is not None:
-        text = json.dumps(result.to_dict(), indent=2) + "\n"
-        if str(json_file) == "-":
-            sys.stdout.write(text)
-        else:
-            _write(json_file, text.encode("utf-8"))
-    if junit_file is not None:
-        _write(junit_file, result.to_junit())
-
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-# --- what the person sees ----------------------------------------------------------------------------
-
-
-class Printer:
-    """Check lines as they finish (cold gate) or all at once (cache hit), then the verdict line."""
-
-    def __init__(self, console: Any) -> None:
-        self.console = console
-        self.shown = 0
-
-    def check(self, check: CheckResult) -> None:
-        from rich.markup import escape
-
-        from agentic.reports.summary import clean
-
-        self.shown += 1
-        mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
-        timing = f"[dim]({check.kind}, {check.duration_s:.2f}s)[/]"
-        self.console.print(f"{mark} {escape(clean(check.id))} {timing}", soft_wrap=True)
-        if not check.passed:
-            lines = clean(check.detail.replace("\t", "    ")).splitlines()
-            detail = "\n".join("    " + line for line in lines)
-            self.console.print(detail, markup=False, highlight=False, soft_wrap=True)
-
-    def done(self, result: GateResult) -> None:
-        from rich.markup import escape
-
-        from agentic.reports.summary import clean
-
-        for check in result.verdict.checks[self.shown :]:
-            self.check(check)
-        checks, failed = result.verdict.checks, result.verdict.failed
-        what = "staged change" if result.mode == "staged" else "working tree"
-        base = f"HEAD {result.base[:12]}" if result.base else "the empty tree (no commit yet)"
-        head = f"[bold green]gate passed[/]: {len(checks)} checks"
-        if not result.passed:
-            head = f"[bold red]gate failed[/]: {len(failed)} of {len(checks)} checks did not pass"
-        source = f"{escape(clean(result.contract.source))} ({result.contract.hash_ref[:19]})"
-        changed = f"{len(result.changes)} files changed"
-        self.console.print(f"{head} · {what} {result.tree[:12]} vs {base} · {changed} · contract {source}",
-                           soft_wrap=True)  # fmt: skip
-        if result.cached:
-            ago = max(0.0, time.time() - result.evaluated_at)
-            took = f"{result.duration_s * 1000:.0f} ms"
-            self.console.print(f"[cyan]cached[/]: this tree was gated {_ago(ago)} ago with the same "
-                               f"contract; answered in {took} (--no-cache to run the checks)", soft_wrap=True)
-        elif not result.cacheable:
-            self.console.print("[yellow]not cached[/]: a command timed out, was refused, was not found or "
-                               "was killed; the next gate runs the checks again", soft_wrap=True)  # fmt: skip
-
-
-def _ago(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-

@@ -1,0 +1,64 @@
+"""The gate's verdict cache under `.agentic/gate-cache/`: one JSON file per key, the key a sha256 of
+everything a verdict depends on (the two trees, the contract, the sandbox, the harness), so an
+unchanged tree is answered without running anything. The newest CACHE_KEEP entries are kept."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from agentic import __version__
+from agentic.config.settings import Settings
+from agentic.gate.result import FORMAT_VERSION
+from agentic.policy.contract import Contract
+from agentic.workspace.core import STATE_DIR
+
+CACHE_DIR = "gate-cache"
+CACHE_KEEP = 256  # cached verdicts kept per repository; the oldest go first
+
+
+
+def cache_key(tree: str, base_tree: str, contract: Contract, settings: Settings, unsafe: bool) -> str:
+    """sha256 of everything the verdict depends on besides the machine's installed tools.
+
+    The contract's hash covers its text; its derived protected list and test command are added
+    because they also depend on where the contract lives (it protects its own path).
+    """
+    basis = {
+        "tree": tree, "base_tree": base_tree, "contract": contract.sha256,
+        "checks": [{"id": i.id, "check": i.check} for i in contract.invariants],
+        "protected": list(contract.protected), "test_command": list(contract.test_command),
+        "timeout_s": contract.limits.timeout_s, "sandbox": "unsafe" if unsafe else settings.sandbox,
+        "harness": __version__, "python": sys.version_info[:2],
+    }  # fmt: skip
+    return hashlib.sha256(json.dumps(basis, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def cache_path(root: Path, key: str) -> Path:
+    return root / STATE_DIR / CACHE_DIR / f"{key}.json"
+
+
+def cache_get(root: Path, key: str) -> dict[str, Any] | None:
+    """The stored entry for `key`, or None (missing, or unreadable: then it is simply a miss)."""
+    try:
+        data = json.loads(cache_path(root, key).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(data, dict) and data.get("version") == FORMAT_VERSION and data.get("key") == key
+    return data if ok and isinstance(data.get("verdict"), dict) else None
+
+
+def cache_put(root: Path, key: str, entry: dict[str, Any]) -> None:
+    """Store atomically (a concurrent gate reads a whole entry or none), then keep the newest CACHE_KEEP."""
+    path = cache_path(root, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{key}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(entry), encoding="utf-8")
+    os.replace(tmp, path)
+    entries = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime if p.exists() else 0.0)
+    for old in entries[:-CACHE_KEEP]:
+        old.unlink(missing_ok=True)
