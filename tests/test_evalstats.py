@@ -9,10 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import xmlschema
 from rich.console import Console
 
 from agentic.errors import ConfigError, UsageError
-from agentic.eval.stats import (
+from agentic.eval import (
     Attempt,
     EvalSummary,
     compare,
@@ -29,6 +30,7 @@ from agentic.eval.stats import (
     write_markdown,
 )
 
+JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 STATUS = {"pass": "accepted", "fail": "rejected", "error": ""}
 
 
@@ -255,7 +257,7 @@ def test_load_summary_rejects_bad_old_and_edited_files(tmp_path: Path) -> None:
 # -- JUnit, Markdown, the rich table --------------------------------------------------------------
 
 
-def test_junit_has_one_testcase_per_scenario_with_attempts_as_properties(tmp_path: Path) -> None:
+def test_junit_has_one_testcase_per_scenario_with_figures_as_suite_properties(tmp_path: Path) -> None:
     summary = summarize(
         [
             *outcomes({"ok": "pp", "half": "pf", "down": "ee"}),
@@ -266,26 +268,48 @@ def test_junit_has_one_testcase_per_scenario_with_attempts_as_properties(tmp_pat
     )
     path = tmp_path / "eval.xml"
     write_junit(summary, path)
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(path))
     root = ET.parse(path).getroot()
-    assert root.tag == "testsuites"
+    assert root.tag == "testsuites" and root.get("skipped") is None  # the schema has no testsuites@skipped
     suite = root.find("testsuite")
     assert suite is not None
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("4", "2", "1")
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("4", "2", "1")
     cases = {case.get("name"): case for case in suite.findall("testcase")}
     assert set(cases) == {"ok", "half", "down", "bad"}
     assert all(case.get("classname") == "agentic.eval" for case in cases.values())
     assert all(float(case.get("time") or "x") >= 0 for case in cases.values())
+    assert all(case.find("properties") is None for case in cases.values())  # the schema allows none there
     assert cases["ok"].find("failure") is None and cases["ok"].find("error") is None
     failure = cases["half"].find("failure")
     assert failure is not None and "1/2" in (failure.get("message") or "")
     assert cases["down"].find("error") is not None and cases["down"].find("failure") is None
-    props = {p.get("name"): p.get("value") for p in cases["half"].iter("property")}
-    assert (props["attempt.1"] or "").startswith("pass") and (props["attempt.2"] or "").startswith("fail")
-    assert props["pass@2"] == "1.0000" and props["pass^2"] == "0.0000"
-    bad = {p.get("name"): p.get("value") for p in cases["bad"].iter("property")}
-    assert "<&>" in (bad["attempt.1"] or "")
-    # properties come first in a testcase, as consumers expect
-    assert [child.tag for child in cases["half"]][:2] == ["properties", "failure"]
+    props = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
+    assert (props["half.attempt.1"] or "").startswith("pass") and (props["half.attempt.2"] or "").startswith("fail")
+    assert props["half.pass@2"] == "1.0000" and props["half.pass^2"] == "0.0000"
+    assert props["fingerprint.model"] == "m" and "scenarios passing" in (props["summary"] or "")
+    # XML cannot carry NUL or ESC: they become U+FFFD; markup survives as text
+    assert props["bad.attempt.1"] is not None and "\ufffd[31m\ufffd<&>" in props["bad.attempt.1"]
+    out = cases["bad"].find("system-out")
+    assert out is not None and "pass_rate: 0.0%" in (out.text or "") and "<&>" in (out.text or "")
+    assert [child.tag for child in cases["half"]] == ["failure", "system-out"]
+
+
+def test_junit_of_hostile_names_and_text_validates(tmp_path: Path) -> None:
+    hostile = "a\x00b\x08c\x0bd\x1fe\ud800f\ufffeg\uffffh <]]>&\"' \u202e\t\n\r"
+    summary = summarize(
+        [attempt(f"s{hostile}", 1, "fail", reason=hostile), attempt("t", 1, "error", reason=hostile)],
+        fingerprint={hostile: hostile, "nested": {"k": hostile}},
+        meta={},
+    )
+    base = summarize([attempt(f"s{hostile}", 1, "pass")], fingerprint={}, meta={})
+    path = tmp_path / "eval.xml"
+    write_junit(summary, path, compare(summary, base, max_drop=0.0))
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(path))
+    text = path.read_text(encoding="utf-8")
+    assert "regression" in text and "\u202e" in text  # a bidi override is valid XML: kept
+    names = [case.get("name") for case in ET.parse(path).getroot().iter("testcase")]
+    assert names[0] == "sa\ufffdb\ufffdc\ufffdd\ufffde\ufffdf\ufffdg\ufffdh <]]>&\"' \u202e\t\n\r"  # attributes keep their line breaks
 
 
 def test_markdown_lists_regressions_first_and_escapes_cells(tmp_path: Path) -> None:

@@ -36,8 +36,10 @@ import yaml
 from agentic import __version__
 from agentic.config.settings import DEFAULT_CONTRACT, Settings, load_settings
 from agentic.errors import AgenticError, ConfigError, UsageError
+from agentic.eval.compare import Comparison
 from agentic.eval.scenarios import Checks, Scenario, merge, resolve_model
-from agentic.eval.stats import Attempt, Comparison, EvalSummary, headline, summarize
+from agentic.eval.stats import Attempt, EvalSummary, summarize
+from agentic.eval.text import headline
 from agentic.git.cmd import git
 from agentic.policy import engine as policy
 from agentic.policy.contract import (
