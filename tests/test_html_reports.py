@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from agentic.eval.stats import Attempt, compare, summarize, write_html
-from agentic.reports.html import esc, run_page
+from agentic.eval import Attempt, compare, summarize, write_html
+from agentic.reports.html import run_page
+from agentic.reports.htmlkit import esc
 from tests.conftest import FINISH, cli, write_script
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)

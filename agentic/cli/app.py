@@ -969,7 +969,7 @@ def eval_run(
     """
     from rich.markup import escape
 
-    from agentic.eval import stats as evalstats
+    import agentic.eval as evalstats
     from agentic.eval.runner import decide, notify_end
     from agentic.reports.summary import clean
 
@@ -1014,7 +1014,7 @@ def eval_bless(
     """
     from rich.markup import escape
 
-    from agentic.eval import stats as evalstats
+    import agentic.eval as evalstats
     from agentic.eval.runner import error_rate_problems
 
     if from_file is not None:
