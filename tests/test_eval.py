@@ -18,9 +18,11 @@ import pytest
 import yaml
 
 from agentic.errors import ConfigError
-from agentic.eval.runner import IDENTITY, Facts, decide, judge
-from agentic.eval.scenarios import Checks, load
+from agentic.eval.judge import Facts, judge
+from agentic.eval.repos import IDENTITY
+from agentic.eval.scenarios import Checks, RepoSource, Scenario, load
 from agentic.eval.stats import Attempt, summarize
+from agentic.eval.verdict import decide
 from agentic.git.cmd import git
 from agentic.journal.records import payload, read_records
 from tests.conftest import cli
@@ -126,7 +128,6 @@ def test_judge_reports_each_check() -> None:
 
 def test_decision_rules() -> None:
     """Errors never count; without a baseline a scenario below its min_pass_rate fails the eval."""
-    from agentic.eval.scenarios import RepoSource, Scenario
 
     def run(sid: str, n: int, verdict: str) -> Attempt:
         return Attempt(sid, n, verdict, "accepted", "", "r", 1, 1, 1, 0.0, 1.0, {})

@@ -970,7 +970,7 @@ def eval_run(
     from rich.markup import escape
 
     import agentic.eval as evalstats
-    from agentic.eval.runner import decide, notify_end
+    from agentic.eval.verdict import decide, notify_end
     from agentic.reports.summary import clean
 
     base = evalstats.load_summary(baseline) if baseline is not None else None
@@ -1015,7 +1015,7 @@ def eval_bless(
     from rich.markup import escape
 
     import agentic.eval as evalstats
-    from agentic.eval.runner import error_rate_problems
+    from agentic.eval.verdict import error_rate_problems
 
     if from_file is not None:
         if paths:

@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 
 from agentic.errors import ConfigError, UsageError
+from agentic.policy.contract import PRESETS
+from agentic.tools import builtin_tools
 from agentic.util import globs, yamlfile
 
 SUFFIXES = (".yaml", ".yml")
@@ -201,8 +203,6 @@ def validate_part(doc: yamlfile.Document, key: str, data: Any, schema: str) -> N
 def _contract(
     doc: yamlfile.Document, value: Any, base: Path
 ) -> tuple[str | dict[str, Any] | None, yamlfile.Document | None]:
-    from agentic.policy.contract import PRESETS
-
     if value is None:
         return None, None
     if isinstance(value, dict):
@@ -226,8 +226,6 @@ def _settings(doc: yamlfile.Document, value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _checks(doc: yamlfile.Document, value: dict[str, Any]) -> Checks:
-    from agentic.tools import builtin_tools
-
     known = builtin_tools()
     for key in ("tools_called", "tools_not_called", "tools_denied"):
         for i, name in enumerate(value.get(key) or []):

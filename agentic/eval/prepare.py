@@ -1,0 +1,72 @@
+"""What an attempt needs from its scenario, made ready once: the contract it runs under, the model,
+and an attempt that measured nothing (an error) with its reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import yaml
+
+from agentic.config.settings import DEFAULT_CONTRACT, Settings
+from agentic.errors import AgenticError, ConfigError
+from agentic.eval.scenarios import Scenario, merge
+from agentic.eval.stats import Attempt
+from agentic.models import load_model
+from agentic.models.base import Model
+from agentic.policy.contract import PRESETS, Contract, load_contract, parse_contract
+
+
+@dataclass
+class Prepared:
+    """A scenario made ready once for all its attempts."""
+
+    scenario: Scenario
+    template: Path | None = None
+    base: str = ""
+    settings: Settings | None = None
+    contract: Contract | None = None
+    model: str | None = None
+    problem: str | None = None  # set: every attempt is an error, with this reason
+    setup_s: float = 0.0  # fixture → template repository (or clone), once
+
+
+def error_attempt(scenario: Scenario, n: int, reason: str) -> Attempt:
+    return Attempt(scenario=scenario.id, attempt=n, verdict="error", status="", reason=reason, run_id=None, steps=0,
+                   tool_calls=0, tokens=0, cost_usd=None, duration_s=0.0, checks={}, tags=scenario.tags)  # fmt: skip
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, AgenticError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
+def scenario_contract(scenario: Scenario, root: Path, settings: Settings) -> Contract:
+    """The scenario's contract: a preset or file it names, its mapping merged over the repository's
+    contract, or the repository's contract as `agentic run` would choose it."""
+    if isinstance(scenario.contract, str):
+        return load_contract(scenario.contract, root)
+    ref = settings.contract
+    if ref == DEFAULT_CONTRACT and settings.origins.get("contract") == "default" and not (root / ref).is_file():
+        ref = "default"
+    repo_contract = load_contract(ref, root)
+    if scenario.contract is None:
+        return repo_contract
+    assert scenario.contract_doc is not None
+    data = merge(yaml.safe_load(repo_contract.text), scenario.contract)
+    text = yaml.safe_dump(data, sort_keys=False)
+    doc = replace(scenario.contract_doc, data=data)
+    try:
+        merged = parse_contract(doc, text, ref if ref not in PRESETS else None)
+    except ConfigError as exc:
+        raise ConfigError(exc.reason, file=exc.file, line=exc.line,
+                          field=f"contract.{exc.field}" if exc.field else "contract") from None  # fmt: skip
+    return replace(merged, source=f"{doc.path}#contract over {repo_contract.source}")
+
+
+def load_scenario_model(name: str, settings: Settings, contract: Contract) -> Model:
+    """The model, its output capped by the contract's max_tokens_per_step (as `agentic run` does)."""
+    options = settings.model_options()
+    options = replace(options, max_output_tokens=contract.limits.output_cap(options.max_output_tokens))
+    return load_model(name, options)
