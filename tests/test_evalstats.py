@@ -285,7 +285,8 @@ def test_junit_has_one_testcase_per_scenario_with_figures_as_suite_properties(tm
     assert failure is not None and "1/2" in (failure.get("message") or "")
     assert cases["down"].find("error") is not None and cases["down"].find("failure") is None
     props = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
-    assert (props["half.attempt.1"] or "").startswith("pass") and (props["half.attempt.2"] or "").startswith("fail")
+    assert (props["half.attempt.1"] or "").startswith("pass")
+    assert (props["half.attempt.2"] or "").startswith("fail")
     assert props["half.pass@2"] == "1.0000" and props["half.pass^2"] == "0.0000"
     assert props["fingerprint.model"] == "m" and "scenarios passing" in (props["summary"] or "")
     # XML cannot carry NUL or ESC: they become U+FFFD; markup survives as text
@@ -309,7 +310,8 @@ def test_junit_of_hostile_names_and_text_validates(tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert "regression" in text and "\u202e" in text  # a bidi override is valid XML: kept
     names = [case.get("name") for case in ET.parse(path).getroot().iter("testcase")]
-    assert names[0] == "sa\ufffdb\ufffdc\ufffdd\ufffde\ufffdf\ufffdg\ufffdh <]]>&\"' \u202e\t\n\r"  # attributes keep their line breaks
+    # the forbidden characters replaced; markup, a bidi override and line breaks kept
+    assert names[0] == "sa\ufffdb\ufffdc\ufffdd\ufffde\ufffdf\ufffdg\ufffdh <]]>&\"' \u202e\t\n\r"
 
 
 def test_markdown_lists_regressions_first_and_escapes_cells(tmp_path: Path) -> None:

@@ -204,8 +204,9 @@ def test_junit_report_of_hostile_check_output_validates(tmp_path: Path) -> None:
     hostile = "ok\x00\x1b[31m\x07 <b>&</b> ]]> \ud800\ufffe\uffff\U0001f600"
     checks = [CheckResult(f"tests{hostile}", "tests", False, f"{hostile}\nFAILED: 1 failures {hostile}", 1.5),
               CheckResult("small", "max_changed_files", True, hostile)]  # fmt: skip
-    result = GateResult(Verdict(checks), "working-tree", "t" * 40, None, "b" * 40, [("M", hostile)],
-                        load_contract("default", None), "k", cached=False, evaluated_at=0.0, duration_s=0.1)  # fmt: skip
+    contract = load_contract("default", None)
+    result = GateResult(Verdict(checks), "working-tree", "t" * 40, None, "b" * 40, [("M", hostile)], contract,
+                        "k", cached=False, evaluated_at=0.0, duration_s=0.1)  # fmt: skip
     junit = tmp_path / "out" / "gate.xml"
     write_reports(result, None, junit)
     xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(junit))
@@ -213,10 +214,12 @@ def test_junit_report_of_hostile_check_output_validates(tmp_path: Path) -> None:
     assert suite is not None and (suite.get("tests"), suite.get("failures")) == ("2", "1")
     cases = list(suite.iter("testcase"))
     failure = cases[0].find("failure")
-    assert failure is not None and failure.get("message") == "FAILED: 1 failures ok\ufffd\ufffd[31m\ufffd <b>&</b> ]]> \ufffd\ufffd\ufffd\U0001f600"
-    assert cases[0].get("name") == "testsok\ufffd\ufffd[31m\ufffd <b>&</b> ]]> \ufffd\ufffd\ufffd\U0001f600"
+    # NUL, ESC, BEL, U+D800, U+FFFE and U+FFFF replaced
+    shown = "ok\ufffd\ufffd[31m\ufffd <b>&</b> ]]> \ufffd\ufffd\ufffd\U0001f600"
+    assert failure is not None and failure.get("message") == f"FAILED: 1 failures {shown}"
+    assert cases[0].get("name") == f"tests{shown}"
     out = cases[1].find("system-out")
-    assert out is not None and out.text == "ok\ufffd\ufffd[31m\ufffd <b>&</b> ]]> \ufffd\ufffd\ufffd\U0001f600"
+    assert out is not None and out.text == shown
 
 
 def test_bad_contract_and_not_a_repository_exit_two(repo: Path, tmp_path: Path) -> None:

@@ -135,7 +135,9 @@ def comparison_lists(comparison: Comparison) -> list[tuple[str, str]]:
 
 
 def json_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
 def eval_page(summary: EvalSummary, comparison: Comparison | None = None) -> str:

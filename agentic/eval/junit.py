@@ -42,7 +42,8 @@ def _case(stats: ScenarioStats, comparison: Comparison | None) -> junit.Case:
         if comparison is not None and comparison.regressed(stats.scenario):
             message += " · regression"
         problem = junit.Problem("failure", message, stats.status, details)
-    output = "\n".join(f"{name}: {value}" for name, value in figures(stats) if not name.startswith("attempt."))
+    shown = [f"{name}: {value}" for name, value in figures(stats) if not name.startswith("attempt.")]
+    output = "\n".join(shown)
     time_s = sum(a.duration_s for a in stats.results)
     return junit.Case(stats.scenario, CLASSNAME, time_s, problem, f"{output}\n{details}")
 
@@ -50,7 +51,8 @@ def _case(stats: ScenarioStats, comparison: Comparison | None) -> junit.Case:
 def junit_suite(summary: EvalSummary, comparison: Comparison | None = None) -> junit.Suite:
     props = [("summary", headline(summary, comparison))]
     for key, value in sorted(summary.fingerprint.items()):
-        props.append((f"fingerprint.{key}", value if isinstance(value, str) else json.dumps(value, sort_keys=True)))
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        props.append((f"fingerprint.{key}", text))
     if comparison is not None:
         props += [("regression", r.message) for r in comparison.regressions]
     for stats in summary.scenarios:

@@ -191,7 +191,7 @@ class Evaluator:
     # -- one scenario, once --
 
     def prepared(self, scenario: Scenario) -> Prepared:
-        return self._prepared.get(scenario.id, lambda: self._prepare(scenario))  # type: ignore[no-any-return]
+        return self._prepared.get(scenario.id, lambda: self._prepare(scenario))
 
     def _prepare(self, scenario: Scenario) -> Prepared:
         prep = Prepared(scenario)
@@ -256,12 +256,12 @@ class Evaluator:
                                      rate_db=self.options.rate_db or self.workdir / "ratelimits.db"))  # fmt: skip
         setup_s = cloned + ((recorder.started_at or run_started) - run_started)
         journal = str(outcome.journal) if not self._own_dir else None
-        common = {"scenario": scenario.id, "attempt": n, "status": outcome.status, "run_id": outcome.run_id,
-                  "steps": outcome.steps, "tool_calls": outcome.tool_calls, "tokens": outcome.usage.total_tokens,
-                  "cost_usd": recorder.cost_usd, "duration_s": round(outcome.duration_s, 3), "tags": scenario.tags}  # fmt: skip
+        made = Attempt(scenario=scenario.id, attempt=n, verdict="error", status=outcome.status,
+                       reason=outcome.reason, run_id=outcome.run_id, steps=outcome.steps, tool_calls=outcome.tool_calls,
+                       tokens=outcome.usage.total_tokens, cost_usd=recorder.cost_usd,
+                       duration_s=round(outcome.duration_s, 3), checks={}, tags=scenario.tags)  # fmt: skip
         if outcome.status in NO_RUN_STATUSES:
-            return AttemptResult(Attempt(verdict="error", reason=outcome.reason, checks={}, **common), setup_s,
-                                 journal=journal)  # fmt: skip
+            return AttemptResult(made, setup_s, journal=journal)
         checked = time.monotonic()
         delivered = outcome.commit or prep.base
         facts = Facts(outcome.status, outcome.steps, outcome.usage.total_tokens, recorder.cost_usd,
@@ -273,8 +273,8 @@ class Evaluator:
             facts.tests, facts.command = self._tree_results(prep, root, delivered, with_command=True)
         results = judge(checks, facts)
         failed = [f"{name}: {why}" for name, (held, why) in results.items() if not held]
-        attempt = Attempt(verdict="fail" if failed else "pass", reason="; ".join(failed),
-                          checks={name: held for name, (held, _) in results.items()}, **common)  # fmt: skip
+        attempt = replace(made, verdict="fail" if failed else "pass", reason="; ".join(failed),
+                          checks={name: held for name, (held, _) in results.items()})  # fmt: skip
         return AttemptResult(attempt, setup_s, time.monotonic() - checked, journal)
 
     def _tree_results(self, prep: Prepared, root: Path, commit: str,
@@ -282,7 +282,7 @@ class Evaluator:
         """The test ids' outcomes and the command's result on `commit`, once per distinct tree."""
         checks = prep.scenario.checks
         key = (prep.scenario.id, tree_of(root, commit), with_command and checks.command is not None)
-        return self._trees.get(key, lambda: self._check_tree(prep, root, commit, key[2]))  # type: ignore[no-any-return]
+        return self._trees.get(key, lambda: self._check_tree(prep, root, commit, key[2]))
 
     def _check_tree(self, prep: Prepared, root: Path, commit: str,
                     with_command: bool) -> tuple[dict[str, str], tuple[bool, str] | None]:  # fmt: skip

@@ -154,10 +154,10 @@ class WatchedSandbox:
 
     inner: Sandbox
     watch: Watch
+    name: str = field(init=False)
 
-    @property
-    def name(self) -> str:
-        return self.inner.name
+    def __post_init__(self) -> None:
+        self.name = self.inner.name
 
     @property
     def where(self) -> str | None:

@@ -66,7 +66,9 @@ def line_chart(series: Sequence[Series], x_unit: str = "s", width: int = 760, he
     left, right, top, bottom = 70, 80, 16, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     x_max = max((x for s in series for x, _ in s.points), default=0.0) or 1.0
-    labels = [Label(f"{left + plot_w * i / 2:.1f}", str(height - 14), tick(x_max * i / 2, x_unit)) for i in range(3)]
+    labels = [
+        Label(f"{left + plot_w * i / 2:.1f}", str(height - 14), tick(x_max * i / 2, x_unit)) for i in range(3)
+    ]
     lines = []
     for index, s in enumerate(series[:2]):
         y_max = max((y for _, y in s.points), default=0.0) or 1.0

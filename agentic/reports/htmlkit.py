@@ -73,8 +73,8 @@ def environment(folders: tuple[Path, ...]) -> jinja2.Environment:
     import markupsafe
 
     loader = jinja2.FileSystemLoader([*(str(f) for f in folders), str(TEMPLATES)])
-    env = jinja2.Environment(loader=loader, autoescape=True, finalize=_finalize, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)  # fmt: skip
+    env = jinja2.Environment(loader=loader, autoescape=True, finalize=_finalize, trim_blocks=True,
+                             lstrip_blocks=True, undefined=jinja2.StrictUndefined)  # fmt: skip
     env.filters["trim_to"] = trim
     env.globals["CSP"] = markupsafe.Markup(CSP)  # a constant of ours, written as it is
     return env
