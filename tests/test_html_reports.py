@@ -14,6 +14,8 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
+import tomllib
 import zlib
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from agentic.eval import Attempt, compare, summarize, write_html
+from agentic.eval import Attempt, compare, eval_page, summarize, write_html
 from agentic.reports.html import run_page
 from agentic.reports.htmlkit import esc
 from tests.conftest import FINISH, cli, write_script
@@ -295,3 +297,31 @@ def test_eval_html_report_without_comparison_or_runs(tmp_path: Path) -> None:
     write_html(summarize([], fingerprint={}, meta={}), report)
     text = report.read_text()
     assert 'id="overview"' in text and 'id="comparison"' not in text and "none recorded" in text
+
+
+# -- the templates --------------------------------------------------------------------------------
+
+HIDDEN = "\u202e\u200b\x1b[31m\x00"
+
+
+def test_every_value_a_template_prints_is_escaped_and_made_visible() -> None:
+    """The templates' environment escapes markup and shows hidden characters in text and attributes,
+    also where no filter is written (a scenario's name, an attempt's reason in a title attribute)."""
+    attempts = [_attempt(f"s{HIDDEN}<b>", 1, "fail", reason=f'r{HIDDEN}"><script>x</script>')]
+    page = eval_page(summarize(attempts, fingerprint={f"k{HIDDEN}": f"v{HIDDEN}"}, meta={}))
+    assert not any(c in page for c in HIDDEN[:2] + "\x1b\x00")
+    assert "s⟦U+202E⟧⟦U+200B⟧⟦U+001B⟧[31m⟦U+0000⟧&lt;b&gt;" in page
+    assert 'title="fail · rejected · r⟦U+202E⟧⟦U+200B⟧⟦U+001B⟧[31m⟦U+0000⟧&#34;&gt;&lt;script&gt;' in page
+    assert "<script" not in page and "k⟦U+202E⟧" in page and "v⟦U+202E⟧" in page
+    assert page.count('http-equiv="Content-Security-Policy"') == 1 and "script-src 'none'" in page
+
+
+def test_templates_ship_as_package_data_and_jinja2_stays_lazy() -> None:
+    root = Path(__file__).resolve().parent.parent
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["agentic"]
+    templates = [p.relative_to(root / "agentic") for p in (root / "agentic").rglob("templates/*")]
+    assert {"reports/templates/run.html.j2", "eval/templates/eval.html.j2"} <= {str(t) for t in templates}
+    assert all(any(t.match(g) for g in globs) for t in templates), (templates, globs)
+    code = "import sys, agentic.eval, agentic.reports.html; print('jinja2' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
