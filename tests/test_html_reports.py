@@ -25,7 +25,7 @@ import pytest
 
 from agentic.eval import Attempt, compare, eval_page, summarize, write_html
 from agentic.reports.html import run_page
-from agentic.reports.htmlkit import esc
+from agentic.reports.htmlkit import environment
 from tests.conftest import FINISH, cli, write_script
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
@@ -244,10 +244,15 @@ def test_run_report_of_a_rejected_run_without_a_repository(repo: Path, tmp_path:
     assert "rejected" in page or "failed" in page
 
 
-def test_esc_escapes_markup_and_shows_hidden_characters() -> None:
-    assert esc('<a href="x">&</a>') == "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;"
-    assert esc("a\u202eb\x1b[31mc\u200bd") == "a⟦U+202E⟧b⟦U+001B⟧[31mc⟦U+200B⟧d"
-    assert esc("line\nnext\ttab") == "line\nnext\ttab"
+def test_templates_escape_markup_and_show_hidden_characters() -> None:
+    template = environment(()).from_string('<p title="{{ v }}">{{ v }}</p>')
+    assert template.render(v='<a href="x">&</a>') == (
+        '<p title="&lt;a href=&#34;x&#34;&gt;&amp;&lt;/a&gt;">&lt;a href=&#34;x&#34;&gt;&amp;&lt;/a&gt;</p>'
+    )
+    assert template.render(v="a\u202eb\x1b[31mc\u200bd") == (
+        '<p title="a⟦U+202E⟧b⟦U+001B⟧[31mc⟦U+200B⟧d">a⟦U+202E⟧b⟦U+001B⟧[31mc⟦U+200B⟧d</p>'
+    )
+    assert template.render(v="line\nnext\ttab") == '<p title="line\nnext\ttab">line\nnext\ttab</p>'
 
 
 # -- the eval report ------------------------------------------------------------------------------

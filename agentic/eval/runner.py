@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from agentic import __version__
 from agentic.config.settings import load_settings
@@ -44,6 +44,7 @@ from agentic.eval.repos import attempt_repo, changed_paths, checkout, cloned_rep
 from agentic.eval.scenarios import Scenario, resolve_model
 from agentic.eval.stats import Attempt, EvalSummary, summarize
 from agentic.eval.testids import base_problem, run_test_ids, test_runner_problem
+from agentic.models.base import Message, Model, ToolSpec, Turn
 from agentic.policy import engine as policy
 from agentic.policy.contract import command_env
 from agentic.run.runner import RunRequest, execute
@@ -53,6 +54,9 @@ from agentic.workspace.core import ensure_excluded, find_repo
 NO_RUN_STATUSES = ("failed", "interrupted")  # a run that ended so measured nothing about the agent
 DEFAULT_MAX_DROP = 0.05
 DEFAULT_MAX_ERROR_RATE = 0.0
+K = TypeVar("K")
+V = TypeVar("V")
+TreeResults = tuple[dict[str, str], tuple[bool, str] | None]  # test id -> outcome; the command's (ok, what)
 
 
 @dataclass(frozen=True)
@@ -100,11 +104,12 @@ class Recorder:
 class Stoppable:
     """A model that stops its run at the next call once the eval is interrupted (Ctrl-C)."""
 
-    def __init__(self, model: Any, stop: threading.Event) -> None:
+    def __init__(self, model: Model, stop: threading.Event) -> None:
         self._model, self._stop = model, stop
         self.name = model.name
 
-    def complete(self, messages: Any, tools: Any, *, timeout_s: float | None = None) -> Any:
+    def complete(self, messages: list[Message], tools: list[ToolSpec], *,
+                 timeout_s: float | None = None) -> Turn:  # fmt: skip
         if self._stop.is_set():
             raise KeyboardInterrupt
         return self._model.complete(messages, tools, timeout_s=timeout_s)
@@ -113,25 +118,21 @@ class Stoppable:
         return getattr(self._model, name)
 
 
-class Memo:
+class Memo(Generic[K, V]):
     """Values computed once per key, also when several threads ask at the same time."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._locks: dict[Any, threading.Lock] = {}
-        self._values: dict[Any, Any] = {}
+        self._locks: dict[K, threading.Lock] = {}
+        self._values: dict[K, V] = {}
 
-    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+    def get(self, key: K, compute: Callable[[], V]) -> V:
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             if key not in self._values:
                 self._values[key] = compute()
             return self._values[key]
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._values[key] = value
 
 
 # -- the evaluator --------------------------------------------------------------------------------
@@ -149,8 +150,8 @@ class Evaluator:
             raise UsageError(f"--workdir {options.workdir} is not empty", hint="give a new or empty directory")
         self.workdir = (options.workdir or Path(tempfile.mkdtemp(prefix="agentic-eval-"))).resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._prepared = Memo()
-        self._trees = Memo()  # (scenario, tree) -> (tests, command)
+        self._prepared: Memo[str, Prepared] = Memo()
+        self._trees: Memo[tuple[str, str, bool], TreeResults] = Memo()  # (scenario, tree, command?)
 
     def __enter__(self) -> Evaluator:
         return self
@@ -278,14 +279,13 @@ class Evaluator:
         return AttemptResult(attempt, setup_s, time.monotonic() - checked, journal)
 
     def _tree_results(self, prep: Prepared, root: Path, commit: str,
-                      with_command: bool) -> tuple[dict[str, str], tuple[bool, str] | None]:  # fmt: skip
+                      with_command: bool) -> TreeResults:  # fmt: skip
         """The test ids' outcomes and the command's result on `commit`, once per distinct tree."""
         checks = prep.scenario.checks
         key = (prep.scenario.id, tree_of(root, commit), with_command and checks.command is not None)
         return self._trees.get(key, lambda: self._check_tree(prep, root, commit, key[2]))
 
-    def _check_tree(self, prep: Prepared, root: Path, commit: str,
-                    with_command: bool) -> tuple[dict[str, str], tuple[bool, str] | None]:  # fmt: skip
+    def _check_tree(self, prep: Prepared, root: Path, commit: str, with_command: bool) -> TreeResults:
         checks, contract, settings = prep.scenario.checks, prep.contract, prep.settings
         assert contract is not None and settings is not None
         ids = checks.fail_to_pass + checks.pass_to_pass

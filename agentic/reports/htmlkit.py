@@ -6,7 +6,7 @@ slipped through. Journal content is untrusted (model output, file contents, comm
 templates are autoescaped, and every value a template prints passes first through `visible` (the
 environment's finalize), which makes invisible or control characters (bidi overrides, zero-width,
 ANSI escapes) visible as ⟦U+XXXX⟧ instead of letting them reorder text. Only `markupsafe.Markup`
-values built by the templates themselves skip it.
+values skip it: what the templates build themselves (macros) and the CSP, a constant of ours.
 
 jinja2 is imported only when a page is rendered, so `agentic --help` does not pay for it.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import html
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,11 +40,6 @@ def _visible_char(match: re.Match[str]) -> str:
 def visible(value: object) -> str:
     """The text with every invisible or control character (but newline and tab) shown as ⟦U+XXXX⟧."""
     return UNSAFE.sub(_visible_char, str(value))
-
-
-def esc(value: object) -> str:
-    """Untrusted text as HTML text or attribute value: markup escaped, hidden characters made visible."""
-    return html.escape(visible(value), quote=True)
 
 
 def trim(text: str, limit: int) -> tuple[str, int]:
