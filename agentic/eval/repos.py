@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from agentic.git.cmd import git
-from agentic.workspace.core import Workspace
+from agentic.workspace import Workspace
 
 FIXTURE_IGNORE = shutil.ignore_patterns(".git", ".agentic", "__pycache__", "*.pyc", ".pytest_cache")
 FIXED_DATE = "2000-01-01T00:00:00+00:00"  # fixture commits are reproducible: the same base sha every time

@@ -48,8 +48,8 @@ from agentic.models.base import Message, Model, ToolSpec, Turn
 from agentic.policy import engine as policy
 from agentic.policy.contract import command_env
 from agentic.run.runner import RunRequest, execute
-from agentic.sandbox.core import make_sandbox
-from agentic.workspace.core import ensure_excluded, find_repo
+from agentic.sandbox import make_sandbox
+from agentic.workspace import ensure_excluded, find_repo
 
 NO_RUN_STATUSES = ("failed", "interrupted")  # a run that ended so measured nothing about the agent
 DEFAULT_MAX_DROP = 0.05

@@ -10,7 +10,7 @@ from pathlib import Path
 from agentic.eval.scenarios import Checks
 from agentic.gate.checks import report_dir, seen
 from agentic.policy.contract import Contract, is_pytest, is_unittest
-from agentic.sandbox.core import Sandbox
+from agentic.sandbox import Sandbox
 
 UNITTEST_IDS = """
 import json, sys, unittest

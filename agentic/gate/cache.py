@@ -15,7 +15,7 @@ from agentic import __version__
 from agentic.config.settings import Settings
 from agentic.gate.result import FORMAT_VERSION
 from agentic.policy.contract import Contract
-from agentic.workspace.core import STATE_DIR
+from agentic.workspace import STATE_DIR
 
 CACHE_DIR = "gate-cache"
 CACHE_KEEP = 256  # cached verdicts kept per repository; the oldest go first
