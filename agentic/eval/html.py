@@ -57,6 +57,16 @@ class BarChart:
     axis_y: int
 
 
+@dataclass(frozen=True)
+class ScenarioRow:
+    """A row of the scenarios' table."""
+
+    stats: ScenarioStats
+    regressed: bool
+    attempts: list[tuple[int, str, str]]  # (number, verdict, one line about it)
+    numbers: list[str]  # the figures, in the table's column order
+
+
 def pass_rate_chart(scenarios: Sequence[ScenarioStats], width: int = 760) -> BarChart:
     """A bar per scenario: its pass rate, with the 95% interval as a whisker."""
     label_w, row_h, top = 220, 22, 8
@@ -145,12 +155,12 @@ def eval_page(summary: EvalSummary, comparison: Comparison | None = None) -> str
     scenarios = ordered(summary, comparison)
     verdict = "" if comparison is None else ("no regressions · " if comparison.ok else "REGRESSED · ")
     rows = [
-        {
-            "stats": s,
-            "regressed": comparison is not None and comparison.regressed(s.scenario),
-            "attempts": [(a.attempt, a.verdict, attempt_line(a)) for a in s.results],
-            "numbers": scenario_numbers(s, comparison),
-        }
+        ScenarioRow(
+            s,
+            comparison is not None and comparison.regressed(s.scenario),
+            [(a.attempt, a.verdict, attempt_line(a)) for a in s.results],
+            scenario_numbers(s, comparison),
+        )
         for s in scenarios
     ]
     tables = [

@@ -142,18 +142,31 @@ def final_change(view: RunView, repo: Path | None) -> FinalChange:
     return FinalChange(base, label, "", lines, cut)
 
 
-def events(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The event log's rows, formatted."""
+@dataclass(frozen=True)
+class EventRow:
+    """A row of the event log, formatted."""
+
+    step: object
+    t: str
+    duration: str
+    event: str
+    tokens: str
+    detail: str
+    error: bool
+
+
+def events(rows: list[dict[str, Any]]) -> list[EventRow]:
+    """The event log's rows (reports.summary.timeline), formatted."""
     return [
-        {
-            "step": row["step"],
-            "t": f"{row['t']:.2f}",
-            "duration": "" if row["duration_s"] is None else f"{row['duration_s']:.2f}",
-            "event": row["tool"] or row["kind"],
-            "tokens": "" if row["tokens"] is None else f"{row['tokens']:,}",
-            "detail": row_detail(row),
-            "error": bool(row["error"]),
-        }
+        EventRow(
+            step=row["step"],
+            t=f"{row['t']:.2f}",
+            duration="" if row["duration_s"] is None else f"{row['duration_s']:.2f}",
+            event=str(row["tool"] or row["kind"]),
+            tokens="" if row["tokens"] is None else f"{row['tokens']:,}",
+            detail=row_detail(row),
+            error=bool(row["error"]),
+        )
         for row in rows
     ]
 
