@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from agentic.errors import MissingCredentials, ProviderError, ProviderRequestError
-from agentic.models.base import Message, Usage
+from agentic.models.base import Message, ModelOptions, Usage
 from agentic.util.retry import parse_retry_after
 
 if TYPE_CHECKING:
     from openai import OpenAI
 
-    from agentic.models import ModelOptions
 
 # Sent when a local OpenAI-compatible server needs no key: the SDK refuses to build a client without one.
 PLACEHOLDER_KEY = "not-needed"
@@ -268,8 +267,6 @@ class OpenAIClientModel:
     prefix = "openai"
 
     def __init__(self, model_id: str, options: ModelOptions | None = None) -> None:
-        from agentic.models import ModelOptions
-
         self.name = f"{self.prefix}:{model_id}"
         self.model_id = model_id
         self.options = options or ModelOptions()

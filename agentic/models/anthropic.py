@@ -10,7 +10,7 @@ sampling parameters (the SDK has no such argument and the API answers 400 to one
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agentic.errors import ProviderError
 from agentic.models._common import (
@@ -25,10 +25,7 @@ from agentic.models._common import (
     text_of,
     unexpected,
 )
-from agentic.models.base import Message, ToolCall, ToolSpec, Turn, Usage
-
-if TYPE_CHECKING:
-    from agentic.models import ModelOptions
+from agentic.models.base import Message, ModelOptions, ToolCall, ToolSpec, Turn, Usage
 
 _STOP_REASONS = {
     "tool_use": "tool_calls",
@@ -151,8 +148,6 @@ class AnthropicModel:
     """A Claude model behind the Messages API."""
 
     def __init__(self, model_id: str, options: ModelOptions | None = None) -> None:
-        from agentic.models import ModelOptions
-
         self.name = f"anthropic:{model_id}"
         self.model_id = model_id
         self.options = options or ModelOptions()

@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 
 from agentic.errors import ToolFailure as ToolFailure  # raised by tools; defined with the other errors
 from agentic.models.base import ToolSpec
+from agentic.sandbox.core import Sandbox
 
 # What the policy checks for a call, by kind:
 #   read / write   -> the `path` argument, against path globs (writes also against protected paths)
@@ -21,7 +22,7 @@ ToolKind = Literal["read", "write", "command", "tests", "control"]
 @dataclass
 class ToolContext:
     worktree: Path
-    sandbox: Any  # agentic.sandbox.Sandbox; Any to keep this module free of imports
+    sandbox: Sandbox | None  # bound to the worktree; None: commands cannot run
     test_command: list[str]
     timeout_s: float = 300.0
     max_output_chars: int = 30_000
