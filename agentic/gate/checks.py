@@ -95,7 +95,7 @@ def _trim(text: str, limit: int = MAX_CHECK_OUTPUT) -> str:
 
 
 def _pin(argv: list[str], cand: Candidate, extra: list[str] | None = None) -> tuple[list[str] | None, str]:
-    """Pin `argv`'s runner configuration from the base commit in the checkout (agentic.pins): the
+    """Pin `argv`'s runner configuration from the base commit in the checkout (agentic.gate.pins): the
     paths that differed, and a line saying so (None and the reason when a path cannot be pinned)."""
     patterns = pins.config_globs(argv)
     more = list(extra or [])

@@ -81,7 +81,7 @@ def build_openai_client(options: ModelOptions) -> tuple[OpenAI, str | None]:
             api_key=key,
             base_url=base_url or OPENAI_DEFAULT_BASE_URL,
             timeout=options.timeout_s,
-            max_retries=0,  # the harness retries (agentic.retry): bounded, journaled
+            max_retries=0,  # the harness retries (agentic.util.retry): bounded, journaled
         )
     except openai.OpenAIError as exc:  # e.g. an unusable base URL
         raise ProviderError(f"cannot set up the OpenAI client: {exc}") from exc

@@ -68,7 +68,7 @@ def with_cache_breakpoints(params: dict[str, Any]) -> dict[str, Any]:
     """Mark the stable prefix for Anthropic's prompt cache: the tools, the system prompt and the
     conversation so far (its last block), so each request reads the previous one's prefix from the
     cache (three of the four breakpoints the API allows). The harness keeps that prefix stable: it
-    appends to the conversation, and elides older outputs only rarely, by a rule (agentic.context)."""
+    appends to the conversation, and elides older outputs only rarely, by a rule (agentic.agent.context)."""
     if params.get("tools"):
         params["tools"][-1] = {**params["tools"][-1], "cache_control": CACHED}
     if params.get("system"):
@@ -163,7 +163,7 @@ class AnthropicModel:
                 api_key=key,
                 base_url=self.base_url or ANTHROPIC_DEFAULT_BASE_URL,
                 timeout=self.options.timeout_s,
-                max_retries=0,  # the harness retries (agentic.retry): bounded, journaled
+                max_retries=0,  # the harness retries (agentic.util.retry): bounded, journaled
             )
         except anthropic.AnthropicError as exc:
             raise ProviderError(f"cannot set up the Anthropic client: {exc}") from exc

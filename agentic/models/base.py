@@ -66,7 +66,7 @@ class Turn:
     usage: Usage = field(default_factory=Usage)
     stop_reason: str = ""  # vendor's word, normalised where obvious: "end", "tool_calls", "max_tokens"
     model: str = ""  # the model name the provider reported
-    cost_usd: float | None = None  # priced by the harness (agentic.pricing); None: unknown
+    cost_usd: float | None = None  # priced by the harness (agentic.models.pricing); None: unknown
 
     def to_message(self) -> Message:
         return {

@@ -5,7 +5,7 @@ matched (deny). The decision names the rule that made it, e.g. `tools.write_file
 so the journal and the audit can say why an action was allowed or refused.
 
 `run_command` takes a bash script: it is parsed and every simple command and every file it writes
-is decided (agentic.shell.decide); a file a redirection writes is decided here, as a `write_file`
+is decided (agentic.policy.shell.decide); a file a redirection writes is decided here, as a `write_file`
 of that path.
 """
 

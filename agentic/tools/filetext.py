@@ -32,7 +32,7 @@ def candidates(ctx: ToolContext, base: str, pattern: str | None) -> Iterator[pat
     """Entries beneath `base` that match `pattern` and that the contract lets this tool show.
 
     The contract's filter is `ctx.readable` (a `Callable[[str], bool]`, e.g. from
-    agentic.policy.readable) when the harness sets one; without it every entry is shown.
+    agentic.policy.engine.readable) when the harness sets one; without it every entry is shown.
     """
     readable: Callable[[str], bool] | None = ctx.readable
     for entry in paths.walk_entries(ctx.worktree, base, JUNK_DIRS):

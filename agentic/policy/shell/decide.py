@@ -1,6 +1,6 @@
 """The contract's decision for a bash script given to `run_command`.
 
-The script is parsed (agentic.shell.parse) and every part of it decided; the strictest verdict wins
+The script is parsed (agentic.policy.shell.parse) and every part of it decided; the strictest verdict wins
 (deny over ask over allow) and names its rule:
 
 1. A script bash cannot parse is refused (`command-syntax`).
@@ -10,7 +10,7 @@ The script is parsed (agentic.shell.parse) and every part of it decided; the str
      functions the script defines are allowed, unless a deny or ask pattern names them;
    - `source FILE` and `bash FILE` of a file the script itself writes, or whose name is only known
      at run time, are asked: the commands in it cannot be decided before it runs;
-   - privilege programs (`sudo`, `su`, `chroot`…) are refused (agentic.shell.wrappers);
+   - privilege programs (`sudo`, `su`, `chroot`…) are refused (agentic.policy.shell.wrappers);
    - what a command runs besides itself (a wrapper's command, `xargs` and `find -exec` commands,
      the scripts of `sh -c`, `eval` and `trap`) is decided too, as if it stood alone, and a deny
      pattern matching the command as written still denies it;
