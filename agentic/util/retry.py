@@ -107,13 +107,17 @@ class RetryLoop(Generic[T]):
         import tenacity  # lazy: about 10 ms that `agentic --help` and read-only commands need not pay
 
         why: list[GaveUp] = []
+        waits: dict[int, float] = {}  # by attempt: stop needs the wait, whichever tenacity asks for first
 
         def wait(state: RetryCallState) -> float:
-            asked = self.asked_s(_outcome(state))
-            return self.backoff.wait(state.attempt_number, self.rng) if asked is None else asked
+            retry = state.attempt_number
+            if retry not in waits:
+                asked = self.asked_s(_outcome(state))
+                waits[retry] = self.backoff.wait(retry, self.rng) if asked is None else asked
+            return waits[retry]
 
         def stop(state: RetryCallState) -> bool:
-            retry, asked, wait_s = state.attempt_number, self.asked_s(_outcome(state)), state.upcoming_sleep
+            retry, asked, wait_s = state.attempt_number, self.asked_s(_outcome(state)), wait(state)
             if retry > self.max_retries:
                 why.append(GaveUp(retry - 1))
             elif asked is not None and asked > self.max_asked_s:
@@ -126,7 +130,7 @@ class RetryLoop(Generic[T]):
 
         def before_sleep(state: RetryCallState) -> None:
             if self.on_retry is not None:
-                self.on_retry(state.attempt_number, _outcome(state), state.upcoming_sleep)
+                self.on_retry(state.attempt_number, _outcome(state), wait(state))
 
         retrying = tenacity.Retrying(
             retry=lambda state: self.should_retry(_outcome(state)),
