@@ -414,14 +414,14 @@ def test_list_and_search_apply_the_contracts_readable_filter(wt: Path) -> None:
 def test_search_with_a_catastrophic_regex_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
-    from agentic.tools import files
+    from agentic.tools import search
     from agentic.tools.base import ToolContext, ToolFailure
 
     (tmp_path / "a.txt").write_text("a" * 60 + "b\n")
-    monkeypatch.setattr(files, "SEARCH_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(search, "SEARCH_TIMEOUT_S", 0.3)
     ctx = ToolContext(worktree=tmp_path, sandbox=None, test_command=[])
     start = time.monotonic()
     with pytest.raises(ToolFailure, match=r"took longer than 0\.3s"):
-        files.Search().execute({"pattern": "(a+)+$"}, ctx)
+        search.Search().execute({"pattern": "(a+)+$"}, ctx)
     assert time.monotonic() - start < 3
-    assert "a.txt:1:" in files.Search().execute({"pattern": "ab$"}, ctx).content  # the timer is gone
+    assert "a.txt:1:" in search.Search().execute({"pattern": "ab$"}, ctx).content  # the timer is gone

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
-from agentic.gate.checks import count_collected, is_pytest, read_junit
+from agentic.gate.counting import count_collected
+from agentic.gate.reports import read_junit
 from agentic.git.cmd import git
 from agentic.journal.records import payload, read_records
+from agentic.policy.contract import is_pytest
 from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, write, write_script
 
 PYTESTS = '''\

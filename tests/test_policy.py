@@ -13,7 +13,8 @@ from agentic.policy.contract import Rule, load_contract
 from agentic.policy.decision import Decision
 from agentic.policy.engine import decide
 from agentic.policy.shell.decide import decide_script
-from agentic.policy.shell.flags import dangerous_flags, program_name
+from agentic.policy.shell.flags import dangerous_flags
+from agentic.policy.shell.programs import program_name
 
 
 def decide_command(tool: str, rule: Rule, command: str) -> Decision:

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from agentic.errors import ProviderRequestError, RetriesExhausted
-from agentic.util.retry import Backoff, Retrier, parse_retry_after
+from agentic.util.retry import Backoff, GaveUp, Outcome, Retrier, RetryLoop, parse_retry_after
 
 
 def failing(*errors: ProviderRequestError, answer: str = "ok") -> tuple[list[int], object]:
@@ -78,3 +78,42 @@ def test_no_wait_outlasts_the_run_or_a_sane_pause() -> None:
     with pytest.raises(RetriesExhausted, match="the server asked to wait 3600s"):
         Retrier(3, sleep=lambda s: None).call(fn)
     assert len(calls) == 1
+
+
+def test_each_retry_is_told_before_its_wait_and_other_exceptions_pass_at_once() -> None:
+    events: list[str] = []
+    calls, fn = failing(busy(1.0), busy(2.0))
+    retrier = Retrier(3, on_retry=lambda n, exc, wait: events.append(f"told {n} {wait}"),
+                      sleep=lambda s: events.append(f"slept {s}"))  # fmt: skip
+    assert retrier.call(fn) == "ok"
+    assert events == ["told 1 1.0", "slept 1.0", "told 2 2.0", "slept 2.0"]  # journaled, then waited
+
+    def interrupted() -> str:
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        Retrier(3, sleep=lambda s: None).call(interrupted)
+    assert calls == [1]
+
+
+def test_a_loop_over_answers_retries_them_and_says_why_it_gave_up() -> None:
+    answers = iter([503, 429, 429, 200])
+    asked = {503: None, 429: 90.0}
+    waits: list[float] = []
+    why: list[GaveUp] = []
+
+    def give_up(outcome: Outcome[int], reason: GaveUp) -> int:
+        why.append(reason)
+        return -1 if outcome.value is None else -outcome.value
+
+    loop: RetryLoop[int] = RetryLoop(5, should_retry=lambda o: o.value != 200, asked_s=lambda o: asked[o.value or 0],
+                                     on_give_up=give_up, max_asked_s=60.0, sleep=waits.append,
+                                     rng=random.Random(3))  # fmt: skip
+    assert loop.call(lambda: next(answers)) == -429  # the 2nd answer asked for 90 s, over the cap of 60
+    assert why == [GaveUp(1, asked_s=90.0)] and len(waits) == 1 and 0.25 <= waits[0] <= 0.5
+    answers, waits[:] = iter([503, 503, 200]), []
+    assert RetryLoop(1, should_retry=lambda o: o.value != 200, asked_s=lambda o: None, on_give_up=give_up,
+                     sleep=waits.append).call(lambda: next(answers)) == -503  # fmt: skip
+    assert why[-1] == GaveUp(1) and len(waits) == 1

@@ -11,9 +11,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agentic.git.cmd import git
 from agentic.policy.contract import Rule, load_contract
 from agentic.reports.audit import audit_run, provenance
+from agentic.tools.base import ToolContext, ToolFailure
+from agentic.tools.commands import RunCommand, RunTests
 from tests.conftest import CONTRACT, FIX, cli, make_repo
 from tests.inproc import records, run, tool_results
 
@@ -230,3 +234,10 @@ def test_files_only_the_test_command_wrote_are_not_committed(tmp_path: Path) -> 
     text = cli("show", outcome.run_id, cwd=repo).stdout
     assert "edit_file at step 1" in text and "only the test command wrote it" in text
 
+
+
+def test_command_tools_without_a_sandbox_fail_as_the_model_is_told(tmp_path: Path) -> None:
+    ctx = ToolContext(worktree=tmp_path, sandbox=None, test_command=["python", "-m", "unittest"])
+    for tool, args in ((RunCommand(), {"command": "echo hi"}), (RunTests(), {})):
+        with pytest.raises(ToolFailure, match="no sandbox is available"):
+            tool.execute(args, ctx)

@@ -6,10 +6,9 @@ Provider SDKs are imported only when a model of theirs is used, so `agentic --he
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 
 from agentic.errors import UsageError
-from agentic.models.base import Message, Model, ToolCall, ToolSpec, Turn, Usage
+from agentic.models.base import Message, Model, ModelFactory, ModelOptions, ToolCall, ToolSpec, Turn, Usage
 
 __all__ = [
     "PROVIDERS",
@@ -22,17 +21,6 @@ __all__ = [
     "Usage",
     "load_model",
 ]
-
-
-@dataclass(frozen=True)
-class ModelOptions:
-    """Provider-independent settings a model adapter honours."""
-
-    base_url: str | None = None
-    temperature: float | None = None
-    max_output_tokens: int = 4096
-    timeout_s: float = 120.0
-    stream: bool = False
 
 
 # prefix -> "module:factory"; the factory is called as factory(model_id, options) -> Model
@@ -56,5 +44,5 @@ def load_model(name: str, options: ModelOptions | None = None) -> Model:
     """Build the model named `prefix:id`. Raises UsageError / MissingCredentials before any request."""
     prefix, model_id = split_model_name(name)
     module_name, _, attr = PROVIDERS[prefix].partition(":")
-    factory = getattr(importlib.import_module(module_name), attr)
+    factory: ModelFactory = getattr(importlib.import_module(module_name), attr)
     return factory(model_id, options or ModelOptions())

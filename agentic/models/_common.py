@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from agentic.errors import MissingCredentials, ProviderError, ProviderRequestError
-from agentic.models.base import Message, Usage
+from agentic.models.base import Message, ModelOptions, Usage
 from agentic.util.retry import parse_retry_after
 
 if TYPE_CHECKING:
     from openai import OpenAI
 
-    from agentic.models import ModelOptions
 
 # Sent when a local OpenAI-compatible server needs no key: the SDK refuses to build a client without one.
 PLACEHOLDER_KEY = "not-needed"
@@ -82,7 +81,7 @@ def build_openai_client(options: ModelOptions) -> tuple[OpenAI, str | None]:
             api_key=key,
             base_url=base_url or OPENAI_DEFAULT_BASE_URL,
             timeout=options.timeout_s,
-            max_retries=0,  # the harness retries (agentic.retry): bounded, journaled
+            max_retries=0,  # the harness retries (agentic.util.retry): bounded, journaled
         )
     except openai.OpenAIError as exc:  # e.g. an unusable base URL
         raise ProviderError(f"cannot set up the OpenAI client: {exc}") from exc
@@ -268,8 +267,6 @@ class OpenAIClientModel:
     prefix = "openai"
 
     def __init__(self, model_id: str, options: ModelOptions | None = None) -> None:
-        from agentic.models import ModelOptions
-
         self.name = f"{self.prefix}:{model_id}"
         self.model_id = model_id
         self.options = options or ModelOptions()

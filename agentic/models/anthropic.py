@@ -10,7 +10,7 @@ sampling parameters (the SDK has no such argument and the API answers 400 to one
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agentic.errors import ProviderError
 from agentic.models._common import (
@@ -25,10 +25,7 @@ from agentic.models._common import (
     text_of,
     unexpected,
 )
-from agentic.models.base import Message, ToolCall, ToolSpec, Turn, Usage
-
-if TYPE_CHECKING:
-    from agentic.models import ModelOptions
+from agentic.models.base import Message, ModelOptions, ToolCall, ToolSpec, Turn, Usage
 
 _STOP_REASONS = {
     "tool_use": "tool_calls",
@@ -71,7 +68,7 @@ def with_cache_breakpoints(params: dict[str, Any]) -> dict[str, Any]:
     """Mark the stable prefix for Anthropic's prompt cache: the tools, the system prompt and the
     conversation so far (its last block), so each request reads the previous one's prefix from the
     cache (three of the four breakpoints the API allows). The harness keeps that prefix stable: it
-    appends to the conversation, and elides older outputs only rarely, by a rule (agentic.context)."""
+    appends to the conversation, and elides older outputs only rarely, by a rule (agentic.agent.context)."""
     if params.get("tools"):
         params["tools"][-1] = {**params["tools"][-1], "cache_control": CACHED}
     if params.get("system"):
@@ -151,8 +148,6 @@ class AnthropicModel:
     """A Claude model behind the Messages API."""
 
     def __init__(self, model_id: str, options: ModelOptions | None = None) -> None:
-        from agentic.models import ModelOptions
-
         self.name = f"anthropic:{model_id}"
         self.model_id = model_id
         self.options = options or ModelOptions()
@@ -168,7 +163,7 @@ class AnthropicModel:
                 api_key=key,
                 base_url=self.base_url or ANTHROPIC_DEFAULT_BASE_URL,
                 timeout=self.options.timeout_s,
-                max_retries=0,  # the harness retries (agentic.retry): bounded, journaled
+                max_retries=0,  # the harness retries (agentic.util.retry): bounded, journaled
             )
         except anthropic.AnthropicError as exc:
             raise ProviderError(f"cannot set up the Anthropic client: {exc}") from exc

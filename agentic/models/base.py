@@ -66,7 +66,7 @@ class Turn:
     usage: Usage = field(default_factory=Usage)
     stop_reason: str = ""  # vendor's word, normalised where obvious: "end", "tool_calls", "max_tokens"
     model: str = ""  # the model name the provider reported
-    cost_usd: float | None = None  # priced by the harness (agentic.pricing); None: unknown
+    cost_usd: float | None = None  # priced by the harness (agentic.models.pricing); None: unknown
 
     def to_message(self) -> Message:
         return {
@@ -110,3 +110,20 @@ class Model(Protocol):
         """`timeout_s`: how long this call may take (the harness passes the run's remaining time when it
         is shorter than the request timeout); None: the adapter's configured request timeout."""
         ...
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """Provider-independent settings a model adapter honours."""
+
+    base_url: str | None = None
+    temperature: float | None = None
+    max_output_tokens: int = 4096
+    timeout_s: float = 120.0
+    stream: bool = False
+
+
+class ModelFactory(Protocol):
+    """How a provider's adapter is built from the id after the prefix (agentic.models.PROVIDERS)."""
+
+    def __call__(self, model_id: str, options: ModelOptions, /) -> Model: ...

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentic.errors import ProviderError
+from agentic.errors import ProviderError, ProviderRequestError
 from agentic.models._common import (
     OpenAIClientModel,
-    ProviderRequestError,
     openai_errors,
     openai_usage,
     system_text,

@@ -45,7 +45,7 @@ class Limits:
     max_files_changed: int | None = None  # files the agent's write tools may change
     max_disk_mb: float = 2048.0  # how much the worktree may grow, across all the run's commands
     max_repeats: int = 3  # the same call (or error) this many times in a row: a warning; once more: stuck
-    max_retries: int = 4  # of one failed model request (agentic.retry)
+    max_retries: int = 4  # of one failed model request (agentic.util.retry)
 
     def output_cap(self, setting: int) -> int:
         """Output tokens a model call may use: the setting, lowered by max_tokens_per_step."""
@@ -66,7 +66,7 @@ REVIEWS = ("allow", "ask", "deny")
 
 @dataclass(frozen=True)
 class Changes:
-    """Results judged on the change at the gate, whatever made them (see agentic.review)."""
+    """Results judged on the change at the gate, whatever made them (see agentic.agent.review)."""
 
     delete_tracked: str = "ask"
     runs_code: str = "ask"

@@ -5,7 +5,7 @@ matched (deny). The decision names the rule that made it, e.g. `tools.write_file
 so the journal and the audit can say why an action was allowed or refused.
 
 `run_command` takes a bash script: it is parsed and every simple command and every file it writes
-is decided (agentic.shell.decide); a file a redirection writes is decided here, as a `write_file`
+is decided (agentic.policy.shell.decide); a file a redirection writes is decided here, as a `write_file`
 of that path.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from agentic.policy.contract import Contract, Example, Patterns, Rule
 from agentic.policy.decision import Decision, Part, Verdict, strictest
@@ -23,10 +23,11 @@ from agentic.util import globs
 __all__ = ["Decision", "Part", "Verdict", "check_examples", "decide", "decide_command", "readable", "strictest"]
 
 
+S = TypeVar("S")  # what a rule's patterns are matched against: a path, an argv, nothing (finish)
 DEFAULT_REASONS = {"deny": "the contract denies {tool} here", "ask": "the contract asks a person before {tool} acts here"}
 
 
-def _first_match(patterns: Patterns, subject: Any, matcher: Callable[[str, Any], bool]) -> tuple[int, str] | None:
+def _first_match(patterns: Patterns, subject: S, matcher: Callable[[str, S], bool]) -> tuple[int, str] | None:
     """(index, pattern) of the first pattern that matches ((-1, "") for `true`), or None."""
     if patterns is True:
         return -1, ""
@@ -35,14 +36,14 @@ def _first_match(patterns: Patterns, subject: Any, matcher: Callable[[str, Any],
     return next(((i, p) for i, p in enumerate(patterns) if matcher(p, subject)), None)
 
 
-def _rule_decision(tool: str, rule: Rule, subject: Any, matcher: Callable[[str, Any], bool]) -> Decision:
+def _rule_decision(tool: str, rule: Rule, subject: S, matcher: Callable[[str, S], bool]) -> Decision:
     for verdict in ("deny", "ask", "allow"):
         hit = _first_match(getattr(rule, verdict), subject, matcher)
         if hit is not None:
             index, pattern = hit
             where = f"[{index}] {pattern!r}" if index >= 0 else ""
             reason = rule.reasons.get(pattern, "") or DEFAULT_REASONS.get(verdict, "").format(tool=tool)
-            return Decision(verdict, f"tools.{tool}.{verdict}{where}", reason)  # type: ignore[arg-type]
+            return Decision(verdict, f"tools.{tool}.{verdict}{where}", reason)
     return Decision("deny", f"tools.{tool}", f"no rule of the contract lets {tool} act on this")
 
 

@@ -43,7 +43,7 @@ from typing import Any
 
 from agentic import __version__
 from agentic.sandbox.hostexec import host_env
-from agentic.util.retry import Backoff, parse_retry_after
+from agentic.util.retry import Backoff, GaveUp, Outcome, RetryLoop, parse_retry_after
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 3
@@ -176,6 +176,19 @@ class _Answer:
     retry_after: str | None = None
     error: str = ""
 
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def worth_retrying(self) -> bool:
+        """Connection errors, timeouts, 429 and 5xx: the same POST may go through later."""
+        return not self.ok and (self.status is None or self.status in RETRY_STATUSES)
+
+    @property
+    def asked_s(self) -> float | None:
+        return parse_retry_after({"retry-after": self.retry_after} if self.retry_after else None)
+
 
 def _post(url: str, body: bytes, headers: Mapping[str, str], timeout_s: float) -> _Answer:
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
@@ -211,7 +224,6 @@ def send_webhook(config: NotifyConfig, payload: Mapping[str, Any], environ: Mapp
                  sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None) -> Delivery:  # fmt: skip
     """POST the payload, retrying connection errors, timeouts, 429 and 5xx up to `config.retries` times."""
     assert config.webhook is not None
-    rng = rng or random.Random()
     started = time.monotonic()
     delivery = Delivery("webhook", _target(config.webhook), idempotency_key=str(payload.get("idempotency_key", "")),
                         event=str(payload.get("event", "")))  # fmt: skip
@@ -223,22 +235,34 @@ def send_webhook(config: NotifyConfig, payload: Mapping[str, Any], environ: Mapp
             return delivery
     delivery.signed = secret is not None
     body = body_of(payload)
-    for attempt in range(1, config.retries + 2):
-        answer = _post(config.webhook, body, _headers(payload, body, secret), config.timeout_s)
-        delivery.attempts, delivery.status_code = attempt, answer.status
-        if answer.status is not None and 200 <= answer.status < 300:
+    webhook = config.webhook
+
+    def attempt() -> _Answer:
+        answer = _post(webhook, body, _headers(payload, body, secret), config.timeout_s)
+        delivery.attempts, delivery.status_code = delivery.attempts + 1, answer.status
+        if answer.ok:
             delivery.outcome, delivery.error = "delivered", ""
-            break
-        delivery.error = answer.error or f"HTTP {answer.status}"
-        if (answer.status is not None and answer.status not in RETRY_STATUSES) or attempt > config.retries:
-            break
-        wait = parse_retry_after({"retry-after": answer.retry_after} if answer.retry_after else None)
-        if wait is not None and wait > MAX_RETRY_AFTER_S:
-            delivery.error += f"; the receiver asked to wait {wait:.0f}s (over {MAX_RETRY_AFTER_S:.0f}s): gave up"
-            break
-        wait = BACKOFF.wait(attempt, rng) if wait is None else wait
-        delivery.waits_s.append(wait)
-        sleep(wait)
+        else:
+            delivery.error = answer.error or f"HTTP {answer.status}"
+        return answer
+
+    def give_up(outcome: Outcome[_Answer], why: GaveUp) -> _Answer:
+        if why.asked_s is not None:
+            delivery.error += f"; the receiver asked to wait {why.asked_s:.0f}s (over {MAX_RETRY_AFTER_S:.0f}s): gave up"
+        assert outcome.value is not None
+        return outcome.value
+
+    RetryLoop(
+        config.retries,
+        should_retry=lambda outcome: outcome.value is not None and outcome.value.worth_retrying,
+        asked_s=lambda outcome: outcome.value.asked_s if outcome.value is not None else None,
+        on_give_up=give_up,
+        max_asked_s=MAX_RETRY_AFTER_S,
+        backoff=BACKOFF,
+        on_retry=lambda retry, outcome, wait_s: delivery.waits_s.append(wait_s),
+        sleep=sleep,
+        rng=rng or random.Random(),
+    ).call(attempt)
     delivery.duration_s = time.monotonic() - started
     return delivery
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from agentic.tools.base import Tool, ToolContext, ToolFailure, ToolResult, spec
+from agentic.tools.commands import Finish, RunCommand, RunTests
+from agentic.tools.files import FILE_TOOLS
 
 
 def builtin_tools() -> dict[str, Tool]:
-    from agentic.tools.commands import Finish, RunCommand, RunTests
-    from agentic.tools.files import FILE_TOOLS
-
     tools: list[Tool] = [*FILE_TOOLS, RunTests(), RunCommand(), Finish()]
     return {t.name: t for t in tools}
 

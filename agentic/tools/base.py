@@ -22,7 +22,7 @@ ToolKind = Literal["read", "write", "command", "tests", "control"]
 @dataclass
 class ToolContext:
     worktree: Path
-    sandbox: Sandbox  # bound to the worktree; the command tools run only in a contract that gets one
+    sandbox: Sandbox | None  # bound to the worktree; None: commands cannot run
     test_command: list[str]
     timeout_s: float = 300.0
     max_output_chars: int = 30_000

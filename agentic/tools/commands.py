@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentic.sandbox import CommandResult
+from agentic.sandbox import CommandResult, Sandbox
 from agentic.tools.base import ToolContext, ToolFailure, ToolKind, ToolResult
 
 BASH = ("bash", "--noprofile", "--norc", "-c")
@@ -21,6 +21,13 @@ PRELUDE = (
 def script_argv(script: str) -> list[str]:
     """The argv that runs a model's bash script in the sandbox."""
     return [*BASH, PRELUDE, "agentic", script]
+
+
+def sandbox_of(ctx: ToolContext) -> Sandbox:
+    """The sandbox the tool's command runs in; a failure the model is told when there is none."""
+    if ctx.sandbox is None:
+        raise ToolFailure("commands cannot run: no sandbox is available")
+    return ctx.sandbox
 
 
 def command_result(result: CommandResult, ctx: ToolContext, shown: str | None = None) -> ToolResult:
@@ -69,7 +76,7 @@ class RunTests:
             if target.startswith("-") or "\x00" in target:
                 raise ToolFailure("target must be a test path or node id, not an option")
             argv.append(target)
-        return command_result(ctx.sandbox.run(argv, timeout_s=ctx.timeout_s), ctx)
+        return command_result(sandbox_of(ctx).run(argv, timeout_s=ctx.timeout_s), ctx)
 
 
 class RunCommand:
@@ -99,7 +106,7 @@ class RunCommand:
 
     def execute(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         script = args["command"]
-        result = ctx.sandbox.run(script_argv(script), timeout_s=ctx.timeout_s)
+        result = sandbox_of(ctx).run(script_argv(script), timeout_s=ctx.timeout_s)
         return command_result(result, ctx, shown=script)
 
 

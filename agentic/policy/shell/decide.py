@@ -1,6 +1,6 @@
 """The contract's decision for a bash script given to `run_command`.
 
-The script is parsed (agentic.shell.parse) and every part of it decided; the strictest verdict wins
+The script is parsed (agentic.policy.shell.parse) and every part of it decided; the strictest verdict wins
 (deny over ask over allow) and names its rule:
 
 1. A script bash cannot parse is refused (`command-syntax`).
@@ -10,7 +10,7 @@ The script is parsed (agentic.shell.parse) and every part of it decided; the str
      functions the script defines are allowed, unless a deny or ask pattern names them;
    - `source FILE` and `bash FILE` of a file the script itself writes, or whose name is only known
      at run time, are asked: the commands in it cannot be decided before it runs;
-   - privilege programs (`sudo`, `su`, `chroot`…) are refused (agentic.shell.wrappers);
+   - privilege programs (`sudo`, `su`, `chroot`…) are refused (agentic.policy.shell.wrappers);
    - what a command runs besides itself (a wrapper's command, `xargs` and `find -exec` commands,
      the scripts of `sh -c`, `eval` and `trap`) is decided too, as if it stood alone, and a deny
      pattern matching the command as written still denies it;
@@ -22,9 +22,9 @@ The script is parsed (agentic.shell.parse) and every part of it decided; the str
 Patterns are matched word by word (`command_matches`); a word only known at run time matches a
 pattern word `*` (or the trailing `*`), and "may match" any other: an ask or deny pattern that may
 match makes the command `ask`, an allow pattern must match for sure. Deny and ask patterns also
-match other spellings of the command (agentic.shell.flags.forms): `python3 -m pip install` is
+match other spellings of the command (agentic.policy.shell.flags.forms): `python3 -m pip install` is
 `pip install`, `git -C x push` is `git push`. An ask or allow pattern admits a command only if it
-spells every dangerous option in it (agentic.shell.flags); `true` admits any command.
+spells every dangerous option in it (agentic.policy.shell.flags); `true` admits any command.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ from functools import lru_cache
 
 from agentic.policy.contract import Patterns, Rule
 from agentic.policy.decision import Decision, Part, strictest
-from agentic.policy.shell.flags import FLAGS, Finding, dangerous_flags, forms, program_name
+from agentic.policy.shell.flags import Finding, dangerous_flags, forms
 from agentic.policy.shell.parse import UNKNOWN, Command, ParseError, Redirect, Script, parse
+from agentic.policy.shell.programs import FLAGS, program_name
 from agentic.policy.shell.wrappers import (
     SHELLS,
     Inner,

@@ -22,7 +22,10 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tree_sitter import Node, Parser
 
 WRITE_OPERATORS = frozenset({">", ">>", "&>", "&>>", ">|", "<>"})
 DUPLICATIONS = frozenset({">&", "<&", ">&-", "<&-"})
@@ -78,7 +81,7 @@ class Script:
 
 
 @cache
-def _parser() -> Any:
+def _parser() -> Parser:
     import tree_sitter_bash
     from tree_sitter import Language, Parser
 
@@ -102,7 +105,7 @@ def parse(script: str, cwds: tuple[str | None, ...] = (".",)) -> Script:
 _IGNORABLE = re.compile(rb"(?:\s|\\\n|-)*")
 
 
-def _check_coverage(root: Any, source: bytes) -> None:
+def _check_coverage(root: Node, source: bytes) -> None:
     """Refuse a script part of which no node of the tree covers: what the grammar skipped would
     still run, undecided. (Only whitespace, line continuations and a lone `-` before a heredoc,
     which the grammar folds into the `<<`, may be left over.)"""
@@ -124,7 +127,7 @@ def _check_coverage(root: Any, source: bytes) -> None:
             raise ParseError(f"bash cannot parse this script as agentic reads it: {text!r} is not part of any command")
 
 
-def _error_message(root: Any, source: bytes) -> str:
+def _error_message(root: Node, source: bytes) -> str:
     node = _first_error(root)
     if node is None:
         return "bash cannot parse this script"
@@ -134,7 +137,7 @@ def _error_message(root: Any, source: bytes) -> str:
     return f"bash cannot parse this script: line {line + 1}, column {column + 1}: {what}"
 
 
-def _first_error(node: Any) -> Any:
+def _first_error(node: Node) -> Node | None:
     if node.type == "ERROR" or node.is_missing:
         return node
     for child in node.children:
@@ -145,8 +148,8 @@ def _first_error(node: Any) -> Any:
     return None
 
 
-def _text(node: Any) -> str:
-    return bytes(node.text).decode("utf-8", "surrogateescape")
+def _text(node: Node) -> str:
+    return (node.text or b"").decode("utf-8", "surrogateescape")  # None only for a tree parsed without its source
 
 
 _GLOB = re.compile(r"(?<!\\)[*?[]")  # unquoted, unescaped pattern characters
@@ -157,7 +160,7 @@ EXPANSIONS = frozenset({"simple_expansion", "expansion", "command_substitution",
                         "process_substitution", "translated_string"})  # fmt: skip
 
 
-def _word_value(node: Any) -> str | None:
+def _word_value(node: Node) -> str | None:
     """What bash makes of a word, or None when it holds an expansion."""
     kind = node.type
     if kind in EXPANSIONS:
@@ -211,7 +214,7 @@ class _Walker:
         self.script = script
         self.cwds = cwds
 
-    def visit(self, node: Any) -> None:
+    def visit(self, node: Node) -> None:
         handler = getattr(self, f"_{node.type}", None)
         if handler is not None:
             handler(node)
@@ -219,7 +222,7 @@ class _Walker:
         for child in node.children:
             self.visit(child)
 
-    def _command(self, node: Any) -> None:
+    def _command(self, node: Node) -> None:
         words: list[Word] = []
         assignments: list[str] = []
         for child in node.named_children:
@@ -240,23 +243,23 @@ class _Walker:
             for target in (w for w in words[1:] if not (w.value or "").startswith("-")):
                 self.script.writes.append(Redirect(target, "tee", _text(node), tuple(self.cwds)))
 
-    def _variable_assignment(self, node: Any) -> None:
+    def _variable_assignment(self, node: Node) -> None:
         name = node.child_by_field_name("name")
         if name is not None:
             self.script.assignments.append((_text(name), _text(node)))
         for child in node.children:
             self.visit(child)
 
-    def _declaration_command(self, node: Any) -> None:  # export, local, declare, readonly, typeset
+    def _declaration_command(self, node: Node) -> None:  # export, local, declare, readonly, typeset
         words = [Word(_text(c), _text(c)) for c in node.children[:1]]  # the keyword
         self.script.commands.append(Command(tuple(words), _text(node), (), tuple(self.cwds)))
         for child in node.children[1:]:
             self.visit(child)
 
-    def _unset_command(self, node: Any) -> None:
+    def _unset_command(self, node: Node) -> None:
         self._declaration_command(node)
 
-    def _function_definition(self, node: Any) -> None:
+    def _function_definition(self, node: Node) -> None:
         name = node.child_by_field_name("name")
         if name is not None:
             self.script.functions.add(_text(name))
@@ -264,7 +267,7 @@ class _Walker:
         if body is not None:
             self.visit(body)
 
-    def _file_redirect(self, node: Any) -> None:
+    def _file_redirect(self, node: Node) -> None:
         operator = next((_text(c) for c in node.children if not c.is_named), "")
         destination = node.child_by_field_name("destination")
         for child in node.named_children:
@@ -278,7 +281,7 @@ class _Walker:
             return
         self.script.writes.append(Redirect(target, operator, _text(node), tuple(self.cwds)))
 
-    def _nested(self, node: Any) -> None:
+    def _nested(self, node: Node) -> None:
         """Commands inside a word: substitutions, wherever they are nested."""
         if node.type in ("command_substitution", "process_substitution"):
             for child in node.children:

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentic.policy.shell.flags import program_name, why, words
 from agentic.policy.shell.parse import UNKNOWN
+from agentic.policy.shell.programs import program_name, why, words
 
 PRIVILEGED: dict[str, str] = {
     **why("runs a command as another user", "sudo su doas pkexec runuser"),

@@ -1,0 +1,81 @@
+"""How many tests a test command collects in a checkout without running them, and what pytest reads
+there for its configuration: the base commit's figures the gate holds a candidate to."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentic.gate.programs import PYTEST, pytest_program, unittest_argv
+from agentic.gate.reports import read_json_report, read_report, report_dir, seen
+from agentic.policy.contract import is_pytest, is_unittest
+from agentic.sandbox.core import Sandbox
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a test command does in the base commit's checkout: how many tests it collects and, for
+    pytest, the configuration file it reads and its rootdir (relative to the checkout; "" for none)."""
+
+    collected: int | None
+    configfile: str | None = None
+    rootdir: str | None = None
+
+    def facts(self) -> dict[str, str]:
+        if self.configfile is None:
+            return {}
+        return {"configfile": self.configfile, "rootdir": self.rootdir or "."}
+
+
+def count_tests(argv: list[str], sandbox: Sandbox, root: Path, timeout_s: float) -> Baseline:
+    """How many tests `argv` (pytest or unittest) collects in `root`, without running them; for pytest
+    also the configuration file it reads there and its rootdir (what agentic.gate.checks pins)."""
+    if is_pytest(argv):
+        program = pytest_program(argv)
+        if program is None:
+            return Baseline(count_collected(sandbox.run([*argv, "--collect-only"], timeout_s=timeout_s).output))
+        python, args = program
+        report = report_dir(root) / "collect.json"
+        sandbox.run([python, "-c", PYTEST, "collect", seen(sandbox, root, report), *args], timeout_s=timeout_s)
+        raw = read_report(report)
+        try:
+            data = json.loads(raw.decode("utf-8")) if raw is not None else None
+        except (ValueError, RecursionError):
+            return Baseline(None)
+        if not isinstance(data, dict) or not isinstance(data.get("collected"), int):
+            return Baseline(None)
+        top = seen(sandbox, root, root)
+        return Baseline(data["collected"], _relative(str(data.get("configfile") or ""), top),
+                        _relative(str(data.get("rootdir") or ""), top) or ".")  # fmt: skip
+    if is_unittest(argv):
+        report = report_dir(root) / "collect.json"
+        sandbox.run(unittest_argv(argv, "collect", seen(sandbox, root, report)), timeout_s=timeout_s)
+        data = read_json_report(report)
+        return Baseline(data.get("collected") if data else None)
+    return Baseline(None)
+
+
+def _relative(path: str, top: str) -> str:
+    """`path` relative to the checkout `top`; "" when it is empty or outside the checkout."""
+    if not path:
+        return ""
+    rel = os.path.relpath(os.path.normpath(path), top)
+    return "" if rel == ".." or rel.startswith("../") or os.path.isabs(rel) else rel
+
+
+COLLECTED_PER_FILE = re.compile(r"^(\S.*): (\d+)$")
+
+
+def count_collected(output: str) -> int | None:
+    """Tests listed by `pytest --collect-only`: node ids (-q) or `file: N` lines (-qq)."""
+    lines = output.splitlines()
+    ids = [line for line in lines if "::" in line and not line.startswith((" ", "<"))]
+    if ids:
+        return len(ids)
+    per_file = [int(m.group(2)) for line in lines if (m := COLLECTED_PER_FILE.match(line))]
+    if per_file:
+        return sum(per_file)
+    return 0 if "no tests collected" in output or "0 tests collected" in output else None
