@@ -12,7 +12,7 @@ from pathlib import Path
 from agentic.gate.programs import PYTEST, pytest_program, unittest_argv
 from agentic.gate.reports import read_json_report, read_report, report_dir, seen
 from agentic.policy.contract import is_pytest, is_unittest
-from agentic.sandbox.core import Sandbox
+from agentic.sandbox import Sandbox
 
 
 @dataclass(frozen=True)

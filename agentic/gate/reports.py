@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentic.sandbox.core import Sandbox
+from agentic.sandbox import Sandbox
 
 
 @dataclass
