@@ -1,3 +1,3 @@
-from agentic.cli.app import main
+from agentic.cli.main import main
 
 main()

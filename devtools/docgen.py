@@ -2,7 +2,7 @@
 
     agentic/schemas/NAME.schema.json ─▶ docs/reference/NAME.md   every key, nested: type, allowed
                                                                  values, default, constraints, description
-    agentic.cli.app (typer → click)  ─▶ docs/reference/cli.md    every command: usage, help, arguments,
+    agentic.cli.main (typer → click) ─▶ docs/reference/cli.md    every command: usage, help, arguments,
                                                                  options with their defaults and choices
 
 `python -m devtools.docgen` writes the pages; `python -m devtools.docgen --check` writes nothing and
@@ -563,7 +563,7 @@ def cli_commands() -> list[_Command]:
     """Every visible command and group of `agentic`, depth first in registration order."""
     import typer
 
-    from agentic.cli.app import app
+    from agentic.cli.main import app
 
     root = typer.main.get_command(app)
     found: list[_Command] = []
@@ -583,7 +583,7 @@ def cli_commands() -> list[_Command]:
 
 def cli_reference() -> str:
     """Markdown for every command of `agentic`: usage, help, arguments and options."""
-    import agentic.cli.app
+    import agentic.cli
 
     commands = cli_commands()
     slugger = Slugger()
@@ -591,7 +591,7 @@ def cli_reference() -> str:
     lines = [
         "# CLI reference",
         "",
-        f"{MARKER} from the command definitions in `agentic/cli/app.py`; do not edit by hand. -->",
+        f"{MARKER} from the command definitions in `agentic/cli/`; do not edit by hand. -->",
         "",
         "Every command and option of `agentic`, generated from the command definitions. Every command "
         "also takes `--help`.",

@@ -104,7 +104,7 @@ for cls in (commands.RunCommand, commands.RunTests):
     cls.execute = _counted_execute(cls.execute)  # type: ignore[method-assign]
 
 if __name__ == "__main__":
-    from agentic.cli.app import main
+    from agentic.cli.main import main
 
     sys.argv = ["agentic", *sys.argv[1:]]
     main()

@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -273,19 +272,8 @@ def test_relative_links_point_to_existing_files_and_anchors(page: Path) -> None:
 
 
 def test_every_command_has_an_example_in_its_help() -> None:
-    import typer.main
-
-    from agentic.cli.app import app
-
-    missing: list[str] = []
-
-    def walk(command: Any, path: list[str]) -> None:
-        subcommands = getattr(command, "commands", None)
-        if subcommands:
-            for name, sub in subcommands.items():
-                walk(sub, [*path, name])
-        elif "Example: agentic " not in (command.help or ""):
-            missing.append(" ".join(path))
-
-    walk(typer.main.get_command(app), [])
+    commands = docgen.cli_commands()
+    groups = {" ".join(c.path.split()[:-1]) for c in commands}
+    missing = [c.path for c in commands if c.path not in groups and "Example: agentic " not in (c.command.help or "")]
+    assert len(commands) > len(groups) > 1  # the walk reached the commands, loaded or not, and the groups'
     assert not missing, f"commands without an `Example: agentic …` line in their help: {missing}"

@@ -150,13 +150,13 @@ def test_the_live_display_and_plain_progress_are_inert(tmp_path: Path) -> None:
 def test_the_approval_prompt_is_inert(monkeypatch: pytest.MonkeyPatch) -> None:
     from rich.prompt import Confirm
 
-    from agentic.cli import app as cli
+    from agentic.cli import context
 
     console, buffer = _console()
-    monkeypatch.setattr(cli, "err", console)
+    monkeypatch.setattr(context, "err", console)
     monkeypatch.setattr(Confirm, "ask", staticmethod(lambda *a, **k: False))
     action = "\n".join(ATTACKS.values()) + "\n✓ approved by the contract"
-    assert cli._terminal_approver("run_command[/]", action) is False
+    assert context.terminal_approver("run_command[/]", action) is False
     raw = buffer.getvalue()
     _check_output(raw)
     assert "[link=https://evil.example]click[/link]" in raw
@@ -164,12 +164,12 @@ def test_the_approval_prompt_is_inert(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_error_messages_are_inert(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agentic.cli import app as cli
+    from agentic.cli import main
     from agentic.errors import UsageError
 
     console, buffer = _console()
-    monkeypatch.setattr(cli, "err", console)
-    cli._render_error(UsageError("no run " + " ".join(ATTACKS.values()), hint="[/] " + ATTACKS["osc8 hyperlink (BEL)"]))
+    monkeypatch.setattr(main, "err", console)
+    main.render_error(UsageError("no run " + " ".join(ATTACKS.values()), hint="[/] " + ATTACKS["osc8 hyperlink (BEL)"]))
     _check_output(buffer.getvalue())
     assert "[/]" in buffer.getvalue()
 
