@@ -6,12 +6,18 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentic.config.settings import Settings, load_settings
 from agentic.errors import AgenticError
 from agentic.models._common import is_vendor_url
+from agentic.policy.contract import Contract, command_env, load_contract
+from agentic.sandbox import CommandResult, make_sandbox, sandbox_level
+from agentic.workspace import RepoInfo, Workspace, ensure_excluded, find_repo, recover_apply
 
 
 @dataclass
@@ -21,7 +27,7 @@ class Check:
     detail: str
     fix: str = ""
     essential: bool = True
-    contract: Any = field(default=None, repr=False, compare=False)  # the contract check's, for the test check
+    contract: Contract | None = field(default=None, repr=False, compare=False)  # the contract check's, for the test check
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k != "contract"}
@@ -35,15 +41,11 @@ def check_git() -> Check:
     return Check("git", True, version)
 
 
-def check_repo(start: Path) -> tuple[Check, Any]:
-    from agentic.workspace import find_repo
-
+def check_repo(start: Path) -> tuple[Check, RepoInfo | None]:
     try:
         info = find_repo(start)
     except AgenticError as exc:
         return Check("repository", False, exc.message, exc.hint or ""), None
-    from agentic.workspace import recover_apply
-
     try:
         recovered = recover_apply(info.root)  # an `agentic apply` killed half-way: undone now
     except AgenticError as exc:
@@ -53,8 +55,6 @@ def check_repo(start: Path) -> tuple[Check, Any]:
 
 
 def check_sandbox() -> list[Check]:
-    from agentic.sandbox import sandbox_level
-
     level = sandbox_level()
     checks = [Check("sandbox", level.name != "none", f"{level.name}: {level.summary()}", level.fix)]
     for feature, on in level.features.items():
@@ -62,10 +62,7 @@ def check_sandbox() -> list[Check]:
     return checks
 
 
-def check_settings(info: Any) -> list[Check]:
-    from agentic.config.settings import load_settings
-    from agentic.policy.contract import load_contract
-
+def check_settings(info: RepoInfo | None) -> list[Check]:
     checks = []
     try:
         settings = load_settings(info.root if info else None)
@@ -92,7 +89,7 @@ URLS = {"openai": ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
         "anthropic": ("ANTHROPIC_BASE_URL", "https://api.anthropic.com")}  # fmt: skip
 
 
-def check_model(settings: Any) -> list[Check]:
+def check_model(settings: Settings) -> list[Check]:
     if not settings.model:
         return [Check("model", False, "no model configured", "set `model:` in .agentic.yaml or pass --model")]
     prefix, _, model_id = settings.model.partition(":")
@@ -115,9 +112,6 @@ def check_model(settings: Any) -> list[Check]:
 
 def reachable(url: str, timeout_s: float = 3.0) -> Check:
     """Any HTTP answer means the server is there; only connection failures count against it."""
-    import urllib.error
-    import urllib.request
-
     try:
         urllib.request.urlopen(urllib.request.Request(url, method="GET"), timeout=timeout_s)
     except urllib.error.HTTPError:
@@ -146,13 +140,9 @@ CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
 )  # fmt: skip
 
 
-def check_tests(info: Any, contract: Any, settings: Any) -> Check:
+def check_tests(info: RepoInfo, contract: Contract, settings: Settings) -> Check:
     """Run the contract's test command once, in the sandbox, on a clean checkout of HEAD: does the
     runner start, and do the tests pass on the base?"""
-    from agentic.policy.contract import command_env
-    from agentic.sandbox import make_sandbox
-    from agentic.workspace import Workspace, ensure_excluded
-
     shown = " ".join(contract.test_command)
     ensure_excluded(info.root)
     try:
@@ -179,7 +169,7 @@ def _source_dir_of(root: Path, module: str) -> str | None:
     return None
 
 
-def judge_tests(shown: str, result: Any, root: Path | None = None) -> Check:
+def judge_tests(shown: str, result: CommandResult, root: Path | None = None) -> Check:
     """What one test run says about the set-up: the cause and a fix when the runner did not work."""
     tail = " ".join(result.output.strip().splitlines()[-1:])[:160]
     if result.timed_out:
@@ -214,6 +204,4 @@ def diagnose(start: Path, quick: bool = False) -> list[Check]:
     sandboxed = any(c.name == "sandbox" and c.ok for c in checks)
     if not sandboxed:
         return [*checks, Check("test command", False, "not tried: no sandbox to run it in", "see the sandbox check")]
-    from agentic.config.settings import load_settings
-
     return [*checks, check_tests(info, contract, load_settings(info.root))]

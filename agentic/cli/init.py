@@ -20,13 +20,20 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
+from rich.console import Console
+from rich.markup import escape
+from rich.prompt import Confirm, Prompt
 
 from agentic.config.settings import DEFAULT_CONTRACT, REPO_FILE
 from agentic.errors import ConfigError, UsageError
 from agentic.gate.detect import MAKEFILES, Candidate, Findings, detect
 from agentic.gate.pins import protect_globs
+from agentic.git.cmd import git, run_git
 from agentic.policy.contract import PRESETS, is_pytest, is_unittest, parse_contract, preset_text
+from agentic.policy.engine import check_examples
+from agentic.tools import builtin_tools
 from agentic.util import yamlfile
+from agentic.workspace import ensure_excluded
 
 DEFAULT_MODEL = "openai:gpt-4.1-mini"
 PYTEST = ("python", "-m", "pytest", "-q")
@@ -89,8 +96,6 @@ class InitResult:
 
 def repo_root(start: Path) -> Path:
     """The top of the git work tree holding `start` (a repository without commits is fine)."""
-    from agentic.git.cmd import run_git
-
     if not start.is_dir():
         raise UsageError(f"{start} is not a directory")
     done = run_git(["rev-parse", "--show-toplevel"], start)
@@ -197,9 +202,6 @@ def render_settings(choices: Choices) -> str:
 
 def validate_files(root: Path, choices: Choices, settings_text: str, contract_text: str) -> None:
     """Both files as `agentic` will read them: schema, globs, invariants and the rules' own examples."""
-    from agentic.policy.engine import check_examples
-    from agentic.tools import builtin_tools
-
     doc = yamlfile.parse(settings_text, REPO_FILE)
     yamlfile.validate(doc, "settings")
     contract = parse_contract(yamlfile.parse(contract_text, choices.contract_path), contract_text,
@@ -245,9 +247,6 @@ def _write(path: Path, text: str) -> None:
 
 def init_repository(root: Path, choices: Choices, force: bool = False) -> InitResult:
     """Validate, check for existing files, write both files, and exclude `.agentic/` from git."""
-    from agentic.git.cmd import git
-    from agentic.workspace import ensure_excluded
-
     files = plan(root, choices)
     refuse_overwrite(root, [f.rel for f in files], force)
     for planned in files:
@@ -297,11 +296,9 @@ def preset_description(name: str) -> str:
     return str(data.get("description", "")) if isinstance(data, dict) else ""
 
 
-def prompt_choices(root: Path, given: Choices, console: Any, stream: TextIO | None = None,
+def prompt_choices(root: Path, given: Choices, console: Console, stream: TextIO | None = None,
                    ask_preset: bool = True, ask_model: bool = True, ask_tests: bool = True) -> Choices:  # fmt: skip
     """Ask at a terminal for what the flags left open; the flags' values are the defaults shown."""
-    from rich.prompt import Prompt
-
     preset, model, argv, detection = given.preset, given.model, given.test_command, given.detection
     if ask_preset:
         for name in PRESETS:
@@ -320,11 +317,9 @@ def prompt_choices(root: Path, given: Choices, console: Any, stream: TextIO | No
     return Choices(preset, model, argv, given.contract_path, detection, given.findings)
 
 
-def _show_candidates(given: Choices, console: Any) -> tuple[Candidate, ...]:
+def _show_candidates(given: Choices, console: Console) -> tuple[Candidate, ...]:
     """Where the detected command came from; every candidate with its evidence when there is a choice
     to make (runners disagree, several commands fit, or the best supported one cannot start)."""
-    from rich.markup import escape
-
     findings, detection = given.findings, given.detection
     if detection is None:
         return ()
@@ -342,10 +337,8 @@ def _show_candidates(given: Choices, console: Any) -> tuple[Candidate, ...]:
     return findings.candidates
 
 
-def _ask_test_command(detection: Detection | None, console: Any, stream: TextIO | None,
+def _ask_test_command(detection: Detection | None, console: Console, stream: TextIO | None,
                       candidates: Sequence[Candidate] = ()) -> tuple[tuple[str, ...] | None, Detection | None]:  # fmt: skip
-    from rich.prompt import Confirm, Prompt
-
     while True:
         default = detection.text if detection else ""
         label = "Test command" if detection else "Test command (none detected; leave empty for a placeholder)"

@@ -1,48 +1,22 @@
-"""Which test command a repository uses, from all the evidence, and whether it starts here.
-
-Every file that says something about how the tests run is read (pytest's configuration, tox.ini's and
-noxfile.py's commands, the Makefile's test recipe, package.json, Cargo.toml, go.mod, runtests.py,
-manage.py, the test files themselves, the development requirements); each piece names its file and
-what it says, and has a weight: a file that names the runner counts most, a Python project with tests
-and no word on the runner least. The pieces are summed per command into ranked candidates (argv,
-never a shell), and each candidate is tried in the project's environment (the interpreter the sandbox
-will run: the checkout's own virtual environment, else `python` on PATH): a runner that cannot start
-is never chosen over one that can. `Findings.explain` says what was chosen, from what, over what.
-"""
+"""The evidence: every file that says how the tests run (pytest's configuration, tox, nox, make, package.json,
+Cargo.toml, go.mod, runtests.py, manage.py, the test files, the requirements), read into clues."""
 
 from __future__ import annotations
 
 import configparser
 import json
-import os
 import re
-import shlex
-import shutil
-import subprocess
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-EXPLICIT = 3  # a file names the runner: a config section, tox/nox/make commands, a manifest, manage.py
-SUPPORT = 2  # a file implies it: pytest among the requirements, tests importing pytest
-HINT = 1  # a Python project with tests, the runner unsaid; a make target wrapping a known runner
-REAL = SUPPORT  # evidence at least this heavy counts when runners disagree
+from .findings import EXPLICIT, HINT, SUPPORT, Clue, Evidence
 
 MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
 MAKE_TEST_TARGET = re.compile(r"^test\s*::?(?!=)(.*)$", re.MULTILINE)
 NPM_DEFAULT_TEST = "no test specified"  # what `npm init` writes: a test script that always fails
-PROJECT_ENVS = (".venv", "venv", "env", ".env")  # as agentic.sandbox shows them: with a pyvenv.cfg
-DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
-START_TIMEOUT_S = 20.0
 MAX_TEST_FILES = 60
-
-# The Python runners' commands after the interpreter; the others' whole commands.
-PYTHON_RUNNERS = {"pytest": ("-m", "pytest", "-q"), "unittest": ("-m", "unittest"),
-                  "django": ("manage.py", "test"), "runtests": ("runtests.py",)}  # fmt: skip
-OTHER_RUNNERS = {"npm": ("npm", "test"), "cargo": ("cargo", "test"), "go": ("go", "test", "./...")}
-MODULES = {"pytest": "pytest", "django": "django"}  # what must import for the runner to start
 
 # What a command line runs, in this order: `coverage run -m pytest` is pytest, `tox -e py` is tox.
 RUNS = (
@@ -64,194 +38,6 @@ TESTCASE = re.compile(r"\bTestCase\b")
 def runs(text: str) -> str | None:
     """The runner a command line runs (pytest, unittest, tox, …), or None for anything else."""
     return next((name for name, pattern in RUNS if pattern.search(text)), None)
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One file's word on how the tests run."""
-
-    source: str  # the file, and the section or target
-    says: str
-    weight: int
-
-    def __str__(self) -> str:
-        return f"{self.source}: {self.says}" if self.says else self.source
-
-
-@dataclass(frozen=True)
-class Clue:
-    """Evidence for a runner; `argv` when it names a command other than the runner's own (make test)."""
-
-    runner: str
-    evidence: Evidence
-    argv: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Start:
-    """Whether a candidate's program starts in the project's environment."""
-
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A test command, the runner underneath it, the evidence for it and whether it starts."""
-
-    argv: tuple[str, ...]
-    runner: str  # `make test` whose recipe runs pytest is a pytest candidate
-    evidence: tuple[Evidence, ...]
-    start: Start = Start(True, "")
-
-    @property
-    def text(self) -> str:
-        return shlex.join(self.argv)
-
-    @property
-    def score(self) -> int:
-        return sum(e.weight for e in self.evidence)
-
-    @property
-    def supported(self) -> bool:
-        """Some file names or implies this runner (not only a Python project's tests)."""
-        return any(e.weight >= REAL for e in self.evidence)
-
-    @property
-    def reason(self) -> str:
-        """The files that gave it away, for the contract's header and the prompt."""
-        return ", ".join(dict.fromkeys(e.source for e in self.evidence))
-
-    def describe(self) -> str:
-        return "; ".join(str(e) for e in self.evidence)
-
-
-@dataclass(frozen=True)
-class Python:
-    """The interpreter a sandboxed Python test command runs, as the contract names it and on this host."""
-
-    command: str  # argv[0]: "python", "python3" or ".venv/bin/python"
-    path: str | None  # the program that runs, None when there is none
-    origin: str
-
-
-@dataclass(frozen=True)
-class Findings:
-    """The ranked candidates (best supported first) and the interpreter they were tried with."""
-
-    candidates: tuple[Candidate, ...]
-    python: Python
-
-    @property
-    def chosen(self) -> Candidate | None:
-        """The best supported candidate that starts; the best supported one when none starts."""
-        return next((c for c in self.candidates if c.start.ok), self.candidates[0] if self.candidates else None)
-
-    @property
-    def disputed(self) -> bool:
-        """Two different runners each have real support (a file names or implies each)."""
-        return len({c.runner for c in self.candidates if c.supported}) > 1
-
-    @property
-    def unclear(self) -> bool:
-        """Worth a word to the person: runners disagree, or the best supported one cannot start."""
-        chosen = self.chosen
-        return chosen is not None and (self.disputed or not chosen.start.ok or chosen is not self.candidates[0])
-
-    def explain(self, contract_path: str = "policies/contract.yaml") -> list[str]:
-        """What was chosen, from which evidence, over which alternatives, and how to change it."""
-        chosen = self.chosen
-        if chosen is None:
-            return []
-        others = [c for c in self.candidates if c is not chosen]
-        evidence = chosen.describe() if others or self.unclear else chosen.reason  # the detail when it matters
-        lines = [f"test command: {chosen.text}, from {evidence}"]
-        lines.append(f"  {'starts' if chosen.start.ok else 'cannot start'}: {chosen.start.detail}")
-        if others:
-            lines.append("not chosen:")
-            for other in others:
-                state = "" if other.start.ok else f" [cannot start: {other.start.detail}]"
-                lines.append(f"  {other.text}, from {other.describe()}{state}")
-        if others or not chosen.start.ok:
-            lines.append(f"change it with --test-command 'COMMAND' (and --force), or edit test_command in {contract_path}")
-        return lines
-
-
-# -- the interpreter and the start check ------------------------------------------------------------
-
-
-def search_path() -> str:
-    """PATH as sandboxed commands get it (agentic.sandbox.command_env passes the host's through)."""
-    return os.environ.get("PATH") or DEFAULT_PATH
-
-
-def _inside(program: str, directory: Path) -> bool:
-    return Path(os.path.abspath(program)).parent == Path(os.path.abspath(directory))
-
-
-def project_python(root: Path) -> Python:
-    """The checkout's own virtual environment (.venv, venv, env with a pyvenv.cfg) unless `python` on
-    PATH already is it (activated); else `python` (or `python3`) on PATH, as the sandbox runs it."""
-    name = "python" if shutil.which("python", path=search_path()) else "python3"
-    on_path = shutil.which(name, path=search_path())
-    for env in PROJECT_ENVS:
-        program = root / env / "bin" / "python"
-        if not (root / env / "pyvenv.cfg").is_file() or not os.access(program, os.X_OK):
-            continue
-        if on_path is not None and _inside(on_path, program.parent):
-            return Python(name, on_path, f"python on PATH, the activated {env}")
-        return Python(f"{env}/bin/python", str(program), f"the checkout's {env}")
-    if on_path is not None:
-        return Python(name, on_path, f"{name} on PATH")
-    return Python("python", None, "no python on PATH")
-
-
-def _run_python(python: Python, root: Path, module: str) -> Start:
-    assert python.path is not None
-    code = "import importlib, sys; m = importlib.import_module(sys.argv[1]); print(getattr(m, '__version__', ''))"
-    # -I: neither the checkout (the current directory), nor PYTHONPATH (not passed into the sandbox), nor
-    # user site-packages (the sandbox's HOME is /tmp): the check never runs the repository's own code
-    env = {**os.environ, "HOME": "/tmp"}
-    try:
-        done = subprocess.run([python.path, "-I", "-c", code, module], cwd=root, env=env, capture_output=True,
-                              text=True, timeout=START_TIMEOUT_S, check=False)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return Start(False, f"{python.command} does not run ({exc})")
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        if "No module named" in last:
-            return Start(False, f"{module} is not importable by {python.command} ({python.origin})")
-        return Start(False, f"{python.command} -c 'import {module}' fails: {last[:160]}")
-    if module == "unittest":
-        return Start(True, f"{python.command} runs ({python.origin})")
-    version = f" {done.stdout.strip()}" if done.stdout.strip() else ""
-    return Start(True, f"{module}{version} importable by {python.command} ({python.origin})")
-
-
-class StartChecks:
-    """Whether each candidate's program starts; each Python module is tried once."""
-
-    def __init__(self, root: Path, python: Python) -> None:
-        self.root, self.python = root, python
-        self._modules: dict[str, Start] = {}
-
-    def module(self, name: str) -> Start:
-        if self.python.path is None:
-            return Start(False, "no python or python3 on PATH and no virtual environment in the checkout")
-        if name not in self._modules:
-            self._modules[name] = _run_python(self.python, self.root, name)
-        return self._modules[name]
-
-    def __call__(self, argv: tuple[str, ...], runner: str) -> Start:
-        if argv and argv[0] == self.python.command:
-            return self.module(MODULES.get(runner, "unittest"))
-        program = shutil.which(argv[0], path=search_path())
-        if program is None:
-            return Start(False, f"{argv[0]} is not on PATH")
-        return Start(True, f"{argv[0]} at {program}")
-
-
-# -- the evidence ------------------------------------------------------------------------------------
 
 
 def _read(path: Path, limit: int = 200_000) -> str | None:
@@ -508,32 +294,3 @@ COLLECTORS = (_pytest_files, _pyproject, _setup_cfg, _tox, _nox, _scripts, _npm,
 def clues(root: Path) -> list[Clue]:
     """Every piece of evidence in the repository, in a fixed order (Python's first, then the others)."""
     return [clue for collect in COLLECTORS for clue in collect(root)]
-
-
-def _argv(clue: Clue, python: Python) -> tuple[str, ...] | None:
-    if clue.argv is not None:
-        return (python.command, *clue.argv) if clue.argv[0].endswith(".py") else clue.argv
-    if clue.runner in PYTHON_RUNNERS:
-        return (python.command, *PYTHON_RUNNERS[clue.runner])
-    return OTHER_RUNNERS.get(clue.runner)  # tox and nox alone: not run (they need the network)
-
-
-def rank(found: Iterable[Clue], python: Python,
-         check: Callable[[tuple[str, ...], str], Start]) -> tuple[Candidate, ...]:  # fmt: skip
-    """The clues summed per command, best supported first (ties: the order of the evidence)."""
-    grouped: dict[tuple[str, ...], tuple[str, list[Evidence]]] = {}
-    for clue in found:
-        argv = _argv(clue, python)
-        if argv is None:
-            continue
-        _, evidence = grouped.setdefault(argv, (clue.runner, []))
-        if clue.evidence not in evidence:
-            evidence.append(clue.evidence)
-    candidates = [Candidate(argv, runner, tuple(ev), check(argv, runner)) for argv, (runner, ev) in grouped.items()]
-    return tuple(sorted(candidates, key=lambda c: -c.score))
-
-
-def detect(root: Path) -> Findings:
-    """All the evidence in `root`, weighed into ranked candidates, each tried in the project's environment."""
-    python = project_python(root)
-    return Findings(rank(clues(root), python, StartChecks(root, python)), python)

@@ -1,0 +1,88 @@
+"""The interpreter a sandboxed Python test command runs, and whether a candidate's program starts in it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from .findings import Python, Start
+
+PROJECT_ENVS = (".venv", "venv", "env", ".env")  # as agentic.sandbox shows them: with a pyvenv.cfg
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+START_TIMEOUT_S = 20.0
+MODULES = {"pytest": "pytest", "django": "django"}  # what must import for the runner to start
+
+
+def search_path() -> str:
+    """PATH as sandboxed commands get it (agentic.sandbox.command_env passes the host's through)."""
+    return os.environ.get("PATH") or DEFAULT_PATH
+
+
+def _inside(program: str, directory: Path) -> bool:
+    return Path(os.path.abspath(program)).parent == Path(os.path.abspath(directory))
+
+
+def project_python(root: Path) -> Python:
+    """The checkout's own virtual environment (.venv, venv, env with a pyvenv.cfg) unless `python` on
+    PATH already is it (activated); else `python` (or `python3`) on PATH, as the sandbox runs it."""
+    name = "python" if shutil.which("python", path=search_path()) else "python3"
+    on_path = shutil.which(name, path=search_path())
+    for env in PROJECT_ENVS:
+        program = root / env / "bin" / "python"
+        if not (root / env / "pyvenv.cfg").is_file() or not os.access(program, os.X_OK):
+            continue
+        if on_path is not None and _inside(on_path, program.parent):
+            return Python(name, on_path, f"python on PATH, the activated {env}")
+        return Python(f"{env}/bin/python", str(program), f"the checkout's {env}")
+    if on_path is not None:
+        return Python(name, on_path, f"{name} on PATH")
+    return Python("python", None, "no python on PATH")
+
+
+def _run_python(python: Python, root: Path, module: str) -> Start:
+    assert python.path is not None
+    code = "import importlib, sys; m = importlib.import_module(sys.argv[1]); print(getattr(m, '__version__', ''))"
+    # -I: neither the checkout (the current directory), nor PYTHONPATH (not passed into the sandbox), nor
+    # user site-packages (the sandbox's HOME is /tmp): the check never runs the repository's own code
+    env = {**os.environ, "HOME": "/tmp"}
+    try:
+        done = subprocess.run([python.path, "-I", "-c", code, module], cwd=root, env=env, capture_output=True,
+                              text=True, timeout=START_TIMEOUT_S, check=False)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Start(False, f"{python.command} does not run ({exc})")
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        if "No module named" in last:
+            return Start(False, f"{module} is not importable by {python.command} ({python.origin})")
+        return Start(False, f"{python.command} -c 'import {module}' fails: {last[:160]}")
+    if module == "unittest":
+        return Start(True, f"{python.command} runs ({python.origin})")
+    version = f" {done.stdout.strip()}" if done.stdout.strip() else ""
+    return Start(True, f"{module}{version} importable by {python.command} ({python.origin})")
+
+
+class StartChecks:
+    """Whether each candidate's program starts; each Python module is tried once."""
+
+    def __init__(self, root: Path, python: Python) -> None:
+        self.root, self.python = root, python
+        self._modules: dict[str, Start] = {}
+
+    def module(self, name: str) -> Start:
+        if self.python.path is None:
+            return Start(False, "no python or python3 on PATH and no virtual environment in the checkout")
+        if name not in self._modules:
+            self._modules[name] = _run_python(self.python, self.root, name)
+        return self._modules[name]
+
+    def __call__(self, argv: tuple[str, ...], runner: str) -> Start:
+        if argv and argv[0] == self.python.command:
+            return self.module(MODULES.get(runner, "unittest"))
+        program = shutil.which(argv[0], path=search_path())
+        if program is None:
+            return Start(False, f"{argv[0]} is not on PATH")
+        return Start(True, f"{argv[0]} at {program}")
+
+
