@@ -11,6 +11,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -66,8 +67,6 @@ class Settings:
 
 def public_url(url: str, path: bool = True) -> str:
     """scheme://host[:port][/path] of a URL: what can be shown of it (no credentials, no query)."""
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""

@@ -8,7 +8,15 @@ from pathlib import Path
 
 from rich.console import Console
 
+from agentic.config.settings import Settings
 from agentic.errors import UsageError
+from agentic.git.cmd import git
+from agentic.models.scripted import ScriptedModel
+from agentic.observe.progress import LineProgress
+from agentic.policy.contract import load_contract
+from agentic.reports.summary import timeline, timeline_table
+from agentic.run.runner import RunRequest, execute
+from agentic.workspace import find_repo
 
 # demo_data file -> path in the demo repository
 FILES = {
@@ -22,8 +30,6 @@ FILES = {
 
 def build_repo(target: Path) -> Path:
     """Create the demo repository (one commit) in `target`, which must be empty or missing."""
-    from agentic.git.cmd import git
-
     if target.exists() and any(target.iterdir()):
         raise UsageError(f"{target} is not empty", hint="pass --dir with a new or empty directory")
     data = resources.files("agentic").joinpath("demo_data")
@@ -45,15 +51,6 @@ def script_path() -> Path:
 
 
 def run_demo(directory: Path | None, console: Console) -> int:
-    from agentic.config.settings import Settings
-    from agentic.git.cmd import git
-    from agentic.models.scripted import ScriptedModel
-    from agentic.observe.progress import LineProgress
-    from agentic.policy.contract import load_contract
-    from agentic.reports.summary import timeline, timeline_table
-    from agentic.run.runner import RunRequest, execute
-    from agentic.workspace import find_repo
-
     target = directory or Path(tempfile.mkdtemp(prefix="agentic-demo-"))
     repo = find_repo(build_repo(target.resolve()))
     console.rule("[bold]agentic demo")
