@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,8 +44,10 @@ def _config_file(where: str, explicit: bool) -> str | None:
     key = (where, explicit)
     if key not in _CONFIG_FILES:
         location = [f"--git-dir={where}"] if explicit else []
-        done = subprocess.run(["git", *HARDENING, *location, "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                              cwd=None if explicit else where, env=git_env(), capture_output=True, check=False)  # fmt: skip
+        with starting(Path(where)):
+            done = subprocess.run(["git", *HARDENING, *location, "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                                  cwd=None if explicit else where, env=git_env(), capture_output=True,
+                                  check=False)  # fmt: skip
         if done.returncode != 0:
             return None
         if len(_CONFIG_FILES) > 1024:
@@ -90,23 +94,36 @@ def hardening(args: list[str], cwd: Path) -> list[str]:
     return [*HARDENING, *no_drivers(explicit or str(cwd), explicit is not None)]
 
 
+@contextmanager
+def starting(cwd: Path) -> Iterator[None]:
+    """Where git's failure to start (not installed, the directory gone) becomes a WorkspaceError."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename if exc.filename not in (None, "git") else cwd
+        raise WorkspaceError(f"git cannot run in {where}: {exc.strerror or exc}",
+                             hint="install git and put it on PATH; `agentic doctor` checks it") from None  # fmt: skip
+
+
 def run_git(
     args: list[str], cwd: Path, *, env: dict[str, str] | None = None, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run a hardened git command; the caller inspects the result."""
-    return subprocess.run(
-        ["git", *hardening(args, cwd), *args],
-        cwd=cwd, env=git_env(env), input=input, capture_output=True, check=False,
-        encoding="utf-8", errors="surrogateescape",
-    )  # fmt: skip
+    with starting(cwd):
+        return subprocess.run(
+            ["git", *hardening(args, cwd), *args],
+            cwd=cwd, env=git_env(env), input=input, capture_output=True, check=False,
+            encoding="utf-8", errors="surrogateescape",
+        )  # fmt: skip
 
 
 def run_git_bytes(
     args: list[str], cwd: Path, *, env: dict[str, str] | None = None, input: bytes | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     """run_git for content: bytes in, bytes out."""
-    return subprocess.run(["git", *hardening(args, cwd), *args], cwd=cwd, env=git_env(env), input=input,
-                          capture_output=True, check=False)  # fmt: skip
+    with starting(cwd):
+        return subprocess.run(["git", *hardening(args, cwd), *args], cwd=cwd, env=git_env(env), input=input,
+                              capture_output=True, check=False)  # fmt: skip
 
 
 def failure(args: list[str], stderr: str, stdout: str = "") -> WorkspaceError:
