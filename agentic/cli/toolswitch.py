@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -46,7 +46,7 @@ def tools_list(
         contract = load_contract(load_settings(info.root).contract, info.root)
     except ConfigError:
         contract = load_contract("default", None)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, tool in builtin_tools().items():
         rule = contract.tools.get(name)
         verdicts = [v for v in ("allow", "ask", "deny") if rule is not None and getattr(rule, v)]
