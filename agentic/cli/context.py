@@ -1,5 +1,5 @@
-"""What commands start from: the repository, its settings and contract, the model, the run index and a
-run's row in it, and who approves an `ask` verdict."""
+"""What a run starts from: the repository, its settings and contract, the model, and who approves an
+`ask` verdict."""
 
 from __future__ import annotations
 
@@ -13,12 +13,10 @@ from rich.text import Text
 
 from agentic.config.settings import Settings, load_settings
 from agentic.errors import UsageError
-from agentic.journal.store import SQLiteStore
 from agentic.models import Model, load_model
 from agentic.policy.contract import Contract, load_contract, tighten
 from agentic.policy.engine import Approver, deny_all
 from agentic.reports.summary import inert
-from agentic.run.resume import index_unlisted_runs
 from agentic.workspace import RepoInfo, find_repo
 
 from .common import err
@@ -72,22 +70,3 @@ def prepare(repo: Path, model: str | None, contract: str | None,
     info, settings, loaded = configure(repo, {"model": model, "contract": contract})
     loaded = tighten(loaded, limits or {})
     return info, settings, loaded, model_for(info, settings, loaded)
-
-
-def open_store(repo: Path) -> tuple[RepoInfo, SQLiteStore]:
-    info = find_repo(repo)
-    store = SQLiteStore(info.state_dir / "agentic.db")
-    index_unlisted_runs(info.state_dir / "runs", store)
-    return info, store
-
-
-def get_run(store: SQLiteStore, run_id: str) -> dict[str, Any]:
-    if run_id == "last":
-        runs = store.list_runs(limit=1)
-        if not runs:
-            raise UsageError("there are no runs in this repository yet")
-        return dict(runs[0])
-    found = store.get_run(run_id)
-    if found is None:
-        raise UsageError(f"no run {run_id!r} in this repository", hint="list runs with `agentic runs`")
-    return dict(found)

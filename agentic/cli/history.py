@@ -19,7 +19,7 @@ from agentic.reports.summary import WIDE, inert, one_line, timeline, timeline_li
 from agentic.workspace import apply_commit
 
 from .common import RepoOpt, RunArg, err, out
-from .context import get_run, open_store
+from .runindex import get_run, open_store
 
 app = typer.Typer(rich_markup_mode="rich")
 journal_app = typer.Typer(name="journal", help="Check run journals.", no_args_is_help=True, rich_markup_mode="rich")

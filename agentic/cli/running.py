@@ -32,7 +32,8 @@ from agentic.sandbox import make_sandbox, require_sandbox
 from agentic.workspace import RepoInfo
 
 from .common import RepoOpt, RunArg, SummaryOpt, UnsafeOpt, err, out
-from .context import approver, configure, get_run, model_for, open_store, prepare
+from .context import approver, configure, model_for, prepare
+from .runindex import get_run, open_store
 
 app = typer.Typer(rich_markup_mode="rich")
 

@@ -17,7 +17,7 @@ from agentic.reports.summary import inert
 from agentic.tools import builtin_tools
 
 from .common import RepoOpt, out
-from .context import open_store
+from .runindex import open_store
 
 app = typer.Typer(
     name="tools", help="List tools; the kill switch: disable or enable a tool, also for runs in progress.",
