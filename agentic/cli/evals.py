@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -103,10 +104,12 @@ def eval_run(
     summary, chosen = _run_eval(paths or [Path("scenarios")], tag or [], repeats, concurrency, model, workdir)
     comparison = evalstats.compare(summary, base, max_drop=max_drop) if base is not None else None
     decision = decide(summary, chosen, comparison, max_error_rate)
-    writers = ((json_file, lambda p: evalstats.dump_summary(summary, p)),
-               (junit_file, lambda p: evalstats.write_junit(summary, p, comparison)),
-               (markdown_file, lambda p: evalstats.write_markdown(summary, p, comparison)),
-               (html_file, lambda p: evalstats.write_html(summary, p, comparison)))  # fmt: skip
+    writers: tuple[tuple[Path | None, Callable[[Path], object]], ...] = (
+        (json_file, lambda p: evalstats.dump_summary(summary, p)),
+        (junit_file, lambda p: evalstats.write_junit(summary, p, comparison)),
+        (markdown_file, lambda p: evalstats.write_markdown(summary, p, comparison)),
+        (html_file, lambda p: evalstats.write_html(summary, p, comparison)),
+    )
     for path, write in writers:
         if path is not None:
             write(path)

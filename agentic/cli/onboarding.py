@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.prompt import Confirm
 from rich.table import Table
 
+from agentic.config.settings import REPO_FILE
 from agentic.reports.summary import inert
 from agentic.run.demo import run_demo
 from agentic.workspace import check_state_dir
@@ -79,7 +80,7 @@ def init(
     interactive = not yes and sys.stdin.isatty()
     choices = setup.choices_from_flags(root, preset, model, test_command, no_tests, contract_path,
                                        require_tests=not interactive)  # fmt: skip
-    rels = [setup.REPO_FILE, choices.contract_path]
+    rels = [REPO_FILE, choices.contract_path]
     if interactive and not force and (found := setup.existing(root, rels)):
         force = Confirm.ask(f"{', '.join(found)} already exist(s): overwrite?", default=False, console=out)
     setup.refuse_overwrite(root, rels, force)
@@ -94,7 +95,7 @@ def init(
     out.print(f"[green]excluded[/] .agentic/ from git ({escape(str(result.exclude_file))})")
     if choices.test_command is None:
         out.print(f"[yellow]note:[/] every run is rejected until you set test_command in {escape(choices.contract_path)}")
-    out.print(f"next steps:\n  git add {setup.REPO_FILE} {escape(choices.contract_path)} && git commit -m 'agentic: setup'\n"
+    out.print(f"next steps:\n  git add {REPO_FILE} {escape(choices.contract_path)} && git commit -m 'agentic: setup'\n"
               "  agentic contract check      validate the contract and its rules' examples\n"
               "  agentic doctor              check git, the sandbox, the model and its key\n"
               '  agentic run "describe the change you want"', soft_wrap=True)  # fmt: skip
