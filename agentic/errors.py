@@ -31,8 +31,13 @@ Errors the *model* causes (bad tool arguments, a denied path) are not exceptions
 loop: they become tool results the model can act on. A run that ends early is not an error either.
 
     ToolFailure                       not shown as an error: the tool's result says it to the model
+    ├── PathRefused (agentic.util.pathnames)  a path that could reach outside the worktree or into .git
+    └── FileTooLarge (agentic.util.paths)     a file over the tool's size limit
     RunStopped (agentic.policy.budget) ends the loop with a status (limit_exceeded, stuck, rejected…)
                                       and the run's exit code (1 or 3)
+
+A few exceptions stay inside their package, caught where they are raised: the sandbox's MountRefused
+and ServerFailed become a refused command's result, the shell parser's ParseError a `deny`.
 """
 
 from __future__ import annotations
