@@ -20,6 +20,8 @@ disk (the bytes a writer appends are its payload's, whatever these classes say).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 import types
 import typing
 from collections.abc import Mapping
@@ -31,12 +33,17 @@ class EventError(ValueError):
     """A writer's payload does not fit its kind's event class (a harness bug, never a person's error)."""
 
 
-class _Required:
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
     def __repr__(self) -> str:
-        return "Required"
+        return self.name
 
 
-Required = _Required()  # Annotated[T, Required]: this version always writes the field
+# Every payload field is `T | None`: None when a record does not carry it. In Annotated[T | None, ...]:
+Required = _Marker("Required")  # this version always writes the field
+Nullable = _Marker("Nullable")  # and the value it writes may be null (otherwise null is never written)
 
 
 # -- nested objects -------------------------------------------------------------------------------
@@ -145,12 +152,12 @@ class RunStart(Event):
     worktree: Annotated[str | None, Required] = None
     who: Who | None = None
     harness: Harness | None = None
-    sandbox: str | None = None
+    sandbox: Annotated[str | None, Nullable] = None
     unsafe_no_sandbox: bool | None = None
     system_prompt: str | None = None
     tools: list[ToolSpec] | None = None
     contract_text: str | None = None
-    forked_from: Fork | None = None
+    forked_from: Annotated[Fork | None, Nullable] = None
     limits: dict[str, Any] | None = None
     limit_flags: dict[str, Any] | None = None
     warnings: list[str] | None = None
@@ -165,7 +172,7 @@ class RunResume(Event):
     who: Who | None = None
     model: str | None = None
     harness: Harness | None = None
-    sandbox: str | None = None
+    sandbox: Annotated[str | None, Nullable] = None
     unsafe_no_sandbox: bool | None = None
     after_status: Annotated[str | None, Required] = None
     records: Annotated[int | None, Required] = None
@@ -193,7 +200,7 @@ class ModelResponse(Event):
     usage: Annotated[Usage | None, Required] = None
     stop_reason: Annotated[str | None, Required] = None
     model: Annotated[str | None, Required] = None
-    cost_usd: float | None = None
+    cost_usd: Annotated[float | None, Nullable] = None
     budget: Budget | None = None
     recorded: str | None = None  # the run whose journal fed this answer (fork, replay)
 
@@ -207,8 +214,8 @@ class ModelRetry(Event):
     of: Annotated[int | None, Required] = None
     wait_s: Annotated[float | None, Required] = None
     error: Annotated[str | None, Required] = None
-    status: Annotated[int | None, Required] = None
-    retry_after: Annotated[float | None, Required] = None
+    status: Annotated[int | None, Required, Nullable] = None
+    retry_after: Annotated[float | None, Required, Nullable] = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -261,8 +268,8 @@ class ToolEffect(Event):
 
     kind: Literal["tool.effect"] = "tool.effect"
     path: str | None = None
-    before: str | None = None
-    after: str | None = None
+    before: Annotated[str | None, Nullable] = None
+    after: Annotated[str | None, Nullable] = None
     result: PlannedResult | None = None
     tree: str | None = None
 
@@ -275,7 +282,7 @@ class ToolReconcile(Event):
     outcome: Annotated[str | None, Required] = None
     path: str | None = None
     tree: str | None = None
-    found: str | None = None
+    found: Annotated[str | None, Nullable] = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -308,7 +315,7 @@ class GateBaseline(Event):
 
     kind: Literal["gate.baseline"] = "gate.baseline"
     argv: Annotated[list[str] | None, Required] = None
-    collected: Annotated[int | None, Required] = None
+    collected: Annotated[int | None, Required, Nullable] = None
     configfile: str | None = None
     rootdir: str | None = None
 
@@ -339,7 +346,7 @@ class RunEnd(Event):
     kind: Literal["run.end"] = "run.end"
     status: Annotated[str | None, Required] = None
     reason: Annotated[str | None, Required] = None
-    commit: Annotated[str | None, Required] = None
+    commit: Annotated[str | None, Required, Nullable] = None
     budget: Annotated[Budget | None, Required] = None
 
 
@@ -352,7 +359,7 @@ class Notify(Event):
     target: Annotated[str | None, Required] = None
     outcome: Annotated[str | None, Required] = None
     attempts: Annotated[int | None, Required] = None
-    status_code: int | None = None
+    status_code: Annotated[int | None, Nullable] = None
     error: str | None = None
     signed: bool | None = None
     duration_s: float | None = None
@@ -386,11 +393,13 @@ KINDS: dict[str, type[Event]] = {
 
 
 class Spec(NamedTuple):
-    """One payload field of an event class: its key on disk, attribute, type, and whether it is required."""
+    """One payload field of an event class: its key on disk, its attribute, the type readers accept (None
+    for absent), the type writers write, and whether this version always writes it."""
 
     key: str
     attr: str
     type: Any
+    written: Any
     required: bool
 
 
@@ -406,10 +415,12 @@ def specs(cls: type[Event]) -> dict[str, Spec]:
             if f.name in ("kind", "extra"):
                 continue
             hint = hints[f.name]
-            required = typing.get_origin(hint) is Annotated and Required in hint.__metadata__
-            base = typing.get_args(hint)[0] if typing.get_origin(hint) is Annotated else hint
+            marks = hint.__metadata__ if typing.get_origin(hint) is Annotated else ()
+            read = typing.get_args(hint)[0] if marks else hint
+            arms = [a for a in typing.get_args(read) if Nullable in marks or a is not type(None)]
+            written = functools.reduce(operator.or_, arms)
             key = str(f.metadata.get("key", f.name))
-            found[key] = Spec(key, f.name, base, required)
+            found[key] = Spec(key, f.name, read, written, Required in marks)
         _SPECS[cls] = found
     return _SPECS[cls]
 
@@ -470,8 +481,8 @@ def check(kind: str, data: Mapping[str, Any]) -> None:
         spec = fields_.get(key)
         if spec is None:
             raise EventError(f"{kind} has no field {key!r} (add it to agentic.journal.events.{cls.__name__})")
-        if not fits(value, spec.type):
-            raise EventError(f"{kind}.{key} is {type(value).__name__}, not {spec.type}")
+        if not fits(value, spec.written):
+            raise EventError(f"{kind}.{key} is {type(value).__name__}, not {spec.written}")
 
 
 def missing(kind: str, data: Mapping[str, Any]) -> list[str]:
