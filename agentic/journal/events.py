@@ -20,111 +20,31 @@ disk (the bytes a writer appends are its payload's, whatever these classes say).
 from __future__ import annotations
 
 import dataclasses
-import functools
-import operator
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, NamedTuple, TypedDict, Union
+from typing import Annotated, Any, Literal, NamedTuple, Union
+
+from agentic.journal.fields import Nullable as Nullable
+from agentic.journal.fields import Required as Required
+from agentic.journal.fields import Spec as Spec
+from agentic.journal.fields import fits as fits
+from agentic.journal.fields import specs as specs
+from agentic.journal.payloads import Budget as Budget
+from agentic.journal.payloads import CallRef as CallRef
+from agentic.journal.payloads import Check as Check
+from agentic.journal.payloads import ContractRef as ContractRef
+from agentic.journal.payloads import Facts as Facts
+from agentic.journal.payloads import Fork as Fork
+from agentic.journal.payloads import Harness as Harness
+from agentic.journal.payloads import PlannedResult as PlannedResult
+from agentic.journal.payloads import ToolSpec as ToolSpec
+from agentic.journal.payloads import Usage as Usage
+from agentic.journal.payloads import Who as Who
 
 
 class EventError(ValueError):
     """A writer's payload does not fit its kind's event class (a harness bug, never a person's error)."""
-
-
-class _Marker:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-# Every payload field is `T | None`: None when a record does not carry it. In Annotated[T | None, ...]:
-Required = _Marker("Required")  # this version always writes the field
-Nullable = _Marker("Nullable")  # and the value it writes may be null (otherwise null is never written)
-
-
-# -- nested objects -------------------------------------------------------------------------------
-
-
-class Usage(TypedDict, total=False):
-    input_tokens: int
-    output_tokens: int
-    cached_input_tokens: int
-
-
-class Budget(TypedDict, total=False):
-    steps: int
-    tool_calls: int
-    usage: Usage
-    cost_usd: float | None
-    elapsed_s: float
-    gate_failures: int
-
-
-class CallRef(TypedDict, total=False):
-    id: str
-    name: str
-    arguments: str
-
-
-class Check(TypedDict, total=False):
-    id: str
-    kind: str
-    passed: bool
-    detail: str
-    duration_s: float
-
-
-class ContractRef(TypedDict, total=False):
-    source: str
-    hash: str
-
-
-class Harness(TypedDict, total=False):
-    version: str
-    python: str
-
-
-class Who(TypedDict, total=False):
-    os_user: str
-    host: str
-    git_name: str | None
-    git_email: str | None
-    argv: list[str]
-
-
-class Fork(TypedDict, total=False):
-    run: str
-    step: int
-
-
-class ToolSpec(TypedDict, total=False):
-    name: str
-    description: str
-    parameters: dict[str, Any]
-
-
-class Facts(TypedDict, total=False):
-    """Structured facts of a tool result (`tool.result` data.data): which keys depend on the tool."""
-
-    path: str
-    bytes: int
-    argv: list[str]
-    command: str
-    exit_code: int
-    timed_out: bool
-    refused: str
-    failed: str
-    changed: list[dict[str, str]]
-
-
-class PlannedResult(TypedDict, total=False):
-    content: str
-    is_error: bool
-    data: Facts
 
 
 # -- events ---------------------------------------------------------------------------------------
@@ -387,67 +307,6 @@ CLASSES: tuple[type[Event], ...] = typing.get_args(KnownEvent)
 KINDS: dict[str, type[Event]] = {
     str(f.default): cls for cls in CLASSES for f in dataclasses.fields(cls) if f.name == "kind"
 }
-
-
-# -- fields ---------------------------------------------------------------------------------------
-
-
-class Spec(NamedTuple):
-    """One payload field of an event class: its key on disk, its attribute, the type readers accept (None
-    for absent), the type writers write, and whether this version always writes it."""
-
-    key: str
-    attr: str
-    type: Any
-    written: Any
-    required: bool
-
-
-_SPECS: dict[type[Event], dict[str, Spec]] = {}
-
-
-def specs(cls: type[Event]) -> dict[str, Spec]:
-    """The payload fields of an event class by their key on disk (`from`, not `from_`)."""
-    if cls not in _SPECS:
-        hints = typing.get_type_hints(cls, include_extras=True)
-        found: dict[str, Spec] = {}
-        for f in dataclasses.fields(cls):
-            if f.name in ("kind", "extra"):
-                continue
-            hint = hints[f.name]
-            marks = hint.__metadata__ if typing.get_origin(hint) is Annotated else ()
-            read = typing.get_args(hint)[0] if marks else hint
-            arms = [a for a in typing.get_args(read) if Nullable in marks or a is not type(None)]
-            written = functools.reduce(operator.or_, arms)
-            key = str(f.metadata.get("key", f.name))
-            found[key] = Spec(key, f.name, read, written, Required in marks)
-        _SPECS[cls] = found
-    return _SPECS[cls]
-
-
-def fits(value: Any, hint: Any) -> bool:
-    """Whether a JSON value fits a field's type, one level deep (the elements of a list, the values of a
-    TypedDict are not looked into)."""
-    if hint is Any:
-        return True
-    origin = typing.get_origin(hint)
-    if origin is Union or origin is types.UnionType:
-        return any(fits(value, arm) for arm in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if origin in (list, tuple):
-        return isinstance(value, list | tuple)
-    if origin is dict or typing.is_typeddict(hint):
-        return isinstance(value, dict)
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    raise TypeError(f"no JSON check for {hint!r}")
 
 
 # -- reading and writing --------------------------------------------------------------------------

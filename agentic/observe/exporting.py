@@ -8,12 +8,13 @@ import contextlib
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from agentic import __version__
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 ENDPOINT_ENVS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -83,11 +84,11 @@ def provider(exporters: list[tuple[Any, bool]]) -> TracerProvider:
     )  # + OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME
     if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
         resource = resource.merge(Resource({"service.name": AGENT_NAME}))
-    provider = TracerProvider(resource=resource, shutdown_on_exit=False)  # close() shuts down, bounded
-    for exporter, batched in exporters:
-        guarded = _Guarded(exporter)
-        provider.add_span_processor(BatchSpanProcessor(guarded) if batched else SimpleSpanProcessor(guarded))
-    return provider
+    made = TracerProvider(resource=resource, shutdown_on_exit=False)  # close() shuts down, bounded
+    for inner, batched in exporters:
+        guarded = cast("SpanExporter", _Guarded(inner))  # the exporter's interface, without subclassing it
+        made.add_span_processor(BatchSpanProcessor(guarded) if batched else SimpleSpanProcessor(guarded))
+    return made
 
 
 class _Guarded:

@@ -119,7 +119,7 @@ class RunState:
                 elif event.by == "person":
                     self.event(f"approved by the person: {one_line(str(event.action), 60)}", "cyan")
             case ToolResult():
-                label = self.calls.pop(str(head.span), None) or clean(str(event.tool or ""), 30)
+                label = self.calls.pop(str(head.span), "") or clean(str(event.tool or ""), 30)
                 mark, style = ("✗", "red") if event.is_error else ("✓", "green")
                 self.last_tool = Text(f"last: {mark} {result_detail(label, event)}", style=style)
                 self.doing("working")

@@ -180,7 +180,10 @@ class TraceListener:
     def _start(
         self, name: str, ts: Any, attrs: dict[str, Any], kind: str = "INTERNAL", root: bool = False
     ) -> Span:
-        parent = self._context.Context() if root else self._trace.set_span_in_context(self._root)
+        if root or self._root is None:  # every other span is started under the root (_ensure_root)
+            parent = self._context.Context()
+        else:
+            parent = self._trace.set_span_in_context(self._root)
         return self._tracer.start_span(name, context=parent, kind=getattr(self._trace.SpanKind, kind),
                                        attributes=clean_attrs(attrs), start_time=ns(ts))  # fmt: skip
 
