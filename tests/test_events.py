@@ -142,3 +142,21 @@ def test_every_record_of_a_run_is_complete_for_its_class(tmp_path: Path) -> None
         kinds.add(record["kind"])
     assert {"run.start", "model.request", "model.response", "tool.call", "policy.decision", "tool.effect",
             "tool.result", "checkpoint", "gate.baseline", "gate.verdict", "commit", "run.end"} <= kinds  # fmt: skip
+
+
+def test_checked_payloads_are_written_byte_for_byte_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lines and hashes the previous version (without event classes) wrote for the same appends."""
+    monkeypatch.setattr("agentic.journal.records.time.time", lambda: 1764000000.123456)
+    journal = Journal(tmp_path, "r1")
+    journal.append("tool.call", {"id": "c1", "tool": "read_file", "arguments": '{"path": "a.py"}'}, step=1, span="s1",
+                   parent="step-1", idem="r1:1:c1")  # fmt: skip
+    journal.append("run.end", {"status": "accepted", "reason": "the gate passed", "commit": None,
+                               "budget": {"steps": 1}}, step=1, span="s2")  # fmt: skip
+    journal.close()
+    assert [r["hash"] for r in read_records(journal.path)] == [
+        "3d146a3114adf33334e1adde84751213c1daf05343f779f6db99a386b3b23bb0",
+        "d0e40958812f31b3da66d71d80cb6778cadf5e7f7a3de016156c6b86137e72a1",
+    ]
+    assert journal.path.read_text("utf-8").startswith(
+        '{"data":{"arguments":"{\\"path\\": \\"a.py\\"}","id":"c1","tool":"read_file"},"hash":"3d146a31'
+    )
