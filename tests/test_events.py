@@ -160,3 +160,34 @@ def test_checked_payloads_are_written_byte_for_byte_as_before(tmp_path: Path, mo
     assert journal.path.read_text("utf-8").startswith(
         '{"data":{"arguments":"{\\"path\\": \\"a.py\\"}","id":"c1","tool":"read_file"},"hash":"3d146a31'
     )
+
+
+def test_an_older_journal_and_a_newer_kind_are_read_and_shown(tmp_path: Path) -> None:
+    """Records as the first version wrote them (no cost, budget, `by`, limits) and a kind this version
+    does not know: the tape re-drives from them, the timeline lists every one."""
+    from agentic.journal.tape import Tape
+    from agentic.reports.summary import timeline
+
+    journal = Journal(tmp_path, "r0")
+    journal.append("run.start", {"task": "fix", "model": "script:x", "settings": {}, "settings_origins": {},
+                                 "contract": {"source": "c", "hash": "h"}, "base_commit": "b", "branch": "agentic/r0",
+                                 "worktree": "/w"})  # fmt: skip
+    journal.append("model.request", {"model": "script:x", "from": 0, "messages": []}, step=1)
+    journal.append("model.response", {"text": "", "tool_calls": [{"id": "c1", "name": "read_file", "arguments": "{}"}],
+                                      "usage": {"input_tokens": 3, "output_tokens": 1}, "stop_reason": "tool_calls",
+                                      "model": "x"}, step=1)  # fmt: skip
+    journal.append("tool.call", {"id": "c1", "tool": "read_file", "arguments": "{}"}, step=1, span="s1", idem="r0:1:c1")
+    journal.append("policy.decision", {"tool": "read_file", "action": "read", "verdict": "allow", "rule": "r",
+                                       "reason": ""}, step=1, span="s1")  # fmt: skip
+    journal.append("tool.result", {"id": "c1", "tool": "read_file", "is_error": False, "content": "x", "data": {}},
+                   step=1, span="s1", idem="r0:1:c1")  # fmt: skip
+    journal.append("sandbox.note", {"what": "a newer harness wrote this"}, step=1)
+    journal.append("run.end", {"status": "failed", "reason": "r", "commit": None, "budget": {"steps": 1}}, step=1)
+    journal.close()
+    tape = Tape.read(journal.path)
+    assert tape.status == "failed" and tape.steps == 1 and tape.turns[0][1].usage.input_tokens == 3
+    assert tape.calls[0].decision == {"tool": "read_file", "action": "read", "verdict": "allow", "rule": "r", "reason": ""}
+    rows = timeline(journal.path)
+    assert [r["kind"] for r in rows] == ["run.start", "model.response", "tool.call", "sandbox.note", "run.end"]
+    assert rows[1]["cost_usd"] is None and rows[1]["tokens"] == 4
+    assert rows[2]["decision"] == {"verdict": "allow", "by": None, "rule": "r", "reason": ""}
