@@ -24,7 +24,6 @@ Required = _Marker("Required")  # this version always writes the field
 Nullable = _Marker("Nullable")  # and the value it writes may be null (otherwise null is never written)
 
 
-
 class Spec(NamedTuple):
     """One payload field of an event class: its key on disk, its attribute, the type readers accept (None
     for absent), the type writers write, and whether this version always writes it."""

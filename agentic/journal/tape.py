@@ -179,7 +179,6 @@ class Tape:
         return self._turn
 
 
-
 def _present(value: T | None, event: KnownEvent) -> T:
     """A field the tape cannot do without: a record that lacks it does not fit the run."""
     if value is None:
