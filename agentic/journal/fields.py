@@ -60,24 +60,32 @@ def specs(cls: type[Any]) -> dict[str, Spec]:
 
 def fits(value: Any, hint: Any) -> bool:
     """Whether a JSON value fits a field's type, one level deep (the elements of a list, the values of a
-    TypedDict are not looked into)."""
+    TypedDict are not looked into). A bool is no number here, though Python says it is an int."""
+    classes, no_bool = accepted(hint)
+    return isinstance(value, classes) and not (no_bool and isinstance(value, bool))
+
+
+@functools.cache
+def accepted(hint: Any) -> tuple[tuple[type[Any], ...], bool]:
+    """The Python classes a JSON value of this type may have, and whether a bool is refused (a field of
+    int or float type): worked out once per type, so checking a record costs a few isinstance calls."""
     if hint is Any:
-        return True
+        return (object,), False
     origin = typing.get_origin(hint)
     if origin is Union or origin is types.UnionType:
-        return any(fits(value, arm) for arm in typing.get_args(hint))
+        arms = [accepted(arm) for arm in typing.get_args(hint)]
+        classes = tuple(dict.fromkeys(c for arm, _ in arms for c in arm))
+        return classes, bool not in classes and any(no_bool for _, no_bool in arms)
     if hint is type(None):
-        return value is None
+        return (type(None),), False
     if origin in (list, tuple):
-        return isinstance(value, list | tuple)
+        return (list, tuple), False  # a tuple is written as a JSON array
     if origin is dict or typing.is_typeddict(hint):
-        return isinstance(value, dict)
-    if hint is bool:
-        return isinstance(value, bool)
+        return (dict,), False
+    if hint in (bool, str):
+        return (hint,), False
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return (int,), True
     if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
+        return (int, float), True
     raise TypeError(f"no JSON check for {hint!r}")
