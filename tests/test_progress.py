@@ -169,7 +169,7 @@ def test_live_display_never_raises_and_degrades_to_lines(monkeypatch: pytest.Mon
         for record, data in odd:
             live(record, data)
         rendered(live.view())
-    monkeypatch.setattr("agentic.observe.progress.render", lambda state: 1 / 0)
+    monkeypatch.setattr("agentic.observe.live.render", lambda state: 1 / 0)
     assert "display unavailable" in rendered(live.view())  # Live's refresh thread never sees an exception
     broken = LiveProgress(console)
     monkeypatch.setattr(LiveProgress, "_start", lambda self: 1 / 0)

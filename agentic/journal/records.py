@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agentic.errors import ResumeRefused
+from agentic.journal.events import check as check_event
 
 VERSION = 1
 BLOB_THRESHOLD = 2048
@@ -95,6 +96,7 @@ class Journal:
         idem: str | None = None,
         sync: bool = False,
     ) -> dict[str, Any]:
+        check_event(kind, data or {})  # a known kind's payload fits its class in agentic.journal.events
         payload = self.redact(canonical(data or {}))
         self.seq += 1
         record: dict[str, Any] = {

@@ -11,11 +11,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agentic.errors import JournalMismatch
+from agentic.journal.events import (
+    Checkpoint,
+    Commit,
+    GateBaseline,
+    GateVerdict,
+    KnownEvent,
+    ModelResponse,
+    PolicyDecision,
+    RunEnd,
+    RunResume,
+    RunStart,
+    ToolCall,
+    ToolEffect,
+    ToolResult,
+    parse,
+)
 from agentic.journal.records import payload, read_records
 from agentic.models.base import Turn
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,7 +57,7 @@ class RecordedGate:
 @dataclass
 class Tape:
     run_id: str
-    start: dict[str, Any]  # the run.start payload
+    start: dict[str, Any]  # the run.start payload (its fields: agentic.journal.events.RunStart)
     turns: list[tuple[int, Turn]] = field(default_factory=list)  # (step, turn)
     calls: list[RecordedCall] = field(default_factory=list)
     gates: list[RecordedGate] = field(default_factory=list)
@@ -60,46 +78,45 @@ class Tape:
         spans: dict[str, RecordedCall] = {}
         segment: tuple[float, float] | None = None  # (first ts, last ts) of the current session
         for record in read_records(journal):
-            kind, step = record["kind"], record["step"]
+            step, span = int(record["step"]), str(record["span"])
             data = payload(record, directory)
+            event = parse(str(record["kind"]), data)
             if tape is None:
-                if kind != "run.start":
+                if not isinstance(event, RunStart):
                     raise JournalMismatch(f"{journal} does not begin with run.start")
                 tape = cls(record["run"], data)
             tape.records += 1
-            ts = record["ts"]
-            if kind in ("run.start", "run.resume"):
+            ts = float(record["ts"])
+            if isinstance(event, RunStart | RunResume):
                 tape.ended = False
                 if segment is not None:
                     tape.elapsed_s += segment[1] - segment[0]
                 segment = (ts, ts)
             elif segment is not None:
                 segment = (segment[0], ts)
-            if kind == "model.response":
-                tape.turns.append((step, Turn.from_dict(data)))
-            elif kind == "tool.call":
-                rec = RecordedCall(record["span"], record.get("idem"), step, data)
-                spans[record["span"]] = rec
-                tape.calls.append(rec)
-            elif kind in ("policy.decision", "tool.effect", "tool.result") and record["span"] in spans:
-                rec = spans[record["span"]]
-                if kind == "policy.decision":
-                    rec.decision = data
-                elif kind == "tool.effect":
-                    rec.effect = data
-                else:
-                    rec.result = data
-            elif kind == "checkpoint":
-                tape.gates.append(RecordedGate(step, data["tree"]))
-            elif kind == "gate.verdict" and tape.gates and tape.gates[-1].verdict is None:
-                tape.gates[-1].verdict = data
-            elif kind == "gate.baseline":
-                tape.baselines[tuple(data["argv"])] = data["collected"]
-            elif kind == "commit":
-                tape.commit = data
-            elif kind == "run.end":
-                tape.ends.append(data)
-                tape.ended = True
+            match event:
+                case ModelResponse():
+                    tape.turns.append((step, Turn.from_dict(data)))
+                case ToolCall():
+                    spans[span] = rec = RecordedCall(span, record.get("idem"), step, data)
+                    tape.calls.append(rec)
+                case PolicyDecision() if span in spans:
+                    spans[span].decision = data
+                case ToolEffect() if span in spans:
+                    spans[span].effect = data
+                case ToolResult() if span in spans:
+                    spans[span].result = data
+                case Checkpoint():
+                    tape.gates.append(RecordedGate(step, _present(event.tree, event)))
+                case GateVerdict() if tape.gates and tape.gates[-1].verdict is None:
+                    tape.gates[-1].verdict = data
+                case GateBaseline():
+                    tape.baselines[tuple(_present(event.argv, event))] = event.collected
+                case Commit():
+                    tape.commit = data
+                case RunEnd():
+                    tape.ends.append(data)
+                    tape.ended = True
         if tape is None:
             raise JournalMismatch(f"{journal} has no records")
         if segment is not None:
@@ -161,6 +178,12 @@ class Tape:
     def turns_used(self) -> int:
         return self._turn
 
+
+def _present(value: T | None, event: KnownEvent) -> T:
+    """A field the tape cannot do without: a record that lacks it does not fit the run."""
+    if value is None:
+        raise JournalMismatch(f"the journal's {event.kind} record lacks a field resume needs")
+    return value
 
 
 def _step_call(idem: str | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,29 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agentic.journal.events import (
+    Checkpoint,
+    Commit,
+    ContextTrim,
+    Envelope,
+    GateBaseline,
+    GateVerdict,
+    JournalEvent,
+    ModelRequest,
+    ModelResponse,
+    ModelRetry,
+    ModelWait,
+    PolicyDecision,
+    RunEnd,
+    RunResume,
+    RunStart,
+    ToolCall,
+    ToolEffect,
+    ToolReconcile,
+    ToolResult,
+    Who,
+    entry,
+)
 from agentic.journal.records import payload, read_records
 from agentic.policy.decision import Decision
 
@@ -108,149 +131,148 @@ def cost_of(data: dict[str, Any]) -> float | None:
     return float(value)
 
 
-def _who(data: dict[str, Any]) -> str:
-    who = data.get("who") or {}
+def _who(who: Who | None) -> str:
+    who = who if isinstance(who, dict) else {}
     return f"{who.get('os_user', '?')}@{who.get('host', '?')}"
 
 
+def _dicts(items: list[Any] | None) -> list[dict[str, Any]]:
+    """The objects of a list read from a journal (a damaged one may hold anything)."""
+    return [item for item in items or [] if isinstance(item, dict)]
+
+
+Row = dict[str, Any]
+
+
 class _Timeline:
-    """Folds journal records into rows: a tool call's tool.call, policy.decision and tool.result are
+    """Folds journal events into rows: a tool call's tool.call, policy.decision and tool.result are
     one row (same span), a model call's request and response one row (same step), a gate's
     checkpoint and verdict one row. Each row starts when its first record was written."""
 
-    SKIPPED = ("tool.effect", "gate.baseline")  # shown through the rows they belong to
-
     def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[Row] = []
         self.start: float | None = None
-        self.calls: dict[str, dict[str, Any]] = {}  # span → the row of a tool call awaiting its result
-        self.requests: dict[int, dict[str, Any]] = {}  # step → the row of a model call awaiting its response
-        self.checkpoint: dict[str, Any] | None = None  # the row of a gate awaiting its verdict
+        self.calls: dict[str, Row] = {}  # span → the row of a tool call awaiting its result
+        self.requests: dict[int, Row] = {}  # step → the row of a model call awaiting its response
+        self.checkpoint: Row | None = None  # the row of a gate awaiting its verdict
 
-    def row(self, record: dict[str, Any], kind: str, detail: str = "", tool: str | None = None) -> dict[str, Any]:
-        ts = float(record.get("ts") or 0.0)
-        row = {"seq": record.get("seq"), "step": record.get("step", 0), "ts": ts,
+    def row(self, head: Envelope, kind: str, detail: str = "", tool: str | None = None) -> Row:
+        ts = head.ts or 0.0
+        row = {"seq": head.seq, "step": head.step, "ts": ts,
                "t": round(ts - (self.start or ts), 3), "duration_s": None, "kind": kind, "tool": tool,
                "decision": None, "tokens": None, "cost_usd": None, "error": False, "detail": detail}  # fmt: skip
         self.rows.append(row)
         return row
 
     @staticmethod
-    def ends(row: dict[str, Any], record: dict[str, Any]) -> None:
-        row["duration_s"] = round(max(0.0, float(record.get("ts") or 0.0) - row["ts"]), 3)
+    def ends(row: Row, head: Envelope) -> None:
+        row["duration_s"] = round(max(0.0, (head.ts or 0.0) - row["ts"]), 3)
 
-    def add(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        kind = str(record.get("kind"))
+    def add(self, head: Envelope, event: JournalEvent) -> None:
         if self.start is None:
-            self.start = float(record.get("ts") or 0.0)
-        handler = _HANDLERS.get(kind)
-        if handler is not None:
-            handler(self, record, data)
-        elif kind not in self.SKIPPED:
-            self.row(record, one_line(kind, 40))  # a kind this harness does not know: listed, not interpreted
+            self.start = head.ts or 0.0
+        match event:
+            case RunStart():
+                self.row(head, "run.start", f"task: {one_line(event.task or '', 80)} · model {event.model} · "
+                         f"by {_who(event.who)}")  # fmt: skip
+            case RunResume():
+                self.row(head, "run.resume", f"resumed after {event.after_status or '?'} · by {_who(event.who)}")
+            case ModelRequest():
+                self.requests[head.step] = self.row(head, "model.request", "no response recorded")
+            case ModelResponse():
+                self.model_response(head, event)
+            case ModelRetry():
+                row = self.row(head, "model.retry", f"retry {event.retry} of {event.of} in {event.wait_s}s: "
+                               f"{one_line(str(event.error or ''), 80)}")  # fmt: skip
+                row["error"] = True
+            case ModelWait():
+                self.row(head, "model.wait", f"waited {event.wait_s}s for room under {event.rate}")
+            case ContextTrim():
+                self.row(head, "context.trim", f"elided {len(event.elided or [])} older messages for the "
+                         f"{event.window}-token window: ~{event.before_tokens} → ~{event.after_tokens} tokens")  # fmt: skip
+            case ToolCall():
+                tool = event.tool or ""
+                self.calls[str(head.span)] = self.row(head, "tool.call", call_label(tool, event.arguments or ""),
+                                                      tool=tool)  # fmt: skip
+            case PolicyDecision():
+                row = self._call_row(head, event.tool, "policy.decision", event.action or "")
+                row["decision"] = {"verdict": event.verdict, "by": event.by, "rule": event.rule, "reason": event.reason}
+                row["error"] = row["error"] or event.verdict != "allow"
+            case ToolReconcile():
+                row = self._call_row(head, None, "tool.reconcile", "")
+                row["detail"] += f" · reconciled after a crash: {event.outcome}"
+            case ToolResult():
+                self.tool_result(head, event)
+            case Checkpoint():
+                changes = event.changes or []
+                self.checkpoint = self.row(head, "checkpoint",
+                                           f"{len(changes)} files changed · tree {(event.tree or '')[:12]}")  # fmt: skip
+            case GateVerdict():
+                self.gate_verdict(head, event)
+            case Commit():
+                self.row(head, "commit", f"commit {(event.commit or '')[:12]}")
+            case RunEnd():
+                budget = event.budget if isinstance(event.budget, dict) else {}
+                row = self.row(head, "run.end", f"{event.status} · {event.reason} · {budget.get('steps')} steps, "
+                               f"{budget.get('tool_calls')} tool calls, {budget.get('elapsed_s')} s")  # fmt: skip
+                row["error"] = event.status != "accepted"
+            case ToolEffect() | GateBaseline():
+                pass  # shown through the rows they belong to
+            case _:  # a kind this harness does not know (or does not show): listed, not interpreted
+                self.row(head, one_line(event.kind, 40))
 
-    def run_start(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        self.row(record, "run.start",
-                 f"task: {one_line(data.get('task', ''), 80)} · model {data.get('model')} · by {_who(data)}")  # fmt: skip
-
-    def run_resume(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        self.row(record, "run.resume", f"resumed after {data.get('after_status', '?')} · by {_who(data)}")
-
-    def model_request(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        self.requests[int(record.get("step") or 0)] = self.row(record, "model.request", "no response recorded")
-
-    def model_response(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        row = self.requests.pop(int(record.get("step") or 0), None)
+    def model_response(self, head: Envelope, event: ModelResponse) -> None:
+        row = self.requests.pop(head.step, None)
         if row is None:
-            row = self.row(record, "model.response")
+            row = self.row(head, "model.response")
         else:
             row["kind"] = "model.response"
-            self.ends(row, record)
-        row["tokens"], row["cost_usd"] = tokens_of(data), cost_of(data)
-        row["cached"] = int((data.get("usage") or {}).get("cached_input_tokens") or 0)
-        names = ", ".join(str(c.get("name")) for c in data.get("tool_calls") or [] if isinstance(c, dict))
-        text = one_line(data.get("text", ""), 60)
+            self.ends(row, head)
+        usage = event.usage if isinstance(event.usage, dict) else {}
+        row["tokens"] = int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0)
+        row["cost_usd"] = event.cost_usd
+        row["cached"] = int(usage.get("cached_input_tokens") or 0)
+        names = ", ".join(str(c.get("name")) for c in _dicts(event.tool_calls))
+        text = one_line(event.text or "", 60)
         parts = [text] if text else []
         parts += [f"calls {names}"] if names else []
-        parts += [f"recorded in run {data['recorded']}"] if data.get("recorded") else []
+        parts += [f"recorded in run {event.recorded}"] if event.recorded else []
         row["detail"] = " · ".join(parts)
 
-    def model_retry(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        row = self.row(record, "model.retry", f"retry {data.get('retry')} of {data.get('of')} in "
-                       f"{data.get('wait_s')}s: {one_line(str(data.get('error', '')), 80)}")  # fmt: skip
-        row["error"] = True
+    def _call_row(self, head: Envelope, tool: str | None, kind: str, detail: str) -> Row:
+        row = self.calls.get(str(head.span))
+        return row if row is not None else self.row(head, kind, detail, tool=tool)
 
-    def model_wait(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        self.row(record, "model.wait", f"waited {data.get('wait_s')}s for room under {data.get('rate')}")
-
-    def context_trim(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        self.row(record, "context.trim", f"elided {len(data.get('elided') or [])} older messages for the "
-                 f"{data.get('window')}-token window: ~{data.get('before_tokens')} → ~{data.get('after_tokens')} "
-                 "tokens")  # fmt: skip
-
-    def tool_call(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        tool = str(data.get("tool", ""))
-        self.calls[str(record.get("span"))] = self.row(record, "tool.call", call_label(tool, data.get("arguments", "")),
-                                                       tool=tool)  # fmt: skip
-
-    def _call_row(self, record: dict[str, Any], data: dict[str, Any], kind: str, detail: str) -> dict[str, Any]:
-        row = self.calls.get(str(record.get("span")))
-        return row if row is not None else self.row(record, kind, detail, tool=data.get("tool"))
-
-    def policy_decision(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        row = self._call_row(record, data, "policy.decision", str(data.get("action", "")))
-        row["decision"] = {k: data.get(k) for k in ("verdict", "by", "rule", "reason")}
-        row["error"] = row["error"] or data.get("verdict") != "allow"
-
-    def tool_reconcile(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        row = self._call_row(record, data, "tool.reconcile", "")
-        row["detail"] += f" · reconciled after a crash: {data.get('outcome')}"
-
-    def tool_result(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        row = self.calls.pop(str(record.get("span")), None)
+    def tool_result(self, head: Envelope, event: ToolResult) -> None:
+        row = self.calls.pop(str(head.span), None)
         if row is None:
-            row = self.row(record, "tool.result", str(data.get("tool", "")), tool=data.get("tool"))
+            row = self.row(head, "tool.result", event.tool or "", tool=event.tool)
         else:
-            self.ends(row, record)
-        extra = data.get("data") or {}
+            self.ends(row, head)
+        extra = event.data or {}
         if "exit_code" in extra:
             row["detail"] += " → timed out" if extra.get("timed_out") else f" → exit {extra['exit_code']}"
-        if data.get("is_error"):
+        if event.is_error:
             row["error"] = True
             refused = (row["decision"] or {}).get("verdict") not in (None, "allow")
             if refused:
                 row["detail"] += " · refused"
             elif "exit_code" not in extra:
-                row["detail"] += " · " + one_line(data.get("content", ""), 80)
+                row["detail"] += " · " + one_line(event.content or "", 80)
 
-    def checkpoint_(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        changes = data.get("changes") or []
-        self.checkpoint = self.row(record, "checkpoint",
-                                   f"{len(changes)} files changed · tree {str(data.get('tree', ''))[:12]}")  # fmt: skip
-
-    def gate_verdict(self, record: dict[str, Any], data: dict[str, Any]) -> None:
+    def gate_verdict(self, head: Envelope, event: GateVerdict) -> None:
         row, self.checkpoint = self.checkpoint, None
         if row is None:
-            row = self.row(record, "gate.verdict")
+            row = self.row(head, "gate.verdict")
         else:
-            self.ends(row, record)
+            self.ends(row, head)
         row["kind"] = "gate.verdict"
-        failed = [str(c.get("id")) for c in data.get("checks") or [] if isinstance(c, dict) and not c.get("passed")]
-        verdict = "passed" if data.get("passed") else "failed: " + ", ".join(failed)
+        failed = [str(c.get("id")) for c in _dicts(event.checks) if not c.get("passed")]
+        verdict = "passed" if event.passed else "failed: " + ", ".join(failed)
         row["detail"] = verdict + (f" · {row['detail']}" if row["detail"] else "")
-        row["error"] = not data.get("passed")
+        row["error"] = not event.passed
 
-    def commit(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        self.row(record, "commit", f"commit {str(data.get('commit', ''))[:12]}")
-
-    def run_end(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        budget = data.get("budget") or {}
-        row = self.row(record, "run.end",
-                       f"{data.get('status')} · {data.get('reason')} · {budget.get('steps')} steps, "
-                       f"{budget.get('tool_calls')} tool calls, {budget.get('elapsed_s')} s")  # fmt: skip
-        row["error"] = data.get("status") != "accepted"
-
-    def finish(self) -> list[dict[str, Any]]:
+    def finish(self) -> list[Row]:
         for row in self.calls.values():
             row["detail"] += " · no result recorded"
         if self.checkpoint is not None:
@@ -258,24 +280,12 @@ class _Timeline:
         return self.rows
 
 
-_HANDLERS: dict[str, Callable[[_Timeline, dict[str, Any], dict[str, Any]], None]] = {
-    "run.start": _Timeline.run_start, "run.resume": _Timeline.run_resume,
-    "model.request": _Timeline.model_request, "model.response": _Timeline.model_response,
-    "model.retry": _Timeline.model_retry, "model.wait": _Timeline.model_wait,
-    "context.trim": _Timeline.context_trim,
-    "tool.call": _Timeline.tool_call, "policy.decision": _Timeline.policy_decision,
-    "tool.reconcile": _Timeline.tool_reconcile, "tool.result": _Timeline.tool_result,
-    "checkpoint": _Timeline.checkpoint_, "gate.verdict": _Timeline.gate_verdict,
-    "commit": _Timeline.commit, "run.end": _Timeline.run_end,
-}  # fmt: skip
-
-
 def timeline(journal_path: Path) -> list[dict[str, Any]]:
     """The run's events as rows: seq, step, ts, t (seconds since the start), duration_s, kind, tool,
     decision (verdict, by, rule, reason), tokens and cost_usd (model calls), error, detail."""
     builder = _Timeline()
     for record, data in entries(journal_path):
-        builder.add(record, data)
+        builder.add(*entry(record, data))
     return builder.finish()
 
 
