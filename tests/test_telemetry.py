@@ -398,7 +398,7 @@ def test_chain_and_with_traces() -> None:
 
 
 def test_importing_agentic_does_not_import_opentelemetry() -> None:
-    code = ("import sys, agentic.cli.app, agentic.run.runner, agentic.observe.telemetry, agentic.observe.progress; "
+    code = ("import sys, agentic.cli.main, agentic.cli.running, agentic.run.runner, agentic.observe.telemetry, agentic.observe.progress; "
             "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
