@@ -106,8 +106,8 @@ class Dispatcher:
     contract: Contract
     journal: Journal
     approver: policy.Approver
-    redact: Any  # Callable[[str], str]
-    switch: Any = None  # Callable[[str], dict | None]: the kill switch of a tool, read at every call
+    redact: Callable[[str], str]
+    switch: Callable[[str], dict[str, Any] | None] | None = None  # the kill switch of a tool, read at every call
     changed: set[str] = field(default_factory=set)  # files the agent changed so far (write tools, its commands)
     test_changed: set[str] = field(default_factory=set)  # files running the test command changed
     approved: set[str] = field(default_factory=set)  # paths a person approved a write to (not asked again at the gate)
