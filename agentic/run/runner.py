@@ -9,6 +9,7 @@ committed; finish journals `run.end`, notifies and updates the run database.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from agentic.agent import instructions
 from agentic.agent.caller import Caller
@@ -22,6 +23,8 @@ from agentic.agent.recorded import redriven
 from agentic.agent.turns import LiveModel
 from agentic.errors import ProviderError
 from agentic.gate.checks import Verdict
+from agentic.journal.tape import Tape
+from agentic.models.base import ToolSpec
 from agentic.models.pricing import price_of
 from agentic.policy.budget import Budget, RunStopped
 from agentic.run.confine import needs_sandbox as needs_sandbox
@@ -43,50 +46,68 @@ def execute(req: RunRequest) -> RunOutcome:
     budget = Budget(req.contract.limits, price=price_of(req.model.name, req.settings.prices),
                     output_cap=req.contract.limits.output_cap(req.settings.max_output_tokens))  # fmt: skip
     with resources as res:
-        session, task = start(req, res, budget)
+        run = start(req, res, budget)
         ending = Ending()
         try:
-            ending = loop(req, res, session, task)
+            ending = loop(run)
         except BaseException as exc:  # recorded, then re-raised: the journal must say how the run ended
             ending = Ending("failed", f"internal error: {type(exc).__name__}: {exc}")
             raise
         finally:
-            finish(req, res, session, task, ending)
-    changes = session.snapshot.changes if session.snapshot else []
+            finish(run, ending)
+    changes = run.session.snapshot.changes if run.session.snapshot else []
     return RunOutcome(
         res.run_id, ending.status, ending.reason, res.workspace.branch, req.base_commit, ending.commit, budget.steps,
         budget.tool_calls, budget.usage, res.journal.path, time.monotonic() - started, changes,
     )  # fmt: skip
 
 
-def start(req: RunRequest, res: RunResources, budget: Budget) -> tuple[Session, str]:
-    """`run.start` (or `run.resume`) journaled and the run indexed; the session and its task."""
+@dataclass
+class Run:
+    """A run under way: what was asked, what it holds open, the session the loop works on, its task."""
+
+    req: RunRequest
+    res: RunResources
+    session: Session
+    task: str  # as the model was given it (redacted)
+
+
+def start(req: RunRequest, res: RunResources, budget: Budget) -> Run:
+    """`run.start` (or `run.resume`) journaled and the run indexed; the session the loop works on."""
     tools = builtin_tools()
     specs = [spec(t) for t in tools.values()]
-    tape = req.tape
-    if req.resuming and tape is not None:
-        res.workspace.recover()  # what the dead harness left behind (the journal's lock is ours now)
-        system, task = str(tape.start["system_prompt"]), str(tape.start["task"])
-        disk_start = tape.start.get("disk_start_bytes")
-        budget.started -= tape.elapsed_s  # time totals survive the crash
-        res.journal.append("run.resume", resume_record(req, res.sandbox), sync=True)
-        res.store.update_run(res.run_id, status="running", reason="", ended_at=None)
+    if req.resuming and req.tape is not None:
+        system, task, disk_start = _resume(req, req.tape, res, budget)
     else:
-        guidance = instructions.render(instructions.find(req.repo.root, req.base_commit))
-        cwd = getattr(res.sandbox, "where", None) or str(res.workspace.path)  # the repository's own path, under bubblewrap
-        system, task = system_prompt(res.contract, Environment.here(cwd), guidance), res.redact(req.task)  # no secret reaches the model
-        disk_start = used_bytes(res.workspace.path)
-        res.journal.append("run.start", {**start_record(req, res.workspace, res.sandbox, system, specs),
-                                         "warnings": warnings(req, budget), "disk_start_bytes": disk_start},
-                           sync=True)  # fmt: skip
-        res.store.add_run(
-            id=res.run_id, task=res.redact(task), status="running", model=req.model.name,
-            contract=res.contract.hash_ref, base_commit=req.base_commit, branch=res.workspace.branch,
-            worktree=str(res.workspace.path), journal=str(res.journal.path), started_at=time.time(),
-        )  # fmt: skip
-    window = window_of(req.model.name, req.settings.context_window)
-    talk = Conversation.opening(system, task_message(task), specs, window)
-    return session(req, res, budget, tools, talk, disk_start if isinstance(disk_start, int) else None), task
+        system, task, disk_start = _begin(req, res, budget, specs)
+    talk = Conversation.opening(system, task_message(task), specs, window_of(req.model.name, req.settings.context_window))
+    return Run(req, res, session(req, res, budget, tools, talk, disk_start if isinstance(disk_start, int) else None), task)
+
+
+def _begin(req: RunRequest, res: RunResources, budget: Budget, specs: list[ToolSpec]) -> tuple[str, str, object]:
+    """A new run's `run.start` and index row: its system prompt, task and disk use at the start."""
+    guidance = instructions.render(instructions.find(req.repo.root, req.base_commit))
+    cwd = getattr(res.sandbox, "where", None) or str(res.workspace.path)  # the repository's own path, under bubblewrap
+    system, task = system_prompt(res.contract, Environment.here(cwd), guidance), res.redact(req.task)  # no secret reaches the model
+    disk_start = used_bytes(res.workspace.path)
+    res.journal.append("run.start", {**start_record(req, res.workspace, res.sandbox, system, specs),
+                                     "warnings": warnings(req, budget), "disk_start_bytes": disk_start},
+                       sync=True)  # fmt: skip
+    res.store.add_run(
+        id=res.run_id, task=res.redact(task), status="running", model=req.model.name,
+        contract=res.contract.hash_ref, base_commit=req.base_commit, branch=res.workspace.branch,
+        worktree=str(res.workspace.path), journal=str(res.journal.path), started_at=time.time(),
+    )  # fmt: skip
+    return system, task, disk_start
+
+
+def _resume(req: RunRequest, tape: Tape, res: RunResources, budget: Budget) -> tuple[str, str, object]:
+    """A resumed run's `run.resume`: its system prompt, task and disk use at the start, as recorded."""
+    res.workspace.recover()  # what the dead harness left behind (the journal's lock is ours now)
+    budget.started -= tape.elapsed_s  # time totals survive the crash
+    res.journal.append("run.resume", resume_record(req, res.sandbox), sync=True)
+    res.store.update_run(res.run_id, status="running", reason="", ended_at=None)
+    return str(tape.start["system_prompt"]), str(tape.start["task"]), tape.start.get("disk_start_bytes")
 
 
 def session(req: RunRequest, res: RunResources, budget: Budget, tools: dict[str, Tool], talk: Conversation,
@@ -104,10 +125,10 @@ def session(req: RunRequest, res: RunResources, budget: Budget, tools: dict[str,
     return Session(res.run_id, contract, workspace.path, budget, res.sandbox, talk, model, handler, judge)
 
 
-def loop(req: RunRequest, res: RunResources, session: Session, task: str) -> Ending:
+def loop(run: Run) -> Ending:
     """The agent loop, then the commit of an accepted change: how the run ended, whichever way it stopped."""
     try:
-        return commit(req, res, session, task, agent_loop(session))
+        return commit(run, agent_loop(run.session))
     except RunStopped as stop:
         return Ending(stop.status, stop.reason)
     except ProviderError as exc:
@@ -116,8 +137,9 @@ def loop(req: RunRequest, res: RunResources, session: Session, task: str) -> End
         return Ending("interrupted", "interrupted by the person (Ctrl-C)")
 
 
-def commit(req: RunRequest, res: RunResources, session: Session, task: str, verdict: Verdict) -> Ending:
+def commit(run: Run, verdict: Verdict) -> Ending:
     """The accepted change committed on the run's branch (a resumed run's recorded commit is reused)."""
+    req, res, session = run.req, run.res, run.session
     snapshot = session.snapshot
     assert snapshot is not None
     if not snapshot.changes:
@@ -125,7 +147,7 @@ def commit(req: RunRequest, res: RunResources, session: Session, task: str, verd
     recorded = req.tape.commit if req.tape is not None and req.resuming else None
     sha = recorded["commit"] if recorded else res.workspace.committed(snapshot.tree)
     if sha is None:
-        message = commit_message(res.redact(task), res.redact(session.summary), res.run_id, res.contract)
+        message = commit_message(res.redact(run.task), res.redact(session.summary), res.run_id, res.contract)
         sha = res.workspace.commit(snapshot.tree, message)
     if not recorded:
         res.journal.append("commit", {"commit": sha, "tree": snapshot.tree, "checks": len(verdict.checks)},
@@ -133,25 +155,26 @@ def commit(req: RunRequest, res: RunResources, session: Session, task: str, verd
     return Ending("accepted", "the gate passed", sha)
 
 
-def notify(req: RunRequest, res: RunResources, session: Session, task: str, ending: Ending) -> None:
+def notify(run: Run, ending: Ending) -> None:
     """Tell who the settings name (`notify:`) how the run ended; each delivery is journaled."""
+    req, res, session = run.req, run.res, run.session
     if not req.settings.notify:
         return
     payload = run_end_payload(
         res.run_id, ending.status, res.redact(ending.reason), res.redact(session.summary), session.budget.to_dict(),
-        res.journal.path, req.repo.root, task=res.redact(task), model=req.model.name, commit=ending.commit,
+        res.journal.path, req.repo.root, task=res.redact(run.task), model=req.model.name, commit=ending.commit,
         branch=res.workspace.branch if ending.commit else None,
     )  # fmt: skip
     notify_run_end(req.settings, res.journal, payload)
 
 
-def finish(req: RunRequest, res: RunResources, session: Session, task: str, ending: Ending) -> None:
+def finish(run: Run, ending: Ending) -> None:
     """How the run ended, in the journal first, then to whoever is notified, then in the run database;
     the resources close after it (the worktree goes once the run is over)."""
-    budget = session.budget
+    res, budget = run.res, run.session.budget
     res.journal.append("run.end", {"status": ending.status, "reason": ending.reason, "commit": ending.commit,
                                    "budget": budget.to_dict()}, step=budget.steps, sync=True)  # fmt: skip
-    notify(req, res, session, task, ending)
+    notify(run, ending)
     res.store.update_run(
         res.run_id, status=ending.status, reason=res.redact(ending.reason), commit_sha=ending.commit,
         ended_at=time.time(), steps=budget.steps, tool_calls=budget.tool_calls,
