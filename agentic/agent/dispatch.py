@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import jsonschema
 
@@ -92,6 +92,12 @@ def describe(tool: Tool, args: dict[str, Any]) -> str:
     if tool.kind in ("read", "write"):
         return f"{tool.name} {args.get('path') or '.'}"
     return tool.name
+
+
+class Handler(Protocol):
+    """Handles one tool call of the model: decided, executed, journaled (the Dispatcher, or a wrapper)."""
+
+    def handle(self, call: ToolCall, ctx: ToolContext, step: int, parent: str) -> ToolResult: ...
 
 
 @dataclass

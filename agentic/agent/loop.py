@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentic.agent.conversation import TOOL_OUTPUT_CHARS, Conversation
-from agentic.agent.dispatch import for_model
+from agentic.agent.dispatch import Handler, for_model
 from agentic.agent.gatekeeper import Judge
-from agentic.agent.recorded import Handler
 from agentic.agent.turns import Answerer
 from agentic.agent.watch import Repeats
 from agentic.gate.checks import Verdict

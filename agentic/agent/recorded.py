@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agentic.agent.conversation import Conversation
-from agentic.agent.dispatch import Dispatcher
+from agentic.agent.dispatch import Dispatcher, Handler
 from agentic.agent.gatekeeper import Gate, Judge
 from agentic.agent.turns import Answerer, journal_response
 from agentic.gate.checks import Verdict
@@ -28,12 +28,6 @@ from agentic.models.base import ToolCall, Turn
 from agentic.policy.budget import Budget
 from agentic.tools.base import ToolContext, ToolResult
 from agentic.workspace.core import Snapshot
-
-
-class Handler(Protocol):
-    """Handles one tool call of the model: decided, executed, journaled (the Dispatcher, or a wrapper)."""
-
-    def handle(self, call: ToolCall, ctx: ToolContext, step: int, parent: str) -> ToolResult: ...
 
 
 class Observer(Protocol):
