@@ -1,4 +1,5 @@
-"""Drive a governed run in process (runner.execute), for tests whose subject is not the CLI."""
+"""Drive a governed run in process (runner.execute), for tests whose subject is not the CLI: a run, and
+the resume of one."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from agentic.journal.records import payload, read_records
 from agentic.models import load_model
 from agentic.policy import engine as policy
 from agentic.policy.contract import Contract, load_contract
+from agentic.run.resume import open_tape
 from agentic.run.runner import RunOutcome, RunRequest, execute
 from agentic.workspace import find_repo
 
@@ -23,6 +25,21 @@ def run(
 ) -> RunOutcome:  # fmt: skip
     """One run of a scripted model over `turns` in `repo`, under `contract` (a preset name, a loaded
     contract, or the repository's own)."""
+    req = request(repo, turns, contract)
+    req.task, req.approver, req.argv = task, approver, ["agentic", "run", task]
+    return execute(req)
+
+
+def resume(repo: Path, ended: RunOutcome, turns: list[dict[str, Any]]) -> RunOutcome:
+    """Go on with a run that did not end (failed, interrupted) from its journal, the scripted model
+    answering from `turns` (the whole script: its first turns are the recorded ones)."""
+    req = request(repo, turns)
+    req.task, req.argv = "resumed", ["agentic", "resume", ended.run_id]
+    req.tape, req.resuming = open_tape(ended.journal, ended.run_id), True
+    return execute(req)
+
+
+def request(repo: Path, turns: list[dict[str, Any]], contract: Contract | str | None = None) -> RunRequest:
     script = repo.parent / f"script-{len(list(repo.parent.glob('script-*.yaml')))}.yaml"
     script.write_text(yaml.safe_dump(turns, sort_keys=False), encoding="utf-8")
     info = find_repo(repo)
@@ -30,7 +47,7 @@ def run(
     if contract is None or isinstance(contract, str):
         contract = load_contract(contract or settings.contract, info.root)
     model = load_model(f"script:{script}", settings.model_options())
-    return execute(RunRequest(task, info, settings, contract, model, approver, argv=["agentic", "run", task]))
+    return RunRequest("fix the bug", info, settings, contract, model)
 
 
 def records(outcome: RunOutcome, kind: str | None = None) -> list[dict[str, Any]]:

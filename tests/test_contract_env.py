@@ -97,7 +97,7 @@ def test_files_the_contract_denies_to_read_file_are_empty_for_commands_too(tmp_p
     ({"allow": True}, ()), ({"deny": True}, ()), ({"allow": True, "deny": [".env*", "*.pem"]}, (".env*", "*.pem")),
 ])  # fmt: skip
 def test_the_secret_globs_are_the_read_files_deny_patterns_only(read_file: dict, expected: tuple) -> None:  # type: ignore[type-arg]
-    from agentic.run.runner import secret_globs
+    from agentic.run.confine import secret_globs
 
     text = yaml.safe_dump({**CONTRACT, "tools": {**CONTRACT["tools"], "read_file": read_file}})
     assert secret_globs(load(text)) == expected

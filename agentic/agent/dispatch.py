@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import jsonschema
 
@@ -94,6 +94,12 @@ def describe(tool: Tool, args: dict[str, Any]) -> str:
     return tool.name
 
 
+class Handler(Protocol):
+    """Handles one tool call of the model: decided, executed, journaled (the Dispatcher, or a wrapper)."""
+
+    def handle(self, call: ToolCall, ctx: ToolContext, step: int, parent: str) -> ToolResult: ...
+
+
 @dataclass
 class Dispatcher:
     """Handles tool calls for one run. Write-ahead: before a side effect happens its intent is on
@@ -106,8 +112,8 @@ class Dispatcher:
     contract: Contract
     journal: Journal
     approver: policy.Approver
-    redact: Any  # Callable[[str], str]
-    switch: Any = None  # Callable[[str], dict | None]: the kill switch of a tool, read at every call
+    redact: Callable[[str], str]
+    switch: Callable[[str], dict[str, Any] | None] | None = None  # the kill switch of a tool, read at every call
     changed: set[str] = field(default_factory=set)  # files the agent changed so far (write tools, its commands)
     test_changed: set[str] = field(default_factory=set)  # files running the test command changed
     approved: set[str] = field(default_factory=set)  # paths a person approved a write to (not asked again at the gate)

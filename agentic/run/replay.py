@@ -11,12 +11,19 @@ from __future__ import annotations
 import re
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentic.agent.caller import Caller
+from agentic.agent.conversation import Conversation
 from agentic.agent.dispatch import Dispatcher
+from agentic.agent.gatekeeper import Gate
 from agentic.agent.loop import Session, agent_loop
+from agentic.agent.prompts import task_message
+from agentic.agent.recorded import redriven
+from agentic.agent.turns import LiveModel
 from agentic.errors import ProviderError
 from agentic.gate.checks import Verdict
 from agentic.journal.records import Journal
@@ -24,6 +31,7 @@ from agentic.journal.tape import RecordedCall, RecordedGate, Tape
 from agentic.models.base import Message, ToolCall, ToolSpec, Turn
 from agentic.policy.budget import Budget, RunStopped
 from agentic.policy.contract import Contract
+from agentic.sandbox import Sandbox
 from agentic.tools import builtin_tools, spec
 from agentic.tools.base import ToolResult
 from agentic.util.redact import Redactor
@@ -140,7 +148,8 @@ class _RecordedAnswers:
         return self.answers.pop(0) if self.answers else False
 
 
-def replay(repo: RepoInfo, tape: Tape, contract: Contract, make_sandbox: Any) -> ReplayReport:
+def replay(repo: RepoInfo, tape: Tape, contract: Contract,
+           make_sandbox: Callable[[Path], Sandbox] | None) -> ReplayReport:  # fmt: skip
     """Re-execute the tape in a throw-away worktree from its base commit; `make_sandbox(root)` isolates commands."""
     run_id = f"replay-{uuid.uuid4().hex[:8]}"
     workspace = Workspace(repo.root, run_id, str(tape.start["base_commit"]))
@@ -148,16 +157,8 @@ def replay(repo: RepoInfo, tape: Tape, contract: Contract, make_sandbox: Any) ->
     try:
         with tempfile.TemporaryDirectory(prefix="agentic-replay-") as tmp:
             journal = Journal(Path(tmp), run_id, Redactor.for_repository(repo.root))
-            tools = builtin_tools()
-            dispatcher = Dispatcher(tools, contract, journal, _RecordedAnswers(tape), Redactor.for_repository(repo.root))
             comparer = Comparer([str(tape.start.get("worktree", "")), str(workspace.path)])
-            sandbox = make_sandbox(workspace.path) if make_sandbox else None
-            session = Session(run_id, _EndOfTape(str(tape.start.get("model"))), [spec(t) for t in tools.values()],
-                              dispatcher, contract, workspace, journal, Budget(contract.limits), sandbox,
-                              make_sandbox=make_sandbox, tape=tape, observer=comparer)  # fmt: skip
-            session.base_counts = dict(tape.baselines)
-            session.messages = [{"role": "system", "content": str(tape.start.get("system_prompt", ""))},
-                                {"role": "user", "content": _task_message(tape)}]  # fmt: skip
+            session = _session(run_id, tape, contract, workspace, journal, make_sandbox, comparer)
             try:
                 agent_loop(session)
                 ended = "the gate accepted the change, as recorded"
@@ -174,7 +175,16 @@ def replay(repo: RepoInfo, tape: Tape, contract: Contract, make_sandbox: Any) ->
         workspace.remove(keep_branch=False)
 
 
-def _task_message(tape: Tape) -> str:
-    from agentic.agent.prompts import task_message
-
-    return task_message(str(tape.start.get("task", "")))
+def _session(run_id: str, tape: Tape, contract: Contract, workspace: Workspace, journal: Journal,
+             make_sandbox: Callable[[Path], Sandbox] | None, comparer: Comparer) -> Session:  # fmt: skip
+    """A session re-executing the tape: its turns answer, its tools run for real, the comparer watches."""
+    tools = builtin_tools()
+    budget = Budget(contract.limits)
+    dispatcher = Dispatcher(tools, contract, journal, _RecordedAnswers(tape), Redactor.for_repository(workspace.repo_root))
+    sandbox = make_sandbox(workspace.path) if make_sandbox else None
+    caller = Caller(_EndOfTape(str(tape.start.get("model"))), journal, budget, contract.limits.max_retries)
+    gate = Gate(contract, workspace, journal, budget, dispatcher, make_sandbox)
+    model, handler, judge = redriven(tape, False, comparer, LiveModel(caller), dispatcher, gate)
+    talk = Conversation.opening(str(tape.start.get("system_prompt", "")), task_message(str(tape.start.get("task", ""))),
+                                [spec(t) for t in tools.values()])  # fmt: skip
+    return Session(run_id, contract, workspace.path, budget, sandbox, talk, model, handler, judge)

@@ -9,9 +9,11 @@ from typing import Any
 from agentic import __version__
 from agentic.config.settings import Settings
 from agentic.errors import JournalMismatch, ResumeRefused
-from agentic.journal.records import verify
+from agentic.journal.records import read_records, verify
+from agentic.journal.store import SQLiteStore
 from agentic.journal.tape import Tape
 from agentic.policy.contract import Contract
+from agentic.workspace import Workspace
 
 RESUMABLE = ("running", "interrupted", "failed")  # "running": the harness died without a run.end
 
@@ -77,7 +79,7 @@ def check_fork_step(tape: Tape, step: int) -> None:
         raise ResumeRefused(f"run {tape.run_id} has steps 1 to {tape.steps}; cannot fork from step {step}")
 
 
-def index_unlisted_runs(runs_dir: Path, store: Any) -> list[str]:
+def index_unlisted_runs(runs_dir: Path, store: SQLiteStore) -> list[str]:
     """Add to the index the runs whose journal exists but whose row does not (the harness died
     between the two writes): the journal is the record, the index only follows it."""
     if not runs_dir.is_dir():
@@ -104,8 +106,6 @@ def index_unlisted_runs(runs_dir: Path, store: Any) -> list[str]:
 
 
 def _first_ts(journal: Path) -> float:
-    from agentic.journal.records import read_records
-
     for record in read_records(journal):
         return float(record["ts"])
     return 0.0
@@ -114,8 +114,6 @@ def _first_ts(journal: Path) -> float:
 def tidy_ended(repo_root: Path, tape: Tape) -> bool:
     """An accepted or rejected run whose harness died after its run.end keeps its worktree: remove
     it as the run would have (the branch stays when there is a commit). True when it did."""
-    from agentic.workspace import Workspace
-
     if not tape.ended or tape.status not in ("accepted", "rejected"):
         return False
     workspace = Workspace(repo_root, tape.run_id, str(tape.start.get("base_commit")))

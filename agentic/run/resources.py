@@ -1,0 +1,135 @@
+"""What one run holds open, owned by one object that closes it in order.
+
+Opened in this order and closed the other way round (an ExitStack): the worktree, the traces, the
+run's sandbox, the rate limiter, the journal, the run database. Closing ends with the worktree,
+which goes once the run is over (accepted or rejected) and stays for a resume otherwise; a run
+that fails before its journal exists leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from types import TracebackType
+
+from agentic.errors import ResumeRefused
+from agentic.git import submodules
+from agentic.journal import anchor
+from agentic.journal.records import Journal
+from agentic.journal.store import SQLiteStore
+from agentic.models.ratelimit import RateLimiter, rate_for
+from agentic.observe import telemetry
+from agentic.policy.contract import Contract
+from agentic.policy.contract import command_env as contract_env
+from agentic.run.confine import needs_sandbox, protected_paths, secret_globs, unreadable_paths
+from agentic.run.request import Ending, RunRequest, new_run_id
+from agentic.sandbox import Sandbox, hostexec, kill_sandboxes, make_sandbox, require_sandbox
+from agentic.util.redact import Redactor
+from agentic.workspace import Workspace, ensure_excluded
+
+
+def run_contract(req: RunRequest) -> Contract:
+    """The request's contract, plus what is read-only for every run: submodules (never its change)
+    and what the harness runs on the host (the notify command)."""
+    command = (req.settings.notify or {}).get("command") or ()
+    always = (*submodules.protected_globs(submodules.recorded(req.repo.root, req.base_commit)),
+              *hostexec.protected_globs(req.repo.root, command))  # fmt: skip
+    return dataclasses.replace(req.contract, protected=(*req.contract.protected, *always))
+
+
+class RunResources:
+    """The run's worktree, sandbox, journal, run database and rate limiter, from `with` to its end."""
+
+    sandbox: Sandbox | None  # bound to the worktree, kept up for the run (None: no command runs)
+    limiter: RateLimiter | None  # the provider's shared rate (None: no limit set)
+    journal: Journal
+    store: SQLiteStore
+
+    def __init__(self, req: RunRequest) -> None:
+        """The run's decisions, nothing created yet; raises when no sandbox can isolate its commands."""
+        self.req = req
+        self.sandboxed = needs_sandbox(req.contract)
+        self.fallback = req.settings.sandbox == "auto"
+        if self.sandboxed and not req.unsafe_no_sandbox:
+            require_sandbox(fallback=self.fallback)  # fail before anything is created
+        self.variables = contract_env(req.contract)  # so does a variable the contract may not pass
+        self.contract = run_contract(req)
+        ensure_excluded(req.repo.root)
+        self.run_id = req.tape.run_id if req.resuming and req.tape is not None else new_run_id()
+        self.workspace = Workspace(req.repo.root, self.run_id, req.base_commit)
+        self.redact = Redactor.for_repository(req.repo.root)
+        self.ending: Ending | None = None  # set when the run ends; the worktree follows it
+        self._journaled = False
+        self._stack = ExitStack()
+
+    def __enter__(self) -> RunResources:
+        req = self.req
+        if req.resuming:
+            if not self.workspace.path.is_dir():
+                raise ResumeRefused(f"the worktree of run {self.run_id} is gone ({self.workspace.path})",
+                                    hint=f"start again from its journal with: agentic fork {self.run_id} --from-step N")  # fmt: skip
+        else:
+            self.workspace.create()
+        with ExitStack() as stack:  # what is open so far, closed if the rest fails to open
+            stack.callback(self._leave_worktree)
+            trace = telemetry.listener()  # OpenTelemetry spans, when the extra is installed and the environment asks
+            if trace is not None:
+                stack.callback(trace.close)
+            self.sandbox = self.sandbox_for(self.workspace.path) if self.sandboxed else None
+            if self.sandbox is not None:
+                stack.callback(self.sandbox.close)
+            self.limiter = self._rate_limiter()
+            if self.limiter is not None:
+                stack.callback(self.limiter.close)
+            self.journal = Journal(req.repo.state_dir / "runs" / self.run_id, self.run_id, self.redact,
+                                   telemetry.chain(req.on_record, trace))  # fmt: skip
+            self._journaled = True
+            stack.callback(self.journal.close)
+            self.store = SQLiteStore(req.repo.state_dir / "agentic.db")
+            stack.callback(self.store.close)
+            self.journal.on_head = anchored = anchor.recorder(self.store, self.run_id)  # every head from now on, signed
+            # the current head: the journal resumed, or the empty chain before run.start (a kill between
+            # writing run.start and anchoring it then leaves one record past the anchor, as any append can)
+            anchored(self.journal.seq, self.journal.prev)
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._stack.close()
+
+    def sandbox_for(self, root: Path, readonly: bool = True) -> Sandbox:
+        """The worktree's sandbox (protected paths read-only, kept up for the run) or a checkout's."""
+        contract = self.contract
+        ro = protected_paths(root, contract) if readonly else []
+        return make_sandbox(root, ro, fallback=self.fallback, unsafe=self.req.unsafe_no_sandbox, persistent=readonly,
+                            env=self.variables, hidden=unreadable_paths(root, contract),
+                            secret=secret_globs(contract))  # fmt: skip
+
+    def checkout_sandbox(self) -> Callable[[Path], Sandbox] | None:
+        """How the gate isolates a checkout's commands (None when the run has no sandbox)."""
+        return (lambda root: self.sandbox_for(root, readonly=False)) if self.sandbox is not None else None
+
+    def restore(self, tree: str) -> None:
+        """Make the worktree that tree again."""
+        self.workspace.restore(tree)
+        if self.sandbox is not None:
+            self.sandbox.close()  # files it bound read-only may have been replaced: the next command binds afresh
+
+    def kill_commands(self) -> None:
+        kill_sandboxes([os.path.realpath(self.workspace.path)])
+
+    def _rate_limiter(self) -> RateLimiter | None:
+        rate = rate_for(self.req.model.name, self.req.settings.rate_limits)
+        if rate is None:
+            return None
+        return RateLimiter(self.req.rate_db or self.req.repo.state_dir / "ratelimits.db", rate)
+
+    def _leave_worktree(self) -> None:
+        if self.ending is not None:
+            if self.ending.ended:
+                self.workspace.remove(keep_branch=self.ending.commit is not None)
+        elif not self._journaled and not self.req.resuming:
+            self.workspace.remove(keep_branch=False)  # nothing of a run that never started stays behind
