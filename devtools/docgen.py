@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devtools import modulemap
+
 ROOT = Path(__file__).resolve().parent.parent  # the repository checkout this tool lives in
 PACKAGE = ROOT / "agentic"
 SCHEMAS = PACKAGE / "schemas"
@@ -778,6 +780,7 @@ def generated_files(schemas_dir: Path = SCHEMAS) -> dict[Path, str]:
     """Every generated page, by path relative to the repository root."""
     files = {REFERENCE_DIR / f"{name}.md": schema_reference(name, schemas_dir) for name in schema_names(schemas_dir)}
     files[REFERENCE_DIR / "cli.md"] = cli_reference()
+    files[REFERENCE_DIR / "modules.md"] = modulemap.render(PACKAGE, md_text, MARKER)
     return files
 
 

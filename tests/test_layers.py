@@ -7,11 +7,10 @@ import ast
 import re
 from pathlib import Path
 
+from devtools.modulemap import LAYERS, docstring_summary
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "agentic"
-# Lowest first. A module may import modules of its own package and of packages listed before it.
-LAYERS = ["errors", "util", "models", "journal", "policy", "config", "git", "sandbox", "workspace",
-          "reports", "tools", "gate", "agent", "observe", "run", "eval", "cli"]  # fmt: skip
 MAX_LINES = 400
 
 
@@ -110,3 +109,9 @@ def test_the_architecture_page_draws_the_same_layers() -> None:
     assert drawn, "docs/architecture.md: the layer drawing (<!-- layers --> then a code block) is missing"
     order = [m.group(1) for m in re.finditer(r"^\s*(\w+)/?\s", drawn.group(1), re.M)]
     assert [layer for layer in order if layer in LAYERS] == LAYERS[::-1]
+
+
+def test_every_module_says_its_job() -> None:
+    """docs/reference/modules.md is generated from these first paragraphs."""
+    silent = [str(p.relative_to(ROOT)) for p in MODULES.values() if "demo_data" not in p.parts and not docstring_summary(p)]
+    assert not silent, f"modules without a docstring saying their job: {silent}"

@@ -1,0 +1,1 @@
+"""Small helpers with no knowledge of runs: untrusted paths, globs, YAML with positions, redaction, retries."""
