@@ -299,7 +299,7 @@ def execute(req: RunRequest) -> RunOutcome:
             sandbox.close()  # files it bound read-only may have been replaced: the next command binds afresh
 
     dispatcher = Dispatcher(tools, contract, journal, req.approver, redact, store.tool_switch,
-                            tree=lambda: workspace.snapshot().tree, restore=restore,
+                            tree=workspace.tree, restore=restore,
                             between=workspace.between,
                             disk=DiskGuard(workspace.path, contract.limits.max_disk_mb,
                                            disk_start if isinstance(disk_start, int) else None),
