@@ -112,7 +112,7 @@ class OpenAIChatModel(OpenAIClientModel):
         from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
         body = {k: v for k, v in params.items() if k != "timeout"}
-        options: dict[str, Any] = {"timeout": params["timeout"]} if "timeout" in params else {}
+        options: Any = {"timeout": params["timeout"]} if "timeout" in params else {}  # the SDK's RequestOptions
         return self._client.post("/chat/completions", body=body, cast_to=ChatCompletion, options=options,
                                  stream=bool(body.get("stream")), stream_cls=Stream[ChatCompletionChunk])
 
