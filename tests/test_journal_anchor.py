@@ -164,19 +164,40 @@ def test_without_the_key_the_head_is_still_anchored(finished: tuple[Path, Path, 
 
 def test_a_crash_between_the_write_and_the_anchor_is_not_tampering(tmp_path: Path) -> None:
     from agentic.journal import anchor
-    from agentic.journal.records import Journal
+    from agentic.journal.records import ANCHOR_EVERY, Journal
     from agentic.journal.store import SQLiteStore
 
     store = SQLiteStore(tmp_path / "agentic.db")
     journal = Journal(tmp_path / "runs" / "r", "r")
     journal.on_head = anchor.recorder(store, "r", create_key=False)
-    journal.append("run.start", {})
+    journal.append("run.start", {}, sync=True)
     journal.append("tool.call", {})
-    journal.on_head = None  # the harness died after writing the next record, before anchoring it
-    journal.append("tool.result", {})
+    assert store.journal_head("r")["seq"] == 1  # anchored at the fsync, the flushed record not yet
+    journal.on_head = None  # the harness died after writing these records, before anchoring them
+    for _ in range(ANCHOR_EVERY - 1):
+        journal.append("tool.result", {})
     assert anchor.check(store, "r", journal.path).ok
-    journal.append("tool.call", {})  # a second unanchored record is not a crash
+    journal.append("tool.call", {})  # more than the harness leaves unanchored is not a crash
     assert "added afterwards" in anchor.check(store, "r", journal.path).problem
+
+
+def test_the_head_is_anchored_at_every_fsync_and_every_anchor_every_records(tmp_path: Path) -> None:
+    from agentic.journal import anchor
+    from agentic.journal.records import ANCHOR_EVERY, Journal
+    from agentic.journal.store import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "agentic.db")
+    journal = Journal(tmp_path / "runs" / "r", "r")
+    journal.on_head = anchor.recorder(store, "r", create_key=False)
+    heads = []
+    for n in range(1, 2 * ANCHOR_EVERY + 3):
+        journal.append("tool.effect" if n == 3 else "tool.call", {}, sync=n == 3)
+        heads.append(store.journal_head("r")["seq"] if store.journal_head("r") else None)
+    assert heads[:3] == [None, None, 3]  # the fsynced record anchors itself and those before it
+    assert heads[3 + ANCHOR_EVERY - 1] == 3 + ANCHOR_EVERY and heads[3 + ANCHOR_EVERY - 2] == 3
+    assert anchor.check(store, "r", journal.path).ok
+    journal.close()  # closing anchors what is left
+    assert store.journal_head("r")["seq"] == journal.seq == 2 * ANCHOR_EVERY + 2
 
 
 def test_the_migration_anchors_existing_runs_at_their_current_head(tmp_path: Path) -> None:

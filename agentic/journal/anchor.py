@@ -1,7 +1,8 @@
 """The journal's anchor outside its file: each run's head in the run database, HMAC-signed.
 
 A hash chain alone proves only that a journal is self-consistent: whoever can write the file can
-rewrite a record and recompute every hash after it. So, as records are appended, the run database
+rewrite a record and recompute every hash after it. So, as records are appended (after every fsynced
+record and at least every ANCHOR_EVERY records: agentic.journal.records), the run database
 (`.agentic/agentic.db`, table `journal_heads`) records the run's head (seq, hash), and an HMAC of it
 under a key kept outside the repository: `$XDG_CONFIG_HOME/agentic/journal.key` (default
 `~/.config/agentic/journal.key`, mode 0600, created on first use; the sandbox sees no home). The
@@ -9,8 +10,9 @@ per-repository key is HMAC(that key, the repository id the database holds), so a
 its repository keeps verifying, and one copied into another repository does not.
 
 `check()` compares a journal with its anchor: the file's chain must reach the anchored head exactly
-(one record more is allowed: the harness writes the record, then the anchor), and the anchor's HMAC
-must verify. What this detects and what it does not is in docs/journal.md ("Tamper evidence").
+(up to ANCHOR_EVERY records more are allowed while the run has not ended: the harness writes records,
+then anchors them), and the anchor's HMAC must verify. What this detects and what it does not is in
+docs/journal.md ("Tamper evidence").
 
 AGENTIC_JOURNAL_KEY=off turns the HMAC off (heads are still anchored); anything else, or unset, uses it.
 """
@@ -25,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from agentic.journal.records import ANCHOR_EVERY
 
 KEY_FILE = "journal.key"
 
@@ -158,10 +162,11 @@ def check(store: Any, run_id: str, journal: Path) -> AnchorCheck:
         return AnchorCheck(False, f"record {seq} is not the one the database anchored: the journal was "
                                   "rewritten (and re-chained)", seq, result.hmac, origin)  # fmt: skip
     extra = heads[seq:]
-    # One record more than anchored: the harness died between writing it and anchoring it. Not after the
-    # run ended (its end is anchored before anything follows), except a `notify` record.
+    # Records past the anchor: those the harness wrote before it died, before it would have anchored
+    # them (it anchors at least every ANCHOR_EVERY records). Not after the run ended (its end is
+    # anchored before anything follows), except a `notify` record.
     ended = bool(seq) and heads[seq - 1][1] in ("run.end", "notify")
-    if len(extra) > 1 or (extra and ended and extra[0][1] != "notify"):
+    if len(extra) > ANCHOR_EVERY or (extra and ended and (len(extra) > 1 or extra[0][1] != "notify")):
         return AnchorCheck(False, f"the journal has {len(extra)} record(s) after the anchored head (record {seq}): "
                                   "added afterwards", seq, result.hmac, origin)  # fmt: skip
     return result

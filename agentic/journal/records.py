@@ -5,7 +5,10 @@ One record per line: {v, run, seq, ts, step, span, parent, kind, idem, data | bl
 record's hash, so edits and torn writes are detectable. Payloads larger than BLOB_THRESHOLD bytes
 go to content-addressed files in `blobs/` and the record keeps `blob: sha256`. Every string is
 redacted before it is written. Records that announce a side effect are fsynced (`sync=True`);
-the others are flushed.
+the others are flushed, and the next fsync makes them durable with it: at most one fsync per step
+before its side effect, none for a step without one. The head is anchored outside the file
+(`on_head`, agentic.journal.anchor) at the same points: after every fsynced record, after at most
+ANCHOR_EVERY records otherwise, and when the journal is closed.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from agentic.journal.events import check as check_event
 VERSION = 1
 BLOB_THRESHOLD = 2048
 GENESIS = "0" * 64
+ANCHOR_EVERY = 8  # records at most between two anchorings of the head (a step writes five or more)
 
 
 def canonical(obj: Any) -> str:
@@ -61,7 +65,8 @@ class Journal:
         self.redact = redact
         directory.mkdir(parents=True, exist_ok=True)
         self.seq, self.prev = 0, GENESIS
-        self.on_head: Callable[[int, str], None] | None = None  # called with (seq, hash) after each append
+        self.on_head: Callable[[int, str], None] | None = None  # called with (seq, hash): see anchor()
+        self.unanchored = 0  # records appended since on_head was last called
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
         try:  # one writer at a time: a second harness on the same run is refused, a dead one's lock is gone
             fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -73,7 +78,14 @@ class Journal:
             self.seq, self.prev = record["seq"], record["hash"]
 
     def close(self) -> None:
+        self.anchor()
         self._file.close()
+
+    def anchor(self) -> None:
+        """Hand the head to `on_head` (the run database's anchor), when records came since it last was."""
+        if self.unanchored and self.on_head is not None:
+            self.on_head(self.seq, self.prev)
+        self.unanchored = 0
 
     def _store_blob(self, text: str) -> str:
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -121,8 +133,9 @@ class Journal:
         if sync:
             os.fsync(self._file.fileno())
         self.prev = record["hash"]
-        if self.on_head is not None:  # the head anchored outside the file (agentic.anchor), after the write
-            self.on_head(self.seq, self.prev)
+        self.unanchored += 1
+        if sync or self.unanchored >= ANCHOR_EVERY:  # after the write: a crash leaves the file ahead, never behind
+            self.anchor()
         if self.on_record is not None:
             self.on_record(record, record.get("data") or json.loads(payload))
         return record

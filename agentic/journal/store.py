@@ -5,6 +5,8 @@ The journal is the source of truth; this index answers "which runs, in what stat
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -70,9 +72,6 @@ def m003_journal_heads(db: sqlite3.Connection) -> None:
     """Each run's journal head (seq, hash), kept as records are appended, and its HMAC (agentic.anchor).
     Runs recorded before this migration are anchored at their journal's head as it is now (origin
     'backfill': trust on first use, no HMAC)."""
-    import json
-    import os
-
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     db.execute("INSERT INTO meta (key, value) VALUES ('repository_id', ?)", (os.urandom(16).hex(),))
     db.execute(
@@ -177,7 +176,7 @@ class SQLiteStore:
         return {r[0] for r in self.db.execute("SELECT id FROM runs")}
 
     def list_runs(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        query, params = "SELECT * FROM runs", []
+        query, params = "SELECT * FROM runs", list[Any]()
         if status:
             query += " WHERE status = ?"
             params.append(status)

@@ -115,7 +115,7 @@ def session(req: RunRequest, res: RunResources, budget: Budget, tools: dict[str,
     """The session the loop works on: live, or wrapped to resume or re-execute the request's tape."""
     workspace, contract = res.workspace, res.contract
     dispatcher = Dispatcher(tools, contract, res.journal, req.approver, res.redact, res.store.tool_switch,
-                            tree=lambda: workspace.snapshot().tree, restore=res.restore, between=workspace.between,
+                            tree=workspace.tree, restore=res.restore, between=workspace.between,
                             disk=DiskGuard(workspace.path, contract.limits.max_disk_mb, disk_start),
                             kill=res.kill_commands)  # fmt: skip
     caller = Caller(req.model, res.journal, budget, contract.limits.max_retries, res.limiter,

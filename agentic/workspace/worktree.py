@@ -106,12 +106,20 @@ class Workspace:
         """Stage everything in the worktree (in the snapshot index) and return its tree and the paths
         changed since base. Paths in `leave_out` stay as the base has them (files only the test
         command wrote: never part of the change)."""
+        tree, skipped = self._stage(leave_out)
+        return Snapshot(tree, parse_name_status(self._git([*NAME_STATUS, self.base, tree])), skipped)
+
+    def tree(self) -> str:
+        """The worktree's tree, staged as a snapshot stages it, without listing the changes (the
+        dispatcher takes it before and after every command)."""
+        return self._stage(None)[0]
+
+    def _stage(self, leave_out: list[str] | None) -> tuple[str, list[Skipped]]:
         excluded = [f":(exclude,top,literal){p}" for p in self.nested_repositories()]
         skipped = stage(self._snapshot_git, self._snapshot_bytes, self.path, excluded)
         if leave_out:
             self._snapshot_git(["reset", "--quiet", self.base, "--", *(f":(top,literal){p}" for p in leave_out)])
-        tree = self._snapshot_git(["write-tree"]).strip()
-        return Snapshot(tree, parse_name_status(self._git([*NAME_STATUS, self.base, tree])), skipped)
+        return self._snapshot_git(["write-tree"]).strip(), skipped
 
     def between(self, old: str, new: str) -> list[tuple[str, str]]:
         """(A/M/D/T, path) for every path that differs from one tree to another."""
