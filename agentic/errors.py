@@ -23,7 +23,6 @@ Foreign errors become these in one place per boundary:
 
     provider SDKs (openai, anthropic)        agentic.models._common (translate_sdk_error)  → ProviderError…
     git's command line                       agentic.git.cmd (run_git, git)                → WorkspaceError
-    gitpython (finding the repository)       agentic.workspace.repo (find_repo)            → UsageError
     configuration files (OSError, UTF-8,     agentic.util.yamlfile (read_text, parse)      → ConfigError
       YAML)
 

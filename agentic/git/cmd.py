@@ -138,3 +138,16 @@ def git(args: list[str], cwd: Path, *, env: dict[str, str] | None = None, check:
     if check and done.returncode != 0:
         raise failure(args, done.stderr, done.stdout)
     return done.stdout
+
+
+def person_config(key: str, cwd: Path) -> str:
+    """A value of the person's own git config as git reads it for them (system, global, repository),
+    "" when unset or unreadable. Reading config runs nothing, so only the environment's GIT_ variables
+    are left out."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    try:
+        done = subprocess.run(["git", "config", "--get", key], cwd=cwd, env={**env, "LC_ALL": "C"},
+                              capture_output=True, check=False, encoding="utf-8", errors="surrogateescape")  # fmt: skip
+    except OSError:
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""

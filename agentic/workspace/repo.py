@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentic.errors import UnsafeStateDir, UsageError
-from agentic.git.cmd import git, run_git
+from agentic.git.cmd import git, person_config, run_git
 
 STATE_DIR = ".agentic"
 
@@ -31,22 +31,22 @@ class RepoInfo:
 
 
 def find_repo(start: Path) -> RepoInfo:
-    import git as gitpython  # lazy: keeps `agentic --help` fast
-
-    try:
-        repo = gitpython.Repo(start, search_parent_directories=True)
-    except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError):
-        raise UsageError(f"{start} is not inside a git repository", hint="run `git init` first") from None
-    if repo.bare or repo.working_tree_dir is None:
-        raise UsageError(f"{start} is a bare repository; agentic needs a working tree")
-    root = Path(repo.working_tree_dir)
-    try:
-        head = repo.head.commit.hexsha
-    except ValueError:
-        raise UsageError(f"{root} has no commit yet", hint="commit something first: runs start from HEAD") from None
-    branch = None if repo.head.is_detached else repo.active_branch.name
+    """The repository `start` is in: its working tree's root, HEAD's commit and branch, through the
+    harness's hardened git (no hooks, no filter drivers, the person's config otherwise as git reads it)."""
+    if not start.is_dir():
+        raise UsageError(f"{start} is not inside a git repository", hint="run `git init` first")
+    inside = run_git(["rev-parse", "--is-inside-work-tree"], start)
+    if inside.returncode != 0:
+        raise UsageError(f"{start} is not inside a git repository", hint="run `git init` first")
+    if inside.stdout.strip() != "true":
+        raise UsageError(f"{start} is a bare repository or a git directory; agentic needs a working tree")
+    root = Path(git(["rev-parse", "--show-toplevel"], start).strip())
+    head = run_git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], root)
+    if head.returncode != 0:
+        raise UsageError(f"{root} has no commit yet", hint="commit something first: runs start from HEAD")
+    branch = run_git(["symbolic-ref", "--quiet", "--short", "HEAD"], root)
     check_state_dir(root)
-    return RepoInfo(root, head, branch)
+    return RepoInfo(root, head.stdout.strip(), branch.stdout.strip() if branch.returncode == 0 else None)
 
 
 STATE_FIX = ("agentic keeps its database, journals and worktrees in .agentic/, a private directory of yours that "
@@ -110,15 +110,7 @@ def ensure_excluded(root: Path) -> None:
 
 def identity(root: Path) -> tuple[str, str]:
     """The person's git identity as their own config states it, or a neutral one."""
-    import git as gitpython  # lazy, as in find_repo
-
-    try:
-        reader = gitpython.Repo(root).config_reader()
-        name = str(reader.get_value("user", "name", "")) or ""
-        email = str(reader.get_value("user", "email", "")) or ""
-    except Exception:  # a broken user config must not stop a run
-        name = email = ""
-    return name or "agentic", email or "agentic@localhost"
+    return person_config("user.name", root) or "agentic", person_config("user.email", root) or "agentic@localhost"
 
 
 def who(root: Path, argv: list[str]) -> dict[str, object]:
