@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from agentic.git.cmd import git
+from tests import forkserver
 
 CALC = """\
 def average(values):
@@ -128,12 +129,10 @@ def write_script(path: Path, turns: list[dict[str, Any]]) -> Path:
 def cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `agentic` CLI in a subprocess."""
+    """Run the real `agentic` CLI in a separate process (`python -m agentic ARGS`, forked by the
+    worker's fork server: the interpreter and its heavy libraries are loaded once, agentic afresh)."""
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "agentic", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    return forkserver.run(forkserver.shared(), ["agentic", *args], cwd, full_env, timeout)
 
 
 def events_of(stdout: str) -> list[dict[str, Any]]:

@@ -11,8 +11,6 @@ import dataclasses
 import hashlib
 import os
 import random
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +23,7 @@ import pytest
 from agentic.git.cmd import git
 from agentic.journal.records import read_records, verify
 from agentic.journal.tape import Tape
+from tests import forkserver
 from tests.conftest import CONTRACT, FINISH, FIX, copy_repo, make_repo, write, write_script
 
 HOOK = Path(__file__).with_name("crashhook.py")
@@ -87,17 +86,19 @@ Kill = tuple[int, float] | None  # SIGKILL once the journal grew by N records, D
 
 
 def harness(repo: Path, *args: str, kill: Kill = None, env: dict[str, str] | None = None) -> int:
-    proc = subprocess.Popen(
-        [sys.executable, str(HOOK), *args], cwd=repo, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, env={**os.environ, "AGENTIC_COUNT_FILE": str(repo.parent / "effects.log"),
-                                       **(env or {})},
-    )  # fmt: skip
-    if kill is not None:
-        threading.Thread(target=_kill_later, args=(proc, repo, *kill), daemon=True).start()
-    output, _ = proc.communicate()
-    if proc.returncode not in (0, -9) and b"has ended" not in output and b"no runs" not in output:
-        raise AssertionError(f"agentic {args[0]} exited {proc.returncode} in {repo}: {output.decode()[-3000:]}")
-    return proc.returncode
+    """`python tests/crashhook.py ARGS` (forked by the worker's fork server), killed as `kill` says."""
+
+    def started(proc: forkserver.Child) -> None:
+        if kill is not None:
+            threading.Thread(target=_kill_later, args=(proc, repo, *kill), daemon=True).start()
+
+    done = forkserver.run(forkserver.shared(), [str(HOOK), *args], repo, {
+        **os.environ, "AGENTIC_COUNT_FILE": str(repo.parent / "effects.log"), **(env or {})
+    }, None, module=None, merge_stderr=True, on_start=started)  # fmt: skip
+    output = done.stdout
+    if done.returncode not in (0, -9) and "has ended" not in output and "no runs" not in output:
+        raise AssertionError(f"agentic {args[0]} exited {done.returncode} in {repo}: {output[-3000:]}")
+    return done.returncode
 
 
 def _records(repo: Path) -> int:
@@ -105,7 +106,7 @@ def _records(repo: Path) -> int:
     return journal.read_bytes().count(b"\n") if journal is not None else 0
 
 
-def _kill_later(proc: subprocess.Popen[bytes], repo: Path, grown: int, delay_s: float) -> None:
+def _kill_later(proc: forkserver.Child, repo: Path, grown: int, delay_s: float) -> None:
     target = _records(repo) + grown
     while grown and proc.poll() is None and _records(repo) < target:
         time.sleep(0.002)
