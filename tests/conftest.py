@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from agentic.git.cmd import git
+from tests import forkserver
 
 CALC = """\
 def average(values):
@@ -94,9 +96,29 @@ def commit_initial(root: Path) -> Path:
     return root
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests first: xdist hands out tests in collection order, so the long ones start at once
+    on every worker instead of ending the run alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(scope="session")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """make_repo() once per worker: the `repo` fixture hands out copies of it."""
+    return make_repo(tmp_path_factory.mktemp("template") / "repo")
+
+
+def copy_repo(template: Path, dest: Path) -> Path:
+    """A copy of a committed repository (made by make_repo or the like), cheaper than making it again."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(template, dest, symlinks=True)
+    git(["update-index", "-q", "--refresh"], dest)  # the index's stat data, for the copies' new inodes
+    return dest
+
+
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    return make_repo(tmp_path / "repo")
+def repo(tmp_path: Path, template_repo: Path) -> Path:
+    return copy_repo(template_repo, tmp_path / "repo")
 
 
 def write_script(path: Path, turns: list[dict[str, Any]]) -> Path:
@@ -107,12 +129,10 @@ def write_script(path: Path, turns: list[dict[str, Any]]) -> Path:
 def cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `agentic` CLI in a subprocess."""
+    """Run the real `agentic` CLI in a separate process (`python -m agentic ARGS`, forked by the
+    worker's fork server: the interpreter and its heavy libraries are loaded once, agentic afresh)."""
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "agentic", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    return forkserver.run(forkserver.shared(), ["agentic", *args], cwd, full_env, timeout)
 
 
 def events_of(stdout: str) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import stat
 import subprocess
@@ -49,12 +50,17 @@ def _commit(root: Path, writes: dict[str, str | None], on: str = "HEAD") -> tupl
     base = git(["rev-parse", on], root).strip()
     env = {"GIT_INDEX_FILE": str(root / ".git" / "run-index")}
     git(["read-tree", base], root, env=env)
-    for rel, text in writes.items():
-        if text is None:
-            git(["update-index", "--force-remove", "--", rel], root, env=env)
-        else:
-            blob = git(["hash-object", "-w", "--stdin"], root, input=text).strip()
-            git(["update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}"], root, env=env)
+    # every blob in one hash-object, every index entry (mode 0: removed) in one update-index, in order
+    texts = root.parent / "texts"
+    texts.mkdir(exist_ok=True)
+    written = {rel: texts / str(i) for i, (rel, text) in enumerate(writes.items()) if text is not None}
+    for rel, path in written.items():
+        path.write_text(writes[rel] or "")
+    blobs = dict(zip(written, git(["hash-object", "-w", "--no-filters", "--stdin-paths"], root,
+                                  input="".join(f"{p}\n" for p in written.values())).split(), strict=True))  # fmt: skip
+    entries = "".join(f"100644 {blobs[rel]}\t{rel}\n" if rel in blobs else f"0 {'0' * 40}\t{rel}\n" for rel in writes)
+    git(["update-index", "--add", "--remove", "--index-info"], root, env=env, input=entries)
+    shutil.rmtree(texts)
     tree = git(["write-tree"], root, env=env).strip()
     (root / ".git" / "run-index").unlink()
     commit = git(["commit-tree", tree, "-p", base, "-m", "agentic run"], root,
@@ -352,6 +358,7 @@ def test_the_next_apply_recovers_a_killed_one_then_applies(tmp_path: Path) -> No
     assert git(["status", "--porcelain"], root) == "" and not (root / ".agentic" / APPLY_MARKER).exists()
 
 
+@pytest.mark.slow
 def test_kills_at_random_moments_leave_the_old_or_the_new_checkout(tmp_path: Path) -> None:
     """SIGKILL a large apply at random moments: after recovery, the checkout is exactly the old one or
     exactly the new one, never a mix, and the person's ignored files are intact."""

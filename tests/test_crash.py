@@ -11,8 +11,6 @@ import dataclasses
 import hashlib
 import os
 import random
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,11 +23,15 @@ import pytest
 from agentic.git.cmd import git
 from agentic.journal.records import read_records, verify
 from agentic.journal.tape import Tape
-from tests.conftest import CONTRACT, FINISH, FIX, make_repo, write, write_script
+from tests import forkserver
+from tests.conftest import CONTRACT, FINISH, FIX, copy_repo, make_repo, write, write_script
 
 HOOK = Path(__file__).with_name("crashhook.py")
 # 20 by default keeps the suite fast; AGENTIC_CRASH_TRIALS=200 for a deeper soak (a fixed seed each time)
 RANDOM_TRIALS = int(os.environ.get("AGENTIC_CRASH_TRIALS", "20"))
+# each sweep is cut into parts that xdist spreads over its workers (every part its own test)
+BOUNDARY_PARTS = 8
+RANDOM_PARTS = 4
 TALLY = 'with open("tally.log", "a") as fh:\n    fh.write("ran\\n")\n'
 
 TURNS: list[dict[str, Any]] = [
@@ -72,21 +74,31 @@ def new_repo(root: Path) -> Path:
     return repo
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The trials' repository, made once per worker: each trial starts from a copy of it."""
+    return new_repo(tmp_path_factory.mktemp("crash-template") / "repo")
+
+
+
+
 Kill = tuple[int, float] | None  # SIGKILL once the journal grew by N records, D seconds later
 
 
 def harness(repo: Path, *args: str, kill: Kill = None, env: dict[str, str] | None = None) -> int:
-    proc = subprocess.Popen(
-        [sys.executable, str(HOOK), *args], cwd=repo, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, env={**os.environ, "AGENTIC_COUNT_FILE": str(repo.parent / "effects.log"),
-                                       **(env or {})},
-    )  # fmt: skip
-    if kill is not None:
-        threading.Thread(target=_kill_later, args=(proc, repo, *kill), daemon=True).start()
-    output, _ = proc.communicate()
-    if proc.returncode not in (0, -9) and b"has ended" not in output and b"no runs" not in output:
-        raise AssertionError(f"agentic {args[0]} exited {proc.returncode} in {repo}: {output.decode()[-3000:]}")
-    return proc.returncode
+    """`python tests/crashhook.py ARGS` (forked by the worker's fork server), killed as `kill` says."""
+
+    def started(proc: forkserver.Child) -> None:
+        if kill is not None:
+            threading.Thread(target=_kill_later, args=(proc, repo, *kill), daemon=True).start()
+
+    done = forkserver.run(forkserver.shared(), [str(HOOK), *args], repo, {
+        **os.environ, "AGENTIC_COUNT_FILE": str(repo.parent / "effects.log"), **(env or {})
+    }, None, module=None, merge_stderr=True, on_start=started)  # fmt: skip
+    output = done.stdout
+    if done.returncode not in (0, -9) and "has ended" not in output and "no runs" not in output:
+        raise AssertionError(f"agentic {args[0]} exited {done.returncode} in {repo}: {output[-3000:]}")
+    return done.returncode
 
 
 def _records(repo: Path) -> int:
@@ -94,7 +106,7 @@ def _records(repo: Path) -> int:
     return journal.read_bytes().count(b"\n") if journal is not None else 0
 
 
-def _kill_later(proc: subprocess.Popen[bytes], repo: Path, grown: int, delay_s: float) -> None:
+def _kill_later(proc: forkserver.Child, repo: Path, grown: int, delay_s: float) -> None:
     target = _records(repo) + grown
     while grown and proc.poll() is None and _records(repo) < target:
         time.sleep(0.002)
@@ -158,9 +170,9 @@ def slot(root: Path, name: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference(crash_root: Path) -> Ending:
+def reference(crash_root: Path, template: Path) -> Ending:
     root = slot(crash_root, "reference")
-    repo = new_repo(root / "repo")
+    repo = copy_repo(template, root / "repo")
     drive(repo, write_script(root / "turns.yaml", TURNS), [])
     end = ending(repo)
     assert set(end.effects.values()) == {1} and len(end.effects) == 4, end.effects  # 2 writes, command, tests
@@ -168,8 +180,8 @@ def reference(crash_root: Path) -> Ending:
     return end
 
 
-def trial(root: Path, kills: list[Kill], env: dict[str, str] | None = None) -> Ending:
-    repo = new_repo(root / "repo")
+def trial(template: Path, root: Path, kills: list[Kill], env: dict[str, str] | None = None) -> Ending:
+    repo = copy_repo(template, root / "repo")
     script = write_script(root / "turns.yaml", TURNS)
     hits = drive(repo, script, kills, env)
     end = ending(repo)
@@ -205,12 +217,14 @@ def same_as_reference(got: Ending, want: Ending) -> list[str]:
     return problems
 
 
-def run_trials(specs: list[tuple[str, list[Kill], dict[str, str] | None]], root: Path,
+def run_trials(specs: list[tuple[str, list[Kill], dict[str, str] | None]], root: Path, template: Path,
                want: Ending) -> list[Ending]:  # fmt: skip
+    assert specs
+
     def one(spec: tuple[str, list[Kill], dict[str, str] | None]) -> Ending | str:
         name, kills, env = spec
         try:
-            end = trial(slot(root, name), kills, env)
+            end = trial(template, slot(root, name), kills, env)
             problems = same_as_reference(end, want)
         except AssertionError as exc:
             problems = [str(exc)]
@@ -223,9 +237,9 @@ def run_trials(specs: list[tuple[str, list[Kill], dict[str, str] | None]], root:
     return [r for r in results if isinstance(r, Ending)]
 
 
-def test_sigkill_at_every_journal_boundary_then_resume(reference: Ending, crash_root: Path) -> None:
+def boundary_specs(records: int) -> list[tuple[str, list[Kill], dict[str, str] | None]]:
     specs: list[tuple[str, list[Kill], dict[str, str] | None]] = []
-    for n in range(1, reference.records + 1):
+    for n in range(1, records + 1):
         specs.append((f"after-{n}", [None], {"AGENTIC_CRASH_AFTER": str(n)}))
         if n % 4 == 0:  # and the record it was writing torn in half
             specs.append((f"torn-{n}", [None], {"AGENTIC_CRASH_AFTER": str(n), "AGENTIC_CRASH_TORN": "1"}))
@@ -233,10 +247,10 @@ def test_sigkill_at_every_journal_boundary_then_resume(reference: Ending, crash_
             specs.append((f"unanchored-{n}", [None], {"AGENTIC_CRASH_AFTER": str(n), "AGENTIC_CRASH_UNANCHORED": "1"}))
     for n in (1, 2):  # inside each file write: its temporary file written, not yet renamed over the target
         specs.append((f"in-write-{n}", [None], {"AGENTIC_CRASH_IN_WRITE": str(n)}))
-    run_trials(specs, crash_root, reference)
+    return specs
 
 
-def test_sigkill_at_random_moments_then_resume(reference: Ending, crash_root: Path) -> None:
+def random_specs(records: int) -> list[tuple[str, list[Kill], dict[str, str] | None]]:
     """Kills at random moments: some while the harness starts or replays a resumed run (a random
     time), most while it works (a random number of new journal records, then a random few ms, so
     they fall inside writes, commands, git and the gate rather than between records)."""
@@ -246,14 +260,34 @@ def test_sigkill_at_random_moments_then_resume(reference: Ending, crash_root: Pa
         kills: list[Kill] = []
         for _ in range(rng.randint(1, 2)):  # the first run, then maybe a resume, each killed
             early = rng.random() < 0.2
-            kills.append((0, rng.uniform(0.2, 0.6)) if early else (rng.randint(1, reference.records // 2),
+            kills.append((0, rng.uniform(0.2, 0.6)) if early else (rng.randint(1, records // 2),
                                                                      rng.uniform(0.0, 0.03)))  # fmt: skip
         specs.append((f"random-{i}", kills, None))
-    ends = run_trials(specs, crash_root, reference)
+    return specs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("part", range(BOUNDARY_PARTS))
+def test_sigkill_at_every_journal_boundary_then_resume(reference: Ending, crash_root: Path, template: Path,
+                                                        part: int) -> None:  # fmt: skip
+    """Every boundary, the parts taken in turn (part p takes every BOUNDARY_PARTS-th from p on)."""
+    run_trials(boundary_specs(reference.records)[part::BOUNDARY_PARTS], crash_root, template, reference)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("part", range(RANDOM_PARTS))
+def test_sigkill_at_random_moments_then_resume(reference: Ending, crash_root: Path, template: Path,
+                                               part: int) -> None:  # fmt: skip
+    """The random trials in consecutive parts (one seed for all, so the same trials every time)."""
+    specs = random_specs(reference.records)
+    mine = specs[part * len(specs) // RANDOM_PARTS:(part + 1) * len(specs) // RANDOM_PARTS]
+    if not mine:
+        pytest.skip(f"{RANDOM_TRIALS} trials leave part {part} empty")
+    ends = run_trials(mine, crash_root, template, reference)
     hits = sum(e.hits for e in ends)
     print(f"random kills that hit a run in progress: {hits} in {sum(e.hits > 0 for e in ends)} trials; "
           f"{sum(bool(e.reconciled) for e in ends)} trials reconciled a call cut short")  # fmt: skip
-    assert sum(e.hits > 0 for e in ends) >= RANDOM_TRIALS * 3 // 4  # the moments fall inside runs
+    assert sum(e.hits > 0 for e in ends) >= -(-len(ends) * 3 // 4)  # the moments fall inside runs
 
 
 def test_the_uninterrupted_run_reconciles_nothing(reference: Ending) -> None:

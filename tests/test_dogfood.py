@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import cli
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_the_offline_eval_of_the_projects_scenarios_passes(tmp_path: Path) -> None:
     result = tmp_path / "eval.json"
     done = cli("eval", "scenarios/", "--repeats", "1", "--json", str(result), "--baseline", "scenarios/baseline.json",

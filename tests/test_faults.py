@@ -1,4 +1,5 @@
-"""Provider faults through the real SDKs and the CLI, against a local server speaking their wire formats.
+"""Provider faults through the real SDKs and the run loop, in process (resume, audit and show through the
+CLI), against a local server speaking their wire formats.
 
 Rate limits and overloads are retried with the waits asked for (or exponential backoff), server
 errors, reset connections and read timeouts likewise, up to the contract's max_retries; a bad
@@ -9,13 +10,16 @@ goes on from there. Malformed, unknown and truncated answers go back to the mode
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
 from agentic.journal.records import payload, read_records
+from tests import inproc
 from tests.conftest import FINISH, FIX, cli
 from tests.fakeprovider import FakeProvider
 
@@ -30,11 +34,12 @@ def env_for(fp: FakeProvider, vendor: str, **settings: str) -> dict[str, str]:
             **{f"AGENTIC_{k.upper()}": v for k, v in settings.items()}}  # fmt: skip
 
 
-def run(repo: Path, model: str, env: dict[str, str], retries: int = 2, *args: str) -> tuple[int, dict[str, Any]]:
-    done = cli("run", "fix", "--model", model, "--json", "--limit", f"max_retries={retries}", *args, cwd=repo, env=env)
-    lines = done.stdout.strip().splitlines()
-    assert lines, done.stderr
-    return done.returncode, json.loads(lines[-1])
+def run(repo: Path, model: str, env: dict[str, str], retries: int = 2) -> tuple[int, dict[str, Any]]:
+    """`agentic run fix --model MODEL --limit max_retries=RETRIES` in process, with `env` set: its exit
+    code and summary."""
+    with mock.patch.dict(os.environ, env):
+        outcome = inproc.run(repo, None, task="fix", model=model, limits={"max_retries": retries})
+    return outcome.exit_code, inproc.summary(outcome)
 
 
 def journal(summary: dict[str, Any], kind: str) -> list[dict[str, Any]]:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
 
 from agentic.git.cmd import git
 from agentic.journal.records import payload, read_records
+from tests import inproc
 from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, write_script
 
 CANARY = "canary-secret-5f3a9c1e7b2d4086"
@@ -31,12 +34,14 @@ def call(name: str, **arguments: Any) -> dict[str, Any]:
     return {"tool_calls": [{"name": name, "arguments": arguments}]}
 
 
-def run(repo: Path, turns: list[dict[str, Any]], env: dict[str, str] | None = None) -> tuple[dict[str, Any], list[tuple[dict[str, Any], dict[str, Any]]], str]:
-    script = write_script(repo.parent / "turns.yaml", [*turns, {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
-    done = cli("run", "hostile", "--model", f"script:{script}", "--json", cwd=repo, env=env)
-    summary = json.loads(done.stdout.splitlines()[-1])
-    path = Path(summary["journal"])
-    return summary, [(r, payload(r, path.parent)) for r in read_records(path)], done.stderr
+def run(repo: Path, turns: list[dict[str, Any]],
+        env: dict[str, str] | None = None) -> tuple[dict[str, Any], list[tuple[dict[str, Any], dict[str, Any]]]]:  # fmt: skip
+    """The run of `turns`, then the fix and finish, in process (with `env` added to the harness's
+    environment): its summary and journal records."""
+    with mock.patch.dict(os.environ, env or {}):
+        outcome = inproc.run(repo, [*turns, {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}], task="hostile")
+    path = outcome.journal
+    return inproc.summary(outcome), [(r, payload(r, path.parent)) for r in read_records(path)]
 
 
 def tool_results(records: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -54,7 +59,7 @@ def denials(records: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[dict[s
 ])  # fmt: skip
 def test_paths_out_of_the_worktree_are_refused(tmp_path: Path, path: str) -> None:
     repo = hostile_repo(tmp_path, [])
-    summary, records, _ = run(repo, [call("read_file", path=path), call("write_file", path=path, content="pwned\n")])
+    summary, records = run(repo, [call("read_file", path=path), call("write_file", path=path, content="pwned\n")])
     assert summary["status"] == "accepted"
     results = tool_results(records)[:2]
     assert all(r["is_error"] for r in results), results
@@ -76,7 +81,7 @@ def test_links_planted_in_the_worktree_do_not_lead_out(tmp_path: Path) -> None:
         call("write_file", path="r/bashrc", content="pwned\n"),
         call("write_file", path="r/new.py", content="pwned\n"),
     ]
-    _summary, records, _ = run(repo, turns)
+    _summary, records = run(repo, turns)
     results = tool_results(records)
     assert not results[0]["is_error"] and not results[4]["is_error"]
     assert all(results[i]["is_error"] for i in (1, 2, 3, 5, 6)), results
@@ -105,7 +110,7 @@ def test_links_planted_in_the_worktree_do_not_lead_out(tmp_path: Path) -> None:
 def test_every_command_of_a_script_is_decided_before_anything_runs(tmp_path: Path, command: str, rule: str) -> None:
     repo = hostile_repo(tmp_path, ["echo *", "find *"])
     tests_before = (repo / "tests" / "test_calc.py").read_text()
-    summary, records, _ = run(repo, [call("run_command", command=command)])
+    summary, records = run(repo, [call("run_command", command=command)])
     refused = denials(records)[0]
     assert refused["rule"].startswith(rule), refused
     assert summary["changed_files"] == ["calc.py"]  # nothing of the script ran
@@ -118,7 +123,7 @@ def test_an_allowed_script_changes_only_the_worktree(tmp_path: Path) -> None:
     outside = tmp_path / "outside.txt"
     script = (f"echo hi > /tmp/scratch.txt; cat /tmp/scratch.txt; touch {outside} 2>&1; "
               "echo x > ../escaped.py 2>&1; touch made.py; echo done")  # fmt: skip
-    summary, records, _ = run(repo, [call("run_command", command=script)])
+    summary, records = run(repo, [call("run_command", command=script)])
     result = tool_results(records)[0]
     assert "hi" in result["content"] and "done" in result["content"]
     assert not outside.exists() and not (repo.parent / "escaped.py").exists()
@@ -131,7 +136,7 @@ def test_secrets_in_the_environment_reach_nothing(tmp_path: Path) -> None:
     env = {"OPENAI_API_KEY": f"sk-{CANARY}", "GITHUB_TOKEN": CANARY, "AWS_SECRET_ACCESS_KEY": CANARY}
     turns = [call("run_command", command="printenv"), call("run_command", command="printenv GITHUB_TOKEN"),
              call("run_command", command="cat /proc/self/environ")]  # fmt: skip
-    summary, records, _ = run(repo, turns, env=env)
+    summary, records = run(repo, turns, env=env)
     for result in tool_results(records)[:3]:
         assert CANARY not in result["content"]
     for file in Path(summary["journal"]).parent.rglob("*"):
@@ -142,7 +147,7 @@ def test_secrets_in_the_environment_reach_nothing(tmp_path: Path) -> None:
 # 11 — the harness's process is not visible from a command
 def test_harness_process_is_invisible(tmp_path: Path) -> None:
     repo = hostile_repo(tmp_path, ["ls *", "cat *"])
-    _summary, records, _ = run(repo, [call("run_command", command="ls /proc"), call("run_command", command="cat /proc/1/cmdline")])
+    _summary, records = run(repo, [call("run_command", command="ls /proc"), call("run_command", command="cat /proc/1/cmdline")])
     listed = tool_results(records)[0]["content"]
     pids = [w for w in listed.split() if w.isdigit()]
     assert len(pids) <= 4  # bwrap's init, the command, nothing of the host
@@ -169,7 +174,7 @@ def test_no_route_out(tmp_path: Path) -> None:
     threading.Thread(target=accept, daemon=True).start()
     repo = hostile_repo(tmp_path, ["python3 -c *"])
     code = f"import socket; socket.create_connection(('127.0.0.1', {port}), 2); print('CONNECTED')"
-    _summary, records, _ = run(repo, [call("run_command", command=f'python3 -c "{code}"')])
+    _summary, records = run(repo, [call("run_command", command=f'python3 -c "{code}"')])
     out = tool_results(records)[0]
     assert "CONNECTED" not in out["content"].splitlines() and out["is_error"]
     assert not accepted
@@ -187,7 +192,7 @@ def test_git_metadata_and_journal_are_read_only(tmp_path: Path) -> None:
         call("run_command", command=f"touch {journal_dir}/forged.jsonl"),
         call("write_file", path=".git", content="gitdir: /tmp\n"),
     ]
-    summary, records, _ = run(repo, turns)
+    summary, records = run(repo, turns)
     assert summary["status"] == "accepted"
     results = tool_results(records)
     assert all(r["is_error"] for r in results[1:5]), results
@@ -205,7 +210,7 @@ def test_nested_repository_runs_nothing_on_the_host(tmp_path: Path) -> None:
         call("run_command", command=f"git -C sub config core.fsmonitor 'touch {marker}'"),
         call("write_file", path=".gitattributes", content="*.py filter=evil diff=evil\n"),
     ]
-    summary, records, _ = run(repo, turns)
+    summary, records = run(repo, turns)
     assert [r["is_error"] for r in tool_results(records)[:4]] == [False, False, False, False]
     assert not marker.exists()
     assert summary["status"] == "accepted"
@@ -216,7 +221,7 @@ def test_nested_repository_runs_nothing_on_the_host(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", ["tests/test_calc.py", "policies/contract.yaml", ".agentic.yaml", "tests/conftest.py"])
 def test_protected_paths_cannot_change(tmp_path: Path, path: str) -> None:
     repo = hostile_repo(tmp_path, [])
-    summary, records, _ = run(repo, [call("write_file", path=path, content="pwned\n"), call("delete_file", path=path)])
+    summary, records = run(repo, [call("write_file", path=path, content="pwned\n"), call("delete_file", path=path)])
     rules = [d["rule"] for d in denials(records)]
     assert rules and rules[0].startswith("protected")
     assert path not in summary["changed_files"]
@@ -243,7 +248,7 @@ def test_terminal_output_is_sanitised(tmp_path: Path) -> None:
 def test_oversized_arguments_are_refused(tmp_path: Path) -> None:
     repo = hostile_repo(tmp_path, [])
     big = {"tool_calls": [{"name": "write_file", "arguments": json.dumps({"path": "a.py", "content": "x" * 2_100_000})}]}
-    summary, records, _ = run(repo, [big])
+    summary, records = run(repo, [big])
     assert "limit" in tool_results(records)[0]["content"]
     assert not denials(records) and "a.py" not in summary["changed_files"]
 
@@ -261,7 +266,7 @@ def test_dotenv_values_are_redacted_everywhere(tmp_path: Path) -> None:
     repo = hostile_repo(tmp_path, ["cat *", "echo *"])
     turns = [call("read_file", path=".env"), call("search", pattern="canary"), call("run_command", command="cat .env"),
              call("run_command", command="echo token=canary-0123456789abcdef")]  # fmt: skip
-    summary, records, _ = run(repo, turns)
+    summary, records = run(repo, turns)
     results = tool_results(records)
     assert results[0]["is_error"] and "canary-0123456789abcdef" not in results[1]["content"]
     assert "SECRET_TOKEN=" not in results[2]["content"]  # denied to read_file: empty for commands too
@@ -292,7 +297,7 @@ def test_dotenv_values_are_redacted_everywhere(tmp_path: Path) -> None:
 ])  # fmt: skip
 def test_dangerous_commands_are_refused_in_a_run(tmp_path: Path, command: str, rule: str) -> None:
     repo = hostile_repo(tmp_path, ["python -m pytest *", "python -m *", "git *", "find *", "timeout *"])
-    summary, records, _ = run(repo, [call("run_command", command=command)])
+    summary, records = run(repo, [call("run_command", command=command)])
     refused = denials(records)
     assert refused and rule in refused[0]["rule"], refused
     assert tool_results(records)[0]["is_error"]
@@ -311,7 +316,7 @@ def test_resource_abuse_is_bounded_and_the_run_goes_on(tmp_path: Path, code: str
     tools = {**CONTRACT["tools"], "run_command": {"allow": ["python3 -c *"], "timeout_s": 3}}
     repo = make_repo(tmp_path / "repo", {**CONTRACT, "tools": tools})
     command = "python3 -c " + json.dumps(code)
-    summary, records, _ = run(repo, [call("run_command", command=command)])
+    summary, records = run(repo, [call("run_command", command=command)])
     result = tool_results(records)[0]
     shown = result["content"] + (" timed out" if result["data"].get("timed_out") else "")
     assert result["is_error"] and any(e in shown for e in expect.split("|")), shown[-500:]
@@ -339,7 +344,7 @@ def test_prompt_injection_in_content_changes_no_decision(tmp_path: Path) -> None
     git(["commit", "-qm", "readme"], repo)
     turns = [call("read_file", path="README.md"), call("run_command", command="curl evil"),
              call("write_file", path="tests/test_calc.py", content="")]  # fmt: skip
-    summary, records, _ = run(repo, turns)
+    summary, records = run(repo, turns)
     assert [d["verdict"] for d in denials(records)] == ["deny", "deny"]
     assert "<tool_output>" in json.dumps([d for r, d in records if r["kind"] == "model.request"])
     assert summary["changed_files"] == ["calc.py"]

@@ -13,6 +13,7 @@ import yaml
 from agentic.journal.records import payload, read_records
 from agentic.models.base import Usage
 from agentic.models.pricing import FREE, price_of
+from tests import inproc
 from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, summary_of, write_script
 from tests.fakeprovider import FakeProvider
 
@@ -49,9 +50,9 @@ def test_max_cost_usd_stops_before_a_call_that_could_break_it(tmp_path: Path) ->
                      {"prices": {"script:": {"input": 1, "output": 1000}}, "max_output_tokens": 100})  # fmt: skip
     usage = {"input_tokens": 1000, "output_tokens": 100}
     turns = [{"tool_calls": [READ], "usage": usage} for _ in range(3)] + [{"tool_calls": [FINISH], "usage": usage}]
-    done = cli("run", "fix", "--model", f"script:{write_script(tmp_path / 't.yaml', turns)}", "--json", cwd=repo)
-    assert done.returncode == 3, done.stderr
-    summary = summary_of(done)
+    outcome = inproc.run(repo, turns, task="fix")
+    assert outcome.exit_code == 3, outcome.reason
+    summary = inproc.summary(outcome)
     assert summary["status"] == "limit_exceeded" and summary["steps"] == 3
     assert "max_cost_usd" in summary["reason"] and "could cost up to $" in summary["reason"]
     responses = journal_records(summary, "model.response")
@@ -66,25 +67,27 @@ def test_max_files_changed_stops_before_one_more_file(tmp_path: Path) -> None:
     extra = {"name": "write_file", "arguments": {"path": "extra.py", "content": "X = 1\n"}}
     turns = [{"tool_calls": [FIX]}, {"tool_calls": [FIX | {"arguments": {**FIX["arguments"]}}]},
              {"tool_calls": [extra]}, {"tool_calls": [FINISH]}]  # fmt: skip
-    done = cli("run", "fix", "--model", f"script:{write_script(tmp_path / 't.yaml', turns)}", "--json", cwd=repo)
-    assert done.returncode == 3, done.stderr
-    summary = summary_of(done)
+    outcome = inproc.run(repo, turns, task="fix")
+    assert outcome.exit_code == 3, outcome.reason
+    summary = inproc.summary(outcome)
     assert "limit max_files_changed reached: limit 1, used 1" in summary["reason"]
     assert "write_file extra.py would change one more" in summary["reason"]
     worktree = repo / ".agentic" / "worktrees" / summary["run_id"]
     assert not (worktree / "extra.py").exists()
 
 
-def test_max_tokens_per_step_is_the_output_cap_sent(tmp_path: Path) -> None:
+def test_max_tokens_per_step_is_the_output_cap_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = repo_with(tmp_path, {"max_tokens_per_step": 321})
     with FakeProvider([{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}]) as fp:
         env = {"OPENAI_API_KEY": "sk-test-0123456789abcdefghij", "OPENAI_BASE_URL": fp.openai_base_url}
-        done = cli("run", "fix", "--model", "openai:local-model", "--json", cwd=repo, env=env)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        outcome = inproc.run(repo, None, task="fix", model="openai:local-model")
         sent = [r.json.get("max_tokens") for r in fp.requests]
-    assert done.returncode == 0, done.stderr
+    assert outcome.exit_code == 0, outcome.reason
     assert sent == [321, 321]
     # an unknown model: said once at the start, its cost not counted, the run goes on
-    summary = summary_of(done)
+    summary = inproc.summary(outcome)
     start = journal_records(summary, "run.start")[0]
     assert start["warnings"] == ["no price is known for openai:local-model: its cost is not counted; token limits "
                                  "still bind (add the model under `prices:` in settings)"]  # fmt: skip
@@ -112,9 +115,9 @@ def test_a_repeating_agent_is_warned_then_stopped_as_stuck(tmp_path: Path) -> No
     turns = [{"tool_calls": [READ]}, {"tool_calls": [READ]}, {"tool_calls": [READ]}, {"tool_calls": [FIX]},
              {"tool_calls": [env_read]}, {"tool_calls": [env_read]}, {"tool_calls": [env_read]},
              {"tool_calls": [env_read]}, {"tool_calls": [FINISH]}]  # fmt: skip
-    done = cli("run", "fix", "--model", f"script:{write_script(tmp_path / 't.yaml', turns)}", "--json", cwd=repo)
-    assert done.returncode == 3, done.stderr
-    summary = summary_of(done)
+    outcome = inproc.run(repo, turns, task="fix")
+    assert outcome.exit_code == 3, outcome.reason
+    summary = inproc.summary(outcome)
     assert summary["status"] == "stuck" and "4 times in a row" in summary["reason"]
     requests = journal_records(summary, "model.request")
     told = [m["content"] for r in requests for m in r["messages"] if m.get("role") == "tool"]
@@ -122,15 +125,17 @@ def test_a_repeating_agent_is_warned_then_stopped_as_stuck(tmp_path: Path) -> No
     assert "one more and the run ends as stuck" in told[6] and summary["tool_calls"] == 8
 
 
-def test_an_answer_cut_at_the_output_cap_is_explained_to_the_model(tmp_path: Path) -> None:
+def test_an_answer_cut_at_the_output_cap_is_explained_to_the_model(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     repo = repo_with(tmp_path, {})
     turns = [{"text": "Let me write the whole file out", "stop_reason": "max_tokens"}, {"tool_calls": [FIX]},
              {"tool_calls": [FINISH]}]  # fmt: skip
     with FakeProvider(turns) as fp:
-        env = {"OPENAI_API_KEY": "sk-test-0123456789abcdefghij", "OPENAI_BASE_URL": fp.openai_base_url}
-        done = cli("run", "fix", "--model", "openai:local-model", "--json", cwd=repo, env=env)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdefghij")
+        monkeypatch.setenv("OPENAI_BASE_URL", fp.openai_base_url)
+        outcome = inproc.run(repo, None, task="fix", model="openai:local-model")
         second = json.dumps(fp.requests[1].json)
-    assert done.returncode == 0, done.stderr
+    assert outcome.exit_code == 0, outcome.reason
     assert "cut off at the output limit (4096 tokens)" in second
 
 
@@ -178,10 +183,9 @@ LIMITS = [
 def test_each_limit_stops_the_run_before_it_is_exceeded(tmp_path: Path, limit: str, value: int,
                                                         turns: list[dict[str, Any]], used: Any) -> None:  # fmt: skip
     repo = repo_with(tmp_path, {limit: value, "max_tokens_per_step": 100})
-    script = write_script(tmp_path / "t.yaml", [*each(turns), {"tool_calls": [FINISH]}])
-    done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo)
-    assert done.returncode == 3, done.stderr
-    summary = summary_of(done)
+    outcome = inproc.run(repo, [*each(turns), {"tool_calls": [FINISH]}], task="fix")
+    assert outcome.exit_code == 3, outcome.reason
+    summary = inproc.summary(outcome)
     assert summary["status"] == "limit_exceeded"
     assert f"limit {limit} reached: limit {value}, used " in summary["reason"]
     end = journal_records(summary, "run.end")[0]
@@ -196,18 +200,16 @@ def test_a_tool_timeout_ends_the_command_not_the_run(tmp_path: Path) -> None:
     tools = {**CONTRACT["tools"], "run_command": {"allow": ["sleep *"], "timeout_s": 1}}
     repo = make_repo(tmp_path / "repo", {**CONTRACT, "tools": tools})
     sleep = {"name": "run_command", "arguments": {"command": "sleep 30"}}
-    script = write_script(tmp_path / "t.yaml", [{"tool_calls": [sleep]}, {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
-    done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo)
-    assert done.returncode == 0, done.stderr
-    result = journal_records(summary_of(done), "tool.result")[0]
+    outcome = inproc.run(repo, [{"tool_calls": [sleep]}, {"tool_calls": [FIX]}, {"tool_calls": [FINISH]}], task="fix")
+    assert outcome.exit_code == 0, outcome.reason
+    result = journal_records(inproc.summary(outcome), "tool.result")[0]
     assert result["is_error"] and result["data"]["timed_out"] and result["data"]["duration_s"] < 10
 
 
 def test_failed_gate_attempts_are_bounded(tmp_path: Path) -> None:
     repo = repo_with(tmp_path, {"max_gate_attempts": 2})
-    script = write_script(tmp_path / "t.yaml", [{"tool_calls": [FINISH]}] * 3)
-    done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo)
-    assert done.returncode == 1, done.stderr
-    summary = summary_of(done)
+    outcome = inproc.run(repo, [{"tool_calls": [FINISH]}] * 3, task="fix")
+    assert outcome.exit_code == 1, outcome.reason
+    summary = inproc.summary(outcome)
     assert summary["status"] == "rejected" and "the gate failed 2 times" in summary["reason"]
     assert len(journal_records(summary, "gate.verdict")) == 2

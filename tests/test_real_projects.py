@@ -14,7 +14,7 @@ import pytest
 
 from tests.realprojects import projects
 
-pytestmark = [pytest.mark.xdist_group("realprojects")]
+pytestmark = [pytest.mark.xdist_group("realprojects"), pytest.mark.slow]
 
 
 @pytest.mark.parametrize("name", projects.NAMES)

@@ -1,13 +1,17 @@
-"""The end-to-end run for each real provider SDK against a local server speaking its wire format."""
+"""The end-to-end run for each real provider SDK against a local server speaking its wire format (the run
+in process; the exit codes of a failed provider and of a missing key through the CLI)."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from agentic.journal.records import payload, read_records
+from tests import inproc
 from tests.conftest import FINISH, FIX, cli
 from tests.fakeprovider import FakeProvider
 
@@ -35,11 +39,11 @@ def test_accepted_run_per_provider(repo: Path, model: str, vendor: str, path: st
         {"tool_calls": [{"name": "run_tests", "arguments": {}}]},
         {"text": "Done.", "tool_calls": [FINISH]},
     ]
-    with FakeProvider(turns) as fp:
-        done = cli("run", "fix the average", "--model", model, "--json", "--limit", "max_retries=0", cwd=repo, env=provider_env(fp, vendor, stream))
+    with FakeProvider(turns) as fp, mock.patch.dict(os.environ, provider_env(fp, vendor, stream)):
+        outcome = inproc.run(repo, None, task="fix the average", model=model, limits={"max_retries": 0})
         requests = list(fp.requests)
-    assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome.exit_code == 0, outcome.reason
+    summary = inproc.summary(outcome)
     assert summary["status"] == "accepted" and summary["commit"]
     assert len(requests) == 4 and all(r.path == path for r in requests)
     assert all(r.json.get("stream", False) == stream for r in requests)
@@ -61,10 +65,11 @@ def test_accepted_run_per_provider(repo: Path, model: str, vendor: str, path: st
 
 @pytest.mark.parametrize(("model", "vendor", "path"), PROVIDERS, ids=[p[0].split(":")[0] for p in PROVIDERS])
 def test_rejected_run_per_provider(repo: Path, model: str, vendor: str, path: str) -> None:
-    with FakeProvider([{"tool_calls": [FINISH]}, {"tool_calls": [FINISH]}]) as fp:
-        done = cli("run", "fix the average", "--model", model, "--json", "--limit", "max_retries=0", cwd=repo, env=provider_env(fp, vendor, False))
-    assert done.returncode == 1, done.stderr
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    with FakeProvider([{"tool_calls": [FINISH]}, {"tool_calls": [FINISH]}]) as fp, \
+            mock.patch.dict(os.environ, provider_env(fp, vendor, False)):  # fmt: skip
+        outcome = inproc.run(repo, None, task="fix the average", model=model, limits={"max_retries": 0})
+    assert outcome.exit_code == 1, outcome.reason
+    summary = inproc.summary(outcome)
     assert summary["status"] == "rejected" and summary["commit"] is None
 
 

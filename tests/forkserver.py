@@ -1,0 +1,282 @@
+"""Start `python -m agentic` (or a script) as a separate process without paying for the interpreter's
+start-up and its heavy third-party imports each time.
+
+A server, started once per test worker, imports those libraries (jsonschema, rich, typer,
+yaml, the provider SDKs) and then forks a child per request: the child takes the request's argv,
+working directory, environment and standard streams, imports agentic afresh (no agentic module is
+loaded in the server, so nothing of it is shared between runs) and runs it as `python -m agentic`
+(or `python SCRIPT`) would, exiting through the interpreter's normal shutdown. The server reports
+each child's pid at once and its exit status (negative: killed by that signal) when it ends.
+
+The test side gets a `Child` with the parts of `subprocess.Popen` the tests use.
+"""
+
+from __future__ import annotations
+
+import array
+import atexit
+import contextlib
+import gc
+import json
+import os
+import runpy
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+PRELOAD = ("jsonschema", "rich.console", "rich.markup", "typer", "yaml", "sqlite3")
+
+
+# -- the server ---------------------------------------------------------------------------------------
+
+
+def serve(path: str) -> dict[str, Any]:
+    """Accept requests on the unix socket at `path` until the parent closes stdin. Returns only in a
+    forked child, with its request."""
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):
+            __import__(name)
+    gc.freeze()  # the children share these objects' pages instead of copying them as the collector touches them
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ, "accept")
+    selector.register(wake_r, selectors.EVENT_READ, "child")
+    selector.register(sys.stdin.fileno(), selectors.EVENT_READ, "parent")
+    waiting: dict[int, socket.socket] = {}
+    while True:
+        for key, _ in selector.select():
+            if key.data == "parent" and not os.read(sys.stdin.fileno(), 4096):
+                os._exit(0)  # the test worker is gone
+            if key.data == "child":
+                os.read(wake_r, 4096)
+                _reap(waiting)
+            if key.data == "accept":
+                conn, _ = listener.accept()
+                request, fds = _receive(conn)
+                pid = os.fork()
+                if pid == 0:
+                    selector.close()
+                    listener.close()
+                    for fd in (wake_r, wake_w):
+                        os.close(fd)
+                    signal.set_wakeup_fd(-1)
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    _become(request, fds, conn)
+                    return request
+                for fd in fds:
+                    os.close(fd)
+                conn.sendall(f"{pid}\n".encode())
+                waiting[pid] = conn
+        _reap(waiting)
+
+
+def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    size = socket.CMSG_LEN(3 * array.array("i").itemsize)
+    data, ancdata, _, _ = conn.recvmsg(1 << 20, size)
+    fds = array.array("i")
+    for level, kind, payload in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+    return json.loads(data.decode()), list(fds)
+
+
+def _reap(waiting: dict[int, socket.socket]) -> None:
+    while waiting:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        conn = waiting.pop(pid, None)
+        if conn is not None:
+            code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            with contextlib.suppress(OSError):
+                conn.sendall(f"{code}\n".encode())
+            conn.close()
+
+
+def _become(request: dict[str, Any], fds: list[int], conn: socket.socket) -> None:
+    """In the child: take the request's streams, directory, environment and argv."""
+    conn.close()
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.argv = list(request["argv"])
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the process's own streams, reopened on the new fds
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    sys.path[0] = request["cwd"] if request["module"] else str(Path(request["argv"][0]).resolve().parent)
+
+
+def run_request(request: dict[str, Any]) -> None:
+    """In the child, after serve() returned: run the program as the interpreter would."""
+    if request["module"]:
+        runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+    else:
+        runpy.run_path(request["argv"][0], run_name="__main__")
+
+
+# -- the test side --------------------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, directory: Path) -> None:
+        self.path = str(directory / "fork.sock")
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self.proc = subprocess.Popen([sys.executable, __file__, self.path], stdin=subprocess.PIPE,
+                                     env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+        deadline = time.monotonic() + 60
+        while not os.path.exists(self.path):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the fork server did not start")
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+        os.unlink(self.path)
+
+    def start(self, argv: list[str], cwd: Path, env: dict[str, str], module: str | None,
+              stdin: int, stdout: int, stderr: int) -> Child:  # fmt: skip
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(self.path)
+        request = {"argv": argv, "cwd": str(cwd), "env": env, "module": module}
+        conn.sendmsg([json.dumps(request).encode()],
+                     [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [stdin, stdout, stderr]))])
+        return Child(conn)
+
+
+class Child:
+    """A process the server forked: its pid, and its exit status once it ended (Popen's returncode)."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn = conn
+        self.reader = conn.makefile("r")
+        self.pid = int(self.reader.readline())
+        self.returncode: int | None = None
+        self._lock = threading.Lock()
+
+    def wait(self, timeout: float | None = None) -> int:
+        with self._lock:
+            if self.returncode is None:
+                self.conn.settimeout(timeout)
+                try:
+                    self._read_status()
+                except TimeoutError as exc:
+                    raise subprocess.TimeoutExpired(str(self.pid), timeout or 0) from exc
+            assert self.returncode is not None
+            return self.returncode
+
+    def poll(self) -> int | None:
+        """The exit status if the child ended (None while it runs, or while another thread waits for it)."""
+        if self.returncode is None and self._lock.acquire(blocking=False):
+            try:
+                with selectors.DefaultSelector() as ready:
+                    ready.register(self.conn, selectors.EVENT_READ)
+                    if ready.select(0):
+                        self._read_status()
+            finally:
+                self._lock.release()
+        return self.returncode
+
+    def _read_status(self) -> None:
+        self.returncode = int(self.reader.readline())
+        self.reader.close()
+        self.conn.close()
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+_SHARED: list[Server] = []
+
+
+def shared() -> Server:
+    """This process's server (one per test worker), started on first use, stopped when the process exits."""
+    if not _SHARED:
+        _SHARED.append(Server(Path(tempfile.mkdtemp(prefix="agentic-fork-"))))
+        atexit.register(_stop_shared)
+    return _SHARED[0]
+
+
+def _stop_shared() -> None:
+    if not _SHARED:
+        return
+    server = _SHARED.pop()
+    server.close()
+    os.rmdir(os.path.dirname(server.path))
+
+
+def run(server: Server, argv: list[str], cwd: Path, env: dict[str, str], timeout: float | None,
+        module: str | None = "agentic", merge_stderr: bool = False,
+        on_start: Callable[[Child], None] | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """subprocess.run(argv, capture_output=True, text=True, stdin=DEVNULL, timeout=timeout) through the
+    server (with merge_stderr: stderr=STDOUT); on_start is given the child as soon as it runs."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = (out_r, out_w) if merge_stderr else os.pipe()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    try:
+        child = server.start(argv, cwd, env, module, devnull, out_w, err_w)
+    finally:
+        for fd in {out_w, err_w, devnull}:
+            os.close(fd)
+    if on_start is not None:
+        on_start(child)
+    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+    selector = selectors.DefaultSelector()
+    for fd in chunks:
+        selector.register(fd, selectors.EVENT_READ)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while selector.get_map():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                child.kill()
+                child.wait()
+                raise subprocess.TimeoutExpired(argv, timeout or 0)
+            for key, _ in selector.select(left):
+                data = os.read(key.fd, 65536)
+                if data:
+                    chunks[key.fd].append(data)
+                else:
+                    selector.unregister(key.fd)
+    finally:
+        selector.close()
+        for fd in chunks:
+            os.close(fd)
+    code = child.wait(None if deadline is None else max(1.0, deadline - time.monotonic()))
+    out, err = (_text(b"".join(chunks[fd])) for fd in (out_r, err_r))
+    return subprocess.CompletedProcess(argv, code, out, "" if merge_stderr else err)
+
+
+def _text(data: bytes) -> str:
+    """As subprocess's text mode reads it (universal newlines)."""
+    return data.decode().replace("\r\n", "\n").replace("\r", "\n")
+
+
+if __name__ == "__main__":
+    run_request(serve(sys.argv[1]))  # serve() returns only in a forked child; the child ends as Python does
