@@ -6,6 +6,12 @@ little. The guard measures how much the worktree has grown since the run began (
 links not followed, no deeper than trees.walk_dirs goes) after every command, and watches while
 one runs: the filesystem's free space is read once a second (cheap), and only when it has fallen by
 the room that was left is the worktree measured; over the limit, the command's sandbox is killed.
+
+Free space alone is not proof: whatever else frees space on the filesystem while a command runs
+(another build, a cleanup) hides what the worktree took. So after a command the worktree is walked
+whenever a walk is cheap (a few milliseconds: most repositories), and a large worktree, whose walk
+is not, is walked when free space says it may have grown past the limit and at least every
+RECHECK_S seconds of commands.
 The run then stops with `limit_exceeded`, its journal saying why, and `resume` finds the worktree
 as the command left it.
 """
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +30,8 @@ from agentic.util.trees import walk_dirs
 
 MB = 1024 * 1024
 POLL_S = 1.0
+CHEAP_WALK_S = 0.005  # a worktree walked faster than this is walked after every command
+RECHECK_S = 5.0  # a larger one at least this often (seconds since its last walk)
 
 
 def used_bytes(root: Path) -> int:
@@ -50,20 +59,28 @@ def _free(root: Path) -> int:
 class DiskGuard:
     def __init__(self, root: Path, limit_mb: float, start_bytes: int | None = None) -> None:
         self.root, self.limit = root, int(limit_mb * MB)
-        now = used_bytes(root)
+        self.walk_s, self.walked_at = 0.0, 0.0
+        now = self._used()
         self.start = now if start_bytes is None else start_bytes
         self.free_start, self.grown_before = _free(root), now - self.start  # a resumed run has grown before
         self.tripped = False
 
+    def _used(self) -> int:
+        began = time.monotonic()
+        used = used_bytes(self.root)
+        self.walked_at = time.monotonic()
+        self.walk_s = self.walked_at - began
+        return used
+
     def grown(self) -> int:
-        return used_bytes(self.root) - self.start
+        return self._used() - self.start
 
     def check(self) -> None:
-        """LimitExceeded when the worktree has grown past the limit. The worktree is measured only
-        when the filesystem has lost that much free space since the guard began: it cannot have
-        grown more than the filesystem lost (only the host frees space outside it), and a large
-        repository is not walked after every command."""
-        if not self.tripped and self.grown_before + self.free_start - _free(self.root) <= self.limit:
+        """LimitExceeded when the worktree has grown past the limit (see the module's docstring for
+        when it is walked)."""
+        cheap = self.walk_s <= CHEAP_WALK_S or time.monotonic() - self.walked_at >= RECHECK_S
+        lost = self.grown_before + self.free_start - _free(self.root)
+        if not (self.tripped or cheap or lost > self.limit):
             return
         grown = self.grown()
         if self.tripped or grown > self.limit:
