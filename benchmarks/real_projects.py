@@ -1,5 +1,5 @@
 """Real projects (issue 13, point 6): for each public project of tests/realprojects/, the same walk as
-tests/test_real_projects.py (sdist -> git -> agentic init -> doctor -> the upstream failing test ->
+tests/run/test_real_projects.py (sdist -> git -> agentic init -> doctor -> the upstream failing test ->
 a scripted run that reproduces and fixes the bug), timed. Prints, per project, side by side:
 
 - set-up: extracting the sdist, `git init` and commit, the editable install into .venv when it has one;

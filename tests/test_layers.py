@@ -115,3 +115,11 @@ def test_every_module_says_its_job() -> None:
     """docs/reference/modules.md is generated from these first paragraphs."""
     silent = [str(p.relative_to(ROOT)) for p in MODULES.values() if "demo_data" not in p.parts and not docstring_summary(p)]
     assert not silent, f"modules without a docstring saying their job: {silent}"
+
+
+def test_tests_are_laid_out_like_the_packages() -> None:
+    tests = ROOT / "tests"
+    folders = {p.parent.name for p in tests.rglob("test_*.py") if p.parent != tests}
+    assert folders <= set(LAYERS), f"test folders that are no package of agentic: {sorted(folders - set(LAYERS))}"
+    loose = sorted(p.name for p in tests.glob("test_*.py"))
+    assert loose == ["test_docs.py", "test_errors.py", "test_layers.py"], f"put these in their package's folder: {loose}"

@@ -8,7 +8,7 @@ Each project is a directory next to this file: project.yaml (the pinned version,
 upstream fix and what the reproduction prints before and after it), upstream-test.diff (the upstream
 test, as it was added to the next release) and script.yaml (the scripted model's turns).
 
-Shared by tests/test_real_projects.py (which asserts) and benchmarks/real_projects.py (which times).
+Shared by tests/run/test_real_projects.py (which asserts) and benchmarks/real_projects.py (which times).
 Sdists are downloaded once with pip into a cache outside the repository that survives between runs
 (`$AGENTIC_TEST_CACHE`, default ~/.cache/agentic-tests), under a file lock so that xdist workers and
 concurrent runs do not race.

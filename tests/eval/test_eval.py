@@ -27,7 +27,7 @@ from agentic.git.cmd import git
 from agentic.journal.records import payload, read_records
 from tests.conftest import cli
 
-FIXTURES = Path(__file__).resolve().parent.parent / "scenarios" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "scenarios" / "fixtures"
 BUG = "    return total(values) / (len(values) - 1)"
 FIX = {"name": "edit_file", "arguments": {"path": "calc.py", "old_text": BUG,
                                           "new_text": "    return total(values) / len(values)"}}  # fmt: skip

@@ -27,7 +27,7 @@ from agentic.journal.events import (
 from agentic.journal.records import Journal, payload, read_records
 from tests.conftest import FINISH, FIX, cli, make_repo, write_script
 
-SCHEMA = Path(__file__).parent.parent / "agentic" / "schemas" / "journal-record.schema.json"
+SCHEMA = Path(__file__).parents[2] / "agentic" / "schemas" / "journal-record.schema.json"
 JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
 
 

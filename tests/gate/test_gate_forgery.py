@@ -32,7 +32,7 @@ from agentic.policy.contract import Contract, load_contract
 from agentic.tools.base import ToolFailure
 from tests import inproc
 from tests.conftest import commit_initial, write
-from tests.test_gate import UNITTESTS as TESTS  # three tests, one of them failing on the bug
+from tests.gate.test_gate import UNITTESTS as TESTS  # three tests, one of them failing on the bug
 
 CALC = "def average(values):\n    return sum(values) / (len(values) - 1) if values else 0.0\n"
 CALC_JS = "exports.average = (xs) => xs.length ? xs.reduce((a, b) => a + b, 0) / (xs.length - 1) : 0;\n"

@@ -10,7 +10,7 @@ import xmlschema
 
 from agentic.reports.junit import Case, Problem, Suite, render, xml_text
 
-JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
+JUNIT_XSD = Path(__file__).parents[1] / "data" / "junit-10.xsd"
 
 
 def test_xml_text_replaces_exactly_what_xml_forbids() -> None:

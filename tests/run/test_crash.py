@@ -26,7 +26,7 @@ from agentic.journal.tape import Tape
 from tests import forkserver
 from tests.conftest import CONTRACT, FINISH, FIX, copy_repo, make_repo, write, write_script
 
-HOOK = Path(__file__).with_name("crashhook.py")
+HOOK = Path(__file__).parents[1] / "crashhook.py"
 # 20 by default keeps the suite fast; AGENTIC_CRASH_TRIALS=200 for a deeper soak (a fixed seed each time)
 RANDOM_TRIALS = int(os.environ.get("AGENTIC_CRASH_TRIALS", "20"))
 # each sweep is cut into parts that xdist spreads over its workers (every part its own test)

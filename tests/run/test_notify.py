@@ -286,7 +286,7 @@ def test_an_eval_notifies_once_at_its_end_not_per_attempt(tmp_path: Path) -> Non
     got = repo / "got.jsonl"
     record = f"import sys; open({str(got)!r}, 'a').write(sys.stdin.read().strip() + chr(10))"
     (repo / ".agentic.yaml").write_text(yaml.safe_dump({"notify": {"command": [sys.executable, "-c", record]}}))
-    scenario = Path(__file__).parent.parent / "scenarios" / "fix-average.yaml"
+    scenario = Path(__file__).parents[2] / "scenarios" / "fix-average.yaml"
     done = cli("eval", str(scenario), "--repeats", "2", cwd=repo)
     assert done.returncode == 0, done.stdout + done.stderr
     [line] = got.read_text().splitlines()

@@ -322,7 +322,7 @@ def test_every_value_a_template_prints_is_escaped_and_made_visible() -> None:
 
 
 def test_templates_ship_as_package_data_and_jinja2_stays_lazy() -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["agentic"]
     templates = [p.relative_to(root / "agentic") for p in (root / "agentic").rglob("templates/*")]
     assert {"reports/templates/run.html.j2", "eval/templates/eval.html.j2"} <= {str(t) for t in templates}

@@ -13,7 +13,7 @@ import pytest
 from agentic.policy.contract import PRESETS, load_contract_file
 from tests.conftest import cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 CONTRACT = """\
 version: 1

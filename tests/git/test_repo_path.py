@@ -16,7 +16,7 @@ import pytest
 from agentic.git.cmd import git
 from tests.conftest import CONTRACT, FINISH, FIX, make_repo, write
 from tests.inproc import run, tool_results
-from tests.test_shell_runs import DEFAULT
+from tests.policy.test_shell_runs import DEFAULT
 
 
 def editable_repo(tmp_path: Path) -> Path:

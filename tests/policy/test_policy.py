@@ -1,5 +1,5 @@
 """Command decisions under an allow-list rule: wrappers, dangerous flags, privilege programs, and what
-stays allowed (scripts, every part decided: tests/test_shell.py).
+stays allowed (scripts, every part decided: tests/policy/test_shell.py).
 
 Each case is a command → the verdict and a substring of the rule (and optionally of the reason). The
 rule set is an allow-list with a few patterns that spell dangerous options.

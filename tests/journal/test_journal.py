@@ -122,6 +122,6 @@ def test_the_schema_knows_every_kind_the_harness_writes() -> None:
     from agentic.util.yamlfile import schema
 
     known = set(schema("journal-record")["properties"]["kind"]["enum"])
-    source = "".join(p.read_text() for p in (Path(__file__).parent.parent / "agentic").rglob("*.py"))
+    source = "".join(p.read_text() for p in (Path(__file__).parents[2] / "agentic").rglob("*.py"))
     written = set(re.findall(r'\.append\(\s*"([a-z]+\.?[a-z]*)"', source))
     assert written and written <= known, written - known

@@ -25,11 +25,11 @@ from agentic.gate.result import GateResult, write_reports
 from agentic.policy.contract import load_contract
 from tests.conftest import CALC, CONTRACT, cli, make_repo, write
 
-JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
+JUNIT_XSD = Path(__file__).parents[1] / "data" / "junit-10.xsd"
 
 FIXED = CALC.replace("(len(values) - 1)", "len(values)")
 NONCE = {"id": "nonce", "check": {"command": ["python", "-c", "import uuid; print('nonce', uuid.uuid4())"]}}
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 Report = dict[str, Any] | None

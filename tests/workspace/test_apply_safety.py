@@ -28,7 +28,7 @@ from agentic.git.cmd import git
 from agentic.workspace import APPLY_MARKER, apply_commit, recover_apply
 from tests.conftest import FINISH, FIX, cli, make_repo, write_script
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _repo(tmp_path: Path, files: dict[str, str] | None = None, ignore: str = "*.log\ncache/\n") -> Path:

@@ -30,7 +30,7 @@ from agentic.eval import (
     write_markdown,
 )
 
-JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
+JUNIT_XSD = Path(__file__).parents[1] / "data" / "junit-10.xsd"
 STATUS = {"pass": "accepted", "fail": "rejected", "error": ""}
 
 

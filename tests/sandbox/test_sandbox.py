@@ -693,7 +693,7 @@ def test_it_dies_with_the_harness(open_dir: Path) -> None:
     before = set(live_processes(uid))
     code = f"""
         import os, signal, sys
-        sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
+        sys.path.insert(0, {str(Path(__file__).parents[2])!r})
         from pathlib import Path
         from agentic.sandbox import BubblewrapSandbox
         box = BubblewrapSandbox(Path({str(worktree)!r}), persistent=True)

@@ -137,7 +137,7 @@ def test_resume_after_a_crash_on_hostile_content(hostile: tuple[Path, Path], tmp
     repo, marker = hostile
     script = tmp_path / "turns.yaml"
     script.write_text(yaml.safe_dump([{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}]), encoding="utf-8")
-    hook = Path(__file__).with_name("crashhook.py")
+    hook = Path(__file__).parents[1] / "crashhook.py"
     done = subprocess.run(
         [sys.executable, str(hook), "run", "fix", "--model", f"script:{script}", "--json"], cwd=repo,
         env={**os.environ, "AGENTIC_CRASH_AFTER": "6"}, capture_output=True, text=True, timeout=120,

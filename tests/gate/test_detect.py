@@ -18,8 +18,8 @@ from rich.console import Console
 from agentic.cli import init
 from agentic.gate import detect
 from agentic.policy.contract import load_contract
+from tests.cli.test_init import new_repo
 from tests.conftest import cli
-from tests.test_init import new_repo
 
 PYTEST = ("python", "-m", "pytest", "-q")
 UNITTEST = ("python", "-m", "unittest")

@@ -465,7 +465,7 @@ def test_importing_models_does_not_import_sdks() -> None:
         "loaded = [m for m in ('openai', 'anthropic') if m in sys.modules]; "
         "assert not loaded, loaded"
     )
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
     )

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import cli
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow

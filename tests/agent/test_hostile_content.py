@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import FINISH, FIX, cli
 from tests.fakeprovider import FakeProvider
-from tests.test_run_providers import PROVIDERS, provider_env
+from tests.models.test_run_providers import PROVIDERS, provider_env
 
 
 def nested(levels: int) -> dict:  # type: ignore[type-arg]

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from agentic.cli import main
 from agentic.errors import AgenticError, ConfigError, ProviderError, SandboxUnavailable, UsageError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _first_paragraph(text: str) -> str:
