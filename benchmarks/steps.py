@@ -20,7 +20,16 @@ Figures, N = 100, median of 3, on the 2-core machine shared with seven other ses
     after,  peer bench          9.7     8.1         6.6       11.9         38.4        3808
     after,  this script         6.5     7.9         6.9       11.1   35.4 (+30.8)  1761 (+442)
 
-(+x: over the bare command run here, `git diff` 4.6 ms, the test command 1320 ms.) Peer bench wall
+    quiet machine, agentic in a venv like mini's (below):
+            this script         4.9     4.6         4.5        6.2   18.5 (+15.9)   374.5 (+11.8)
+
+(+x: over the bare command run here, `git diff` 4.6 ms then 2.6 ms, the test command 1320 ms then
+363 ms.) On the quiet machine with the venv, peer_agentic.py at N = 100, median of 3: agentic 11.62 s
+wall vs mini 14.82 s vs floor 8.78 s (0.78x mini), first request 0.85 s vs 3.24 s, steady 96.7 vs
+105.7 ms/step, peak RSS 71 MB vs 222 MB. Give agentic an interpreter like the peers' for a fair
+figure: `python -m venv V && V/bin/pip install -e . pytest`, then `--agentic V/bin/agentic` (the
+peer script puts that directory first on PATH, so the test command's `python` is V's; through a
+pyenv shim with a dozen pytest plugins the same run measured 34.8 s, 2.3x mini, all of it in run_tests). Peer bench wall
 before 160.9 s vs mini 86.3 s (1.86x), after 92.8 s vs 49.7 s (1.87x); peak RSS 76 -> 75 MB.
 
 Most of a read-only step's cost was the OpenAI SDK's request transform, which walks every message
