@@ -263,6 +263,10 @@ def recover_apply(root: Path) -> str | None:
             if target.is_dir() and not target.is_symlink():
                 with contextlib.suppress(OSError):
                     target.rmdir()
+        for path in in_old:  # never left to the index's stat data: a file the apply rewrote in the same
+            target = root / path  # clock tick, same size, on a recycled inode, looks unchanged to git
+            if target.is_symlink() or target.is_file():
+                target.unlink()
         run_git(["checkout-index", "-f", "-z", "--stdin"], root, input="\0".join(sorted(in_old)) + "\0")
     _clear_apply(state)
     return f"an interrupted apply of {marker['new'][:12]} was undone: your checkout is as it was"
