@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import typing
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -16,12 +17,14 @@ from typing import Any, Protocol
 import jsonschema
 
 from agentic.errors import JournalMismatch
+from agentic.journal.events import ToolEffect
 from agentic.journal.records import Journal
 from agentic.journal.tape import RecordedCall
 from agentic.models.base import ToolCall
 from agentic.policy import engine as policy
 from agentic.policy.budget import LimitExceeded
 from agentic.policy.contract import Contract
+from agentic.policy.decision import Verdict
 from agentic.sandbox.diskguard import DiskGuard
 from agentic.tools.base import Tool, ToolContext, ToolFailure, ToolResult, WritePlan
 from agentic.util import paths
@@ -165,7 +168,8 @@ class Dispatcher:
         decision = self._decide(tool, args, action, recorded, ctx)
         self._check_files_limit(tool, args, decision)
         known = recorded.decision if recorded is not None else None
-        if known is None or {k: known.get(k) for k in ("verdict", "rule", "reason", "by")} != decision.to_dict():
+        if known is None or {"verdict": known.verdict, "rule": known.rule, "reason": known.reason,
+                             "by": known.by} != decision.to_dict():
             parts = {"commands": [p.to_dict() for p in decision.parts]} if decision.parts else {}
             self.journal.append("policy.decision", {"tool": tool.name, "action": action, **decision.to_dict(), **parts},
                                 step=step, span=span, parent=span)  # fmt: skip
@@ -201,9 +205,12 @@ class Dispatcher:
             return policy.Decision("deny", f"kill-switch {tool.name}", reason, decided_by="kill switch")
         if recorded is not None and recorded.decision is not None:  # a person's answer is not asked again
             d = recorded.decision
-            if d["verdict"] == "allow" and d.get("by") == "person" and tool.kind == "write":
+            if d.verdict is None or d.rule is None:
+                raise JournalMismatch(f"the journal's policy.decision for {tool.name} lacks its verdict or rule")
+            if d.verdict == "allow" and d.by == "person" and tool.kind == "write":
                 self.approved.add(str(args.get("path")))
-            return policy.Decision(d["verdict"], d["rule"], d.get("reason", ""), d.get("by", "contract"))
+            verdict = typing.cast(Verdict, d.verdict)
+            return policy.Decision(verdict, d.rule, d.reason if d.reason is not None else "", d.by or "contract")
         decided = policy.decide(self.contract, tool.name, tool.kind, args, root=ctx.seen_at or str(ctx.worktree))
         decision = self._approval_needed(tool, args, decided)
         if decision.verdict == "ask":
@@ -237,15 +244,15 @@ class Dispatcher:
             plan.apply()
             return plan.result
         if tool.kind in ("command", "tests") and self.tree is not None:
-            if effect is not None and effect.get("tree") and self.restore is not None:
+            if effect is not None and effect.tree and self.restore is not None:
                 self.known_tree = None
                 now = self.tree()
-                rolled = now != effect["tree"]
+                rolled = now != effect.tree
                 if rolled:
-                    self.restore(effect["tree"])
+                    self.restore(effect.tree)
                 self.journal.append("tool.reconcile",
                                     {"outcome": "rolled back, run again" if rolled else "run again",
-                                     "tree": effect["tree"], "found": now},
+                                     "tree": effect.tree, "found": now},
                                     step=step, span=span, parent=span, idem=idem, sync=True)  # fmt: skip
             before, self.known_tree = self.known_tree or self.tree(), None
             self.journal.append("tool.effect", {"tree": before}, step=step, span=span, parent=span, idem=idem,
@@ -269,26 +276,28 @@ class Dispatcher:
         return replace(result, data={**result.data, "changed": [{"status": st, "path": p} for st, p in changes]})
 
     def _write_done(
-        self, effect: dict[str, Any], ctx: ToolContext, step: int, span: str, idem: str
+        self, effect: ToolEffect, ctx: ToolContext, step: int, span: str, idem: str
     ) -> ToolResult | None:
         """A write announced before a crash: its result if it took place, None if it did not."""
-        now = paths.fingerprint(ctx.worktree, effect["path"])
-        if now == effect["after"]:
+        if effect.path is None or effect.result is None:
+            raise JournalMismatch("the journal's tool.effect of an interrupted write lacks its path or result")
+        now = paths.fingerprint(ctx.worktree, effect.path)
+        if now == effect.after:
             outcome = "applied before the crash"
-        elif now == effect["before"]:
+        elif now == effect.before:
             outcome = "not applied; applying"
         else:
             raise JournalMismatch(
-                f"{effect['path']} in the worktree is neither what it was before the interrupted write nor what "
+                f"{effect.path} in the worktree is neither what it was before the interrupted write nor what "
                 "the write would make it: something else changed it",
                 hint="fork the run from an earlier step instead: agentic fork RUN --from-step N",
             )
-        self.journal.append("tool.reconcile", {"outcome": outcome, "path": effect["path"], "found": now},
+        self.journal.append("tool.reconcile", {"outcome": outcome, "path": effect.path, "found": now},
                             step=step, span=span, parent=span, idem=idem, sync=True)  # fmt: skip
-        if now == effect["before"]:
+        if now == effect.before:
             return None
-        result = effect["result"]
-        return ToolResult(result["content"], bool(result.get("is_error")), dict(result.get("data") or {}))
+        result = effect.result
+        return ToolResult(result.get("content", ""), bool(result.get("is_error")), dict(result.get("data") or {}))
 
     def _check_files_limit(self, tool: Tool, args: dict[str, Any], decision: policy.Decision) -> None:
         """limits.max_files_changed: stop the run before a write to one file more than it allows."""

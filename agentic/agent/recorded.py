@@ -39,9 +39,10 @@ class Observer(Protocol):
 
 
 def recorded_result(recorded: RecordedCall) -> ToolResult:
-    data = recorded.result or {}
-    return ToolResult(data.get("content", ""), bool(data.get("is_error")), dict(data.get("data") or {}),
-                      finish=bool(data.get("finish")))  # fmt: skip
+    done = recorded.result
+    if done is None:
+        return ToolResult("", False, {})
+    return ToolResult(done.content or "", bool(done.is_error), dict(done.data or {}), finish=bool(done.finish))
 
 
 @dataclass
@@ -102,7 +103,7 @@ class RecordedVerdicts:
         snap = self.gate.snapshot()
         recorded = self.tape.next_gate(snap.tree, check=True)
         if recorded is not None and recorded.verdict is not None:
-            return snap, Verdict.from_dict(recorded.verdict)
+            return snap, Verdict.from_dict({"checks": recorded.verdict.checks or []})
         return snap, self.gate.evaluate(snap, step)
 
 

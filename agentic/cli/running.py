@@ -126,7 +126,7 @@ def _tape_of(repo: Path, run_id: str) -> tuple[RepoInfo, dict[str, Any], Tape]:
                                    "journal it wrote")  # fmt: skip
     if tape.status != row["status"] and tape.status != "running":  # the index lags the journal (a crash)
         end = tape.ends[-1]
-        store.update_run(row["id"], status=tape.status, reason=end.get("reason", ""), commit_sha=end.get("commit"))
+        store.update_run(row["id"], status=tape.status, reason=end.reason or "", commit_sha=end.commit)
     store.close()
     tidy_ended(info.root, tape)
     return info, row, tape
@@ -152,14 +152,14 @@ def resume(
     """
     info, _, tape = _tape_of(repo, run_id)
     info, settings, loaded = configure(info.root, recorded_flags(tape))
-    loaded = tighten(loaded, tape.start.get("limit_flags") or {}, "the run's --limit flags")
+    loaded = tighten(loaded, tape.start.limit_flags or {}, "the run's --limit flags")
     if fork and tape.status in ("running", "interrupted", "failed") and changes_since(tape, settings, loaded):
         _fork(info, tape, tape.steps, None, json_out, unsafe_no_sandbox)
     check_resumable(tape, settings, loaded)
-    model = model_for(info, settings, loaded, str(tape.start["model"]))
+    model = model_for(info, settings, loaded, str(tape.start.model))
     out_ = err if json_out else out
     out_.print(inert(f"resuming run {tape.run_id} after {tape.steps} recorded steps ({tape.status})"))
-    task = str(tape.start["task"])
+    task = str(tape.start.task)
     with for_output(json_out, out_, task=task, limits=dataclasses.asdict(loaded.limits)) as progress:
         outcome = execute(RunRequest(task, info, settings, loaded, model, pausing(approver(), progress),
                                      on_record=progress, unsafe_no_sandbox=unsafe_no_sandbox, tape=tape,
@@ -170,17 +170,17 @@ def resume(
 def _fork(info: RepoInfo, tape: Tape, step: int, model: str | None, json_out: bool, unsafe: bool) -> None:
     check_fork_step(tape, step)
     info, settings, loaded = configure(info.root, {**recorded_flags(tape), "model": model})
-    loaded = tighten(loaded, tape.start.get("limit_flags") or {}, "the run's --limit flags")
+    loaded = tighten(loaded, tape.start.limit_flags or {}, "the run's --limit flags")
     part = tape.until_step(step)
-    model_obj = model_for(info, settings, loaded, model or str(tape.start["model"]))
+    model_obj = model_for(info, settings, loaded, model or str(tape.start.model))
     if model is not None and hasattr(model_obj, "offset"):
         model_obj.offset = len(part.turns)  # a script given to fork answers from the fork point
     (err if json_out else out).print(inert(f"forking run {tape.run_id} at step {step}"))
     with for_output(json_out, err if json_out else out) as progress:
-        outcome = execute(RunRequest(str(tape.start["task"]), info, settings, loaded, model_obj,
+        outcome = execute(RunRequest(str(tape.start.task), info, settings, loaded, model_obj,
                                      pausing(approver(), progress), on_record=progress, unsafe_no_sandbox=unsafe,
                                      tape=part, forked_from={"run": tape.run_id, "step": step},
-                                     limit_flags=tape.start.get("limit_flags") or {}))  # fmt: skip
+                                     limit_flags=tape.start.limit_flags or {}))  # fmt: skip
     _finish_run(outcome, json_out)
 
 

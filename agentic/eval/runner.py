@@ -44,6 +44,7 @@ from agentic.eval.repos import attempt_repo, changed_paths, checkout, cloned_rep
 from agentic.eval.scenarios import Scenario, resolve_model
 from agentic.eval.stats import Attempt, EvalSummary, summarize
 from agentic.eval.testids import base_problem, run_test_ids, test_runner_problem
+from agentic.journal.events import PolicyDecision, RunEnd, RunStart, ToolCall, entry
 from agentic.models.base import Message, Model, ToolSpec, Turn
 from agentic.policy import engine as policy
 from agentic.policy.contract import command_env
@@ -90,15 +91,15 @@ class Recorder:
         self.cost_usd: float | None = None
 
     def __call__(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        kind = record["kind"]
-        if kind == "run.start" and self.started_at is None:
-            self.started_at = time.monotonic()
-        elif kind == "tool.call":
-            self.called.add(str(data.get("tool")))
-        elif kind == "policy.decision" and data.get("verdict") != "allow":
-            self.denied.add(str(data.get("tool")))
-        elif kind == "run.end":
-            self.cost_usd = (data.get("budget") or {}).get("cost_usd")
+        match entry(record, data).event:
+            case RunStart() if self.started_at is None:
+                self.started_at = time.monotonic()
+            case ToolCall(tool=tool):
+                self.called.add(str(tool))
+            case PolicyDecision(verdict=verdict, tool=tool) if verdict != "allow":
+                self.denied.add(str(tool))
+            case RunEnd(budget=budget):
+                self.cost_usd = (budget or {}).get("cost_usd")
 
 
 class Stoppable:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from agentic.errors import JournalMismatch
 from agentic.journal.events import (
@@ -41,29 +41,29 @@ class RecordedCall:
     span: str
     idem: str | None
     step: int
-    call: dict[str, Any]  # id, tool, arguments
-    decision: dict[str, Any] | None = None
-    effect: dict[str, Any] | None = None  # the last `tool.effect` announced for it
-    result: dict[str, Any] | None = None
+    call: ToolCall
+    decision: PolicyDecision | None = None
+    effect: ToolEffect | None = None  # the last `tool.effect` announced for it
+    result: ToolResult | None = None
 
 
 @dataclass
 class RecordedGate:
     step: int
     tree: str
-    verdict: dict[str, Any] | None = None
+    verdict: GateVerdict | None = None
 
 
 @dataclass
 class Tape:
     run_id: str
-    start: dict[str, Any]  # the run.start payload (its fields: agentic.journal.events.RunStart)
+    start: RunStart
     turns: list[tuple[int, Turn]] = field(default_factory=list)  # (step, turn)
     calls: list[RecordedCall] = field(default_factory=list)
     gates: list[RecordedGate] = field(default_factory=list)
     baselines: dict[tuple[str, ...], int | None] = field(default_factory=dict)
-    commit: dict[str, Any] | None = None
-    ends: list[dict[str, Any]] = field(default_factory=list)  # run.end payloads, oldest first
+    commit: Commit | None = None
+    ends: list[RunEnd] = field(default_factory=list)  # oldest first
     elapsed_s: float = 0.0  # time the run was active, summed over its sessions
     ended: bool = False  # the last session ended with run.end (no crash since)
     records: int = 0
@@ -84,7 +84,7 @@ class Tape:
             if tape is None:
                 if not isinstance(event, RunStart):
                     raise JournalMismatch(f"{journal} does not begin with run.start")
-                tape = cls(record["run"], data)
+                tape = cls(record["run"], event)
             tape.records += 1
             ts = float(record["ts"])
             if isinstance(event, RunStart | RunResume):
@@ -98,24 +98,24 @@ class Tape:
                 case ModelResponse():
                     tape.turns.append((step, Turn.from_dict(data)))
                 case ToolCall():
-                    spans[span] = rec = RecordedCall(span, record.get("idem"), step, data)
+                    spans[span] = rec = RecordedCall(span, record.get("idem"), step, event)
                     tape.calls.append(rec)
                 case PolicyDecision() if span in spans:
-                    spans[span].decision = data
+                    spans[span].decision = event
                 case ToolEffect() if span in spans:
-                    spans[span].effect = data
+                    spans[span].effect = event
                 case ToolResult() if span in spans:
-                    spans[span].result = data
+                    spans[span].result = event
                 case Checkpoint():
                     tape.gates.append(RecordedGate(step, _present(event.tree, event)))
                 case GateVerdict() if tape.gates and tape.gates[-1].verdict is None:
-                    tape.gates[-1].verdict = data
+                    tape.gates[-1].verdict = event
                 case GateBaseline():
                     tape.baselines[tuple(_present(event.argv, event))] = event.collected
                 case Commit():
-                    tape.commit = data
+                    tape.commit = event
                 case RunEnd():
-                    tape.ends.append(data)
+                    tape.ends.append(event)
                     tape.ended = True
         if tape is None:
             raise JournalMismatch(f"{journal} has no records")
@@ -126,7 +126,7 @@ class Tape:
     @property
     def status(self) -> str:
         """The run's status as the journal tells it: the last run.end's, or "running" (it crashed)."""
-        return str(self.ends[-1]["status"]) if self.ended else "running"
+        return str(self.ends[-1].status) if self.ended else "running"
 
     def until_step(self, step: int) -> Tape:
         """The tape of the first `step` steps only (for a fork): nothing recorded after them."""
@@ -137,6 +137,11 @@ class Tape:
             gates=[g for g in self.gates if g.step <= step],
             baselines=dict(self.baselines),
         )  # fmt: skip
+
+    @property
+    def base_commit(self) -> str:
+        """The commit the run started from (JournalMismatch if its run.start lacks it)."""
+        return _present(self.start.base_commit, self.start)
 
     @property
     def steps(self) -> int:
@@ -156,7 +161,7 @@ class Tape:
         rec = self.calls[self._call]
         if _step_call(rec.idem) != _step_call(idem):  # replay and fork re-drive under another run id
             raise JournalMismatch(
-                f"the journal's tool call {self._call + 1} is {rec.idem} ({rec.call.get('tool')}), "
+                f"the journal's tool call {self._call + 1} is {rec.idem} ({rec.call.tool}), "
                 f"but the run now makes {idem}"
             )
         self._call += 1

@@ -106,18 +106,18 @@ class Comparer:
             return  # the recording ends inside this call (a crash): nothing to compare with
         self.compared += 1
         want = recorded.result
-        expected = normalise(str(want.get("content", "")), self.worktrees)
+        expected = normalise(want.content or "", self.worktrees)
         actual = normalise(result.content, self.worktrees)
-        if expected != actual or bool(want.get("is_error")) != result.is_error:
+        if expected != actual or bool(want.is_error) != result.is_error:
             self._diverge(step, call.name, expected, actual)
 
     def gate(self, step: int, recorded: RecordedGate | None, verdict: Verdict) -> None:
         if recorded is None or recorded.verdict is None:
             return
         self.compared += 1
-        if bool(recorded.verdict.get("passed")) != verdict.passed:
+        if bool(recorded.verdict.passed) != verdict.passed:
             word = {True: "passed", False: "failed"}
-            self._diverge(step, "gate", word[bool(recorded.verdict.get("passed"))], word[verdict.passed])
+            self._diverge(step, "gate", word[bool(recorded.verdict.passed)], word[verdict.passed])
 
 
 @dataclass
@@ -141,8 +141,8 @@ class _RecordedAnswers:
     """Approvals a person gave during the recorded run are given again; nobody is asked."""
 
     def __init__(self, tape: Tape) -> None:
-        self.answers = [c.decision.get("verdict") == "allow" for c in tape.calls
-                        if c.decision and c.decision.get("by") in ("person", "no terminal")]  # fmt: skip
+        self.answers = [c.decision.verdict == "allow" for c in tape.calls
+                        if c.decision and c.decision.by in ("person", "no terminal")]  # fmt: skip
 
     def __call__(self, tool: str, action: str) -> bool:
         return self.answers.pop(0) if self.answers else False
@@ -152,12 +152,12 @@ def replay(repo: RepoInfo, tape: Tape, contract: Contract,
            make_sandbox: Callable[[Path], Sandbox] | None) -> ReplayReport:  # fmt: skip
     """Re-execute the tape in a throw-away worktree from its base commit; `make_sandbox(root)` isolates commands."""
     run_id = f"replay-{uuid.uuid4().hex[:8]}"
-    workspace = Workspace(repo.root, run_id, str(tape.start["base_commit"]))
+    workspace = Workspace(repo.root, run_id, tape.base_commit)
     workspace.create()
     try:
         with tempfile.TemporaryDirectory(prefix="agentic-replay-") as tmp:
             journal = Journal(Path(tmp), run_id, Redactor.for_repository(repo.root))
-            comparer = Comparer([str(tape.start.get("worktree", "")), str(workspace.path)])
+            comparer = Comparer([tape.start.worktree or "", str(workspace.path)])
             session = _session(run_id, tape, contract, workspace, journal, make_sandbox, comparer)
             try:
                 agent_loop(session)
@@ -182,9 +182,9 @@ def _session(run_id: str, tape: Tape, contract: Contract, workspace: Workspace, 
     budget = Budget(contract.limits)
     dispatcher = Dispatcher(tools, contract, journal, _RecordedAnswers(tape), Redactor.for_repository(workspace.repo_root))
     sandbox = make_sandbox(workspace.path) if make_sandbox else None
-    caller = Caller(_EndOfTape(str(tape.start.get("model"))), journal, budget, contract.limits.max_retries)
+    caller = Caller(_EndOfTape(str(tape.start.model)), journal, budget, contract.limits.max_retries)
     gate = Gate(contract, workspace, journal, budget, dispatcher, make_sandbox)
     model, handler, judge = redriven(tape, False, comparer, LiveModel(caller), dispatcher, gate)
-    talk = Conversation.opening(str(tape.start.get("system_prompt", "")), task_message(str(tape.start.get("task", ""))),
+    talk = Conversation.opening(tape.start.system_prompt or "", task_message(tape.start.task or ""),
                                 [spec(t) for t in tools.values()])  # fmt: skip
     return Session(run_id, contract, workspace.path, budget, sandbox, talk, model, handler, judge)

@@ -49,7 +49,7 @@ class RunRequest:
 
     @property
     def base_commit(self) -> str:
-        return str(self.tape.start["base_commit"]) if self.tape is not None else self.repo.head
+        return self.tape.base_commit if self.tape is not None else self.repo.head
 
 
 @dataclass

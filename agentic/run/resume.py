@@ -33,9 +33,9 @@ def open_tape(journal: Path, run_id: str) -> Tape:
 
 def recorded_flags(tape: Tape) -> dict[str, Any]:
     """Settings the run got from command-line flags: given again, so only files and environment count."""
-    origins: dict[str, str] = tape.start.get("settings_origins") or {}
-    settings: dict[str, Any] = tape.start.get("settings") or {}
-    return {k: settings.get(k) for k, origin in origins.items() if origin.startswith("flag")}
+    origins: dict[str, Any] = tape.start.settings_origins or {}
+    settings: dict[str, Any] = tape.start.settings or {}
+    return {k: settings.get(k) for k, origin in origins.items() if str(origin).startswith("flag")}
 
 
 # Settings that change how the harness reaches the provider or reports, not what the run does: a
@@ -46,15 +46,15 @@ OPERATIONAL = frozenset({"request_timeout_s", "rate_limits", "notify"})
 def changes_since(tape: Tape, settings: Settings, contract: Contract) -> list[str]:
     """What differs now from when the run started, in words; empty when it may be resumed as is."""
     found = []
-    recorded = tape.start.get("contract") or {}
+    recorded = tape.start.contract or {}
     if recorded.get("hash") != contract.hash_ref:
         found.append(f"the contract changed ({contract.source}: {str(recorded.get('hash'))[:15]}… → "
                      f"{contract.hash_ref[:15]}…)")  # fmt: skip
-    then, now = tape.start.get("settings") or {}, settings.to_record()
+    then, now = tape.start.settings or {}, settings.to_record()
     for key in sorted(set(then) | set(now) - OPERATIONAL):
         if key not in OPERATIONAL and then.get(key) != now.get(key):
             found.append(f"setting {key} changed ({then.get(key)!r} → {now.get(key)!r})")
-    version = (tape.start.get("harness") or {}).get("version")
+    version = (tape.start.harness or {}).get("version")
     if version != __version__:
         found.append(f"the harness changed (agentic {version} → {__version__})")
     return found
@@ -96,13 +96,18 @@ def index_unlisted_runs(runs_dir: Path, store: SQLiteStore) -> list[str]:
             continue  # not a run's journal we can read; `journal verify` tells why
         start = tape.start
         store.add_run(
-            id=run_id, task=start.get("task", ""), status=tape.status, model=start.get("model", ""),
-            contract=(start.get("contract") or {}).get("hash", ""), base_commit=start.get("base_commit", ""),
-            branch=start.get("branch", ""), worktree=start.get("worktree", ""), journal=str(journal),
+            id=run_id, task=_or(start.task), status=tape.status, model=_or(start.model),
+            contract=(start.contract or {}).get("hash", ""), base_commit=_or(start.base_commit),
+            branch=_or(start.branch), worktree=_or(start.worktree), journal=str(journal),
             started_at=_first_ts(journal),
         )  # fmt: skip
         added.append(run_id)
     return added
+
+
+def _or(value: str | None) -> str:
+    """A run.start field for the index: "" where the record lacks it."""
+    return "" if value is None else value
 
 
 def _first_ts(journal: Path) -> float:
@@ -116,8 +121,8 @@ def tidy_ended(repo_root: Path, tape: Tape) -> bool:
     it as the run would have (the branch stays when there is a commit). True when it did."""
     if not tape.ended or tape.status not in ("accepted", "rejected"):
         return False
-    workspace = Workspace(repo_root, tape.run_id, str(tape.start.get("base_commit")))
+    workspace = Workspace(repo_root, tape.run_id, str(tape.start.base_commit))
     if not workspace.path.exists():
         return False
-    workspace.remove(keep_branch=bool(tape.ends[-1].get("commit")))
+    workspace.remove(keep_branch=bool(tape.ends[-1].commit))
     return True

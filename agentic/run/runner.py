@@ -107,7 +107,7 @@ def _resume(req: RunRequest, tape: Tape, res: RunResources, budget: Budget) -> t
     budget.started -= tape.elapsed_s  # time totals survive the crash
     res.journal.append("run.resume", resume_record(req, res.sandbox), sync=True)
     res.store.update_run(res.run_id, status="running", reason="", ended_at=None)
-    return str(tape.start["system_prompt"]), str(tape.start["task"]), tape.start.get("disk_start_bytes")
+    return str(tape.start.system_prompt), str(tape.start.task), tape.start.disk_start_bytes
 
 
 def session(req: RunRequest, res: RunResources, budget: Budget, tools: dict[str, Tool], talk: Conversation,
@@ -145,11 +145,11 @@ def commit(run: Run, verdict: Verdict) -> Ending:
     if not snapshot.changes:
         return Ending("accepted", "the gate passed; no file changed, so there is nothing to commit")
     recorded = req.tape.commit if req.tape is not None and req.resuming else None
-    sha = recorded["commit"] if recorded else res.workspace.committed(snapshot.tree)
+    sha = recorded.commit if recorded is not None else res.workspace.committed(snapshot.tree)
     if sha is None:
         message = commit_message(res.redact(run.task), res.redact(session.summary), res.run_id, res.contract)
         sha = res.workspace.commit(snapshot.tree, message)
-    if not recorded:
+    if recorded is None:
         res.journal.append("commit", {"commit": sha, "tree": snapshot.tree, "checks": len(verdict.checks)},
                            step=session.budget.steps, sync=True)  # fmt: skip
     return Ending("accepted", "the gate passed", sha)

@@ -16,6 +16,7 @@ from agentic.journal.events import (
     Checkpoint,
     EventError,
     ModelRequest,
+    PolicyDecision,
     RunEnd,
     ToolResult,
     UnknownEvent,
@@ -186,7 +187,10 @@ def test_an_older_journal_and_a_newer_kind_are_read_and_shown(tmp_path: Path) ->
     journal.close()
     tape = Tape.read(journal.path)
     assert tape.status == "failed" and tape.steps == 1 and tape.turns[0][1].usage.input_tokens == 3
-    assert tape.calls[0].decision == {"tool": "read_file", "action": "read", "verdict": "allow", "rule": "r", "reason": ""}
+    assert tape.calls[0].decision == PolicyDecision(tool="read_file", action="read", verdict="allow", rule="r", reason="")
+    assert tape.start.base_commit == "b" and tape.base_commit == "b" and tape.start.worktree == "/w"
+    assert tape.calls[0].call.tool == "read_file" and tape.calls[0].result is not None
+    assert tape.calls[0].result.content == "x" and tape.ends[-1].budget == {"steps": 1}
     rows = timeline(journal.path)
     assert [r["kind"] for r in rows] == ["run.start", "model.response", "tool.call", "sandbox.note", "run.end"]
     assert rows[1]["cost_usd"] is None and rows[1]["tokens"] == 4

@@ -146,15 +146,16 @@ def ending(repo: Path) -> Ending:
     checked = verify(journal)
     assert checked.ok, f"{repo}: {checked.problem}"
     tape = Tape.read(journal)
-    assert tape.status == "accepted", f"{repo}: the run ended {tape.status}: {tape.ends[-1].get('reason')}"
-    commit = tape.ends[-1]["commit"]
+    assert tape.status == "accepted", f"{repo}: the run ended {tape.status}: {tape.ends[-1].reason}"
+    commit = tape.ends[-1].commit
     tree = git(["rev-parse", f"{commit}^{{tree}}"], repo).strip()
     log = repo.parent / "effects.log"
     keys = log.read_text().split() if log.exists() else []
     records = list(read_records(journal))
     outcomes = {r["idem"].partition(":")[2]: r["data"]["outcome"] for r in records if r["kind"] == "tool.reconcile"}
-    tools = {c.idem.partition(":")[2]: c.call["tool"] for c in tape.calls if c.effect is not None}
-    return Ending(tree, tape.ends[-1]["budget"]["usage"], collections.Counter(k.partition(":")[2] for k in keys),
+    tools = {c.idem.partition(":")[2]: c.call.tool for c in tape.calls if c.effect is not None}
+    usage = dict((tape.ends[-1].budget or {}).get("usage") or {})
+    return Ending(tree, usage, collections.Counter(k.partition(":")[2] for k in keys),
                   set(outcomes), tape.records, tools, outcomes)  # fmt: skip
 
 
