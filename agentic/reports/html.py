@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agentic.git.cmd import run_git_bytes
+from agentic.journal.events import RunStart
 from agentic.reports.charts import LineChart, Series, line_chart
 from agentic.reports.htmlkit import render, trim, when
 from agentic.reports.output import write_file
@@ -60,17 +61,26 @@ def pretty_arguments(raw: str) -> str:
 
 
 def call_class(call: Call) -> str:
-    if (call.decision or {}).get("verdict") not in (None, "allow"):
+    if call.decision is not None and call.decision.verdict not in (None, "allow"):
         return "refused"
-    return "failed" if (call.result or {}).get("is_error") else ""
+    return "failed" if call.result is not None and call.result.is_error else ""
 
 
 def gate_checks(gate: Gate) -> list[dict[str, Any]]:
-    return [c for c in (gate.verdict or {}).get("checks") or [] if isinstance(c, dict)]
+    checks = gate.verdict.checks if gate.verdict is not None else None
+    return [dict(c) for c in checks or [] if isinstance(c, dict)]
 
 
 def failed_checks(gate: Gate) -> list[str]:
     return [str(c.get("id")) for c in gate_checks(gate) if not c.get("passed")]
+
+
+def sandbox_label(start: RunStart | None) -> str:
+    """The run's sandbox as its run.start names it: "None" when it ran without one (the record says null,
+    next to unsafe_no_sandbox), "?" when the record says nothing about it (a journal from before both)."""
+    if start is None or (start.sandbox is None and start.unsafe_no_sandbox is None):
+        return "?"
+    return str(start.sandbox)
 
 
 def gate_title(number: int, gate: Gate) -> str:
@@ -100,7 +110,7 @@ def usage_chart(view: RunView) -> LineChart | None:
 
 def usage_cards(view: RunView, rows: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     sums = totals(rows)
-    end_budget = (view.ends[-1].get("budget") if view.ends else None) or {}
+    end_budget = (view.ends[-1].budget if view.ends else None) or {}
     return [
         (str(end_budget.get("steps", len(view.steps))), "steps", ""),
         (str(sums["tool_calls"]), "tool calls", ""),
@@ -123,10 +133,10 @@ class FinalChange:
 
 
 def final_change(view: RunView, repo: Path | None) -> FinalChange:
-    base = str(view.start.get("base_commit") or "")
+    base = (view.start.base_commit if view.start is not None else None) or ""
     target, label = "", ""
-    if view.commit and view.commit.get("commit"):
-        target, label = str(view.commit["commit"]), f"the run's commit {str(view.commit['commit'])[:12]}"
+    if view.commit is not None and view.commit.commit:
+        target, label = view.commit.commit, f"the run's commit {view.commit.commit[:12]}"
     elif view.gates:
         target = view.gates[-1].tree
         label = f"the tree of the last gate {view.gates[-1].tree[:12]} (not committed)"
@@ -179,7 +189,7 @@ def run_page(journal: Path, *, repo: Path | None = None, run: dict[str, Any] | N
     run = run or {}
     run_id = view.run_id or str(run.get("id", journal.parent.name))
     status = view.status if view.ends else str(run.get("status") or "running")
-    reason = (view.ends[-1].get("reason") if view.ends else "") or ""
+    reason = (view.ends[-1].reason if view.ends else "") or ""
     return render(
         "run.html.j2",
         title=f"agentic run {run_id}",
@@ -187,7 +197,7 @@ def run_page(journal: Path, *, repo: Path | None = None, run: dict[str, Any] | N
         view=view,
         run=run,
         status=status,
-        end=view.ends[-1] if view.ends else {},
+        end=view.ends[-1] if view.ends else None,
         first_seen=when(view.first_ts),
         last_seen=when(view.last_ts),
         cards=usage_cards(view, rows),
@@ -201,6 +211,7 @@ def run_page(journal: Path, *, repo: Path | None = None, run: dict[str, Any] | N
         gate_checks=gate_checks,
         failed_checks=failed_checks,
         gate_title=gate_title,
+        sandbox_label=sandbox_label,
         gate_changes=gate_changes,
     )
 

@@ -18,6 +18,7 @@ from agentic.journal.events import (
     Checkpoint,
     Commit,
     ContextTrim,
+    Entry,
     Envelope,
     GateBaseline,
     GateVerdict,
@@ -115,6 +116,12 @@ def entries(journal_path: Path) -> Iterator[tuple[dict[str, Any], dict[str, Any]
         except (OSError, ValueError):
             data = {}
         yield record, data if isinstance(data, dict) else {}
+
+
+def events(journal_path: Path) -> Iterator[Entry]:
+    """`entries`, typed: each record's envelope and event."""
+    for record, data in entries(journal_path):
+        yield entry(record, data)
 
 
 def tokens_of(data: dict[str, Any]) -> int:
@@ -284,8 +291,8 @@ def timeline(journal_path: Path) -> list[dict[str, Any]]:
     """The run's events as rows: seq, step, ts, t (seconds since the start), duration_s, kind, tool,
     decision (verdict, by, rule, reason), tokens and cost_usd (model calls), error, detail."""
     builder = _Timeline()
-    for record, data in entries(journal_path):
-        builder.add(*entry(record, data))
+    for head, event in events(journal_path):
+        builder.add(head, event)
     return builder.finish()
 
 
