@@ -5,7 +5,8 @@ and whether the journal is intact (its hash chain verified).
 
 A run may have several sessions (`run.start`, then a `run.resume` after each crash or interrupt)
 and a `run.end` per session; its status is the last `run.end`'s, or "running" when the last
-session has none. Kinds this harness does not know are counted, not interpreted.
+session has none. Kinds this harness does not know (and `notify`, delivered after the run) are
+counted, not interpreted.
 """
 
 from __future__ import annotations
@@ -14,18 +15,35 @@ from pathlib import Path
 from typing import Any
 
 from agentic.errors import JournalMismatch
+from agentic.journal.events import (
+    Checkpoint,
+    Commit,
+    ContextTrim,
+    Envelope,
+    GateVerdict,
+    JournalEvent,
+    ModelResponse,
+    ModelRetry,
+    ModelWait,
+    Notify,
+    PolicyDecision,
+    RunEnd,
+    RunResume,
+    RunStart,
+    ToolCall,
+    ToolReconcile,
+    ToolResult,
+    UnknownEvent,
+    entry,
+    specs,
+)
 from agentic.journal.records import verify
 from agentic.reports.auditview import CHANGE_WORDS
 from agentic.reports.auditview import anchor_note as anchor_note
 from agentic.reports.auditview import commit_table as commit_table  # the view, where callers found it
 from agentic.reports.auditview import render as render
-from agentic.reports.summary import call_label, cost_of, entries, one_line
+from agentic.reports.summary import call_label, entries, one_line
 
-KNOWN = {
-    "run.start", "run.resume", "model.request", "model.response", "tool.call", "policy.decision",
-    "tool.effect", "tool.reconcile", "tool.result", "checkpoint", "gate.baseline", "gate.verdict",
-    "commit", "run.end", "model.retry", "model.wait", "context.trim",
-}  # fmt: skip
 START_FIELDS = ("task", "model", "settings", "settings_origins", "contract", "base_commit", "branch",
                 "harness", "sandbox", "unsafe_no_sandbox", "forked_from")  # fmt: skip
 SESSION_FIELDS = ("who", "harness", "sandbox", "unsafe_no_sandbox", "after_status")
@@ -45,7 +63,7 @@ class _Audit:
     """Collects the audit while the journal's records go by, in order."""
 
     def __init__(self) -> None:
-        self.start: dict[str, Any] = {}
+        self.start: RunStart | None = None
         self.sessions: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
         self.spans: dict[str, dict[str, Any]] = {}
@@ -65,80 +83,86 @@ class _Audit:
         self.steps = 0
         self.last_ts = 0.0
 
-    def add(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        kind, step = str(record.get("kind")), int(record.get("step") or 0)
-        where = {"seq": record.get("seq"), "step": step}
-        ts = float(record.get("ts") or 0.0)
+    def add(self, head: Envelope, event: JournalEvent, data: dict[str, Any]) -> None:
+        """One record: its envelope, its event, and its payload as written (what the audit passes on
+        verbatim: a session's fields, the commit, the provider's retries, waits and trims)."""
+        step, ts = head.step, head.ts or 0.0
+        where = {"seq": head.seq, "step": step}
         self.steps, self.last_ts = max(self.steps, step), max(self.last_ts, ts)
-        if kind in ("run.start", "run.resume"):
-            if kind == "run.start" and not self.start:
-                self.start = data
-            self.sessions.append({"kind": kind, "seq": record.get("seq"), "ts": ts, "ended_ts": ts,
-                                  **{k: data.get(k) for k in SESSION_FIELDS if k in data}})  # fmt: skip
-        elif kind == "model.response":
-            self.responses += 1
-            usage = data.get("usage") or {}
-            for key in self.usage:
-                self.usage[key] += int(usage.get(key) or 0)
-            cost = cost_of(data)
-            if cost is not None:
-                self.costs.append(cost)
-            if data.get("model") and data["model"] not in self.models:
-                self.models.append(str(data["model"]))
-        elif kind in ("tool.call", "policy.decision", "tool.reconcile", "tool.result"):
-            self._call(kind, record, data, where)
-        elif kind == "checkpoint":
-            self.checkpoint = {"tree": data.get("tree"), "changes": data.get("changes") or [],
-                               "left_out": data.get("left_out") or [], "skipped": data.get("skipped") or []}  # fmt: skip
-        elif kind == "gate.verdict":
-            checks = [c for c in data.get("checks") or [] if isinstance(c, dict)]
-            self.gates.append({**where, "passed": bool(data.get("passed")),
-                               "failed": [c.get("id") for c in checks if not c.get("passed")],
-                               "checks": checks, **(self.checkpoint or {})})  # fmt: skip
-            self.checkpoint = None
-        elif kind == "commit":
-            self.commit = {**where, **data}
-        elif kind in ("model.retry", "model.wait", "context.trim"):
-            key = {"model.retry": "retries", "model.wait": "waits", "context.trim": "context_trims"}[kind]
-            self.provider[key].append({**where, **data})
-        elif kind == "run.end":
-            self.ends.append({**where, "ts": ts, **{k: data.get(k) for k in ("status", "reason", "commit", "budget")}})
-        elif kind not in KNOWN:
-            self.other[kind] = self.other.get(kind, 0) + 1
+        match event:
+            case RunStart() | RunResume():
+                if isinstance(event, RunStart) and self.start is None:
+                    self.start = event
+                self.sessions.append({"kind": event.kind, "seq": head.seq, "ts": ts, "ended_ts": ts,
+                                      **{k: data.get(k) for k in SESSION_FIELDS if k in data}})  # fmt: skip
+            case ModelResponse():
+                self._response(event)
+            case ToolCall() | PolicyDecision() | ToolReconcile() | ToolResult():
+                self._call(event, str(head.span), where)
+            case Checkpoint():
+                self.checkpoint = {"tree": event.tree, "changes": event.changes or [],
+                                   "left_out": event.left_out or [], "skipped": event.skipped or []}  # fmt: skip
+            case GateVerdict():
+                checks = [c for c in event.checks or [] if isinstance(c, dict)]
+                self.gates.append({**where, "passed": bool(event.passed),
+                                   "failed": [c.get("id") for c in checks if not c.get("passed")],
+                                   "checks": checks, **(self.checkpoint or {})})  # fmt: skip
+                self.checkpoint = None
+            case Commit():
+                self.commit = {**where, **data}
+            case ModelRetry() | ModelWait() | ContextTrim():
+                key = {"model.retry": "retries", "model.wait": "waits", "context.trim": "context_trims"}[event.kind]
+                self.provider[key].append({**where, **data})
+            case RunEnd():
+                self.ends.append({**where, "ts": ts, "status": event.status, "reason": event.reason,
+                                  "commit": event.commit, "budget": event.budget})  # fmt: skip
+            case Notify() | UnknownEvent():  # counted, not interpreted
+                self.other[event.kind] = self.other.get(event.kind, 0) + 1
         if self.sessions:
             self.sessions[-1]["ended_ts"] = ts
 
-    def _call(self, kind: str, record: dict[str, Any], data: dict[str, Any], where: dict[str, Any]) -> None:
-        span = str(record.get("span"))
+    def _response(self, event: ModelResponse) -> None:
+        self.responses += 1
+        usage: dict[str, Any] = dict(event.usage or {})
+        for key in self.usage:
+            self.usage[key] += int(usage.get(key) or 0)
+        if event.cost_usd is not None:
+            self.costs.append(float(event.cost_usd))
+        if event.model and event.model not in self.models:
+            self.models.append(event.model)
+
+    def _call(self, event: ToolCall | PolicyDecision | ToolReconcile | ToolResult, span: str,
+              where: dict[str, Any]) -> None:  # fmt: skip
         call = self.spans.get(span)
         if call is None:  # a decision or result without its call: still listed
-            call = {**where, "tool": data.get("tool"), "action": "", "arguments": None, "decision": None,
+            tool = None if isinstance(event, ToolReconcile) else event.tool
+            call = {**where, "tool": tool, "action": "", "arguments": None, "decision": None,
                     "outcome": "no result", "result": "", "reconciled": None}  # fmt: skip
             self.spans[span] = call
             self.calls.append(call)
-        if kind == "tool.call":
-            call["action"] = call_label(str(data.get("tool", "")), data.get("arguments", ""))
-            call["arguments"] = data.get("arguments")
-        elif kind == "policy.decision":
-            call["action"] = data.get("action") or call["action"]
-            call["decision"] = {k: data.get(k) for k in ("verdict", "rule", "by", "reason")}
-        elif kind == "tool.reconcile":
-            call["reconciled"] = data.get("outcome")
-        else:
-            self._result(call, data, where)
+        match event:
+            case ToolCall():
+                call["action"] = call_label(event.tool or "", event.arguments or "")
+                call["arguments"] = event.arguments
+            case PolicyDecision():
+                call["action"] = event.action or call["action"]
+                call["decision"] = {"verdict": event.verdict, "rule": event.rule, "by": event.by, "reason": event.reason}
+            case ToolReconcile():
+                call["reconciled"] = event.outcome
+            case ToolResult():
+                self._result(call, event, where)
 
-    def _result(self, call: dict[str, Any], data: dict[str, Any], where: dict[str, Any]) -> None:
-        raw = data.get("data")
-        extra: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    def _result(self, call: dict[str, Any], event: ToolResult, where: dict[str, Any]) -> None:
+        extra: dict[str, Any] = dict(event.data or {})
         refused = (call["decision"] or {}).get("verdict") not in (None, "allow") or "refused" in extra
-        call["outcome"] = "refused" if refused else "error" if data.get("is_error") else "ok"
-        call["result"] = one_line(str(data.get("content", "")), 200) if data.get("is_error") else ""
+        call["outcome"] = "refused" if refused else "error" if event.is_error else "ok"
+        call["result"] = one_line(event.content or "", 200) if event.is_error else ""
         if "exit_code" in extra:  # a command's output is in the journal; its status is what matters here
             call["result"] = "timed out" if extra.get("timed_out") else f"exit {extra.get('exit_code')}"
         if refused and call["decision"] is None:  # refused before any rule applied (bad arguments, unknown tool)
             call["decision"] = {"verdict": "deny", "rule": extra.get("refused"), "by": "harness",
                                 "reason": call["result"]}  # fmt: skip
-        fact = {**where, "tool": data.get("tool")}
+        fact = {**where, "tool": event.tool}
         if refused:
             return
         if "argv" in extra and "exit_code" in extra:
@@ -148,10 +172,10 @@ class _Audit:
                 self.writes.append({**fact, "path": change["path"], "bytes": None,
                                     "change": CHANGE_WORDS.get(change["status"], "modified")})  # fmt: skip
         elif "path" in extra and ("created" in extra or "deleted" in extra):
-            if not data.get("is_error"):
+            if not event.is_error:
                 change = "deleted" if "deleted" in extra else "created" if extra.get("created") else "modified"
                 self.writes.append({**fact, "path": extra["path"], "change": change, "bytes": extra.get("bytes")})
-        elif "path" in extra and not data.get("is_error"):
+        elif "path" in extra and not event.is_error:
             self.reads.append({**fact, "path": extra["path"]})
 
     def refusals(self) -> list[dict[str, Any]]:
@@ -206,7 +230,7 @@ def provenance(journal: Path) -> list[dict[str, Any]]:
     """`committed` for a run, from its journal (no verification: audit_run does that)."""
     collected = _Audit()
     for record, data in entries(journal):
-        collected.add(record, data)
+        collected.add(*entry(record, data), data)
     return committed(collected)
 
 
@@ -220,15 +244,16 @@ def audit_run(journal: Path, anchored: dict[str, Any] | None = None) -> dict[str
     collected = _Audit()
     run_id = journal.parent.name
     for record, data in entries(journal):
-        run_id = str(record.get("run") or run_id)
-        collected.add(record, data)
+        head, event = entry(record, data)
+        run_id = head.run or run_id
+        collected.add(head, event, data)
     start, ended = collected.start, collected.ended()
     last = collected.ends[-1] if ended else {}
     return {
         "run": run_id,
         "journal": {"path": str(journal), **integrity(journal, anchored)},
-        "who": start.get("who") or {},
-        **{key: start.get(key) for key in START_FIELDS},
+        "who": (start.who if start is not None else None) or {},
+        **{key: _as_written(start, key) for key in START_FIELDS},
         "models_reported": collected.models,
         "sessions": collected.sessions,
         "tool_calls": collected.calls,
@@ -246,3 +271,12 @@ def audit_run(journal: Path, anchored: dict[str, Any] | None = None) -> dict[str
         "provider": collected.provider,
         "other_records": collected.other,
     }
+
+
+def _as_written(start: RunStart | None, key: str) -> Any:
+    """A run.start field as the record wrote it, for the audit to pass on: the value read, or what the
+    record held under that key if it was not of the field's type (kept in `extra`), or None."""
+    if start is None:
+        return None
+    value = getattr(start, specs(RunStart)[key].attr)
+    return start.extra.get(key) if value is None else value

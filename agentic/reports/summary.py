@@ -124,20 +124,6 @@ def events(journal_path: Path) -> Iterator[Entry]:
         yield entry(record, data)
 
 
-def tokens_of(data: dict[str, Any]) -> int:
-    """Input + output tokens of a model.response payload."""
-    usage = data.get("usage") or {}
-    return int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0)
-
-
-def cost_of(data: dict[str, Any]) -> float | None:
-    """The `cost_usd` of a model.response payload, or None when the journal does not know it."""
-    value = data.get("cost_usd")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
 def _who(who: Who | None) -> str:
     who = who if isinstance(who, dict) else {}
     return f"{who.get('os_user', '?')}@{who.get('host', '?')}"
