@@ -38,6 +38,9 @@ T = TypeVar("T")
 
 @dataclass
 class RecordedCall:
+    """One tool call as recorded: the call, the decision on it, the last side effect it announced and
+    its result (None where the journal stops before them)."""
+
     span: str
     idem: str | None
     step: int
@@ -56,6 +59,9 @@ class RecordedGate:
 
 @dataclass
 class Tape:
+    """A run's journal read back: its run.start, the model's turns, the tool calls and gates with their
+    typed events (agentic.journal.events), its commit and the run.end of each session."""
+
     run_id: str
     start: RunStart
     turns: list[tuple[int, Turn]] = field(default_factory=list)  # (step, turn)
