@@ -23,6 +23,11 @@ Figures, N = 100, median of 3, on the 2-core machine shared with seven other ses
     quiet machine, agentic in a venv like mini's (below):
             this script         4.9     4.6         4.5        6.2   18.5 (+15.9)   374.5 (+11.8)
 
+    seal, poll loop, one disk watcher (h10, 2026-12-05, load average 2 to 7 from another session;
+    before: 1 run, after: median of 3, same sitting):
+            before              5.3     5.0         5.0        6.4   19.2 (+16.0)   391.8 (+22.4)
+            after               5.0     4.7         4.7        6.3   15.0 (+12.4)   372.2 (+6.9)
+
 (+x: over the bare command run here, `git diff` 4.6 ms then 2.6 ms, the test command 1320 ms then
 363 ms.) On the quiet machine with the venv, peer_agentic.py at N = 100, median of 3: agentic 11.62 s
 wall vs mini 14.82 s vs floor 8.78 s (0.78x mini), first request 0.85 s vs 3.24 s, steady 96.7 vs
@@ -35,10 +40,15 @@ before 160.9 s vs mini 86.3 s (1.86x), after 92.8 s vs 49.7 s (1.87x); peak RSS 
 Most of a read-only step's cost was the OpenAI SDK's request transform, which walks every message
 of the conversation on every request (linear in the run's length): the adapter now posts the body
 it built. The journal anchors its head at every fsync and every 8 records instead of after each
-record, and the dispatcher's tree before and after a command no longer lists the changes. What is
-left of a command step is the staging of the worktree (git ls-files, update-index, write-tree) and
-the one fsync of its intent; a test run costs about 0.4 s more inside the sandbox than bare (not
-yet explained). The wall ratio is dominated by the test runs: under the peer script's PATH agentic's
+record, and the dispatcher's tree before and after a command no longer lists the changes. Since then
+a command that changed nothing in the worktree costs no git at all (agentic.workspace.seal: the
+worktree's stat seal equals the one taken at the last staging), the sandbox server waits in one poll
+loop instead of starting a reader thread and a timer per command, and the disk guard keeps one
+watcher thread for the run. What is left of a command step over a read-only one, measured in the
+journal (tool.effect to tool.result about 9.5 ms with `git diff`, 2.5 ms of it the command): the
+sandbox's round trip (about 2.5 ms over a bare `true`: the server's fork, the seccomp filter on
+every syscall, kill(-1)), the fsync of the intent (about 1 ms here), git inside the sandbox's
+read-only view (about 0.6 ms more than bare) and the seal and disk walks (a few tenths). The wall ratio is dominated by the test runs: under the peer script's PATH agentic's
 `python` is the pyenv interpreter with its pytest plugins (1.3 s a run here), the floor's and mini's
 the benchmark venv's (about half that), so compare run_tests with the bare command printed here.
 """

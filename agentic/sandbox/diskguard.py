@@ -5,7 +5,8 @@ command that writes ten thousand files into the worktree, nor ten commands that 
 little. The guard measures how much the worktree has grown since the run began (allocated blocks,
 links not followed, no deeper than trees.walk_dirs goes) after every command, and watches while
 one runs: the filesystem's free space is read once a second (cheap), and only when it has fallen by
-the room that was left is the worktree measured; over the limit, the command's sandbox is killed.
+the room that was left is the worktree measured; over the limit, the command's sandbox is killed
+(one watcher thread for the run, armed while a command runs).
 
 Free space alone is not proof: whatever else frees space on the filesystem while a command runs
 (another build, a cleanup) hides what the worktree took. So after a command the worktree is walked
@@ -23,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from agentic.policy.budget import LimitExceeded
@@ -64,6 +66,9 @@ class DiskGuard:
         self.start = now if start_bytes is None else start_bytes
         self.free_start, self.grown_before = _free(root), now - self.start  # a resumed run has grown before
         self.tripped = False
+        self._armed = threading.Condition()
+        self._watch: _Watch | None = None
+        self._watcher: threading.Thread | None = None
 
     def _used(self) -> int:
         began = time.monotonic()
@@ -89,22 +94,40 @@ class DiskGuard:
 
     @contextmanager
     def watching(self, kill: Callable[[], object]) -> Iterator[None]:
-        """While a command runs: kill it (`kill`) once the worktree has grown past the limit."""
-        room = self.limit - self.grown()
-        free_at_start = _free(self.root)
-        done = threading.Event()
-
-        def watch() -> None:
-            while not done.wait(POLL_S):
-                if free_at_start - _free(self.root) > room and self.grown() > self.limit:
-                    self.tripped = True
-                    kill()
-                    return
-
-        watcher = threading.Thread(target=watch, name="agentic-disk-guard", daemon=True)
-        watcher.start()
+        """While a command runs: kill it (`kill`) once the worktree has grown past the limit. One
+        watcher thread serves the run's commands (starting one per command cost a millisecond);
+        it kills only while armed, and disarming waits for a check in progress."""
+        watch = _Watch(self.limit - self.grown(), _free(self.root), kill)
+        with self._armed:
+            self._watch = watch
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch_loop, name="agentic-disk-guard", daemon=True)
+                self._watcher.start()
+            self._armed.notify()
         try:
             yield
         finally:
-            done.set()
-            watcher.join()
+            with self._armed:
+                self._watch = None
+                self._armed.notify()
+
+    def _watch_loop(self) -> None:
+        while True:
+            with self._armed:
+                while self._watch is None:
+                    self._armed.wait()
+                watch = self._watch
+                self._armed.wait(POLL_S)
+                if self._watch is not watch:
+                    continue  # disarmed (or armed for the next command) meanwhile
+                if watch.free_at_start - _free(self.root) > watch.room and self.grown() > self.limit:
+                    self.tripped = True
+                    self._watch = None
+                    watch.kill()
+
+
+@dataclass(frozen=True)
+class _Watch:
+    room: int  # bytes the worktree may still grow
+    free_at_start: int
+    kill: Callable[[], object]

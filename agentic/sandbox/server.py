@@ -18,11 +18,12 @@ import contextlib
 import json
 import os
 import secrets
+import select
 import signal
 import socket
 import subprocess
 import sys
-import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,7 @@ while True:
 
 NOT_FOUND_PREFIX = "agentic-sandbox: cannot execute "
 START_TIMEOUT_S = 10.0
+DRAIN_S = 5.0  # seconds to read the rest of a command's output once the server answered
 
 
 class ServerFailed(OSError):
@@ -122,7 +124,10 @@ class Server:
         return self.proc.poll() is None
 
     def run(self, request: dict[str, object], timeout_s: float, feed: Callable[[bytes], None]) -> Outcome:
-        """Send one command, stream its output to feed(bytes), wait for its end or the timeout."""
+        """Send one command, stream its output to feed(bytes), wait for its end or the timeout.
+
+        One poll loop on the output pipe and the socket, no thread: starting two per command cost
+        more than the rest of the round trip."""
         read_end, write_end = os.pipe()
         request = {**request, "id": secrets.token_hex(8)}
         try:
@@ -132,31 +137,11 @@ class Server:
             raise ServerGone(f"the sandbox is gone: {exc}") from None
         finally:
             os.close(write_end)
-        def pump() -> None:
-            with os.fdopen(read_end, "rb", buffering=0) as pipe:
-                while chunk := pipe.read(65536):
-                    feed(chunk)
-
-        reader = threading.Thread(target=pump, daemon=True)
-        reader.start()
-        expired = threading.Event()
-
-        def expire() -> None:
-            expired.set()
-            self.kill()
-
-        timer = threading.Timer(timeout_s, expire)
-        timer.start()
         try:
-            answer = self.sock.recv(4096)
-        except OSError:
-            answer = b""
+            answer, expired = self._wait(read_end, time.monotonic() + timeout_s, feed)
         finally:
-            timer.cancel()
-        if not answer:
-            self.kill()  # died or timed out: everything in it goes
-        reader.join(timeout=5)
-        if expired.is_set():
+            os.close(read_end)
+        if expired:
             return Outcome(None, True)
         if not answer:
             why = self.proc.stderr.read().decode("utf-8", "replace").strip() if self.proc.stderr else ""
@@ -166,6 +151,57 @@ class Server:
             self.kill()
             raise ServerFailed("the sandbox's server answered out of turn")
         return Outcome(int(reply["code"]), False)
+
+    def _wait(self, out: int, deadline: float, feed: Callable[[bytes], None]) -> tuple[bytes, bool]:
+        """(the server's answer, b"" when it died; whether the timeout expired). Output is fed as it
+        comes, and after the answer until its pipe closes (DRAIN_S at most: the server has killed
+        everything that could hold it open)."""
+        poller = select.poll()
+        poller.register(out, select.POLLIN)
+        poller.register(self.sock.fileno(), select.POLLIN)
+        answer: bytes | None = None
+        expired = False
+        open_pipe = True
+        while open_pipe:
+            if answer is None and time.monotonic() >= deadline:
+                expired, answer = True, b""
+                poller.unregister(self.sock.fileno())
+                self.kill()  # timed out: everything in it goes
+                deadline = time.monotonic() + DRAIN_S
+            left = deadline - time.monotonic()
+            if answer is not None and left <= 0:
+                break
+            for fd, _events in poller.poll(max(left, 0) * 1000):
+                if fd == out:
+                    chunk = os.read(out, 65536)
+                    if chunk:
+                        feed(chunk)
+                    else:
+                        poller.unregister(out)
+                        open_pipe = False
+                elif answer is None:
+                    try:
+                        answer = self.sock.recv(4096)
+                    except OSError:
+                        answer = b""
+                    poller.unregister(self.sock.fileno())
+                    if not answer:
+                        self.kill()  # died: everything in it goes
+                    deadline = time.monotonic() + DRAIN_S
+        if answer is None:  # the pipe closed first: the answer follows (or the server died)
+            self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                answer = self.sock.recv(4096)
+            except TimeoutError:
+                expired, answer = True, b""
+            except OSError:
+                answer = b""
+            finally:
+                with contextlib.suppress(OSError):
+                    self.sock.settimeout(None)
+            if not answer:
+                self.kill()
+        return answer, expired
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):

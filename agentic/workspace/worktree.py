@@ -29,6 +29,7 @@ from agentic.util.paths import TEMP_NAME
 from agentic.util.trees import remove_tree, walk_dirs
 from agentic.workspace.changes import ADDED_LINES, NAME_STATUS, parse_added_lines, parse_name_status
 from agentic.workspace.repo import STATE_DIR, identity
+from agentic.workspace.seal import Sealed, files_seal, settle_line, worktree_seal
 
 SNAPSHOT_INDEX = "agentic-index"  # in the worktree's admin git dir
 
@@ -45,6 +46,8 @@ class Workspace:
     repo_root: Path
     run_id: str
     base: str
+    # the seal of the worktree when tree() last staged it, and that tree (agentic.workspace.seal)
+    _sealed: Sealed | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def path(self) -> Path:
@@ -106,13 +109,29 @@ class Workspace:
         """Stage everything in the worktree (in the snapshot index) and return its tree and the paths
         changed since base. Paths in `leave_out` stay as the base has them (files only the test
         command wrote: never part of the change)."""
+        self._sealed = None  # the snapshot index is restaged, and with leave_out made to differ
         tree, skipped = self._stage(leave_out)
         return Snapshot(tree, parse_name_status(self._git([*NAME_STATUS, self.base, tree])), skipped)
 
     def tree(self) -> str:
         """The worktree's tree, staged as a snapshot stages it, without listing the changes (the
-        dispatcher takes it before and after every command)."""
-        return self._stage(None)[0]
+        dispatcher takes it before and after every command). When the worktree's seal is what it
+        was when the tree was last staged, nothing changed and no git runs."""
+        prior, git_files = self._sealed, self._sealed_git_files()
+        if prior is not None and worktree_seal(self.path, prior.since) == prior.walked \
+                and files_seal(git_files, prior.since) == prior.files:  # fmt: skip
+            return prior.tree
+        since = settle_line()
+        walked = worktree_seal(self.path, since)  # before staging: a change after the walk breaks the seal
+        tree = self._stage(None)[0]
+        files = files_seal(git_files, since)  # after staging: as staging left them
+        self._sealed = None if walked is None or files is None else Sealed(since, walked, files, tree)
+        return tree
+
+    def _sealed_git_files(self) -> list[Path]:
+        """The files outside the worktree whose change can change what staging makes of it."""
+        common = self.git_dir.parent.parent
+        return [self.snapshot_index, common / "info" / "exclude", common / "config", self.git_dir / "config.worktree"]
 
     def _stage(self, leave_out: list[str] | None) -> tuple[str, list[Skipped]]:
         excluded = [f":(exclude,top,literal){p}" for p in self.nested_repositories()]

@@ -3,6 +3,7 @@ hides what the worktree took (other builds, cleanups, parallel tests)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,35 @@ def test_a_worktree_too_large_to_walk_each_time_is_still_walked_every_few_second
     clock[0] += diskguard.RECHECK_S
     with pytest.raises(LimitExceeded):
         guard.check()
+
+
+def test_the_watcher_kills_a_command_growing_past_the_limit_and_one_thread_serves_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(diskguard, "POLL_S", 0.02)
+    guard = DiskGuard(tmp_path, 1)
+    killed: list[int] = []
+    for _ in range(3):  # commands that stay within the limit: nothing killed, the same thread watches
+        with guard.watching(lambda: killed.append(1)):
+            time.sleep(0.05)
+    watcher = guard._watcher
+    assert killed == [] and not guard.tripped and watcher is not None and watcher.is_alive()
+    with guard.watching(lambda: killed.append(2)):
+        fill(tmp_path, 2)
+        deadline = time.monotonic() + 5
+        while not killed and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert killed == [2] and guard.tripped and guard._watcher is watcher
+    with pytest.raises(LimitExceeded):
+        guard.check()
+
+
+def test_the_watcher_kills_nothing_once_the_command_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(diskguard, "POLL_S", 0.02)
+    guard = DiskGuard(tmp_path, 1)
+    killed: list[int] = []
+    with guard.watching(lambda: killed.append(1)):
+        pass
+    fill(tmp_path, 2)  # grown between commands: the check after the command finds it, no kill
+    time.sleep(0.1)
+    assert killed == [] and not guard.tripped

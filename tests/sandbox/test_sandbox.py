@@ -667,6 +667,16 @@ def test_what_a_command_leaves_running_dies_when_it_ends(kept: BubblewrapSandbox
     assert "sleep" not in left and len(left) == 4, left  # bwrap's init, the server, and this sh and ps
 
 
+def test_a_command_that_closes_its_output_is_still_waited_for_and_timed(kept: BubblewrapSandbox) -> None:
+    done = sh(kept, "echo before; exec >&- 2>&-; sleep 0.3; exit 3")
+    assert (done.exit_code, done.output, done.timed_out) == (3, "before\n", False)
+    start = time.monotonic()
+    hung = sh(kept, "echo before; exec >&- 2>&-; sleep 60", timeout=1)
+    assert hung.timed_out and hung.exit_code is None and hung.output == "before\n"
+    assert time.monotonic() - start < 5
+    assert sh(kept, "echo again").output == "again\n"  # a new sandbox for the next command
+
+
 def test_the_server_cannot_be_reached_by_commands(kept: BubblewrapSandbox) -> None:
     probe = py(kept, """
         import os
