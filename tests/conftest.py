@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from agentic.git.cmd import git
-from tests import forkserver
+from tests import forkserver, hermetic
 
 CALC = """\
 def average(values):
@@ -94,6 +94,10 @@ def commit_initial(root: Path) -> Path:
     git(["add", "--all"], root)
     git(["commit", "--quiet", "-m", "initial"], root)
     return root
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    hermetic.install()  # sandboxed commands get a Python with pytest and no other plugin (tests/hermetic.py)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

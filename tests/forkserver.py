@@ -2,10 +2,11 @@
 start-up and its heavy third-party imports each time.
 
 A server, started once per test worker, imports those libraries (jsonschema, rich, typer,
-yaml, the provider SDKs) and then forks a child per request: the child takes the request's argv,
-working directory, environment and standard streams, imports agentic afresh (no agentic module is
-loaded in the server, so nothing of it is shared between runs) and runs it as `python -m agentic`
-(or `python SCRIPT`) would, exiting through the interpreter's normal shutdown. The server reports
+yaml) and every agentic module, and then forks a child per request: the child takes the request's
+argv, working directory, environment and standard streams and runs it as `python -m agentic` (or
+`python SCRIPT`) would, exiting through the interpreter's normal shutdown. Importing agentic runs
+nothing (no module has import-time side effects: no environment, directory or clock is read), and
+the server never calls into it, so each child starts from the state a fresh interpreter would have. The server reports
 each child's pid at once and its exit status (negative: killed by that signal) when it ends.
 
 The test side gets a `Child` with the parts of `subprocess.Popen` the tests use.
@@ -17,8 +18,10 @@ import array
 import atexit
 import contextlib
 import gc
+import importlib
 import json
 import os
+import pkgutil
 import runpy
 import selectors
 import signal
@@ -44,6 +47,7 @@ def serve(path: str) -> dict[str, Any]:
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
             __import__(name)
+    _import_agentic()
     gc.freeze()  # the children share these objects' pages instead of copying them as the collector touches them
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
@@ -82,6 +86,15 @@ def serve(path: str) -> dict[str, Any]:
                 conn.sendall(f"{pid}\n".encode())
                 waiting[pid] = conn
         _reap(waiting)
+
+
+def _import_agentic() -> None:
+    """Every module of the agentic package (the SDKs and other heavy libraries they import lazily stay out)."""
+    import agentic
+
+    for info in pkgutil.walk_packages(agentic.__path__, "agentic."):
+        if not info.name.endswith(".__main__"):  # the one module that does run something: the CLI
+            importlib.import_module(info.name)
 
 
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
