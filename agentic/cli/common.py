@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 
-class _FirstUse:
-    """A rich Console made when it is first used, not when the CLI is imported: a Console reads the
-    environment (COLUMNS, NO_COLOR, FORCE_COLOR...) once, when it is made."""
-
-    def __init__(self, **options: Any) -> None:
-        self._options = options
-        self._console: Console | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._console is None:
-            self._console = Console(**self._options)
-        return getattr(self._console, name)
+@functools.cache
+def out() -> Console:
+    """The console of standard output, made on first use: a Console reads the environment (COLUMNS,
+    NO_COLOR, FORCE_COLOR...) once, when it is made, so it is not made when the CLI is imported."""
+    return Console(highlight=False)
 
 
-out = cast(Console, _FirstUse(highlight=False))
-err = cast(Console, _FirstUse(stderr=True, highlight=False))
+@functools.cache
+def err() -> Console:
+    """The console of standard error (made on first use, as out())."""
+    return Console(stderr=True, highlight=False)
+
 
 RepoOpt = Annotated[Path, typer.Option("--repo", "-C", help="Repository to work in (default: the current one).")]
 RunArg = Annotated[str, typer.Argument(metavar="RUN", help="Run id, a unique prefix, or 'last'.")]

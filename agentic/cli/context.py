@@ -27,8 +27,8 @@ def terminal_approver(tool: str, action: str) -> bool:
     line = Text.assemble(("The contract asks for approval:", "bold yellow"), " ", inert(tool), " → ", inert(first))
     for more in rest:  # a script's other lines, marked so that none can pass for the harness's own text
         line.append("\n  │ ").append(inert(more))
-    err.print(line, soft_wrap=True)
-    return Confirm.ask("Allow this action?", default=False, console=err)
+    err().print(line, soft_wrap=True)
+    return Confirm.ask("Allow this action?", default=False, console=err())
 
 
 def approver() -> Approver:
@@ -44,7 +44,7 @@ def configure(repo: Path, flags: dict[str, Any]) -> tuple[RepoInfo, Settings, Co
         info.root / ref
     ).is_file():
         ref = "default"
-        err.print("[dim]no policies/contract.yaml in this repository: using the shipped `default` contract[/]")
+        err().print("[dim]no policies/contract.yaml in this repository: using the shipped `default` contract[/]")
     return info, settings, load_contract(ref, info.root)
 
 

@@ -52,14 +52,14 @@ def gate(
 
     Example: agentic gate --staged --junit gate.xml
     """
-    console = err if json_file is not None and str(json_file) == "-" else out
+    console = err() if json_file is not None and str(json_file) == "-" else out()
     if unsafe_no_sandbox:
-        err.print("[bold red]warning:[/] --unsafe-no-sandbox: commands run unconfined, with your user's rights")
+        err().print("[bold red]warning:[/] --unsafe-no-sandbox: commands run unconfined, with your user's rights")
     printer = Printer(console)
     request = GateRequest(repo, staged, contract, use_cache=not no_cache, unsafe_no_sandbox=unsafe_no_sandbox)
     result = run_gate(request, on_check=printer.check)
     for note in result.notes:
-        err.print(inert(note, style="dim"))
+        err().print(inert(note, style="dim"))
     printer.done(result)
     write_reports(result, json_file, junit)
     raise typer.Exit(result.exit_code)
@@ -88,12 +88,12 @@ def contract_check(
     checks = check_examples(loaded, {name: tool.kind for name, tool in builtin_tools().items()})
     failed = [check for check in checks if not check.ok]
     for check in failed:
-        out.print(f"[red]✗[/] {escape(clean(check.describe()))}", soft_wrap=True)
+        out().print(f"[red]✗[/] {escape(clean(check.describe()))}", soft_wrap=True)
     if failed:
-        out.print(f"{escape(clean(loaded.source))}: {len(failed)} of {len(checks)} examples do not get "
+        out().print(f"{escape(clean(loaded.source))}: {len(failed)} of {len(checks)} examples do not get "
                   "their expected verdict", soft_wrap=True)  # fmt: skip
         raise typer.Exit(1)
-    out.print(f"[green]✓[/] {escape(clean(loaded.source))}: valid ({len(loaded.tools)} tool rules, "
+    out().print(f"[green]✓[/] {escape(clean(loaded.source))}: valid ({len(loaded.tools)} tool rules, "
               f"{len(loaded.invariants)} invariants, {loaded.hash_ref[:19]}); "
               f"{len(checks)} examples verified", soft_wrap=True)  # fmt: skip
 
@@ -125,9 +125,9 @@ def contract_explain(
         return
     decision = explain_subject(loaded, kinds, tool, subject)
     if json_out:
-        out.print_json(json.dumps(decision.explain()))
+        out().print_json(json.dumps(decision.explain()))
         return
-    render_decision(out, decision)
+    render_decision(out(), decision)
 
 
 def _contract_for(ref: str | None, repo: Path) -> Contract:

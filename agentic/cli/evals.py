@@ -68,9 +68,9 @@ def _run_eval(paths: list[Path], tags: list[str], repeats: int | None, concurren
         rate_db = None  # not run from a repository: the eval's attempts share a file of their own
     options = Options(repeats, concurrency, resolve_model(model, Path.cwd()) if model else None, workdir, rate_db)
     attempts = sum(repeats or s.repeats for s in chosen)
-    err.print(f"eval: {len(chosen)} scenarios, {attempts} attempts, {concurrency} at a time")
+    err().print(f"eval: {len(chosen)} scenarios, {attempts} attempts, {concurrency} at a time")
     started = time.time()
-    with Evaluator(chosen, options) as evaluator, EvalProgress(err, attempts) as progress:
+    with Evaluator(chosen, options) as evaluator, EvalProgress(err(), attempts) as progress:
         results = evaluator.run(progress)
         summary = summary_of(evaluator, results, started, [str(p) for p in paths])
     return summary, chosen
@@ -113,11 +113,11 @@ def eval_run(
     for path, write in writers:
         if path is not None:
             write(path)
-    out.print(evalstats.render_table(summary, comparison, out.width))
+    out().print(evalstats.render_table(summary, comparison, out().width))
     for problem in decision.problems:
-        out.print(f"[red]✗[/] {escape(clean(problem))}", soft_wrap=True)
+        out().print(f"[red]✗[/] {escape(clean(problem))}", soft_wrap=True)
     verdict = "[bold green]eval ok[/]" if decision.ok else f"[bold red]eval failed[/] ({len(decision.problems)} problems)"
-    out.print(f"{verdict} · fingerprint {summary.fingerprint['sha256'][:12]}")
+    out().print(f"{verdict} · fingerprint {summary.fingerprint['sha256'][:12]}")
     notify_end(summary, decision, Path.cwd())
     raise typer.Exit(decision.exit_code)
 
@@ -147,11 +147,11 @@ def eval_bless(
         summary = evalstats.load_summary(from_file)
     else:
         summary, _ = _run_eval(paths or [Path("scenarios")], tag or [], repeats, concurrency, model, workdir)
-        out.print(evalstats.render_table(summary, width=out.width))
+        out().print(evalstats.render_table(summary, width=out().width))
     problems = error_rate_problems(summary, max_error_rate)
     for problem in problems:
-        out.print(f"[red]✗[/] {escape(problem)}; the baseline is not written")
+        out().print(f"[red]✗[/] {escape(problem)}; the baseline is not written")
     if problems:
         raise typer.Exit(1)
     evalstats.dump_summary(summary, out_file)
-    out.print(f"baseline written to {escape(str(out_file))}: {escape(evalstats.headline(summary))}", soft_wrap=True)
+    out().print(f"baseline written to {escape(str(out_file))}: {escape(evalstats.headline(summary))}", soft_wrap=True)

@@ -50,7 +50,7 @@ def runs(
         tokens = row["input_tokens"] + row["output_tokens"]
         table.add_row(inert(row["id"]), started, inert(row["status"]), inert(row["steps"]), inert(tokens),
                       inert(row["model"]), inert(one_line(row["task"], 50)))  # fmt: skip
-    out.print(table)
+    out().print(table)
 
 
 @app.command()
@@ -81,12 +81,12 @@ def show(
         print(json.dumps({"run": row, "timeline": rows, "totals": totals(rows), "committed": paths}))
         return
     title = f"run {row['id']} · {row['status']}"
-    out.print(timeline_table(rows, title) if out.width >= WIDE else timeline_lines(rows, title))
+    out().print(timeline_table(rows, title) if out().width >= WIDE else timeline_lines(rows, title))
     if paths:
-        out.print(commit_table(paths))
-    out.print(inert(f"journal: {row['journal']}"))
+        out().print(commit_table(paths))
+    out().print(inert(f"journal: {row['journal']}"))
     if html_out is not None:
-        out.print(inert(f"report: {html_out}"))
+        out().print(inert(f"report: {html_out}"))
 
 
 @app.command()
@@ -109,7 +109,7 @@ def audit(
     if json_out:
         print(json.dumps(report))
     else:
-        render(report, out)
+        render(report, out())
     raise typer.Exit(0 if report["journal"]["ok"] else 1)
 
 
@@ -127,7 +127,7 @@ def apply(
     if row["status"] != "accepted" or not row["commit_sha"]:
         raise UsageError(f"run {row['id']} is {row['status']}: only accepted runs can be applied")
     head = apply_commit(info.root, row["commit_sha"], row["base_commit"])
-    out.print(inert(f"applied run {row['id']}: your branch is now at {head[:12]}"))
+    out().print(inert(f"applied run {row['id']}: your branch is now at {head[:12]}"))
 
 
 @journal_app.command("verify")
@@ -146,9 +146,9 @@ def journal_verify(
     result = verify(journal) if journal.is_file() else None
     if result is not None and result.ok and anchored.ok:
         tail = " (a torn last line from a crash was ignored)" if result.torn_tail else ""
-        out.print(inert(f"✓ run {row['id']}: {result.records} records, chain and blobs intact"
+        out().print(inert(f"✓ run {row['id']}: {result.records} records, chain and blobs intact"
                         f"{anchor_note(anchored.to_dict())}{tail}", style="green"))  # fmt: skip
         return
     problem = result.problem if result is not None and not result.ok else anchored.problem
-    err.print(inert(f"✗ run {row['id']}: journal tampered or corrupt: {problem}", style="bold red"))
+    err().print(inert(f"✗ run {row['id']}: journal tampered or corrupt: {problem}", style="bold red"))
     raise typer.Exit(1)

@@ -76,7 +76,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"agentic {__version__}")
+        out().print(f"agentic {__version__}")
         raise typer.Exit()
 
 
@@ -98,9 +98,9 @@ def _root(
 def render_error(exc: AgenticError) -> None:
     """An error as a person sees it: its message, then its hint; never a traceback."""
     label = "configuration error" if isinstance(exc, ConfigError) else "error"
-    err.print(Text.assemble((f"{label}:", "bold red"), " ", inert(exc.message)), soft_wrap=True)
+    err().print(Text.assemble((f"{label}:", "bold red"), " ", inert(exc.message)), soft_wrap=True)
     if exc.hint:
-        err.print(Text.assemble(("hint:", "dim"), " ", inert(exc.hint)), soft_wrap=True)
+        err().print(Text.assemble(("hint:", "dim"), " ", inert(exc.hint)), soft_wrap=True)
 
 
 def main() -> None:
@@ -114,7 +114,7 @@ def main() -> None:
         render_error(exc)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err.print("interrupted")
+        err().print("interrupted")
         sys.exit(130)
 
 

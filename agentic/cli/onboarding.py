@@ -49,7 +49,7 @@ def doctor(
         for check in checks:
             mark = "[green]✓[/]" if check.ok else ("[red]✗[/]" if check.essential else "[yellow]-[/]")
             table.add_row(mark, inert(check.name), inert(check.detail), inert(check.fix))
-        out.print(table)
+        out().print(table)
     raise typer.Exit(0 if all(c.ok for c in checks if c.essential) else 1)
 
 
@@ -82,20 +82,20 @@ def init(
                                        require_tests=not interactive)  # fmt: skip
     rels = [REPO_FILE, choices.contract_path]
     if interactive and not force and (found := setup.existing(root, rels)):
-        force = Confirm.ask(f"{', '.join(found)} already exist(s): overwrite?", default=False, console=out)
+        force = Confirm.ask(f"{', '.join(found)} already exist(s): overwrite?", default=False, console=out())
     setup.refuse_overwrite(root, rels, force)
     for line in [] if interactive else setup.explain_detection(choices):
-        out.print(escape(line), soft_wrap=True)
+        out().print(escape(line), soft_wrap=True)
     if interactive:
-        choices = setup.prompt_choices(root, choices, out, ask_preset=preset is None, ask_model=model is None,
+        choices = setup.prompt_choices(root, choices, out(), ask_preset=preset is None, ask_model=model is None,
                                        ask_tests=test_command is None and not no_tests)  # fmt: skip
     result = setup.init_repository(root, choices, force=force)
     for planned in result.written:
-        out.print(f"[green]wrote[/] {escape(planned.rel)} ({escape(planned.summary)})")
-    out.print(f"[green]excluded[/] .agentic/ from git ({escape(str(result.exclude_file))})")
+        out().print(f"[green]wrote[/] {escape(planned.rel)} ({escape(planned.summary)})")
+    out().print(f"[green]excluded[/] .agentic/ from git ({escape(str(result.exclude_file))})")
     if choices.test_command is None:
-        out.print(f"[yellow]note:[/] every run is rejected until you set test_command in {escape(choices.contract_path)}")
-    out.print(f"next steps:\n  git add {REPO_FILE} {escape(choices.contract_path)} && git commit -m 'agentic: setup'\n"
+        out().print(f"[yellow]note:[/] every run is rejected until you set test_command in {escape(choices.contract_path)}")
+    out().print(f"next steps:\n  git add {REPO_FILE} {escape(choices.contract_path)} && git commit -m 'agentic: setup'\n"
               "  agentic contract check      validate the contract and its rules' examples\n"
               "  agentic doctor              check git, the sandbox, the model and its key\n"
               '  agentic run "describe the change you want"', soft_wrap=True)  # fmt: skip
@@ -111,4 +111,4 @@ def demo(
 
     Example: agentic demo --dir /tmp/agentic-demo
     """
-    raise typer.Exit(run_demo(directory, out))
+    raise typer.Exit(run_demo(directory, out()))

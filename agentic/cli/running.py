@@ -80,8 +80,8 @@ def run(
     info, settings, loaded, model_obj = prepare(repo, model, contract, limits)
     _warn_if_dirty(info.root)
     if unsafe_no_sandbox:
-        err.print("[bold red]warning:[/] --unsafe-no-sandbox: commands run unconfined, with your user's rights")
-    with for_output(json_out, err if json_out else out) as progress:
+        err().print("[bold red]warning:[/] --unsafe-no-sandbox: commands run unconfined, with your user's rights")
+    with for_output(json_out, err() if json_out else out()) as progress:
         outcome = execute(RunRequest(task, info, settings, loaded, model_obj, pausing(approver(), progress),
                                      on_record=progress, unsafe_no_sandbox=unsafe_no_sandbox,
                                      limit_flags=limits))  # fmt: skip
@@ -90,18 +90,18 @@ def run(
 
 def _warn_if_dirty(root: Path) -> None:
     if git(["status", "--porcelain", "--untracked-files=no"], root, check=False).strip():
-        err.print("[yellow]note:[/] your uncommitted changes are not part of the run: it starts from HEAD")
+        err().print("[yellow]note:[/] your uncommitted changes are not part of the run: it starts from HEAD")
 
 
 def _print_outcome(outcome: RunOutcome, paths: list[dict[str, Any]]) -> None:
     usage = outcome.usage
-    out.print(inert(f"run {outcome.run_id}: {outcome.status} in {outcome.steps} steps, {outcome.tool_calls} tool "
+    out().print(inert(f"run {outcome.run_id}: {outcome.status} in {outcome.steps} steps, {outcome.tool_calls} tool "
                     f"calls, {usage.total_tokens} tokens, {outcome.duration_s:.1f}s", style="bold"))  # fmt: skip
     if outcome.commit:
-        out.print(commit_table(paths))
-        out.print(inert(f"commit {outcome.commit[:12]} on branch {outcome.branch} — "
+        out().print(commit_table(paths))
+        out().print(inert(f"commit {outcome.commit[:12]} on branch {outcome.branch} — "
                         f"bring it into your branch with: agentic apply {outcome.run_id}"))  # fmt: skip
-    out.print(inert(f"journal: {outcome.journal}"))
+    out().print(inert(f"journal: {outcome.journal}"))
 
 
 def _finish_run(outcome: RunOutcome, json_out: bool) -> None:
@@ -157,7 +157,7 @@ def resume(
         _fork(info, tape, tape.steps, None, json_out, unsafe_no_sandbox)
     check_resumable(tape, settings, loaded)
     model = model_for(info, settings, loaded, str(tape.start.model))
-    out_ = err if json_out else out
+    out_ = err() if json_out else out()
     out_.print(inert(f"resuming run {tape.run_id} after {tape.steps} recorded steps ({tape.status})"))
     task = str(tape.start.task)
     with for_output(json_out, out_, task=task, limits=dataclasses.asdict(loaded.limits)) as progress:
@@ -175,8 +175,8 @@ def _fork(info: RepoInfo, tape: Tape, step: int, model: str | None, json_out: bo
     model_obj = model_for(info, settings, loaded, model or str(tape.start.model))
     if model is not None and hasattr(model_obj, "offset"):
         model_obj.offset = len(part.turns)  # a script given to fork answers from the fork point
-    (err if json_out else out).print(inert(f"forking run {tape.run_id} at step {step}"))
-    with for_output(json_out, err if json_out else out) as progress:
+    (err() if json_out else out()).print(inert(f"forking run {tape.run_id} at step {step}"))
+    with for_output(json_out, err() if json_out else out()) as progress:
         outcome = execute(RunRequest(str(tape.start.task), info, settings, loaded, model_obj,
                                      pausing(approver(), progress), on_record=progress, unsafe_no_sandbox=unsafe,
                                      tape=part, forked_from={"run": tape.run_id, "step": step},
@@ -229,14 +229,14 @@ def replay(
     if json_out:
         print(json.dumps(report.to_dict()))
     elif report.divergence is None:
-        out.print(inert(f"run {tape.run_id}: replay identical — {report.steps} steps, {report.compared} results "
+        out().print(inert(f"run {tape.run_id}: replay identical — {report.steps} steps, {report.compared} results "
                         f"compared ({report.ended})"))  # fmt: skip
     else:
         d = report.divergence
-        out.print(inert(f"run {tape.run_id}: replay diverged at step {d.step}, {d.tool} "
+        out().print(inert(f"run {tape.run_id}: replay diverged at step {d.step}, {d.tool} "
                         f"(after {report.compared - 1} identical results)", style="bold red"))  # fmt: skip
-        out.print("[bold]recorded:[/]")
-        out.print(clean(d.expected), markup=False, highlight=False)
-        out.print("[bold]now:[/]")
-        out.print(clean(d.actual), markup=False, highlight=False)
+        out().print("[bold]recorded:[/]")
+        out().print(clean(d.expected), markup=False, highlight=False)
+        out().print("[bold]now:[/]")
+        out().print(clean(d.actual), markup=False, highlight=False)
     raise typer.Exit(0 if report.identical else 1)

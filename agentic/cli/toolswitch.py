@@ -65,7 +65,7 @@ def tools_list(
         status = inert("enabled", style="green") if row["enabled"] else inert(f"disabled by {row['disabled_by']}",
                                                                                 style="red")  # fmt: skip
         table.add_row(row["tool"], row["kind"], status, inert(row["contract"]))
-    out.print(table)
+    out().print(table)
 
 
 @app.command("disable")
@@ -80,7 +80,7 @@ def tools_disable(
     """
     _, store = open_store(repo)
     store.disable_tool(_tool_name(name), getpass.getuser(), reason)
-    out.print(f"{name} is disabled: every call is refused until `agentic tools enable {name}`")
+    out().print(f"{name} is disabled: every call is refused until `agentic tools enable {name}`")
 
 
 @app.command("enable")
@@ -94,4 +94,4 @@ def tools_enable(
     """
     _, store = open_store(repo)
     was = store.enable_tool(_tool_name(name))
-    out.print(f"{name} is enabled" + ("" if was else " (it was not disabled)"))
+    out().print(f"{name} is enabled" + ("" if was else " (it was not disabled)"))

@@ -153,7 +153,7 @@ def test_the_approval_prompt_is_inert(monkeypatch: pytest.MonkeyPatch) -> None:
     from agentic.cli import context
 
     console, buffer = _console()
-    monkeypatch.setattr(context, "err", console)
+    monkeypatch.setattr(context, "err", lambda: console)
     monkeypatch.setattr(Confirm, "ask", staticmethod(lambda *a, **k: False))
     action = "\n".join(ATTACKS.values()) + "\n✓ approved by the contract"
     assert context.terminal_approver("run_command[/]", action) is False
@@ -168,7 +168,7 @@ def test_error_messages_are_inert(monkeypatch: pytest.MonkeyPatch) -> None:
     from agentic.errors import UsageError
 
     console, buffer = _console()
-    monkeypatch.setattr(main, "err", console)
+    monkeypatch.setattr(main, "err", lambda: console)
     main.render_error(UsageError("no run " + " ".join(ATTACKS.values()), hint="[/] " + ATTACKS["osc8 hyperlink (BEL)"]))
     _check_output(buffer.getvalue())
     assert "[/]" in buffer.getvalue()
