@@ -9,7 +9,6 @@ import fcntl
 import json
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from agentic.errors import WorkspaceError
 from agentic.git.cmd import failure, git, git_env, hardening, run_git
+from agentic.git.locks import clear_stale
 from agentic.workspace.changes import NAME_STATUS, parse_name_status
 from agentic.workspace.repo import STATE_DIR, ensure_excluded, identity
 from agentic.workspace.worktree import remove_worktree
@@ -241,11 +241,8 @@ def recover_apply(root: Path) -> str | None:
             f"an interrupted apply of {marker['new'][:12]} left {state / APPLY_MARKER}, and HEAD has moved since",
             hint="check your checkout with git status, then remove that file",
         )
-    lock = _git_path(root, "index.lock")
-    deadline = time.monotonic() + 2.0
-    while lock.exists() and time.monotonic() < deadline:  # the dead apply's git, killed with it, going away
-        time.sleep(0.05)
-    lock.unlink(missing_ok=True)  # still there: stale (we hold the apply lock; no apply of ours runs)
+    # the dead apply's git dies with it; its lock stays (we hold the apply lock: no apply of ours runs)
+    clear_stale([_git_path(root, "index.lock")])
     if marker.get("index") and (state / APPLY_INDEX).exists():
         _fsync_write(_git_path(root, "index"), (state / APPLY_INDEX).read_bytes())
     in_old = set(marker["in_old"])

@@ -12,7 +12,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from pathlib import Path
 from agentic.errors import WorkspaceError
 from agentic.git import submodules
 from agentic.git.cmd import git, run_git_bytes
+from agentic.git.locks import clear_stale
 from agentic.git.staging import Skipped, stage
 from agentic.sandbox import kill_sandboxes
 from agentic.util.paths import TEMP_NAME
@@ -228,12 +228,9 @@ class Workspace:
         for path in checkouts:
             remove_worktree(self.repo_root, path)
         self._remove_write_leftovers()
-        locks = [self.git_dir / "index.lock", self.git_dir / f"{SNAPSHOT_INDEX}.lock"]
-        deadline = time.monotonic() + settle_s
-        while any(lock.exists() for lock in locks) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        for lock in [*locks, *self.git_dir.glob(f"{SNAPSHOT_INDEX}.*.partial")]:
-            lock.unlink(missing_ok=True)
+        clear_stale([self.git_dir / "index.lock", self.git_dir / f"{SNAPSHOT_INDEX}.lock"], settle_s)
+        for partial in self.git_dir.glob(f"{SNAPSHOT_INDEX}.*.partial"):
+            partial.unlink(missing_ok=True)
 
     def remove(self, keep_branch: bool) -> None:
         remove_worktree(self.repo_root, self.path)

@@ -307,7 +307,7 @@ def test_an_error_in_the_middle_restores_everything(tmp_path: Path, monkeypatch:
 
 
 KILLER = """
-import os, signal, sys
+import os, signal, sys, time
 from pathlib import Path
 from agentic.workspace import apply as workspace
 root, commit, base, when = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -321,7 +321,10 @@ def killing(real):
         return out
     return git
 workspace.git, workspace._tied_git = killing(workspace.git), killing(workspace._tied_git)
+print("applying", flush=True)
+started = time.monotonic()
 workspace.apply_commit(root, commit, base)
+print("applied", time.monotonic() - started, flush=True)
 """
 
 
@@ -360,22 +363,37 @@ def test_the_next_apply_recovers_a_killed_one_then_applies(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_kills_at_random_moments_leave_the_old_or_the_new_checkout(tmp_path: Path) -> None:
-    """SIGKILL a large apply at random moments: after recovery, the checkout is exactly the old one or
-    exactly the new one, never a mix, and the person's ignored files are intact."""
-    files = {f"pkg/m{i:04d}.py": f"value = {i}\n" for i in range(1500)}
+    """SIGKILL a large apply at random moments within it: after recovery, the checkout is exactly the
+    old one or exactly the new one, never a mix, and the person's ignored files are intact. The
+    moments are drawn from the time an apply takes on this machine, measured first."""
+    files = {f"pkg/m{i:04d}.py": f"value = {i}\n" for i in range(800)}
     root = _repo(tmp_path, files)
     (root / "pkg" / "cache.log").write_text("mine\n")
     commit, base = _commit(root, {**{k: v + "# changed\n" for k, v in files.items()},
-                                  **{f"new/n{i:04d}.txt": "n\n" for i in range(500)}})  # fmt: skip
+                                  **{f"new/n{i:04d}.txt": "n\n" for i in range(300)}})  # fmt: skip
     old = _state(root)
-    rng = random.Random(14)
-    outcomes = set()
-    for _ in range(6):
+
+    def start() -> subprocess.Popen[str]:
         proc = subprocess.Popen([sys.executable, "-c", KILLER, str(root), commit, base, "never"], cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(rng.uniform(0.3, 2.6))  # start-up and checks, then read-tree (about 1.5 s here)
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+        assert proc.stdout is not None and proc.stdout.readline() == "applying\n"
+        return proc
+
+    def back_to_base() -> dict[str, Any]:
+        git(["update-ref", "HEAD", base], root)
+        git(["read-tree", "-m", "-u", commit, base], root)
+        return _state(root)
+
+    calibration = start()
+    took = float(calibration.communicate()[0].split()[-1])  # the apply alone, without the start-up
+    old = back_to_base()
+    rng = random.Random(14)
+    outcomes, cut = set(), 0
+    for _ in range(5):
+        proc = start()
+        time.sleep(rng.uniform(0.0, took))
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        cut += "applied" not in proc.communicate()[0]
         if _state(root)["tree"] != old["tree"] and proc.returncode != 0:
             outcomes.add("cut mid-switch")
         recover_apply(root)
@@ -384,14 +402,13 @@ def test_kills_at_random_moments_leave_the_old_or_the_new_checkout(tmp_path: Pat
             assert git(["status", "--porcelain"], root) == ""
             assert now["tree"]["pkg/cache.log"] == old["tree"]["pkg/cache.log"]
             outcomes.add("new")
-            git(["update-ref", "HEAD", base], root)  # back to the start for the next kill
-            git(["read-tree", "-m", "-u", commit, base], root)
-            old = _state(root)
+            old = back_to_base()  # for the next kill
             continue
         assert now == old
         outcomes.add("old")
     assert outcomes & {"old", "new"}, outcomes
-    print("outcomes", outcomes)
+    assert cut, f"no kill fell inside the apply ({took:.2f} s)"
+    print("outcomes", outcomes, "cut", cut)
 
 
 # -- end to end: a real run, the real CLI ----------------------------------------------------------------
