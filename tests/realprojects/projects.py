@@ -218,8 +218,9 @@ def gate_seconds(journal: Path) -> float:
     return total
 
 
-def walk(project: Project, parent: Path) -> Walk:
-    """The person's whole way through `project`, in `parent` (a fresh directory)."""
+def walk(project: Project, parent: Path, bare: bool = True) -> Walk:
+    """The person's whole way through `project`, in `parent` (a fresh directory); `bare`: also time the
+    project's suite on the host, without agentic (for the benchmark's side-by-side figures)."""
     from tests.inproc import run, tool_results
 
     started = time.monotonic()
@@ -240,7 +241,8 @@ def walk(project: Project, parent: Path) -> Walk:
     git(repo, "add", ".agentic.yaml", "policies/contract.yaml")
     git(repo, "commit", "--quiet", "-m", "agentic: settings and contract")
     project_env = {**project.spec.get("contract_env", {}), **project.spec.get("repro_env", {})}
-    seen.bare, seen.bare_s = host(repo, list(seen.contract["test_command"]), project_env)
+    if bare:
+        seen.bare, seen.bare_s = host(repo, list(seen.contract["test_command"]), project_env)
     git(repo, "apply", str(project.dir / project.spec["test_patch"]))
     git(repo, "commit", "--quiet", "-am", f"the failing test of the upstream fix: {project.spec['failing_test']}")
     seen.doctor = doctor(repo, project, env)

@@ -27,8 +27,9 @@ from tests import forkserver
 from tests.conftest import CONTRACT, FINISH, FIX, copy_repo, make_repo, write, write_script
 
 HOOK = Path(__file__).parents[1] / "crashhook.py"
-# 20 by default keeps the suite fast; AGENTIC_CRASH_TRIALS=200 for a deeper soak (a fixed seed each time)
-RANDOM_TRIALS = int(os.environ.get("AGENTIC_CRASH_TRIALS", "20"))
+# 12 by default keeps the suite fast (the boundary sweep is exhaustive); AGENTIC_CRASH_TRIALS=200 for a
+# deeper soak (a fixed seed each time)
+RANDOM_TRIALS = int(os.environ.get("AGENTIC_CRASH_TRIALS", "12"))
 # each sweep is cut into parts that xdist spreads over its workers (every part its own test)
 BOUNDARY_PARTS = 8
 RANDOM_PARTS = 4
@@ -261,7 +262,7 @@ def random_specs(records: int) -> list[tuple[str, list[Kill], dict[str, str] | N
         kills: list[Kill] = []
         for _ in range(rng.randint(1, 2)):  # the first run, then maybe a resume, each killed
             early = rng.random() < 0.2
-            kills.append((0, rng.uniform(0.2, 0.6)) if early else (rng.randint(1, records // 2),
+            kills.append((0, rng.uniform(0.05, 0.3)) if early else (rng.randint(1, records // 2),
                                                                      rng.uniform(0.0, 0.03)))  # fmt: skip
         specs.append((f"random-{i}", kills, None))
     return specs
@@ -288,7 +289,7 @@ def test_sigkill_at_random_moments_then_resume(reference: Ending, crash_root: Pa
     hits = sum(e.hits for e in ends)
     print(f"random kills that hit a run in progress: {hits} in {sum(e.hits > 0 for e in ends)} trials; "
           f"{sum(bool(e.reconciled) for e in ends)} trials reconciled a call cut short")  # fmt: skip
-    assert sum(e.hits > 0 for e in ends) >= -(-len(ends) * 3 // 4)  # the moments fall inside runs
+    assert sum(e.hits > 0 for e in ends) > len(ends) // 2  # the moments fall inside runs, mostly
 
 
 def test_the_uninterrupted_run_reconciles_nothing(reference: Ending) -> None:

@@ -1,7 +1,8 @@
 """Proof on real code nobody here wrote (issue 13, point 6): three public projects of different shapes,
 from their sdists on the package index, taken through init, doctor and an accepted scripted run that
 fixes a real upstream bug (tests/realprojects/). They share one xdist worker (`--dist loadgroup`), so
-they never take both cores of a small machine; each records its bare test time, run and gate wall time.
+they never take both cores of a small machine; each records its run and gate wall time (the bare test
+time beside them: benchmarks/real_projects.py).
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ def test_a_real_project_is_fixed_by_an_accepted_run(name: str, tmp_path: Path, r
     project = projects.load(name)
     spec = project.spec
     try:
-        seen = projects.walk(project, tmp_path)
+        seen = projects.walk(project, tmp_path, bare=False)  # benchmarks/real_projects.py times the bare suite
     except projects.Unreachable as exc:
         pytest.skip(str(exc))
     root = os.path.realpath(seen.repo)
-    figures = {"project": spec["requirement"], "bare_test_s": round(seen.bare_s, 2), "run_s": round(seen.run_s, 2),
-               "gate_s": round(seen.gate_s, 2), "setup_s": round(seen.setup_s, 2)}  # fmt: skip
+    figures = {"project": spec["requirement"], "run_s": round(seen.run_s, 2), "gate_s": round(seen.gate_s, 2),
+               "setup_s": round(seen.setup_s, 2)}  # fmt: skip
     for key, value in figures.items():
         record_property(key, value)
     (projects.cache_dir() / f"timings-{name}.json").write_text(json.dumps(figures) + "\n")
@@ -36,8 +37,6 @@ def test_a_real_project_is_fixed_by_an_accepted_run(name: str, tmp_path: Path, r
     # agentic init chooses the project's runner, in the project's environment
     assert seen.init is not None and seen.init.returncode == 0, seen.init and seen.init.stdout + seen.init.stderr
     assert seen.contract["test_command"] == spec["test_command"], seen.init.stdout
-    # the project's own suite passes on the host as the person runs it
-    assert seen.bare is not None and seen.bare.returncode == 0, seen.bare.stdout[-2000:] + seen.bare.stderr[-2000:]
     if seen.doctor_before_env is not None:  # without its import path, doctor names the missing module
         code, checks = seen.doctor_before_env
         tests = checks["test command"]
