@@ -10,6 +10,7 @@ round-trip through `surrogateescape`, as `os.fsdecode` gives them.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +43,18 @@ def _config_file(where: str, explicit: bool) -> str | None:
     """The repository's shared config file (where its filter drivers are defined); remembered once
     found (a failure, such as a directory that is not a repository yet, is asked again)."""
     key = (where, explicit)
+    if key not in _CONFIG_FILES and explicit and os.path.isfile(os.path.join(where, "HEAD")):
+        # a git dir named outright: its common dir is where its `commondir` file points, else itself
+        # (gitrepository-layout(5)); read here rather than asked of a git process
+        try:
+            with open(os.path.join(where, "commondir"), encoding="utf-8") as fh:
+                common = os.path.join(where, fh.read().strip())
+        except FileNotFoundError:
+            common = where
+        except (OSError, UnicodeDecodeError):
+            common = None
+        if common is not None:
+            _CONFIG_FILES[key] = os.path.join(os.path.abspath(common), "config")
     if key not in _CONFIG_FILES:
         location = [f"--git-dir={where}"] if explicit else []
         with starting(Path(where)):
@@ -61,6 +74,8 @@ _CONFIG_FILES: dict[tuple[str, bool], str] = {}
 
 @lru_cache(maxsize=256)
 def _drivers(config: str, stamp: tuple[int, int]) -> tuple[str, ...]:
+    if not _may_define_drivers(config):
+        return ()
     done = subprocess.run(
         ["git", "config", "--file", config, "-z", "--includes", "--get-regexp", r"^filter\..*\.(clean|smudge|process)$"],
         env=git_env(), capture_output=True, check=False,
@@ -86,9 +101,22 @@ def no_drivers(where: str, explicit: bool) -> tuple[str, ...]:
     return _drivers(config, (info.st_mtime_ns, info.st_size)) if config and info else ()
 
 
+def _may_define_drivers(config: str) -> bool:
+    """False only when the file plainly defines no filter: neither a `filter` nor an `include`
+    (section names are case-insensitive) appears in it anywhere. Then no git is asked."""
+    try:
+        with open(config, "rb") as fh:
+            text = fh.read().lower()
+    except OSError:
+        return True
+    return b"filter" in text or b"include" in text
+
+
 def hardening(args: list[str], cwd: Path) -> list[str]:
     """HARDENING plus the filter drivers of the repository the command works on."""
     explicit = next((a.removeprefix("--git-dir=") for a in args if a.startswith("--git-dir=")), None)
+    if explicit is None and args[:1] == ["--git-dir"] and len(args) > 1:  # git's own option, before the command
+        explicit = args[1]
     if args[:1] in (["init"], ["clone"]):
         return HARDENING
     return [*HARDENING, *no_drivers(explicit or str(cwd), explicit is not None)]
@@ -140,14 +168,23 @@ def git(args: list[str], cwd: Path, *, env: dict[str, str] | None = None, check:
     return done.stdout
 
 
-def person_config(key: str, cwd: Path) -> str:
-    """A value of the person's own git config as git reads it for them (system, global, repository),
-    "" when unset or unreadable. Reading config runs nothing, so only the environment's GIT_ variables
-    are left out."""
+def person_configs(keys: list[str], cwd: Path) -> dict[str, str]:
+    """Values of the person's own git config as git reads them for them (system, global, repository),
+    with one git: the last value of each key that is set; unset or unreadable keys are left out.
+    Reading config runs nothing, so only the environment's GIT_ variables are left out."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    pattern = "^(" + "|".join(re.escape(key.lower()) for key in keys) + ")$"
     try:
-        done = subprocess.run(["git", "config", "--get", key], cwd=cwd, env={**env, "LC_ALL": "C"},
+        done = subprocess.run(["git", "config", "-z", "--get-regexp", pattern], cwd=cwd, env={**env, "LC_ALL": "C"},
                               capture_output=True, check=False, encoding="utf-8", errors="surrogateescape")  # fmt: skip
     except OSError:
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
+        return {}
+    if done.returncode != 0:
+        return {}
+    wanted = {key.lower(): key for key in keys}
+    found: dict[str, str] = {}
+    for item in done.stdout.split("\0"):
+        name, _, value = item.partition("\n")
+        if name.lower() in wanted:
+            found[wanted[name.lower()]] = value.strip()
+    return found

@@ -11,6 +11,7 @@ commit the person's clone does not hold refuses the run at start, naming the com
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from agentic.errors import UsageError
 from agentic.git.cmd import git, run_git, run_git_bytes
 
 GITLINK = "160000"
+COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -30,16 +32,31 @@ class Submodule:
 
 def recorded(root: Path, commit: str) -> list[Submodule]:
     """The submodules `commit` records, each with where its files can come from."""
+    links = _gitlinks(root, commit)
+    if not links:
+        return []
+    names = _names(root, commit)
+    return [Submodule(path, sha, _source(root, names.get(path, path), path, sha)) for path, sha in links]
+
+
+_LINKS: dict[str, tuple[tuple[str, str], ...]] = {}  # commit id → its gitlinks: a commit never changes
+
+
+def _gitlinks(root: Path, commit: str) -> tuple[tuple[str, str], ...]:
+    """(path, commit) of each gitlink in `commit`'s tree; remembered by commit id (a name is asked again)."""
+    if commit in _LINKS:
+        return _LINKS[commit]
     listing = git(["ls-tree", "-r", "-z", commit], root)
     links = []
     for entry in listing.split("\0"):
         meta, _, path = entry.partition("\t")
         if meta.split(" ")[:1] == [GITLINK]:
             links.append((path, meta.split(" ")[2]))
-    if not links:
-        return []
-    names = _names(root, commit)
-    return [Submodule(path, sha, _source(root, names.get(path, path), path, sha)) for path, sha in links]
+    if COMMIT_ID.fullmatch(commit):
+        if len(_LINKS) > 256:
+            _LINKS.clear()
+        _LINKS[commit] = tuple(links)
+    return tuple(links)
 
 
 def _names(root: Path, commit: str) -> dict[str, str]:

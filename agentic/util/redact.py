@@ -54,6 +54,14 @@ SECRET_PATTERNS = [
     re.compile(r"(?i:x-access-token|oauth2|x-token-auth)[:=](?P<s>[^\s@\"'/:]{8,})"),  # git URL user forms
     re.compile(r"(?i:\b[a-z][a-z0-9+.\-]*://)[^\s:/@\"']+:(?P<s>[^\s:/@\"']{3,})@"),  # scheme://user:password@host
 ]
+# Each shape needs one of these (lower-case) in the text before its pattern can match: a scan for
+# them is cheaper than the patterns, which then run only where one of their hints appears.
+HINTS = [
+    ("sk-",), ("gh",), ("github_pat_",), ("glpat-",), ("akia",), ("aws_secret_access_key",), ("xox",),
+    ("hooks.slack.com",), ("aiza",), ("ya29.",), ("k_live_", "k_test_"), ("whsec_",), ("sg.",), ("hf_",),
+    ("npm_",), ("pypi-age",), ("eyj",), ("private key-----",), ("private_key_id",), ("bearer",),
+    ("authorization",), ("authorization",), ("x-access-token", "oauth2", "x-token-auth"), ("://",),
+]  # fmt: skip
 MIN_SECRET_LEN = 8
 DOTENV_MAX_BYTES = 256 * 1024
 _DOTENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.\-]*)\s*=\s*(.*)$")
@@ -89,8 +97,10 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if self._known is not None:
             text = self._known.sub(lambda m: f"[REDACTED:{self._names[m.group(0)]}]", text)
-        for pattern in SECRET_PATTERNS:
-            text = pattern.sub(_mask, text)
+        lowered = text.casefold()  # as re.IGNORECASE folds (the long s, the Kelvin sign...)
+        for pattern, hints in zip(SECRET_PATTERNS, HINTS, strict=True):
+            if any(hint in lowered for hint in hints):
+                text = pattern.sub(_mask, text)
         return text
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentic.errors import UnsafeStateDir, UsageError
-from agentic.git.cmd import git, person_config, run_git
+from agentic.git.cmd import git, person_configs, run_git
 
 STATE_DIR = ".agentic"
 
@@ -110,7 +110,8 @@ def ensure_excluded(root: Path) -> None:
 
 def identity(root: Path) -> tuple[str, str]:
     """The person's git identity as their own config states it, or a neutral one."""
-    return person_config("user.name", root) or "agentic", person_config("user.email", root) or "agentic@localhost"
+    found = person_configs(["user.name", "user.email"], root)
+    return found.get("user.name") or "agentic", found.get("user.email") or "agentic@localhost"
 
 
 def who(root: Path, argv: list[str]) -> dict[str, object]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agentic.util.redact import Redactor, dotenv_secrets, looks_secret, parse_dotenv
+from agentic.util.redact import HINTS, SECRET_PATTERNS, Redactor, dotenv_secrets, looks_secret, parse_dotenv
 
 DOTENV = """\
 # database
@@ -176,3 +176,13 @@ ORDINARY = [
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert Redactor()(text) == text
     assert not looks_secret(text)
+
+
+def test_the_shapes_hints_are_folded_as_the_patterns_match() -> None:
+    """A shape runs only where one of its hints appears; the hints are looked for in the case-folded
+    text, so what IGNORECASE matches (a long s in a key name) is still found."""
+    assert len(HINTS) == len(SECRET_PATTERNS)
+    redact = Redactor({})
+    assert "A" * 40 not in redact("AWS_\u017fECRET_ACCESS_KEY=" + "A" * 40)
+    plain = "nothing here looks like a credential\n" * 100
+    assert redact(plain) == plain
