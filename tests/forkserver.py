@@ -50,8 +50,9 @@ def serve(path: str) -> dict[str, Any]:
     _import_agentic()
     gc.freeze()  # the children share these objects' pages instead of copying them as the collector touches them
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
+    listener.bind(path + ".new")
     listener.listen(64)
+    os.rename(path + ".new", path)  # the path appears once connections are taken, not between bind and listen
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
