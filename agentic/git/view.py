@@ -20,6 +20,7 @@ import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from agentic.git.cmd import git, run_git, run_git_bytes
@@ -117,13 +118,20 @@ def git_view(worktree: str, masked: Sequence[str] = (), secret: Sequence[str] = 
     dot_git = admin / DOT_GIT
     _write_if_changed(dot_git, f"gitdir: {GIT_AT}\n")
     hide = [str(common)] if not _under(str(common), checkout) else []
-    superproject = run_git(["rev-parse", "--show-superproject-working-tree"], Path(checkout)).stdout.strip()
+    superproject = _superproject(checkout)
     if superproject:
         hide.append(os.path.realpath(superproject))
     borrowed = _alternates(common) if objects is None else ()
     return GitView(
         checkout, str(view), str(objects or common / "objects"), str(dot_git), tuple(hide), borrowed
     )
+
+
+@lru_cache(maxsize=64)
+def _superproject(checkout: str) -> str:
+    """The working tree of the repository whose submodule `checkout` is ("" when none): it does not
+    change while the harness runs on the checkout."""
+    return run_git(["rev-parse", "--show-superproject-working-tree"], Path(checkout)).stdout.strip()
 
 
 def _tips(view: Path) -> list[str]:
@@ -253,7 +261,17 @@ def _assume_unchanged(admin: Path, worktree: Path, index: Path, masked: Sequence
 
 
 def _config(common: Path) -> str:
-    """Only what reading the repository needs: its format and extensions (no remote, no credential)."""
+    """Only what reading the repository needs: its format and extensions (no remote, no credential).
+    Read again whenever the config file changes."""
+    try:
+        info = os.stat(common / "config")
+    except OSError:
+        return _read_config(common, (0, 0))
+    return _read_config(common, (info.st_mtime_ns, info.st_size))
+
+
+@lru_cache(maxsize=64)
+def _read_config(common: Path, stamp: tuple[int, int]) -> str:
     found = run_git(["config", "--file", str(common / "config"), "--get-regexp",
                      r"^(core\.repositoryformatversion|extensions\..*)$"], common).stdout  # fmt: skip
     values = dict(line.split(" ", 1) for line in found.splitlines() if " " in line)

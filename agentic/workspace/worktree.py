@@ -21,7 +21,7 @@ from pathlib import Path
 
 from agentic.errors import WorkspaceError
 from agentic.git import submodules
-from agentic.git.cmd import git, run_git_bytes
+from agentic.git.cmd import git, run_git, run_git_bytes
 from agentic.git.locks import clear_stale
 from agentic.git.staging import Skipped, stage
 from agentic.sandbox import kill_sandboxes
@@ -240,8 +240,9 @@ class Workspace:
 
 def remove_worktree(root: Path, path: Path) -> None:
     if path.exists():
-        git(["worktree", "remove", "--force", str(path)], root, check=False)
+        removed = run_git(["worktree", "remove", "--force", str(path)], root).returncode == 0
         if path.exists():
             with contextlib.suppress(OSError):
                 remove_tree(path)  # a tree too deep for shutil.rmtree too
-        git(["worktree", "prune"], root, check=False)
+        if not removed or path.exists():  # git's record of it may be left: drop the record of a gone worktree
+            git(["worktree", "prune"], root, check=False)
