@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-PRELOAD = ("jsonschema", "rich.console", "rich.markup", "typer", "yaml", "sqlite3")
+PRELOAD = ("jsonschema", "rich.console", "rich.markup", "typer", "yaml", "sqlite3", "pyseccomp")  # pyseccomp: its import runs ldconfig
 
 
 # -- the server ---------------------------------------------------------------------------------------
