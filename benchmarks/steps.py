@@ -28,6 +28,12 @@ Figures, N = 100, median of 3, on the 2-core machine shared with seven other ses
             before              5.3     5.0         5.0        6.4   19.2 (+16.0)   391.8 (+22.4)
             after               5.0     4.7         4.7        6.3   15.0 (+12.4)   372.2 (+6.9)
 
+    fewer git processes per run, no stale-lock wait (2026-12-05, quiet machine, median of 3):
+                                4.8     4.7         4.2        5.7   14.6 (+12.1)   379.8 (+20.4)
+    Of a command step's overhead, the sandbox's round trip is about 3 ms per bash started inside it
+    (benchmarks/sandbox.py: 2.1 to 3.2 ms over a bare exec), and a model command starts two: the
+    prelude that gives the sandbox's git its own index, and the bash it execs for the script.
+
 (+x: over the bare command run here, `git diff` 4.6 ms then 2.6 ms, the test command 1320 ms then
 363 ms.) On the quiet machine with the venv, peer_agentic.py at N = 100, median of 3: agentic 11.62 s
 wall vs mini 14.82 s vs floor 8.78 s (0.78x mini), first request 0.85 s vs 3.24 s, steady 96.7 vs
