@@ -23,6 +23,7 @@ import pytest
 
 import agentic.sandbox as sandbox
 from agentic.errors import SandboxUnavailable
+from agentic.git.cmd import git as host_git
 from agentic.sandbox import (
     BubblewrapSandbox,
     CommandResult,
@@ -37,6 +38,8 @@ from agentic.sandbox import (
     seccomp,
     users,
 )
+from agentic.tools.commands import script_argv
+from tests.conftest import commit_initial
 
 ROOT = os.geteuid() == 0
 
@@ -625,6 +628,31 @@ def test_landlock_fallback_kills_the_tree_and_bounds_resources(open_dir: Path) -
     assert wait_until_gone(uid_of(box), before) == []
     memory = py(box, "x = bytearray(8 * 1024**3)", python=FALLBACK_PYTHON)
     assert "MemoryError" in memory.output
+
+
+@pytest.mark.parametrize("kind", ["bubblewrap", "landlock"])
+def test_a_model_command_has_a_git_index_of_its_own(open_dir: Path, kind: str) -> None:
+    """The prelude of a model's command gives git a writable copy of the worktree's index in the
+    sandbox's temporary directory (bubblewrap's /tmp, the fallback's per-command TMPDIR): `git status`
+    sees the worktree as it is, and `git checkout -- FILE` works."""
+    if kind == "landlock" and landlock.abi_version() < 1:
+        pytest.skip("Landlock is not available")
+    repo = commit_initial(_tree(open_dir / "repo", {"a.txt": "a\n"}))
+    worktree = repo / ".agentic" / "worktrees" / "run1"
+    host_git(["worktree", "add", "-q", "-b", "agentic/run1", str(worktree)], repo)
+    (worktree / "a.txt").write_text("changed\n")
+    box = BubblewrapSandbox(worktree) if kind == "bubblewrap" else LandlockSandbox(worktree)
+    result = box.run(script_argv("git status --short; echo ==; git checkout -- a.txt && cat a.txt"), timeout_s=30)
+    status, _, after = result.output.partition("==\n")
+    assert status == " M a.txt\n", result.output
+    assert after == "a\n", result.output
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
 
 
 @pytest.mark.skipif(not ROOT, reason="only root hands the worktree to another user")
