@@ -39,7 +39,7 @@ from agentic.sandbox import (
     users,
 )
 from agentic.tools.commands import script_argv
-from tests.conftest import commit_initial
+from tests.conftest import commit_initial, write
 
 ROOT = os.geteuid() == 0
 
@@ -637,7 +637,9 @@ def test_a_model_command_has_a_git_index_of_its_own(open_dir: Path, kind: str) -
     sees the worktree as it is, and `git checkout -- FILE` works."""
     if kind == "landlock" and landlock.abi_version() < 1:
         pytest.skip("Landlock is not available")
-    repo = commit_initial(_tree(open_dir / "repo", {"a.txt": "a\n"}))
+    repo = open_dir / "repo"
+    write(repo / "a.txt", "a\n")
+    commit_initial(repo)
     worktree = repo / ".agentic" / "worktrees" / "run1"
     host_git(["worktree", "add", "-q", "-b", "agentic/run1", str(worktree)], repo)
     (worktree / "a.txt").write_text("changed\n")
@@ -646,13 +648,6 @@ def test_a_model_command_has_a_git_index_of_its_own(open_dir: Path, kind: str) -
     status, _, after = result.output.partition("==\n")
     assert status == " M a.txt\n", result.output
     assert after == "a\n", result.output
-
-
-def _tree(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    return root
 
 
 @pytest.mark.skipif(not ROOT, reason="only root hands the worktree to another user")
