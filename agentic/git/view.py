@@ -88,6 +88,20 @@ def checkout_common_dir(checkout: Path) -> Path | None:
     return git_common_dir(checkout)
 
 
+def index_of(worktree: str, view: GitView | None) -> Path | None:
+    """The index git reads for `worktree` (a real path) in the sandbox: the view's copy, else the
+    worktree's own (a `.git` directory's, or that of the git dir a `.git` file names); None without one."""
+    if view is not None:
+        index = Path(view.view) / "index"
+    else:
+        dot_git = Path(worktree) / ".git"
+        admin = dot_git if dot_git.is_dir() and not dot_git.is_symlink() else linked_gitdir(Path(worktree))
+        if admin is None:
+            return None
+        index = admin / "index"
+    return index if index.is_file() and not index.is_symlink() else None
+
+
 def checkout_of(worktree: str) -> str | None:
     """The person's working tree a harness worktree (`<checkout>/.agentic/worktrees/<run>`) belongs to."""
     path = Path(worktree)

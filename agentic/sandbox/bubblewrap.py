@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentic.errors import SandboxUnavailable
-from agentic.git.view import GIT_AT, git_view
+from agentic.git.view import GIT_AT, git_view, index_of
 from agentic.sandbox import seccomp
 from agentic.sandbox.base import CommandResult, not_found, refused
-from agentic.sandbox.env import command_env
+from agentic.sandbox.env import GIT_INDEX_DIR, command_env
 from agentic.sandbox.hostview import host_view, under
 from agentic.sandbox.limits import Limited
 from agentic.sandbox.mounts import MountRefused, check_mount_targets, empty_file, inside
@@ -25,6 +25,8 @@ from agentic.sandbox.probe import bwrap_for
 from agentic.sandbox.process import Capped, Fds, read_child_pid, run_process
 from agentic.sandbox.server import Server, ServerFailed, ServerGone, server_argv
 from agentic.sandbox.users import adopt, sandbox_user
+
+INDEX_AT = f"/tmp/{GIT_INDEX_DIR}/index"  # the sandbox's own copy of git's index (agentic.sandbox.env)
 
 
 @dataclass
@@ -48,6 +50,7 @@ class BubblewrapSandbox(Limited):
         hidden = [os.path.relpath(inside(self.worktree, self._wt, p), self._wt) for p in self.hidden]
         self._git = git_view(self._wt, hidden, self.secret)
         self._at = self._git.at if self._git else self._wt
+        self._index = index_of(self._wt, self._git)
         readonly = [inside(self.worktree, self._wt, p) for p in [Path(".git"), *self.readonly]]
         own_git = os.path.join(self._wt, ".git")  # replaced by the synthesized .git when the worktree is mapped
         self._readonly = [p for p in readonly if self._git is None or p != own_git]
@@ -55,6 +58,7 @@ class BubblewrapSandbox(Limited):
         self._parents = self._view.mount_parents([*self._view.exposed, self._at, *([GIT_AT] if self._git else [])])
         self._adopted: dict[str, tuple[tuple[int, int, int], list[str]]] = {}
         self._server: Server | None = None
+        self._server_index: str | None = None  # INDEX_AT when the running server's sandbox has one
         if self.run_as is not None:
             adopt(self._wt, *self.run_as, skip=[os.path.join(self._wt, ".git")], seen=self._adopted)
 
@@ -78,6 +82,7 @@ class BubblewrapSandbox(Limited):
         seccomp_fd: int | None = None,
         info_fd: int | None = None,
         block_fd: int | None = None,
+        index_fd: int | None = None,
     ) -> list[str]:
         """The bwrap command line for argv. Raises MountRefused when a read-only target is a link."""
         targets = check_mount_targets(self._wt, self._readonly)
@@ -85,6 +90,9 @@ class BubblewrapSandbox(Limited):
         cmd = [self._setup.path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
                "--perms", "1777", "--size", size, "--tmpfs", "/tmp"]  # fmt: skip
+        if index_fd is not None:  # git's index: a copy the sandbox user may rewrite (git renames over it)
+            cmd += ["--perms", "0777", "--dir", os.path.dirname(INDEX_AT),
+                    "--perms", "0666", "--file", str(index_fd), INDEX_AT]  # fmt: skip
         for path in view.hidden:
             cmd += ["--tmpfs", path]
         for path, mode in self._parents.items():
@@ -120,6 +128,15 @@ class BubblewrapSandbox(Limited):
                 cmd += [option, str(fd)]
         return [*cmd, "--", *self._user, *argv]
 
+    def _open_index(self, fds: Fds) -> int | None:
+        """A descriptor of the index bubblewrap copies into the sandbox; None without one."""
+        if self._index is None:
+            return None
+        try:
+            return fds.add(os.open(self._index, os.O_RDONLY | os.O_CLOEXEC))
+        except OSError:
+            return None
+
     def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000) -> CommandResult:
         if self.persistent:
             return self._run_in_server(argv, timeout_s, max_output_bytes)
@@ -129,7 +146,9 @@ class BubblewrapSandbox(Limited):
             seccomp_fd = fds.add(seccomp.pipe_with(program)) if program is not None else None
             info_r, info_w = fds.pipe()
             block_r, block_w = fds.pipe()
-            cmd = self.wrap(argv, seccomp_fd=seccomp_fd, info_fd=info_w, block_fd=block_r)
+            index_fd = self._open_index(fds)
+            cmd = self.wrap(argv, seccomp_fd=seccomp_fd, info_fd=info_w, block_fd=block_r, index_fd=index_fd)
+            env = command_env(extra=self.env, git_index=INDEX_AT if index_fd is not None else None)
             if self.run_as is not None:
                 adopt(self._wt, *self.run_as, skip=[os.path.join(self._wt, ".git")], seen=self._adopted)
             limits = self.limits(timeout_s)
@@ -145,8 +164,8 @@ class BubblewrapSandbox(Limited):
                 os.write(block_w, b"1")
 
             code, output, timed_out, cut, secs = run_process(
-                cmd, cwd=Path(self._wt), env=command_env(extra=self.env), timeout_s=timeout_s, max_output_bytes=max_output_bytes,
-                pass_fds=[fd for fd in (seccomp_fd, info_w, block_r) if fd is not None], on_start=release,
+                cmd, cwd=Path(self._wt), env=env, timeout_s=timeout_s, max_output_bytes=max_output_bytes,
+                pass_fds=[fd for fd in (seccomp_fd, info_w, block_r, index_fd) if fd is not None], on_start=release,
             )  # fmt: skip
         except MountRefused as exc:
             return refused(argv, str(exc), self.name)
@@ -162,9 +181,11 @@ class BubblewrapSandbox(Limited):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             seccomp_fd = fds.add(seccomp.pipe_with(program)) if program is not None else None
-            cmd = self.wrap([*server_argv(), str(theirs.fileno())], seccomp_fd=seccomp_fd)
-            server = Server(cmd, Path(self._wt), command_env(extra=self.env), [fd for fd in (seccomp_fd, theirs.fileno())
-                                                                 if fd is not None], ours)  # fmt: skip
+            index_fd = self._open_index(fds)
+            cmd = self.wrap([*server_argv(), str(theirs.fileno())], seccomp_fd=seccomp_fd, index_fd=index_fd)
+            passed = [fd for fd in (seccomp_fd, theirs.fileno(), index_fd) if fd is not None]
+            server = Server(cmd, Path(self._wt), command_env(extra=self.env), passed, ours)
+            self._server_index = INDEX_AT if index_fd is not None else None
         except BaseException:
             ours.close()
             raise
@@ -183,7 +204,7 @@ class BubblewrapSandbox(Limited):
                 self._server = self._start_server()
             if self.run_as is not None:
                 adopt(self._wt, *self.run_as, skip=[os.path.join(self._wt, ".git")], seen=self._adopted)
-            request: dict[str, object] = {"argv": argv, "env": command_env(extra=self.env),
+            request: dict[str, object] = {"argv": argv, "env": command_env(extra=self.env, git_index=self._server_index),
                                           "limits": self.limits(timeout_s)}  # fmt: skip
             try:
                 outcome = self._server.run(request, timeout_s, buffer.feed)

@@ -5,13 +5,22 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+# Where a sandboxed git finds its index: a copy of the worktree's, private to the sandbox and
+# writable (the worktree's git directory is read-only), so `git status`, `git checkout -- FILE` and
+# `git restore` work. Bubblewrap puts it in the sandbox's /tmp when the sandbox starts; the Landlock
+# fallback in each command's private temporary directory.
+GIT_INDEX_DIR = ".agentic-index"
+
 ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYENV_ROOT", "PYENV_VERSION", "VIRTUAL_ENV")
 
 
-def command_env(home: str = "/tmp", extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
+def command_env(
+    home: str = "/tmp", extra: Mapping[str, str | None] | None = None, git_index: str | None = None
+) -> dict[str, str]:
     """The environment a sandboxed command gets: an allow-list, never the harness's secrets; then the
     contract's `env` (agentic.policy.contract.command_env): a value sets a variable, None removes one.
-    docs/commands.md lists what is set here; all of it but the GIT_CONFIG_* keys can be overridden."""
+    docs/commands.md lists what is set here; all of it but the GIT_CONFIG_* keys can be overridden.
+    `git_index`: the sandbox's own copy of the index (GIT_INDEX_FILE), when it made one."""
     env = {k: os.environ[k] for k in ENV_PASSTHROUGH if k in os.environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env.setdefault("LANG", "C.UTF-8")
@@ -31,6 +40,8 @@ def command_env(home: str = "/tmp", extra: Mapping[str, str | None] | None = Non
         GIT_CONFIG_KEY_0="safe.directory",
         GIT_CONFIG_VALUE_0="*",
     )
+    if git_index is not None:
+        env["GIT_INDEX_FILE"] = git_index
     for name, value in (extra or {}).items():
         if name.startswith("GIT_CONFIG_"):
             continue

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentic.errors import SandboxUnavailable
+from agentic.git.view import index_of
 from agentic.sandbox import landlock, seccomp
 from agentic.sandbox.base import CommandResult, refused
-from agentic.sandbox.env import command_env
+from agentic.sandbox.env import GIT_INDEX_DIR, command_env
 from agentic.sandbox.hostview import host_view
 from agentic.sandbox.limits import Limited
 from agentic.sandbox.mounts import inside
@@ -55,9 +56,25 @@ class LandlockSandbox(Limited):
                 )
         self._keep = [inside(self.worktree, self._wt, p) for p in [Path(".git"), *self.readonly]]
         self._view = host_view(self._wt, None, self.expose)
+        self._index = index_of(self._wt, None)
         self._adopted: dict[str, tuple[tuple[int, int, int], list[str]]] = {}
         if self.run_as is not None:
             adopt(self._wt, *self.run_as, skip=self._keep, seen=self._adopted)
+
+    def _copy_index(self, tmp: str) -> str | None:
+        """git's index, copied into the command's temporary directory (agentic.sandbox.env); its path."""
+        if self._index is None:
+            return None
+        own = os.path.join(tmp, GIT_INDEX_DIR)
+        try:
+            os.mkdir(own)
+            shutil.copyfile(self._index, os.path.join(own, "index"))
+            if self.run_as is not None:
+                for path in (own, os.path.join(own, "index")):
+                    os.chown(path, *self.run_as)
+        except OSError:
+            return None
+        return os.path.join(own, "index")
 
     def _ruleset(self, tmp: str) -> landlock.Ruleset:
         rules = landlock.Ruleset()
@@ -82,6 +99,7 @@ class LandlockSandbox(Limited):
         tmp = tempfile.mkdtemp(prefix="agentic-sandbox-")
         rules: landlock.Ruleset | None = None
         try:
+            index = self._copy_index(tmp)
             if self.run_as is not None:
                 os.chown(tmp, *self.run_as)
                 adopt(self._wt, *self.run_as, skip=self._keep, seen=self._adopted)
@@ -97,7 +115,7 @@ class LandlockSandbox(Limited):
                 if load_filter is not None:
                     load_filter()
 
-            env = command_env(home=tmp, extra=self.env)
+            env = command_env(home=tmp, extra=self.env, git_index=index)
             env["TMPDIR"] = tmp
             code, output, timed_out, cut, secs = run_process(
                 argv, cwd=Path(self._wt), env=env, timeout_s=timeout_s, max_output_bytes=max_output_bytes,

@@ -8,22 +8,11 @@ from agentic.sandbox import CommandResult, Sandbox
 from agentic.tools.base import ToolContext, ToolFailure, ToolKind, ToolResult
 
 BASH = ("bash", "--noprofile", "--norc", "-c")
-# Before the model's script: git gets an index of its own in the sandbox's private temporary directory
-# (bubblewrap's /tmp, kept for the sandbox's life; the Landlock fallback's per-command TMPDIR), a copy
-# of the worktree's (which the sandbox keeps read-only), so that `git status`, `git checkout -- FILE`
-# and `git restore` work; then the script runs in a bash of its own, so its line numbers and $0 are
-# its own.
-PRELUDE = (
-    'export GIT_INDEX_FILE="${TMPDIR:-/tmp}/.agentic-index/index"; if [ ! -e "$GIT_INDEX_FILE" ]; then '
-    'mkdir -p "${GIT_INDEX_FILE%/index}" '
-    '&& src=$(env -u GIT_INDEX_FILE git rev-parse --path-format=absolute --git-path index 2>/dev/null) '
-    '&& cp "$src" "$GIT_INDEX_FILE" 2>/dev/null; fi; exec bash --noprofile --norc -c "$1"'
-)
 
 
 def script_argv(script: str) -> list[str]:
     """The argv that runs a model's bash script in the sandbox."""
-    return [*BASH, PRELUDE, "agentic", script]
+    return [*BASH, script]
 
 
 def sandbox_of(ctx: ToolContext) -> Sandbox:

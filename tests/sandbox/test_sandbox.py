@@ -630,11 +630,11 @@ def test_landlock_fallback_kills_the_tree_and_bounds_resources(open_dir: Path) -
     assert "MemoryError" in memory.output
 
 
-@pytest.mark.parametrize("kind", ["bubblewrap", "landlock"])
-def test_a_model_command_has_a_git_index_of_its_own(open_dir: Path, kind: str) -> None:
-    """The prelude of a model's command gives git a writable copy of the worktree's index in the
-    sandbox's temporary directory (bubblewrap's /tmp, the fallback's per-command TMPDIR): `git status`
-    sees the worktree as it is, and `git checkout -- FILE` works."""
+@pytest.mark.parametrize("kind", ["bubblewrap", "persistent", "landlock"])
+def test_a_sandboxed_git_has_an_index_of_its_own(open_dir: Path, kind: str) -> None:
+    """The sandbox gives git a writable copy of the worktree's index (GIT_INDEX_FILE, in bubblewrap's
+    /tmp or the fallback's per-command TMPDIR): `git status` sees the worktree as it is, and
+    `git checkout -- FILE` and `git rm --cached` work (git writes a new index and renames it over the copy)."""
     if kind == "landlock" and landlock.abi_version() < 1:
         pytest.skip("Landlock is not available")
     repo = open_dir / "repo"
@@ -642,12 +642,20 @@ def test_a_model_command_has_a_git_index_of_its_own(open_dir: Path, kind: str) -
     commit_initial(repo)
     worktree = repo / ".agentic" / "worktrees" / "run1"
     host_git(["worktree", "add", "-q", "-b", "agentic/run1", str(worktree)], repo)
-    (worktree / "a.txt").write_text("changed\n")
-    box = BubblewrapSandbox(worktree) if kind == "bubblewrap" else LandlockSandbox(worktree)
-    result = box.run(script_argv("git status --short; echo ==; git checkout -- a.txt && cat a.txt"), timeout_s=30)
-    status, _, after = result.output.partition("==\n")
-    assert status == " M a.txt\n", result.output
-    assert after == "a\n", result.output
+    write(worktree / "a.txt", "changed\n")
+    box = (
+        LandlockSandbox(worktree) if kind == "landlock" else BubblewrapSandbox(worktree, persistent=kind == "persistent")
+    )
+    try:
+        script = "git status --short; echo ==; git checkout -- a.txt && cat a.txt; echo ==; git rm -q --cached a.txt"
+        result = box.run(script_argv(script + " && git status --short"), timeout_s=30)
+        status, restored, removed = result.output.split("==\n")
+        assert (status, restored, removed) == (" M a.txt\n", "a\n", "D  a.txt\n?? a.txt\n"), result.output
+        again = box.run(script_argv("git status --short"), timeout_s=30).output
+        # The persistent sandbox keeps its index between commands; a new sandbox starts from the worktree's.
+        assert again == ("D  a.txt\n?? a.txt\n" if kind == "persistent" else ""), again
+    finally:
+        box.close()
 
 
 @pytest.mark.skipif(not ROOT, reason="only root hands the worktree to another user")
