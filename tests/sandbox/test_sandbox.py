@@ -544,6 +544,26 @@ def test_missing_program_is_reported(box: BubblewrapSandbox) -> None:
     assert not result.ok and "command not found inside the sandbox" in result.output
 
 
+def test_the_persistent_sandbox_finds_a_program_as_execvp_does(tmp_path: Path) -> None:
+    """Its server searches PATH by stat, not by trying execve in each directory: the first executable
+    file wins, a missing program is 127 and one only found without the execute bit 126."""
+    worktree = make_worktree(tmp_path)
+    write(worktree / "bin1" / "prog", "#!/bin/sh\necho one\n")  # not executable: skipped
+    write(worktree / "bin2" / "prog", "#!/bin/sh\necho two\n")
+    (worktree / "bin2" / "prog").chmod(0o755)
+    seen = os.path.realpath(worktree)
+    box = BubblewrapSandbox(worktree, persistent=True, env={"PATH": f"{seen}/bin1:{seen}/bin2:/usr/bin:/bin"})
+    try:
+        assert box.run(["prog"], timeout_s=10).output == "two\n"
+        missing = box.run(["definitely-not-a-program"], timeout_s=10)
+        assert missing.exit_code == 127 and "command not found inside the sandbox" in missing.output
+        (worktree / "bin2" / "prog").chmod(0o644)
+        denied = box.run(["prog"], timeout_s=10)
+        assert denied.exit_code == 126 and "Permission denied" in denied.output, denied.output
+    finally:
+        box.close()
+
+
 # --- levels, fail closed, seccomp off ------------------------------------------------------------
 
 
