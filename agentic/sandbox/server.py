@@ -1,14 +1,15 @@
-"""A sandbox that stays up for a run: bubblewrap is paid once, each command is a fork inside it.
+"""A sandbox that stays up for a run: bubblewrap is paid once, each command is a spawn inside it.
 
 Starting bubblewrap (namespaces, mounts, the drop to the sandbox user) costs several milliseconds;
 a run's commands all use the same sandbox, so the run's worktree sandbox starts one small server
 inside it (SERVER, run by the harness's Python with -I -S) and sends it each command over a
 socket pair. The server, already confined like any command (same namespaces, mounts, seccomp
-filter, user), forks the command in a new session with the command's resource limits and its
+filter, user), starts the command in a new session with the command's resource limits and its
 environment, its output going to a pipe the harness passed along with the request, and waits for
-it. Then it kills every other process left in the sandbox (background children, setsid or
-double-forked ones: `kill(-1)` reaches every process of the sandbox user but itself) and answers
-with the exit status. A command that runs past its timeout takes the whole sandbox down, as a
+it: with posix_spawn (a vfork, no copy of the server's page tables; the limits other than CPU time
+held by the server itself, CPU time set on the command as it starts), else with fork. Then it
+kills every other process left in the sandbox (background children, setsid or double-forked ones:
+`kill(-1)` reaches every process of the sandbox user but itself) and answers with the exit status. A command that runs past its timeout takes the whole sandbox down, as a
 one-off sandbox would; the next command starts a new one.
 """
 
@@ -35,6 +36,8 @@ import ctypes, json, os, resource, signal, socket, sys
 # Not dumpable: the commands run as the same user, and must not reach this process's socket
 # through /proc/<pid>/fd or pidfd_getfd, nor trace it.
 ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+CPU = resource.RLIMIT_CPU
+SPAWN_MIN_AS = 1 << 30
 def found(name, env):
     # execvp's search, by stat rather than by trying execve in each PATH directory (a failed execve
     # costs a tenth of a millisecond or more in here: a dozen of them doubled a command's start)
@@ -48,7 +51,60 @@ def found(name, env):
                 return path
             denied = True
     raise OSError(13 if denied else 2, os.strerror(13 if denied else 2))
+def forked(req, out):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+                signal.signal(sig, signal.SIG_DFL)
+            for res, soft, hard in req["limits"]:
+                resource.setrlimit(res, (soft, hard))
+            os.dup2(NULL, 0)
+            os.dup2(out, 1)
+            os.dup2(out, 2)
+            os.closerange(3, 65536)
+            os.execve(found(req["argv"][0], req["env"]), req["argv"], req["env"])
+        except OSError as exc:
+            os.write(2, ("agentic-sandbox: cannot execute %s: %s\n" % (req["argv"][0], exc.strerror)).encode())
+            os._exit(127 if exc.errno == 2 else 126)
+        except BaseException:
+            os._exit(126)
+    return pid
+held = None  # the limits other than CPU time this process holds itself, which a spawned command inherits
+def spawned(req, out):
+    # posix_spawn (a vfork: no copy of this process's page tables) when the command's limits other
+    # than CPU time are the ones this process already holds (they are the same for every command of
+    # a sandbox; a hard limit once lowered cannot be raised again). CPU time is the process's own,
+    # so it is set on the command once it runs, as it starts. None: fork instead.
+    global held
+    rest = sorted(tuple(l) for l in req["limits"] if l[0] != CPU)
+    if any(res == resource.RLIMIT_AS and soft < SPAWN_MIN_AS for res, soft, _hard in rest):
+        return None  # too little address space for this process itself to hold
+    if held is None:
+        for res, soft, hard in rest:
+            resource.setrlimit(res, (soft, hard))
+        held = rest
+    if rest != held:
+        return None
+    try:
+        path = found(req["argv"][0], req["env"])
+        pid = os.posix_spawn(path, req["argv"], req["env"], setsid=True, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+                             file_actions=[(os.POSIX_SPAWN_DUP2, NULL, 0), (os.POSIX_SPAWN_DUP2, out, 1),
+                                           (os.POSIX_SPAWN_DUP2, out, 2)])
+    except OSError as exc:
+        os.write(out, ("agentic-sandbox: cannot execute %s: %s\n" % (req["argv"][0], exc.strerror)).encode())
+        return -(127 if exc.errno == 2 else 126)
+    for res, soft, hard in req["limits"]:
+        if res == CPU:
+            try:
+                resource.prlimit(pid, res, (soft, hard))
+            except OSError:
+                pass
+    return pid
+NULL = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
 sock = socket.socket(fileno=int(sys.argv[1]))
+os.set_inheritable(sock.fileno(), False)
 sock.send(b'{"ready": true}')
 while True:
     try:
@@ -61,28 +117,16 @@ while True:
     out = fds[0]
     for extra in fds[1:]:
         os.close(extra)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setsid()
-            for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-                signal.signal(sig, signal.SIG_DFL)
-            for res, soft, hard in req["limits"]:
-                resource.setrlimit(res, (soft, hard))
-            null = os.open("/dev/null", os.O_RDONLY)
-            os.dup2(null, 0)
-            os.dup2(out, 1)
-            os.dup2(out, 2)
-            os.closerange(3, 65536)
-            os.execve(found(req["argv"][0], req["env"]), req["argv"], req["env"])
-        except OSError as exc:
-            os.write(2, ("agentic-sandbox: cannot execute %s: %s\n" % (req["argv"][0], exc.strerror)).encode())
-            os._exit(127 if exc.errno == 2 else 126)
-        except BaseException:
-            os._exit(126)
+    os.set_inheritable(out, False)
+    pid = spawned(req, out)
+    if pid is None:
+        pid = forked(req, out)
     os.close(out)
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
+    if pid < 0:
+        code = -pid
+    else:
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
     try:
         os.kill(-1, signal.SIGKILL)
     except OSError:

@@ -718,6 +718,26 @@ def test_what_a_command_leaves_running_dies_when_it_ends(kept: BubblewrapSandbox
     assert "sleep" not in left and len(left) == 4, left  # bwrap's init, the server, and this sh and ps
 
 
+@pytest.mark.parametrize("memory", [4 * 1024**3, 512 * 1024**2])  # spawned by the server, or forked (little memory)
+def test_a_kept_sandbox_starts_each_command_with_its_limits_in_a_session_of_its_own(open_dir: Path, memory: int) -> None:
+    kept = BubblewrapSandbox(make_worktree(open_dir), persistent=True, memory_bytes=memory)
+    code = """
+        import os, resource
+        print([list(resource.getrlimit(r)) for r, _, _ in %s])
+        print(os.getsid(0) == os.getpid(), sorted(os.listdir("/proc/self/fd")))
+    """
+    try:
+        for timeout in (20, 7):  # CPU time follows each command's timeout
+            limits = kept.limits(timeout)
+            result = py(kept, code % [tuple(limit) for limit in limits], timeout=timeout)
+            assert result.output.splitlines() == [str([[soft, hard] for _, soft, hard in limits]),
+                                                  "True ['0', '1', '2', '3']"], result.output  # fmt: skip
+        piped = sh(kept, "yes | head -2; echo status ${PIPESTATUS:-done}")  # SIGPIPE ends `yes` quietly
+        assert piped.output == "y\ny\nstatus done\n", piped.output
+    finally:
+        kept.close()
+
+
 def test_a_command_that_closes_its_output_is_still_waited_for_and_timed(kept: BubblewrapSandbox) -> None:
     done = sh(kept, "echo before; exec >&- 2>&-; sleep 0.3; exit 3")
     assert (done.exit_code, done.output, done.timed_out) == (3, "before\n", False)
