@@ -105,9 +105,9 @@ class AnchorCheck:
 def _heads(path: Path) -> list[tuple[str, str]]:
     """(hash, kind) of every whole record, in order (a torn last line left out)."""
     out = []
-    with open(path, encoding="utf-8") as fh:
+    with open(path, "rb") as fh:  # bytes: a tear can fall inside a character's UTF-8 sequence
         for line in fh:
-            if not line.endswith("\n"):
+            if not line.endswith(b"\n"):
                 break
             try:
                 record = json.loads(line)

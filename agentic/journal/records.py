@@ -179,12 +179,13 @@ def _cut_torn_tail(path: Path) -> bytes:
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Records in order; a torn (unparseable, unterminated) last line is skipped."""
+    """Records in order; a torn (unparseable, unterminated) last line is skipped. Read as bytes: a
+    tear can fall inside a character's UTF-8 sequence."""
     if not path.exists():
         return
-    with open(path, encoding="utf-8") as fh:
+    with open(path, "rb") as fh:
         for line in fh:
-            if not line.endswith("\n"):
+            if not line.endswith(b"\n"):
                 return  # torn write at the end
             yield json.loads(line)
 
@@ -211,14 +212,14 @@ def verify(path: Path) -> Verification:
     """Check the chain (seq, prev, hash), the run id, and every blob's content address."""
     prev, count, run = GENESIS, 0, None
     torn = False
-    with open(path, encoding="utf-8") as fh:
+    with open(path, "rb") as fh:  # bytes: a tear can fall inside a character's UTF-8 sequence
         for number, line in enumerate(fh, start=1):
-            if not line.endswith("\n"):
+            if not line.endswith(b"\n"):
                 torn = True  # a write cut short by a crash: not tampering, but not part of the chain
                 break
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except ValueError:  # not JSON, or not UTF-8
                 return Verification(False, count, f"line {number} is not JSON", number)
             seq = record.get("seq")
             if seq != count + 1:

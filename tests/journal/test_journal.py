@@ -64,6 +64,16 @@ def test_torn_last_line_is_tolerated(tmp_path: Path) -> None:
     assert result.ok and result.torn_tail
 
 
+def test_a_tear_inside_a_characters_utf8_bytes_is_a_torn_line_too(tmp_path: Path) -> None:
+    journal = make_journal(tmp_path)
+    journal.close()
+    with open(journal.path, "ab") as fh:
+        fh.write('{"v":1,"run":"r1","seq":4,"data":"cut …'.encode()[:-2])  # two bytes of "…"'s three
+    assert [r["seq"] for r in read_records(journal.path)] == [1, 2, 3]
+    result = verify(journal.path)
+    assert result.ok and result.torn_tail and result.records == 3
+
+
 def test_appending_after_a_torn_tail_sets_it_aside_and_continues_the_chain(tmp_path: Path) -> None:
     journal = make_journal(tmp_path)
     journal.close()
