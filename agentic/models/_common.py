@@ -6,8 +6,12 @@ The SDK is imported inside the function that needs it, or handed in by the adapt
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from types import ModuleType
@@ -67,13 +71,31 @@ def resolve_api_key(env_var: str, *, vendor: str, base_url: str | None, vendor_d
     )
 
 
-def build_openai_client(options: ModelOptions) -> tuple[OpenAI, str | None]:
-    """An `openai.OpenAI` client honouring OPENAI_API_KEY, OPENAI_BASE_URL and `options.base_url`.
+def import_in_background(module: str) -> None:
+    """Start importing a vendor SDK on a daemon thread, so that its import (a third of a second or
+    more for openai) overlaps the run's set-up (git, the worktree, the journal) instead of coming
+    before it. Its first real use imports it as usual, waiting for this import if it is under way
+    (and raising what a failed import raises)."""
+    if module in sys.modules:
+        return
 
-    Returns the client and the effective base URL (None: api.openai.com).
-    """
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+    threading.Thread(target=load, name=f"import {module}", daemon=True).start()
+
+
+def openai_client_settings(options: ModelOptions) -> tuple[str, str | None]:
+    """(API key, effective base URL or None for api.openai.com) from OPENAI_API_KEY, OPENAI_BASE_URL
+    and `options.base_url`; MissingCredentials when a key is needed and unset."""
     base_url = effective_base_url(options.base_url, "OPENAI_BASE_URL")
     key = resolve_api_key("OPENAI_API_KEY", vendor="OpenAI", base_url=base_url, vendor_domain="openai.com")
+    return key, base_url
+
+
+def build_openai_client(options: ModelOptions, key: str, base_url: str | None) -> OpenAI:
+    """An `openai.OpenAI` client for the key and base URL of `openai_client_settings`."""
     import openai
 
     try:
@@ -85,7 +107,7 @@ def build_openai_client(options: ModelOptions) -> tuple[OpenAI, str | None]:
         )
     except openai.OpenAIError as exc:  # e.g. an unusable base URL
         raise ProviderError(f"cannot set up the OpenAI client: {exc}") from exc
-    return client, base_url
+    return client
 
 
 # --- SDK errors -----------------------------------------------------------------------------------
@@ -262,7 +284,8 @@ def unexpected(vendor: str, what: str) -> ProviderError:
 
 
 class OpenAIClientModel:
-    """What both OpenAI adapters share: the name, the options and a configured client."""
+    """What both OpenAI adapters share: the name, the options and a client, made at its first use
+    (the SDK's import runs in the background meanwhile; the key is checked at once)."""
 
     prefix = "openai"
 
@@ -270,4 +293,12 @@ class OpenAIClientModel:
         self.name = f"{self.prefix}:{model_id}"
         self.model_id = model_id
         self.options = options or ModelOptions()
-        self._client, self.base_url = build_openai_client(self.options)
+        self._key, self.base_url = openai_client_settings(self.options)
+        self._built: OpenAI | None = None
+        import_in_background("openai")
+
+    @property
+    def _client(self) -> OpenAI:
+        if self._built is None:
+            self._built = build_openai_client(self.options, self._key, self.base_url)
+        return self._built

@@ -18,6 +18,7 @@ from agentic.models._common import (
     count,
     dump_json,
     effective_base_url,
+    import_in_background,
     parse_json_object,
     resolve_api_key,
     sdk_errors,
@@ -152,21 +153,32 @@ class AnthropicModel:
         self.model_id = model_id
         self.options = options or ModelOptions()
         self.base_url = effective_base_url(self.options.base_url, "ANTHROPIC_BASE_URL")
-        key = resolve_api_key(
+        self._key = resolve_api_key(
             "ANTHROPIC_API_KEY", vendor="Anthropic", base_url=self.base_url, vendor_domain="anthropic.com"
         )
+        self._built: Any = None
+        import_in_background("anthropic")  # the client is made at its first use
+
+    @property
+    def _sdk(self) -> Any:
         import anthropic
 
-        self._sdk = anthropic
-        try:
-            self._client = anthropic.Anthropic(
-                api_key=key,
-                base_url=self.base_url or ANTHROPIC_DEFAULT_BASE_URL,
-                timeout=self.options.timeout_s,
-                max_retries=0,  # the harness retries (agentic.util.retry): bounded, journaled
-            )
-        except anthropic.AnthropicError as exc:
-            raise ProviderError(f"cannot set up the Anthropic client: {exc}") from exc
+        return anthropic
+
+    @property
+    def _client(self) -> Any:
+        if self._built is None:
+            anthropic = self._sdk
+            try:
+                self._built = anthropic.Anthropic(
+                    api_key=self._key,
+                    base_url=self.base_url or ANTHROPIC_DEFAULT_BASE_URL,
+                    timeout=self.options.timeout_s,
+                    max_retries=0,  # the harness retries (agentic.util.retry): bounded, journaled
+                )
+            except anthropic.AnthropicError as exc:
+                raise ProviderError(f"cannot set up the Anthropic client: {exc}") from exc
+        return self._built
 
     def request(self, messages: list[Message], tools: list[ToolSpec]) -> dict[str, Any]:
         """The keyword arguments of `messages.create` / `messages.stream` for this conversation."""
