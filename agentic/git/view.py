@@ -226,10 +226,25 @@ def _replace_secrets(view: Path, store: Path) -> None:
     secrets = listed.read_text(encoding="utf-8").split() if listed.is_file() else []
     if not secrets:
         return
-    env = {"GIT_OBJECT_DIRECTORY": str(store)}
-    empty = git(["--git-dir", str(view), "hash-object", "-w", "--stdin"], view, env=env, input="").strip()
+    empty = _empty_blob(view, store)
     with open(view / "packed-refs", "a", encoding="utf-8") as fh:
         fh.write("".join(f"{empty} refs/replace/{sha}\n" for sha in dict.fromkeys(secrets)))
+
+
+def _empty_blob(view: Path, store: Path) -> str:
+    """The empty blob's id, written into the store once (its id noted beside it, as long as the
+    object is there)."""
+    noted = store / "empty"
+    try:
+        empty = noted.read_text(encoding="utf-8").strip()
+        if len(empty) >= 40 and (store / empty[:2] / empty[2:]).is_file():
+            return empty
+    except OSError:
+        pass
+    env = {"GIT_OBJECT_DIRECTORY": str(store)}
+    empty = git(["--git-dir", str(view), "hash-object", "-w", "--stdin"], view, env=env, input="").strip()
+    _write_if_changed(noted, empty + "\n")
+    return empty
 
 
 def build(admin: Path, common: Path, worktree: Path, masked: Sequence[str] = ()) -> Path:
@@ -240,15 +255,12 @@ def build(admin: Path, common: Path, worktree: Path, masked: Sequence[str] = ())
         (work / sub).mkdir(parents=True)
     head = (admin / "HEAD").read_text(encoding="utf-8")
     (work / "HEAD").write_text(head, encoding="utf-8")
-    refs = git(
-        ["--git-dir", str(common), "for-each-ref", "--format=%(objectname) %(refname)", "refs/tags"], admin
-    )
-    if head.startswith("ref:"):
-        name = head[len("ref:") :].strip()
-        sha = git(
-            ["--git-dir", str(admin), "rev-parse", "--verify", "--quiet", "HEAD"], admin, check=False
-        ).strip()
-        refs = (f"{sha} {name}\n" if sha else "") + refs
+    branch = head[len("ref:") :].strip() if head.startswith("ref:") else None
+    # the tags, and the branch HEAD names (its line first); one git for both
+    listed = git(["--git-dir", str(common), "for-each-ref", "--format=%(objectname) %(refname)", "refs/tags",
+                  *([branch] if branch else [])], admin).splitlines(keepends=True)  # fmt: skip
+    own = [line for line in listed if line.rstrip("\n").partition(" ")[2] == branch]
+    refs = "".join(own + [line for line in listed if line not in own])
     (work / "packed-refs").write_text(refs, encoding="utf-8")
     (work / "config").write_text(_config(common), encoding="utf-8")
     for name, source in (("shallow", common / "shallow"), ("index", admin / "index")):
@@ -286,7 +298,7 @@ def _config(common: Path) -> str:
 
 @lru_cache(maxsize=64)
 def _read_config(common: Path, stamp: tuple[int, int]) -> str:
-    found = run_git(["config", "--file", str(common / "config"), "--get-regexp",
+    found = run_git(["--git-dir", str(common), "config", "--file", str(common / "config"), "--get-regexp",
                      r"^(core\.repositoryformatversion|extensions\..*)$"], common).stdout  # fmt: skip
     values = dict(line.split(" ", 1) for line in found.splitlines() if " " in line)
     lines = ["[core]", f"\trepositoryformatversion = {values.pop('core.repositoryformatversion', '0')}",

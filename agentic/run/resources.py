@@ -28,7 +28,7 @@ from agentic.run.confine import needs_sandbox, protected_paths, secret_globs, un
 from agentic.run.request import Ending, RunRequest, new_run_id
 from agentic.sandbox import Sandbox, hostexec, kill_sandboxes, make_sandbox, require_sandbox
 from agentic.util.redact import Redactor
-from agentic.workspace import Workspace, ensure_excluded
+from agentic.workspace import Workspace, exclude_state_dir
 
 
 def run_contract(req: RunRequest) -> Contract:
@@ -57,7 +57,7 @@ class RunResources:
             require_sandbox(fallback=self.fallback)  # fail before anything is created
         self.variables = contract_env(req.contract)  # so does a variable the contract may not pass
         self.contract = run_contract(req)
-        ensure_excluded(req.repo.root)
+        exclude_state_dir(req.repo.root, req.repo.common)  # find_repo checked the state dir
         self.run_id = req.tape.run_id if req.resuming and req.tape is not None else new_run_id()
         self.workspace = Workspace(req.repo.root, self.run_id, req.base_commit)
         self.redact = Redactor.for_repository(req.repo.root)

@@ -18,6 +18,7 @@ from agentic.workspace.repo import STATE_DIR as STATE_DIR
 from agentic.workspace.repo import RepoInfo as RepoInfo
 from agentic.workspace.repo import check_state_dir as check_state_dir
 from agentic.workspace.repo import ensure_excluded as ensure_excluded
+from agentic.workspace.repo import exclude_state_dir as exclude_state_dir
 from agentic.workspace.repo import find_repo as find_repo
 from agentic.workspace.repo import who as who
 from agentic.workspace.worktree import Snapshot as Snapshot

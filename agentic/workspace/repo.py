@@ -24,6 +24,7 @@ class RepoInfo:
     root: Path
     head: str  # commit sha
     branch: str | None  # None when detached
+    common: Path | None = None  # the repository's git common dir (absolute), when it is known
 
     @property
     def state_dir(self) -> Path:
@@ -35,6 +36,23 @@ def find_repo(start: Path) -> RepoInfo:
     harness's hardened git (no hooks, no filter drivers, the person's config otherwise as git reads it)."""
     if not start.is_dir():
         raise UsageError(f"{start} is not inside a git repository", hint="run `git init` first")
+    # one git for the usual case; when it fails, the questions one by one say what is wrong
+    asked = run_git(["rev-parse", "--path-format=absolute", "--is-inside-work-tree", "--show-toplevel",
+                     "--git-common-dir", "HEAD^{commit}", "--"], start)  # fmt: skip
+    lines = asked.stdout.split("\n")
+    if asked.returncode == 0 and len(lines) == 6 and lines[0] == "true" and lines[4] == "--" and not lines[5]:
+        root, common, head = Path(lines[1]), Path(lines[2]), lines[3]
+    else:
+        root, head = _diagnose(start)
+        common = None
+    branch = run_git(["symbolic-ref", "--quiet", "--short", "HEAD"], root)
+    check_state_dir(root)
+    return RepoInfo(root, head, branch.stdout.strip() if branch.returncode == 0 else None, common)
+
+
+def _diagnose(start: Path) -> tuple[Path, str]:
+    """find_repo's questions asked one at a time: (root, HEAD's commit), or the UsageError that says
+    what is wrong."""
     inside = run_git(["rev-parse", "--is-inside-work-tree"], start)
     if inside.returncode != 0:
         raise UsageError(f"{start} is not inside a git repository", hint="run `git init` first")
@@ -44,9 +62,7 @@ def find_repo(start: Path) -> RepoInfo:
     head = run_git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], root)
     if head.returncode != 0:
         raise UsageError(f"{root} has no commit yet", hint="commit something first: runs start from HEAD")
-    branch = run_git(["symbolic-ref", "--quiet", "--short", "HEAD"], root)
-    check_state_dir(root)
-    return RepoInfo(root, head.stdout.strip(), branch.stdout.strip() if branch.returncode == 0 else None)
+    return root, head.stdout.strip()
 
 
 STATE_FIX = ("agentic keeps its database, journals and worktrees in .agentic/, a private directory of yours that "
@@ -61,9 +77,7 @@ def check_state_dir(root: Path) -> None:
     a directory owned by another user or writable by everyone, or a symlink directly inside it (the
     database, `runs`, `worktrees` redirected elsewhere). A missing `.agentic` is fine: it is created
     as a plain directory and excluded through info/exclude."""
-    tracked = run_git(["ls-files", "-z", "--cached", "--", f":(top,literal){STATE_DIR}"], root).stdout.split("\0")
-    in_head = run_git(["ls-tree", "-z", "--name-only", "HEAD", "--", STATE_DIR], root).stdout.split("\0")
-    named = sorted({p for p in [*tracked, *in_head] if p})
+    named = _tracked(root, f":(top,literal){STATE_DIR}")
     if named:
         shown = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
         raise UnsafeStateDir(f"this repository commits {STATE_DIR} ({shown}): a repository cannot choose where "
@@ -91,13 +105,31 @@ def check_state_dir(root: Path) -> None:
                              hint=STATE_FIX)  # fmt: skip
 
 
+def _tracked(root: Path, pathspec: str) -> list[str]:
+    """Paths under `pathspec` in the index or in HEAD: one ls-files that lays HEAD's tree over the
+    index; without a HEAD (or when that fails) the index and HEAD asked apart."""
+    both = run_git(["ls-files", "-z", "--cached", "--with-tree=HEAD", "--", pathspec], root)
+    if both.returncode == 0:
+        return sorted({p for p in both.stdout.split("\0") if p})
+    tracked = run_git(["ls-files", "-z", "--cached", "--", pathspec], root).stdout.split("\0")
+    in_head = run_git(["ls-tree", "-z", "--name-only", "HEAD", "--", STATE_DIR], root).stdout.split("\0")
+    return sorted({p for p in [*tracked, *in_head] if p})
+
+
 def ensure_excluded(root: Path) -> None:
     """Keep `.agentic/` out of git through the repository's info/exclude (never committed), after
     checking that the repository's `.agentic` is the harness's own (UnsafeStateDir otherwise)."""
     check_state_dir(root)
-    common = Path(git(["rev-parse", "--git-common-dir"], root).strip())
-    if not common.is_absolute():
-        common = root / common
+    exclude_state_dir(root)
+
+
+def exclude_state_dir(root: Path, common: Path | None = None) -> None:
+    """The info/exclude half of ensure_excluded, for a repository just checked (find_repo does);
+    `common`: its git common dir when known."""
+    if common is None:
+        common = Path(git(["rev-parse", "--git-common-dir"], root).strip())
+        if not common.is_absolute():
+            common = root / common
     exclude = common / "info" / "exclude"
     exclude.parent.mkdir(parents=True, exist_ok=True)
     existing = exclude.read_text(encoding="utf-8") if exclude.exists() else ""

@@ -24,6 +24,7 @@ from agentic.git import submodules
 from agentic.git.cmd import git, run_git, run_git_bytes
 from agentic.git.locks import clear_stale
 from agentic.git.staging import Skipped, stage
+from agentic.git.view import checkout_common_dir
 from agentic.sandbox import kill_sandboxes
 from agentic.util.paths import TEMP_NAME
 from agentic.util.trees import remove_tree, walk_dirs
@@ -59,9 +60,12 @@ class Workspace:
 
     @cached_property
     def git_dir(self) -> Path:
-        """The worktree's administrative git dir, found from the repository, never from the worktree."""
-        common = Path(git(["rev-parse", "--git-common-dir"], self.repo_root).strip())
-        common = common if common.is_absolute() else self.repo_root / common
+        """The worktree's administrative git dir, found from the repository, never from the worktree
+        (read from its `.git` as git would, or asked of git when that is not plain)."""
+        common = checkout_common_dir(self.repo_root)
+        if common is None:
+            common = Path(git(["rev-parse", "--git-common-dir"], self.repo_root).strip())
+            common = common if common.is_absolute() else self.repo_root / common
         return common / "worktrees" / self.run_id
 
     def _git(self, args: list[str], *, env: dict[str, str] | None = None, check: bool = True,
