@@ -3,24 +3,41 @@
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from agentic.util.pipes import silence, write_line
+
+
+class _Console(Console):
+    """A console whose reader may go away (`agentic run … | head`): rich's default raises SystemExit
+    then, which ended a run in the middle as an internal error. Here printing stops, the run goes on."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        silence(self.file)
+
 
 @functools.cache
 def out() -> Console:
     """The console of standard output, made on first use: a Console reads the environment (COLUMNS,
     NO_COLOR, FORCE_COLOR...) once, when it is made, so it is not made when the CLI is imported."""
-    return Console(highlight=False)
+    return _Console(highlight=False)
 
 
 @functools.cache
 def err() -> Console:
     """The console of standard error (made on first use, as out())."""
-    return Console(stderr=True, highlight=False)
+    return _Console(stderr=True, highlight=False)
+
+
+def emit(line: str) -> None:
+    """One line for machines (JSON) on standard output; a reader that went away is not an error."""
+    write_line(sys.stdout, line)
 
 
 RepoOpt = Annotated[Path, typer.Option("--repo", "-C", help="Repository to work in (default: the current one).")]

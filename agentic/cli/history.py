@@ -18,7 +18,7 @@ from agentic.reports.html import write_run_html
 from agentic.reports.summary import WIDE, inert, one_line, timeline, timeline_lines, timeline_table, totals
 from agentic.workspace import apply_commit
 
-from .common import RepoOpt, RunArg, err, out
+from .common import RepoOpt, RunArg, emit, err, out
 from .runindex import get_run, open_store
 
 app = typer.Typer(rich_markup_mode="rich")
@@ -40,7 +40,7 @@ def runs(
     rows = store.list_runs(status=status, limit=limit)
     if json_out:
         for row in rows:
-            print(json.dumps(row))
+            emit(json.dumps(row))
         return
     table = Table(title="runs")
     for col in ("run", "started", "status", "steps", "tokens", "model", "task"):
@@ -78,7 +78,7 @@ def show(
     rows = timeline(Path(row["journal"]))
     paths = provenance(Path(row["journal"]))
     if json_out:
-        print(json.dumps({"run": row, "timeline": rows, "totals": totals(rows), "committed": paths}))
+        emit(json.dumps({"run": row, "timeline": rows, "totals": totals(rows), "committed": paths}))
         return
     title = f"run {row['id']} · {row['status']}"
     out().print(timeline_table(rows, title) if out().width >= WIDE else timeline_lines(rows, title))
@@ -107,7 +107,7 @@ def audit(
     row = get_run(store, run_id)
     report = audit_run(Path(row["journal"]), check(store, row["id"], Path(row["journal"])).to_dict())
     if json_out:
-        print(json.dumps(report))
+        emit(json.dumps(report))
     else:
         render(report, out())
     raise typer.Exit(0 if report["journal"]["ok"] else 1)

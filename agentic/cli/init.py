@@ -310,7 +310,7 @@ def prompt_choices(root: Path, given: Choices, console: Console, stream: TextIO 
             model = check_model(answer)
             break
         except UsageError as exc:
-            console.print(f"[red]{exc.message}[/]; {exc.hint}")
+            console.print(f"[red]{escape(exc.message)}[/]; {escape(exc.hint or '')}")
     if ask_tests:
         candidates = _show_candidates(given, console)
         argv, detection = _ask_test_command(detection, console, stream, candidates)

@@ -18,7 +18,7 @@ from agentic.run.demo import run_demo
 from agentic.workspace import check_state_dir
 
 from . import init as setup
-from .common import RepoOpt, out
+from .common import RepoOpt, emit, out
 from .doctor import diagnose
 
 app = typer.Typer(rich_markup_mode="rich")
@@ -41,7 +41,7 @@ def doctor(
     checks = diagnose(repo, quick=quick)
     if json_out:
         for check in checks:
-            print(json.dumps(check.to_dict()))
+            emit(json.dumps(check.to_dict()))
     else:
         table = Table(title="agentic doctor")
         for col in ("", "check", "detail", "how to fix"):

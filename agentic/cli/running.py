@@ -31,7 +31,7 @@ from agentic.run.runner import RunOutcome, RunRequest, execute, needs_sandbox
 from agentic.sandbox import make_sandbox, require_sandbox
 from agentic.workspace import RepoInfo
 
-from .common import RepoOpt, RunArg, SummaryOpt, UnsafeOpt, err, out
+from .common import RepoOpt, RunArg, SummaryOpt, UnsafeOpt, emit, err, out
 from .context import approver, configure, model_for, prepare
 from .runindex import get_run, open_store
 
@@ -107,7 +107,7 @@ def _print_outcome(outcome: RunOutcome, paths: list[dict[str, Any]]) -> None:
 def _finish_run(outcome: RunOutcome, json_out: bool) -> None:
     paths = provenance(outcome.journal) if outcome.commit else []
     if json_out:
-        print(json.dumps({"event": "summary", **outcome.to_dict(), "committed": paths}), flush=True)
+        emit(json.dumps({"event": "summary", **outcome.to_dict(), "committed": paths}))
     else:
         _print_outcome(outcome, paths)
     raise typer.Exit(outcome.exit_code)
@@ -227,7 +227,7 @@ def replay(
         sandbox_for = lambda root: make_sandbox(root, [], fallback=fallback, env=variables)  # noqa: E731
     report = do_replay(info, tape, loaded, sandbox_for)
     if json_out:
-        print(json.dumps(report.to_dict()))
+        emit(json.dumps(report.to_dict()))
     elif report.divergence is None:
         out().print(inert(f"run {tape.run_id}: replay identical — {report.steps} steps, {report.compared} results "
                         f"compared ({report.ended})"))  # fmt: skip

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from agentic.config.settings import load_settings
@@ -16,7 +17,7 @@ from agentic.policy.contract import load_contract
 from agentic.reports.summary import inert
 from agentic.tools import builtin_tools
 
-from .common import RepoOpt, out
+from .common import RepoOpt, emit, out
 from .runindex import open_store
 
 app = typer.Typer(
@@ -56,7 +57,7 @@ def tools_list(
                      "contract": "/".join(verdicts) or ("always" if tool.kind == "control" else "no rule: denied")})  # fmt: skip
     if json_out:
         for row in rows:
-            print(json.dumps(row))
+            emit(json.dumps(row))
         return
     table = Table(title=inert(f"tools · contract {contract.source}"))
     for col in ("tool", "kind", "status", "contract rules"):
@@ -80,7 +81,7 @@ def tools_disable(
     """
     _, store = open_store(repo)
     store.disable_tool(_tool_name(name), getpass.getuser(), reason)
-    out().print(f"{name} is disabled: every call is refused until `agentic tools enable {name}`")
+    out().print(f"{escape(name)} is disabled: every call is refused until `agentic tools enable {escape(name)}`")
 
 
 @app.command("enable")
@@ -94,4 +95,4 @@ def tools_enable(
     """
     _, store = open_store(repo)
     was = store.enable_tool(_tool_name(name))
-    out().print(f"{name} is enabled" + ("" if was else " (it was not disabled)"))
+    out().print(f"{escape(name)} is enabled" + ("" if was else " (it was not disabled)"))

@@ -27,6 +27,7 @@ from agentic.journal.events import (
 )
 from agentic.observe.listener import ProgressListener, Record, facts, number, result_detail, usage_total
 from agentic.reports.summary import call_label
+from agentic.util.pipes import silence
 
 
 def _base(event: str, head: Envelope) -> Record:
@@ -59,6 +60,7 @@ class JsonEvents(ProgressListener):
             self.stream.flush()
         except (OSError, ValueError):  # a closed pipe or stream
             self.broken = True
+            silence(self.stream)
 
     def event(self, head: Envelope, event: JournalEvent) -> Record | None:
         match event:

@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from agentic.config.settings import Settings
 from agentic.errors import UsageError
@@ -54,7 +55,7 @@ def run_demo(directory: Path | None, console: Console) -> int:
     target = directory or Path(tempfile.mkdtemp(prefix="agentic-demo-"))
     repo = find_repo(build_repo(target.resolve()))
     console.rule("[bold]agentic demo")
-    console.print(f"A throw-away repository with a bug: [cyan]{repo.root}[/]")
+    console.print(f"A throw-away repository with a bug: [cyan]{escape(str(repo.root))}[/]")
     console.print("Task: make the failing test pass. Model: a scripted agent (offline, no key).\n")
     contract = load_contract("policies/contract.yaml", repo.root)
     model = ScriptedModel(str(script_path()))
@@ -65,8 +66,8 @@ def run_demo(directory: Path | None, console: Console) -> int:
     console.print()
     console.print(timeline_table(timeline(outcome.journal), f"timeline of run {outcome.run_id}"))
     if outcome.commit:
-        console.print(f"\n[bold green]Accepted.[/] Commit {outcome.commit[:12]} on branch {outcome.branch}:")
-        console.print(git(["show", "--stat", "--patch", "--format=%s%n%n%b", outcome.commit], repo.root).rstrip())
-    console.print(f"\njournal: {outcome.journal}")
-    console.print(f"Explore: cd {repo.root} && agentic runs && agentic show {outcome.run_id}")
+        console.print(f"\n[bold green]Accepted.[/] Commit {outcome.commit[:12]} on branch {escape(str(outcome.branch))}:")
+        console.print(git(["show", "--stat", "--patch", "--format=%s%n%n%b", outcome.commit], repo.root).rstrip(), markup=False)
+    console.print(f"\njournal: {escape(str(outcome.journal))}")
+    console.print(f"Explore: cd {escape(str(repo.root))} && agentic runs && agentic show {outcome.run_id}")
     return outcome.exit_code

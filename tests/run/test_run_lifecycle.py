@@ -126,9 +126,10 @@ def test_apply_cherry_picks_onto_a_branch_that_moved(repo: Path) -> None:
 
 
 def test_demo_runs_offline_end_to_end(tmp_path: Path) -> None:
-    target = tmp_path / "demo"
+    target = tmp_path / "demo [bold]"  # a path that reads as markup, printed as it is
     done = cli("demo", "--dir", str(target), cwd=tmp_path, env={"OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": ""})
     assert done.returncode == 0, done.stderr
+    assert f"A throw-away repository with a bug: {target.resolve()}" in done.stdout
     assert "refused read_file .env" in done.stdout
     assert "accepted: the gate passed" in done.stdout
     assert "+    return total(values) / len(values)" in done.stdout

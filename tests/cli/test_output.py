@@ -1,0 +1,62 @@
+"""Output whose reader went away (`agentic run … | head`): printing stops, the command goes on and
+ends with its own exit status, and nothing is said about the pipe (issue 16, point 4)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agentic.journal.records import read_records
+from tests.conftest import FINISH, FIX, write_script
+
+TURNS = [
+    {"text": "Reading.", "tool_calls": [{"name": "read_file", "arguments": {"path": "calc.py"}}]},
+    {"tool_calls": [FIX]},
+    {"tool_calls": [{"name": "run_tests", "arguments": {}}]},
+    {"tool_calls": [FINISH]},
+]
+
+
+def closed_reader(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run `agentic ARGS` with a standard output nobody reads: the read end is closed before the
+    command writes anything, so every write to it fails. (exit status, standard error)"""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-m", "agentic", *args], cwd=cwd, stdout=write_end,
+                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, timeout=120,
+                              env={**os.environ, "NO_COLOR": "1"})  # fmt: skip
+    finally:
+        os.close(write_end)
+    return done.returncode, done.stderr
+
+
+def last_run_end(repo: Path) -> dict[str, object]:
+    journal = max((repo / ".agentic" / "runs").glob("*/journal.jsonl"), key=lambda p: p.stat().st_mtime)
+    return next(r for r in reversed(list(read_records(journal))) if r["kind"] == "run.end")["data"]
+
+
+@pytest.mark.parametrize("json_out", [False, True], ids=["terminal-lines", "json"])
+def test_a_run_whose_reader_went_away_completes(repo: Path, json_out: bool) -> None:
+    script = write_script(repo.parent / "turns.yaml", TURNS)
+    code, stderr = closed_reader(["run", "fix the average", "--model", f"script:{script}",
+                                  *(["--json"] if json_out else [])], repo)  # fmt: skip
+    assert code == 0, stderr
+    assert last_run_end(repo)["status"] == "accepted"
+    assert "Traceback" not in stderr and "Broken pipe" not in stderr and "Exception ignored" not in stderr
+
+
+def test_listing_and_showing_to_a_closed_pipe_keep_their_exit_status(repo: Path) -> None:
+    script = write_script(repo.parent / "turns.yaml", TURNS)
+    done = subprocess.run([sys.executable, "-m", "agentic", "run", "fix", "--model", f"script:{script}", "--json"],
+                          cwd=repo, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert json.loads(done.stdout.splitlines()[-1])["status"] == "accepted", done.stderr
+    for args, want in ((["runs", "--json"], 0), (["show", "last"], 0), (["show", "no-such-run"], 2)):
+        code, stderr = closed_reader(args, repo)
+        assert code == want, (args, stderr)
+        assert "Traceback" not in stderr and "Exception ignored" not in stderr, (args, stderr)
