@@ -30,9 +30,20 @@ Figures, N = 100, median of 3, on the 2-core machine shared with seven other ses
 
     fewer git processes per run, no stale-lock wait (2026-12-05, quiet machine, median of 3):
                                 4.8     4.7         4.2        5.7   14.6 (+12.1)   379.8 (+20.4)
-    Of a command step's overhead, the sandbox's round trip is about 3 ms per bash started inside it
-    (benchmarks/sandbox.py: 2.1 to 3.2 ms over a bare exec), and a model command starts two: the
-    prelude that gives the sandbox's git its own index, and the bash it execs for the script.
+    Of a command step's overhead, the sandbox's round trip was about 3 ms per bash started inside it
+    (benchmarks/sandbox.py: 2.1 to 3.2 ms over a bare exec), and a model command started two: the
+    prelude that gave the sandbox's git its own index, and the bash it exec'd for the script.
+
+    one bash per command (bubblewrap copies git's index into the sandbox as it starts), the server
+    finds the program by stat instead of trying execve down PATH, and starts it with posix_spawn
+    (2026-12-05; same machine, which varied by a fifth between sittings; 1: median of 3, 2: of 5):
+            1                   6.1     6.0         6.4        7.7   13.0 (+10.0)   475.1 (+20.8)
+            2                   5.9     5.6         6.1        7.1   12.3 (+9.3)    314.6 (+18.2)
+    The server's round trip for `bash -c true`, measured inside it: 5.0 ms before, 1.9 ms after
+    (each failed execve down the PATH cost 0.1 to 0.2 ms in the sandbox; the fork of the server 0.3
+    ms and its child's set-up 0.2 ms, which posix_spawn saves). peer_agentic.py at N = 100, median of
+    5, same sitting as 2: agentic 10.26 s wall vs mini 20.02 s vs floor 10.80 s (0.51x mini), first
+    request 0.94 s vs 4.32 s (the SDK's import now overlaps the run's set-up), peak RSS 70 vs 222 MB.
 
 (+x: over the bare command run here, `git diff` 4.6 ms then 2.6 ms, the test command 1320 ms then
 363 ms.) On the quiet machine with the venv, peer_agentic.py at N = 100, median of 3: agentic 11.62 s
