@@ -50,6 +50,7 @@ class Session:
     idle: int = 0  # answers without a tool call in a row
     summary: str = ""  # from the last finish call
     snapshot: Snapshot | None = None  # what the last gate judged
+    failed: list[str] = field(default_factory=list)  # the checks the last gate failed
     repeats: Repeats = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,15 +78,19 @@ class Session:
     def gate(self) -> Verdict:
         """The gate's verdict on the worktree; Rejected once it failed max_gate_attempts times."""
         self.snapshot, verdict = self.judge.judge(self.budget.steps)
+        self.failed = [c.id for c in verdict.failed]
         if not verdict.passed:
             self.budget.gate_failures += 1
             if self.budget.gate_failures >= self.contract.limits.max_gate_attempts:
-                failed = ", ".join(c.id for c in verdict.failed)
-                raise Rejected(f"the gate failed {self.budget.gate_failures} times (last: {failed})")
+                raise Rejected(f"the gate failed {self.budget.gate_failures} times (last: {', '.join(self.failed)})")
         return verdict
 
     def idle_turn(self, turn: Turn) -> None:
         self.idle += 1
+        if self.idle >= MAX_IDLE_TURNS and self.failed:  # it called finish; the gate said no
+            times = "once" if self.budget.gate_failures == 1 else f"{self.budget.gate_failures} times"
+            raise Rejected(f"the gate failed {times} (last: {', '.join(self.failed)}) and the agent stopped "
+                           "without calling finish again")  # fmt: skip
         if self.idle >= MAX_IDLE_TURNS:
             raise Rejected("the agent stopped without calling finish")
         if turn.stop_reason == "max_tokens":

@@ -155,6 +155,13 @@ def test_agent_that_stops_talking_is_rejected(repo: Path) -> None:
     assert "without calling finish" in summary["reason"]
 
 
+def test_an_agent_that_stops_after_a_failed_gate_is_rejected_for_the_gate(repo: Path) -> None:
+    code, summary, _ = run(repo, [{"tool_calls": [FINISH]}, {"text": "I give up."}, {"text": "Really."}])
+    assert code == 1 and summary["status"] == "rejected"
+    assert summary["reason"] == ("the gate failed once (last: tests-pass) and the agent stopped without calling "
+                                 "finish again")  # fmt: skip
+
+
 def test_limits_stop_the_run_with_exit_3(repo: Path) -> None:
     contract = {**CONTRACT, "limits": {"max_steps": 3, "max_tool_calls": 10, "timeout_s": 60}}
     (repo / "policies" / "contract.yaml").write_text(yaml.safe_dump(contract))
