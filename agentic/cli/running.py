@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,7 +55,7 @@ def _limit_flags(given: list[str]) -> dict[str, Any]:
 
 @app.command()
 def run(
-    task: Annotated[str, typer.Argument(help="What the agent should do.")],
+    task: Annotated[str, typer.Argument(help="What the agent should do; '-' reads it from standard input.")],
     model: Annotated[str | None, typer.Option("--model", "-m", help="provider:model, overrides settings.")] = None,
     contract: Annotated[str | None, typer.Option("--contract", help="Contract path or preset name.")] = None,
     json_out: SummaryOpt = False,
@@ -73,7 +74,11 @@ def run(
     3 stopped by a limit or stuck (repeating itself), 4 interrupted or provider failure.
 
     Example: agentic run "make test_average pass" --model anthropic:claude-sonnet-4-5
+    (or: agentic run - < task.md; with the task on standard input nobody is there to approve, so
+    what the contract asks about is refused)
     """
+    if task == "-":
+        task = sys.stdin.read()
     if not task.strip():
         raise UsageError("the task is empty")
     limits = _limit_flags(limit or [])

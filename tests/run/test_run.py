@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +155,19 @@ def test_agent_that_stops_talking_is_rejected(repo: Path) -> None:
     code, summary, _ = run(repo, [{"text": "I think it's fine."}, {"text": "Really."}])
     assert code == 1 and summary["status"] == "rejected"
     assert "without calling finish" in summary["reason"]
+
+
+def test_the_task_can_come_from_standard_input(repo: Path) -> None:
+    script = write_script(repo.parent / "turns.yaml", [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    task = "Fix the average.\n\nThe tests in tests/ say what it must return; keep them as they are.\n"
+    argv = [sys.executable, "-m", "agentic", "run", "-", "--model", f"script:{script}", "--json"]
+    done = subprocess.run(argv, cwd=repo, input=task, capture_output=True, text=True, timeout=120)
+    summary = json.loads(done.stdout.splitlines()[-1])
+    assert done.returncode == 0 and summary["status"] == "accepted", done.stderr
+    start = next(d for r, d in records(summary) if r["kind"] == "run.start")
+    assert start["task"] == task
+    empty = subprocess.run(argv, cwd=repo, input="  \n", capture_output=True, text=True, timeout=120)
+    assert empty.returncode == 2 and "the task is empty" in empty.stderr
 
 
 def test_an_agent_that_stops_after_a_failed_gate_is_rejected_for_the_gate(repo: Path) -> None:
