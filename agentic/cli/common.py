@@ -26,13 +26,20 @@ class _Console(Console):
 def out() -> Console:
     """The console of standard output, made on first use: a Console reads the environment (COLUMNS,
     NO_COLOR, FORCE_COLOR...) once, when it is made, so it is not made when the CLI is imported."""
-    return _Console(highlight=False)
+    return _plain_unless_terminal(_Console(highlight=False))
 
 
 @functools.cache
 def err() -> Console:
     """The console of standard error (made on first use, as out())."""
-    return _Console(stderr=True, highlight=False)
+    return _plain_unless_terminal(_Console(stderr=True, highlight=False))
+
+
+def _plain_unless_terminal(console: Console) -> Console:
+    """Output that is not a terminal (a pipe, a CI log) is never wrapped at the console's width (80
+    columns there): a run id, a path or a command stays on one line, whole."""
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 def emit(line: str) -> None:

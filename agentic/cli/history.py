@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from agentic.errors import UsageError
 from agentic.journal.anchor import check
@@ -42,15 +44,29 @@ def runs(
         for row in rows:
             emit(json.dumps(row))
         return
-    table = Table(title="runs")
-    for col in ("run", "started", "status", "steps", "tokens", "model", "task"):
-        table.add_column(col)
-    for row in rows:
-        started = datetime.datetime.fromtimestamp(row["started_at"]).strftime("%Y-%m-%d %H:%M")
-        tokens = row["input_tokens"] + row["output_tokens"]
-        table.add_row(inert(row["id"]), started, inert(row["status"]), inert(row["steps"]), inert(tokens),
-                      inert(row["model"]), inert(one_line(row["task"], 50)))  # fmt: skip
+    cells = [_run_cells(row) for row in rows]
+    if not out().is_terminal or out().width < WIDE:  # plain lines for pipes, logs and narrow terminals: nothing cut
+        for line in cells:
+            out().print(Text("  ").join(inert(cell) for cell in line), soft_wrap=True)
+        return
+    table = Table(title="runs", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in RUN_COLUMNS:
+        # the id whole, always (it is what every other command takes); the task and model wrap
+        table.add_column(col, no_wrap=col not in ("model", "task"), overflow="fold",
+                         justify="right" if col in ("steps", "tokens", "cost") else "left")  # fmt: skip
+    for line in cells:
+        table.add_row(*(inert(cell) for cell in line))
     out().print(table)
+
+
+RUN_COLUMNS = ("run", "started", "status", "steps", "tokens", "cost", "model", "task")
+
+
+def _run_cells(row: dict[str, Any]) -> list[str]:
+    started = datetime.datetime.fromtimestamp(row["started_at"]).strftime("%Y-%m-%d %H:%M")
+    cost = row.get("cost_usd")
+    return [row["id"], started, row["status"], str(row["steps"]), str(row["input_tokens"] + row["output_tokens"]),
+            "?" if cost is None else f"${cost:.4f}", row["model"], one_line(row["task"], 60)]  # fmt: skip
 
 
 @app.command()

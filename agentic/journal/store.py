@@ -101,6 +101,26 @@ def m003_journal_heads(db: sqlite3.Connection) -> None:
                        (run_id, seq, head, time.time()))  # fmt: skip
 
 
+@migration
+def m004_run_cost(db: sqlite3.Connection) -> None:
+    """Each run's cost in US dollars (NULL when some model call's price is unknown), filled in for the
+    runs recorded before from their journal's last run.end."""
+    db.execute("ALTER TABLE runs ADD COLUMN cost_usd REAL")
+    for run_id, journal in db.execute("SELECT id, journal FROM runs").fetchall():
+        cost = None
+        try:
+            with open(journal, "rb") as fh:
+                for line in fh:
+                    if line.endswith(b"\n") and b'"run.end"' in line:
+                        record = json.loads(line)
+                        if record.get("kind") == "run.end":
+                            cost = ((record.get("data") or {}).get("budget") or {}).get("cost_usd")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(cost, (int, float)):
+            db.execute("UPDATE runs SET cost_usd = ? WHERE id = ?", (float(cost), run_id))
+
+
 class Store(Protocol):
     def add_run(self, **fields: Any) -> None: ...
     def update_run(self, run_id: str, **fields: Any) -> None: ...
@@ -119,7 +139,7 @@ class Store(Protocol):
 RUN_COLUMNS = {
     "id", "task", "status", "model", "contract", "base_commit", "branch", "commit_sha", "worktree",
     "journal", "started_at", "updated_at", "ended_at", "steps", "tool_calls", "input_tokens",
-    "output_tokens", "cached_input_tokens", "reason",
+    "output_tokens", "cached_input_tokens", "reason", "cost_usd",
 }  # fmt: skip
 
 

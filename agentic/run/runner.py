@@ -179,6 +179,6 @@ def finish(run: Run, ending: Ending) -> None:
         res.run_id, status=ending.status, reason=res.redact(ending.reason), commit_sha=ending.commit,
         ended_at=time.time(), steps=budget.steps, tool_calls=budget.tool_calls,
         input_tokens=budget.usage.input_tokens, output_tokens=budget.usage.output_tokens,
-        cached_input_tokens=budget.usage.cached_input_tokens,
+        cached_input_tokens=budget.usage.cached_input_tokens, cost_usd=budget.to_dict()["cost_usd"],
     )  # fmt: skip
     res.ending = ending

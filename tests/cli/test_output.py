@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agentic.journal.records import read_records
-from tests.conftest import FINISH, FIX, write_script
+from tests.conftest import FINISH, FIX, cli, write_script
 
 TURNS = [
     {"text": "Reading.", "tool_calls": [{"name": "read_file", "arguments": {"path": "calc.py"}}]},
@@ -60,3 +60,18 @@ def test_listing_and_showing_to_a_closed_pipe_keep_their_exit_status(repo: Path)
         code, stderr = closed_reader(args, repo)
         assert code == want, (args, stderr)
         assert "Traceback" not in stderr and "Exception ignored" not in stderr, (args, stderr)
+
+
+def test_plain_output_at_80_columns_keeps_every_value_whole(repo: Path) -> None:
+    script = write_script(repo.parent / "turns.yaml", TURNS)
+    narrow = {"COLUMNS": "80"}
+    done = cli("run", "fix the average in calc.py so that the tests pass", "--model", f"script:{script}",
+               cwd=repo, env=narrow)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    first = done.stdout.splitlines()[0]
+    run_id = first.split()[1]
+    assert first == f"run {run_id}  model script:{script}  contract policies/contract.yaml", first
+    listed = cli("runs", cwd=repo, env=narrow).stdout.splitlines()
+    fields = listed[0].split("  ")  # run, started, status, steps, tokens, cost, model, task
+    assert (fields[0], fields[2], fields[3]) == (run_id, "accepted", "4") and fields[4].isdigit(), listed
+    assert fields[5:] == ["$0.0000", f"script:{script}", "fix the average in calc.py so that the tests pass"], listed

@@ -221,6 +221,29 @@ def test_the_migration_anchors_existing_runs_at_their_current_head(tmp_path: Pat
     assert result.ok and result.origin == "backfill" and result.anchored_seq == 2
 
 
+def test_the_cost_migration_fills_in_each_runs_cost_from_its_journal(tmp_path: Path) -> None:
+    from agentic.journal import store as store_module
+    from agentic.journal.records import Journal
+
+    db = sqlite3.connect(tmp_path / "agentic.db", isolation_level=None)
+    for step in store_module.MIGRATIONS[:3]:
+        step(db)
+    db.execute("PRAGMA user_version = 3")
+    for run_id, cost in (("priced", 0.0125), ("unpriced", None), ("cut", 1.0)):
+        journal = Journal(tmp_path / "runs" / run_id, run_id)
+        journal.append("run.start", {})
+        if run_id != "cut":  # a run whose harness died before run.end: no cost known
+            journal.append("run.end", {"status": "accepted", "budget": {"cost_usd": cost}})
+        journal.close()
+        db.execute("INSERT INTO runs (id, task, status, model, contract, base_commit, branch, worktree, journal, "
+                   "started_at, updated_at) VALUES (?, 't', 'accepted', 'm', 'c', 'b', 'br', 'w', ?, 0, 0)",
+                   (run_id, str(journal.path)))  # fmt: skip
+    db.close()
+    store = store_module.SQLiteStore(tmp_path / "agentic.db")
+    costs = {row["id"]: row["cost_usd"] for row in store.list_runs()}
+    assert costs == {"priced": 0.0125, "unpriced": None, "cut": None}
+
+
 def test_the_key_is_not_readable_in_the_sandbox(tmp_path: Path) -> None:
     from agentic.journal.anchor import key_file, master_key
     from agentic.sandbox import make_sandbox, sandbox_level
