@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -37,8 +38,9 @@ def err() -> Console:
 
 def _plain_unless_terminal(console: Console) -> Console:
     """Output that is not a terminal (a pipe, a CI log) is never wrapped at the console's width (80
-    columns there): a run id, a path or a command stays on one line, whole."""
-    console.soft_wrap = not console.is_terminal
+    columns there, by default): a run id, a path or a command stays on one line, whole. COLUMNS set
+    in the environment still says how wide the reader's display is."""
+    console.soft_wrap = not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit()
     return console
 
 

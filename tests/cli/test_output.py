@@ -64,7 +64,7 @@ def test_listing_and_showing_to_a_closed_pipe_keep_their_exit_status(repo: Path)
 
 def test_plain_output_at_80_columns_keeps_every_value_whole(repo: Path) -> None:
     script = write_script(repo.parent / "turns.yaml", TURNS)
-    narrow = {"COLUMNS": "80"}
+    narrow = {"COLUMNS": ""}  # not a terminal, no width given: rich's default of 80 columns
     done = cli("run", "fix the average in calc.py so that the tests pass", "--model", f"script:{script}",
                cwd=repo, env=narrow)  # fmt: skip
     assert done.returncode == 0, done.stderr
