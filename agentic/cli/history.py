@@ -13,11 +13,14 @@ from rich.table import Table
 from rich.text import Text
 
 from agentic.errors import UsageError
+from agentic.git.cmd import run_git_bytes
 from agentic.journal.anchor import check
 from agentic.journal.records import verify
+from agentic.journal.tape import Tape
 from agentic.reports.audit import anchor_note, audit_run, commit_table, provenance, render
 from agentic.reports.html import write_run_html
 from agentic.reports.summary import WIDE, inert, one_line, timeline, timeline_lines, timeline_table, totals
+from agentic.util.pipes import write_bytes
 from agentic.workspace import apply_commit
 
 from .common import RepoOpt, RunArg, emit, err, out
@@ -144,6 +147,35 @@ def apply(
         raise UsageError(f"run {row['id']} is {row['status']}: only accepted runs can be applied")
     head = apply_commit(info.root, row["commit_sha"], row["base_commit"])
     out().print(inert(f"applied run {row['id']}: your branch is now at {head[:12]}"))
+
+
+@app.command()
+def diff(
+    run_id: RunArg,
+    stat: Annotated[bool, typer.Option("--stat", help="Only the files changed, with their line counts.")] = False,
+    repo: RepoOpt = Path("."),
+) -> None:
+    """Show a run's change against its base commit, as `git diff` prints it (the commit of an accepted run, else the last tree its gate judged).
+
+    `agentic diff RUN | git apply` applies it to a checkout of the base.
+
+    Example: agentic diff last --stat
+    """
+    info, store = open_store(repo)
+    row = get_run(store, run_id)
+    journal = Path(row["journal"])
+    gates = Tape.read(journal).gates if journal.is_file() else []
+    target = row["commit_sha"] or (gates[-1].tree if gates else None)
+    if not target:
+        raise UsageError(f"run {row['id']} has no change to show: it was never judged by the gate",
+                         hint=f"its steps, with what each tool changed: agentic show {row['id']}")  # fmt: skip
+    shown = run_git_bytes(["diff", "--no-ext-diff", "--no-textconv", "--stat" if stat else "--binary",
+                           row["base_commit"], target, "--"], info.root)  # fmt: skip
+    if shown.returncode != 0:
+        why = shown.stderr.decode("utf-8", "replace").strip()
+        raise UsageError(f"the change of run {row['id']} is no longer in this repository: {why}",
+                         hint="git may have pruned its objects (a rejected run's tree is kept by no branch)")  # fmt: skip
+    write_bytes(shown.stdout)
 
 
 @journal_app.command("verify")

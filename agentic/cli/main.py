@@ -35,6 +35,8 @@ class Commands(LazyGroup):
                              "settings, every tool call with its decision and who made it, files read and written, "
                              "commands and exit statuses, refusals, gate verdicts, final status and totals; the "
                              "journal's hash chain is verified first.", "audit"),
+        "diff": LazyCommand("agentic.cli.history", "Show a run's change against its base commit, as `git diff` "
+                            "prints it (the commit of an accepted run, else the last tree its gate judged).", "diff"),
         "apply": LazyCommand("agentic.cli.history", "Bring an accepted run's commit onto your current branch "
                              "(fast-forward or cherry-pick).", "apply"),
         "resume": LazyCommand("agentic.cli.running", "Go on with an interrupted, failed or crashed run from its "

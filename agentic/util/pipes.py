@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from typing import IO
 
 
@@ -31,5 +32,18 @@ def write_line(stream: IO[str], line: str) -> bool:
         stream.flush()
     except BrokenPipeError:
         silence(stream)
+        return False
+    return True
+
+
+def write_bytes(data: bytes) -> bool:
+    """Bytes to standard output as they are (a diff to pipe into `git apply`); False (and standard
+    output silenced) when its reader has gone."""
+    try:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        silence(sys.stdout)
         return False
     return True
