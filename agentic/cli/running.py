@@ -21,6 +21,7 @@ from agentic.reports.audit import commit_table, provenance
 from agentic.reports.summary import clean, inert
 from agentic.run.replay import replay as do_replay
 from agentic.run.resume import (
+    RESUMABLE,
     changes_since,
     check_fork_step,
     check_resumable,
@@ -106,6 +107,9 @@ def _print_outcome(outcome: RunOutcome, paths: list[dict[str, Any]]) -> None:
         out().print(commit_table(paths))
         out().print(inert(f"commit {outcome.commit[:12]} on branch {outcome.branch} — "
                         f"bring it into your branch with: agentic apply {outcome.run_id}"))  # fmt: skip
+    elif outcome.status in RESUMABLE:  # Ctrl-C, a provider that kept failing, a crash: it can go on
+        out().print(inert(f"go on from where it stopped, without repeating its side effects: agentic resume "
+                        f"{outcome.run_id}", style="bold"))  # fmt: skip
     out().print(inert(f"journal: {outcome.journal}"))
 
 

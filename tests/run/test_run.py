@@ -157,6 +157,17 @@ def test_agent_that_stops_talking_is_rejected(repo: Path) -> None:
     assert "without calling finish" in summary["reason"]
 
 
+def test_a_run_that_can_go_on_ends_with_the_command_that_resumes_it(repo: Path) -> None:
+    script = write_script(repo.parent / "turns.yaml", [{"tool_calls": [FIX]}])  # then the provider fails
+    done = cli("run", "fix the average", "--model", f"script:{script}", cwd=repo)
+    assert done.returncode == 4, done.stderr
+    run_id = done.stdout.split("run ", 1)[1].split()[0]
+    assert done.stdout.splitlines()[-2].endswith(f"agentic resume {run_id}"), done.stdout
+    good = write_script(repo.parent / "good.yaml", [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    accepted = cli("run", "fix the average", "--model", f"script:{good}", cwd=repo)
+    assert accepted.returncode == 0 and "agentic resume" not in accepted.stdout
+
+
 def test_the_task_can_come_from_standard_input(repo: Path) -> None:
     script = write_script(repo.parent / "turns.yaml", [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
     task = "Fix the average.\n\nThe tests in tests/ say what it must return; keep them as they are.\n"
