@@ -19,6 +19,7 @@ from agentic.journal.records import verify
 from agentic.journal.tape import Tape
 from agentic.reports.audit import anchor_note, audit_run, commit_table, provenance, render
 from agentic.reports.html import write_run_html
+from agentic.reports.stepview import step_view, steps_of
 from agentic.reports.summary import WIDE, inert, one_line, timeline, timeline_lines, timeline_table, totals
 from agentic.util.pipes import write_bytes
 from agentic.workspace import apply_commit
@@ -79,6 +80,8 @@ def show(
     html_out: Annotated[
         Path | None, typer.Option("--html", metavar="FILE", help="Also write a standalone HTML report to FILE.")
     ] = None,
+    step: Annotated[int | None, typer.Option("--step", metavar="N", help="Only step N, in full: the model's "
+                    "text, each call with its decision and all it returned, the gate's checks with their output.")] = None,
     repo: RepoOpt = Path("."),
 ) -> None:
     """Show a run's timeline from its journal: every model call, tool call and gate with its time,
@@ -92,6 +95,15 @@ def show(
     """
     info, store = open_store(repo)
     row = get_run(store, run_id)
+    if step is not None:
+        shown = step_view(Path(row["journal"]), step)
+        if shown is None:
+            steps = steps_of(Path(row["journal"]))
+            raise UsageError(f"run {row['id']} has no step {step}",
+                             hint=f"its steps are {steps[0]} to {steps[-1]}" if steps else "it has no steps")  # fmt: skip
+        out().print(inert(f"run {row['id']} · step {step}", style="bold"))
+        out().print(shown)
+        return
     if html_out is not None:
         write_run_html(Path(row["journal"]), html_out, repo=info.root, run=row)
     rows = timeline(Path(row["journal"]))

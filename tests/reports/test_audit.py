@@ -153,6 +153,22 @@ def test_show_human_table(inspected: Any) -> None:
     assert styles[-1] == "bold" and table.row_count == len(rows) + 1  # the totals row
 
 
+def test_show_one_step_in_full(inspected: Any) -> None:
+    repo, summary = inspected
+    tests = cli("show", "last", "--step", "3", cwd=repo)  # run_tests on the base: it fails
+    assert tests.returncode == 0, tests.stderr
+    lines = tests.stdout.splitlines()
+    assert lines[0] == f"run {summary['run_id']} · step 3" and lines[1].startswith("model  220 tokens")
+    assert "→ run_tests" in lines and "  allow (contract) tools.run_tests.allow" in lines
+    assert "AssertionError" in tests.stdout and "[exit status 1]" in tests.stdout  # the whole output, unabridged
+    refused = cli("show", "last", "--step", "4", cwd=repo).stdout
+    assert "→ run_command rm -rf tests" in refused and "  deny (contract)" in refused
+    gate = cli("show", "last", "--step", "7", cwd=repo).stdout
+    assert "✓ tests-pass" in gate and "gate passed" in gate and "run accepted: the gate passed" in gate
+    missing = cli("show", "last", "--step", "99", cwd=repo)
+    assert missing.returncode == 2 and "has no step 99" in missing.stderr and "1 to 7" in missing.stderr
+
+
 def test_show_in_a_narrow_terminal_loses_nothing(inspected: Any) -> None:
     repo, _ = inspected
     done = cli("show", "last", cwd=repo, env={"COLUMNS": "80"})
