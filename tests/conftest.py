@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -98,6 +99,11 @@ def commit_initial(root: Path) -> Path:
 
 def pytest_configure(config: pytest.Config) -> None:
     hermetic.install()  # sandboxed commands get a Python with pytest and no other plugin (tests/hermetic.py)
+    # Started as a background job of a shell without job control (`.ci/run &`), the suite inherits
+    # SIGINT ignored, and so would every process it starts: the Ctrl-C tests would find their runs
+    # deaf to it. A handler here (not an ignore) is reset to the default in each process started.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
