@@ -268,6 +268,7 @@ def test_hook_manifest_and_workflow_example() -> None:
     assert hooks["agentic-gate"]["language"] == "system"  # the tests need the project's own environment
     assert hooks["agentic-gate"]["pass_filenames"] is False and hooks["agentic-gate"]["always_run"] is True
     assert hooks["agentic-contract-check"]["entry"] == "agentic contract check"
+    assert hooks["agentic-contract-check"]["language"] == "system"  # no virtualenv with the model SDKs to read YAML
     assert hooks["agentic-contract-check"]["pass_filenames"] is False
     import re
 
