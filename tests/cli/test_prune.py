@@ -1,0 +1,57 @@
+"""`agentic prune`: the worktrees and branches of old runs go, their journals only when asked; a run
+in progress and an accepted change that lives nowhere else stay (issue 16, point 3)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from pathlib import Path
+
+from agentic.git.cmd import git
+from tests.conftest import FINISH, FIX, cli, write_script
+
+
+def run(repo: Path, name: str, turns: list[dict[str, object]]) -> str:
+    script = write_script(repo.parent / f"{name}.yaml", turns)
+    done = cli("run", "fix the average", "--model", f"script:{script}", "--json", cwd=repo)
+    return str(json.loads(done.stdout.splitlines()[-1])["run_id"])
+
+
+def branches(repo: Path) -> set[str]:
+    return set(git(["branch", "--list", "agentic/*", "--format=%(refname:short)"], repo).split())
+
+
+def worktrees(repo: Path) -> set[str]:
+    found = repo / ".agentic" / "worktrees"
+    return {p.name for p in found.iterdir()} if found.is_dir() else set()
+
+
+def test_prune_removes_what_old_runs_leave_and_keeps_what_matters(repo: Path) -> None:
+    accepted = run(repo, "accepted", [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    failed = run(repo, "failed", [{"tool_calls": [FIX]}])  # then the provider fails: resumable, worktree kept
+    applied = run(repo, "applied", [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    assert cli("apply", applied, cwd=repo).returncode == 0
+    assert branches(repo) == {f"agentic/{r}" for r in (accepted, failed, applied)} and worktrees(repo) == {failed}
+
+    recent = cli("prune", cwd=repo)  # they ended moments ago, not 14 days ago
+    assert recent.returncode == 0 and recent.stdout.strip().endswith("0 runs ended at least 14 days ago; 0 removed")
+    dry = cli("prune", "--older-than", "0", "--dry-run", cwd=repo).stdout
+    assert f"{failed}: would remove worktree .agentic/worktrees/{failed}" in dry
+    assert f"{accepted}: kept branch agentic/{accepted}" in dry
+    assert len(branches(repo)) == 3 and worktrees(repo) == {failed}  # nothing moved
+
+    with open(repo / ".agentic" / "runs" / failed / "journal.jsonl", "a") as held:  # as a live harness holds it
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        busy = cli("prune", "--older-than", "0", cwd=repo).stdout
+    assert f"{failed}: in progress in another process, left alone" in busy and worktrees(repo) == {failed}
+    assert branches(repo) == {f"agentic/{accepted}", f"agentic/{failed}"}  # the applied run's branch went
+
+    done = cli("prune", "--older-than", "0", cwd=repo).stdout
+    assert f"{failed}: removed branch agentic/{failed}" in done
+    assert branches(repo) == {f"agentic/{accepted}"} and worktrees(repo) == set()
+    assert cli("show", failed, cwd=repo).returncode == 0  # the journal stays
+
+    cli("prune", "--older-than", "0", "--unapplied", "--journals", cwd=repo)
+    assert branches(repo) == set() and not (repo / ".agentic" / "runs" / accepted).exists()
+    assert cli("runs", "--json", cwd=repo).stdout.strip() == ""
+    assert git(["log", "-1", "--format=%s"], repo).strip() != ""  # the person's branch untouched
