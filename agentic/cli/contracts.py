@@ -41,6 +41,10 @@ def gate(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Run the checks even if this tree was gated before.")
     ] = False,
+    only: Annotated[list[str] | None, typer.Option("--only", metavar="CHECK",
+                    help="Run only this check of the contract (repeatable).")] = None,
+    skip: Annotated[list[str] | None, typer.Option("--skip", metavar="CHECK",
+                    help="Do not run this check of the contract (repeatable).")] = None,
     unsafe_no_sandbox: UnsafeOpt = False,
     repo: RepoOpt = Path("."),
 ) -> None:
@@ -50,13 +54,16 @@ def gate(
     Verdicts are cached by tree, contract and checks: an unchanged tree is answered from the cache.
     Exit codes: 0 every check passed, 1 a check failed, 2 usage, configuration or sandbox error.
 
+    --only CHECK and --skip CHECK choose among the contract's checks by id.
+
     Example: agentic gate --staged --junit gate.xml
     """
     console = err() if json_file is not None and str(json_file) == "-" else out()
     if unsafe_no_sandbox:
         err().print("[bold red]warning:[/] --unsafe-no-sandbox: commands run unconfined, with your user's rights")
     printer = Printer(console)
-    request = GateRequest(repo, staged, contract, use_cache=not no_cache, unsafe_no_sandbox=unsafe_no_sandbox)
+    request = GateRequest(repo, staged, contract, use_cache=not no_cache, unsafe_no_sandbox=unsafe_no_sandbox,
+                          only=tuple(only or ()), skip=tuple(skip or ()))  # fmt: skip
     result = run_gate(request, on_check=printer.check)
     for note in result.notes:
         err().print(inert(note, style="dim"))

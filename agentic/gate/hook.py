@@ -18,6 +18,7 @@ or a signal may go another way next time, so such a verdict is reported but neve
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -93,6 +94,22 @@ def load_gate_contract(root: Path, ref: str | None) -> tuple[Settings, Contract,
         chosen = "default"
         notes.append(f"no {DEFAULT_CONTRACT} in this repository: using the shipped `default` contract")
     return settings, load_contract(chosen, root), notes
+
+
+def chosen_checks(contract: Contract, only: tuple[str, ...], skip: tuple[str, ...], notes: list[str]) -> Contract:
+    """The contract with only the checks --only names, less those --skip names (a note says which were
+    left out); UsageError for an id the contract does not have, or when no check is left."""
+    ids = [inv.id for inv in contract.invariants]
+    for wanted in (*only, *skip):
+        if wanted not in ids:
+            raise UsageError(f"the contract has no check {wanted!r}", hint=f"its checks: {', '.join(ids)}")
+    kept = [inv for inv in contract.invariants if (not only or inv.id in only) and inv.id not in skip]
+    if not kept:
+        raise UsageError("no check is left to run", hint=f"the contract's checks: {', '.join(ids)}")
+    left_out = [i for i in ids if i not in {inv.id for inv in kept}]
+    if left_out:
+        notes.append(f"not checked (--only/--skip): {', '.join(left_out)}")
+    return dataclasses.replace(contract, invariants=tuple(kept))
 
 
 # --- the candidate tree ------------------------------------------------------------------------------
@@ -248,6 +265,7 @@ def _gate(req: GateRequest, on_check: Callable[[CheckResult], None] | None) -> G
     started = time.monotonic()
     repo = locate(req.repo)
     settings, contract, notes = load_gate_contract(repo.root, req.contract)
+    contract = chosen_checks(contract, req.only, req.skip, notes)
     ensure_excluded(repo.root)  # the temporary index and the cache live in .agentic/: never in the tree
     (repo.root / STATE_DIR).mkdir(exist_ok=True)
     tree = staged_tree(repo) if req.staged else working_tree(repo)

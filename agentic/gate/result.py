@@ -27,6 +27,8 @@ class GateRequest:
     contract: str | None = None  # a path or preset name; default: the one settings name
     use_cache: bool = True
     unsafe_no_sandbox: bool = False
+    only: tuple[str, ...] = ()  # check ids: run these and no other (--only)
+    skip: tuple[str, ...] = ()  # check ids not to run (--skip)
 
 
 @dataclass

@@ -129,6 +129,22 @@ def test_changing_a_protected_path_fails_its_invariant(repo: Path) -> None:
     assert failed == ["protected-unchanged"]
 
 
+def test_only_and_skip_choose_the_checks(repo: Path) -> None:
+    (repo / "calc.py").write_text(FIXED)
+    test_file = repo / "tests" / "test_calc.py"
+    test_file.write_text(test_file.read_text().replace("average([2, 4, 6]), 4", "average([2, 4, 6]), 4.0"))
+    done, report = gate(repo, "--skip", "protected-unchanged")
+    assert done.returncode == 0 and "protected-unchanged" not in checks(report), done.stdout
+    assert "not checked (--only/--skip): protected-unchanged" in done.stderr
+    done, report = gate(repo, "--only", "protected-unchanged")
+    assert done.returncode == 1 and list(checks(report)) == ["protected-unchanged"]
+    unknown, _ = gate(repo, "--only", "no-such-check")
+    assert unknown.returncode == 2 and "the contract has no check 'no-such-check'" in unknown.stderr
+    assert "tests-pass" in unknown.stderr  # the hint lists the checks there are
+    nothing, _ = gate(repo, "--only", "small", "--skip", "small")
+    assert nothing.returncode == 2 and "no check is left to run" in nothing.stderr
+
+
 def test_re_gating_an_unchanged_tree_answers_from_the_cache(nonce_repo: Path) -> None:
     (nonce_repo / "calc.py").write_text(FIXED)
     first, cold = gate(nonce_repo)
