@@ -11,9 +11,9 @@ import typer
 from rich.markup import escape
 
 from agentic.config.settings import load_settings
-from agentic.errors import AgenticError
+from agentic.errors import AgenticError, UsageError
 from agentic.gate.hook import GateRequest, Printer, run_gate, write_reports
-from agentic.policy.contract import PRESETS, Contract, load_contract, load_contract_file
+from agentic.policy.contract import AUDIENCES, PRESETS, Contract, load_contract, load_contract_file
 from agentic.policy.engine import check_examples
 from agentic.policy.explain import explain_batch, explain_subject
 from agentic.reports.summary import clean, inert, render_decision
@@ -45,6 +45,8 @@ def gate(
                     help="Run only this check of the contract (repeatable).")] = None,
     skip: Annotated[list[str] | None, typer.Option("--skip", metavar="CHECK",
                     help="Do not run this check of the contract (repeatable).")] = None,
+    binding: Annotated[str, typer.Option("--for", metavar="person|agent",
+                       help="Whose change this is: the checks that bind them run (a run's gate is the agent's).")] = "person",
     unsafe_no_sandbox: UnsafeOpt = False,
     repo: RepoOpt = Path("."),
 ) -> None:
@@ -54,16 +56,19 @@ def gate(
     Verdicts are cached by tree, contract and checks: an unchanged tree is answered from the cache.
     Exit codes: 0 every check passed, 1 a check failed, 2 usage, configuration or sandbox error.
 
-    --only CHECK and --skip CHECK choose among the contract's checks by id.
+    --only CHECK and --skip CHECK choose among the contract's checks by id. A person's change (the
+    default) is held to the checks that bind a person; --for agent to the ones a run's gate makes.
 
     Example: agentic gate --staged --junit gate.xml
     """
+    if binding not in AUDIENCES:
+        raise UsageError(f"--for {binding!r}: expected one of {', '.join(AUDIENCES)}")
     console = err() if json_file is not None and str(json_file) == "-" else out()
     if unsafe_no_sandbox:
         err().print("[bold red]warning:[/] --unsafe-no-sandbox: commands run unconfined, with your user's rights")
     printer = Printer(console)
     request = GateRequest(repo, staged, contract, use_cache=not no_cache, unsafe_no_sandbox=unsafe_no_sandbox,
-                          only=tuple(only or ()), skip=tuple(skip or ()))  # fmt: skip
+                          only=tuple(only or ()), skip=tuple(skip or ()), binding=binding)  # fmt: skip
     result = run_gate(request, on_check=printer.check)
     for note in result.notes:
         err().print(inert(note, style="dim"))

@@ -112,6 +112,17 @@ def chosen_checks(contract: Contract, only: tuple[str, ...], skip: tuple[str, ..
     return dataclasses.replace(contract, invariants=tuple(kept))
 
 
+def bound(contract: Contract, whom: str, notes: list[str]) -> Contract:
+    """The contract's invariants that bind `whom`; a note names those that bind only the other."""
+    kept = contract.binding(whom)
+    others = [i.id for i in contract.invariants if i not in kept.invariants]
+    if others:
+        other = "an agent" if whom == "person" else "a person"
+        notes.append(f"not checked for {'a person' if whom == 'person' else 'an agent'}'s change (they bind {other} "
+                     f"only): {', '.join(others)}")  # fmt: skip
+    return kept
+
+
 # --- the candidate tree ------------------------------------------------------------------------------
 
 
@@ -265,7 +276,7 @@ def _gate(req: GateRequest, on_check: Callable[[CheckResult], None] | None) -> G
     started = time.monotonic()
     repo = locate(req.repo)
     settings, contract, notes = load_gate_contract(repo.root, req.contract)
-    contract = chosen_checks(contract, req.only, req.skip, notes)
+    contract = bound(chosen_checks(contract, req.only, req.skip, notes), req.binding, notes)
     ensure_excluded(repo.root)  # the temporary index and the cache live in .agentic/: never in the tree
     (repo.root / STATE_DIR).mkdir(exist_ok=True)
     tree = staged_tree(repo) if req.staged else working_tree(repo)

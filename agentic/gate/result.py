@@ -29,6 +29,7 @@ class GateRequest:
     unsafe_no_sandbox: bool = False
     only: tuple[str, ...] = ()  # check ids: run these and no other (--only)
     skip: tuple[str, ...] = ()  # check ids not to run (--skip)
+    binding: str = "person"  # whose change it is: the invariants that bind them run (--for)
 
 
 @dataclass

@@ -102,11 +102,15 @@ def is_unittest(argv: list[str] | tuple[str, ...]) -> bool:
     return bool(argv) and Path(argv[0]).name.startswith("python") and list(argv[1:3]) == ["-m", "unittest"]
 
 
+AUDIENCES = ("agent", "person")  # whose changes an invariant may bind (agentic.gate: `--for`)
+
+
 @dataclass(frozen=True)
 class Invariant:
     id: str
     description: str
     check: dict[str, Any]
+    binds: tuple[str, ...] = AUDIENCES  # whose changes it checks: "agent" (a run), "person" (a commit, a PR)
 
     @property
     def kind(self) -> str:
@@ -133,6 +137,10 @@ class Contract:
     @property
     def hash_ref(self) -> str:
         return f"sha256:{self.sha256}"
+
+    def binding(self, whom: str) -> Contract:
+        """The contract with only the invariants that bind `whom` ("agent" or "person")."""
+        return replace(self, invariants=tuple(i for i in self.invariants if whom in i.binds))
 
 
 def _patterns(value: Any) -> Patterns:
@@ -214,7 +222,7 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None) 
                 _check_patterns(
                     doc, ("invariants", i, "check", "changed_paths", key), check["changed_paths"][key], False
                 )
-        invariants.append(Invariant(item["id"], item.get("description", ""), check))
+        invariants.append(Invariant(item["id"], item.get("description", ""), check, tuple(item.get("binds") or AUDIENCES)))
     always = list(ALWAYS_PROTECTED)
     if protect_self:
         always.append(protect_self)

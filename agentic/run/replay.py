@@ -183,7 +183,7 @@ def _session(run_id: str, tape: Tape, contract: Contract, workspace: Workspace, 
     dispatcher = Dispatcher(tools, contract, journal, _RecordedAnswers(tape), Redactor.for_repository(workspace.repo_root))
     sandbox = make_sandbox(workspace.path) if make_sandbox else None
     caller = Caller(_EndOfTape(str(tape.start.model)), journal, budget, contract.limits.max_retries)
-    gate = Gate(contract, workspace, journal, budget, dispatcher, make_sandbox)
+    gate = Gate(contract.binding("agent"), workspace, journal, budget, dispatcher, make_sandbox)
     model, handler, judge = redriven(tape, False, comparer, LiveModel(caller), dispatcher, gate)
     talk = Conversation.opening(tape.start.system_prompt or "", task_message(tape.start.task or ""),
                                 [spec(t) for t in tools.values()])  # fmt: skip

@@ -145,6 +145,26 @@ def test_only_and_skip_choose_the_checks(repo: Path) -> None:
     assert nothing.returncode == 2 and "no check is left to run" in nothing.stderr
 
 
+def test_a_person_may_commit_a_new_test_and_a_configuration_change(repo: Path) -> None:
+    """With the shipped preset, the write protection binds the agent, not a person: a person's commit
+    that adds a test and changes pyproject.toml passes the gate (tests and secrets still bind them)."""
+    git(repo, "rm", "-q", "policies/contract.yaml")  # the shipped `default` preset from now on
+    git(repo, "commit", "-q", "-m", "use the default preset")
+    (repo / "calc.py").write_text(FIXED)
+    write(repo / "tests" / "test_more.py", "import unittest\nfrom calc import average\n\n\n"
+          "class TestMore(unittest.TestCase):\n    def test_one(self):\n        self.assertEqual(average([3]), 3)\n")
+    write(repo / "pyproject.toml", "[tool.pytest.ini_options]\naddopts = \"-q\"\n")
+    git(repo, "add", "--all")
+    done, report = gate(repo, "--staged")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert list(checks(report)) == ["tests-pass", "no-secrets"]
+    assert "not checked for a person's change (they bind an agent only): protected-unchanged, small-change" in done.stderr
+    agent, report = gate(repo, "--staged", "--for", "agent")
+    assert agent.returncode == 1 and not checks(report)["protected-unchanged"]["passed"]
+    wrong, _ = gate(repo, "--staged", "--for", "nobody")
+    assert wrong.returncode == 2 and "--for 'nobody'" in wrong.stderr
+
+
 def test_re_gating_an_unchanged_tree_answers_from_the_cache(nonce_repo: Path) -> None:
     (nonce_repo / "calc.py").write_text(FIXED)
     first, cold = gate(nonce_repo)
