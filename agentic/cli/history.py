@@ -20,7 +20,7 @@ from agentic.journal.tape import Tape
 from agentic.reports.audit import anchor_note, audit_run, commit_table, provenance, render
 from agentic.reports.html import write_run_html
 from agentic.reports.stepview import step_view, steps_of
-from agentic.reports.summary import WIDE, inert, one_line, timeline, timeline_lines, timeline_table, totals
+from agentic.reports.summary import WIDE, inert, one_line, timeline, timeline_view, totals
 from agentic.util.pipes import write_bytes
 from agentic.workspace import apply_commit
 
@@ -112,7 +112,7 @@ def show(
         emit(json.dumps({"run": row, "timeline": rows, "totals": totals(rows), "committed": paths}))
         return
     title = f"run {row['id']} · {row['status']}"
-    out().print(timeline_table(rows, title) if out().width >= WIDE else timeline_lines(rows, title))
+    out().print(timeline_view(rows, title, out()))
     if paths:
         out().print(commit_table(paths))
     out().print(inert(f"journal: {row['journal']}"))

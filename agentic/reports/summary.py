@@ -368,6 +368,13 @@ def timeline_lines(rows: list[dict[str, Any]], title: str) -> Text:
     return out
 
 
+def timeline_view(rows: list[dict[str, Any]], title: str, console: Console) -> Table | Text:
+    """A table on a display at least WIDE columns wide; lines elsewhere: narrow, or output of no known
+    width (a pipe, a log), which the CLI's consoles print without wrapping (agentic.cli.common)."""
+    wide = console.width >= WIDE and not console.soft_wrap
+    return timeline_table(rows, title) if wide else timeline_lines(rows, title)
+
+
 VERDICT_STYLE = {"allow": "green", "ask": "yellow", "deny": "red"}
 
 

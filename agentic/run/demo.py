@@ -15,7 +15,7 @@ from agentic.git.cmd import git
 from agentic.models.scripted import ScriptedModel
 from agentic.observe.progress import LineProgress
 from agentic.policy.contract import load_contract
-from agentic.reports.summary import timeline, timeline_table
+from agentic.reports.summary import timeline, timeline_view
 from agentic.run.runner import RunRequest, execute
 from agentic.workspace import find_repo
 
@@ -64,7 +64,7 @@ def run_demo(directory: Path | None, console: Console) -> int:
     outcome = execute(RunRequest(task, repo, settings, contract, model, argv=["agentic", "demo"],
                                  on_record=LineProgress(console)))  # fmt: skip
     console.print()
-    console.print(timeline_table(timeline(outcome.journal), f"timeline of run {outcome.run_id}"))
+    console.print(timeline_view(timeline(outcome.journal), f"timeline of run {outcome.run_id}", console))
     if outcome.commit:
         console.print(f"\n[bold green]Accepted.[/] Commit {outcome.commit[:12]} on branch {escape(str(outcome.branch))}:")
         console.print(git(["show", "--stat", "--patch", "--format=%s%n%n%b", outcome.commit], repo.root).rstrip(), markup=False)

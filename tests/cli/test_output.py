@@ -75,3 +75,7 @@ def test_plain_output_at_80_columns_keeps_every_value_whole(repo: Path) -> None:
     fields = listed[0].split("  ")  # run, started, status, steps, tokens, cost, model, task
     assert (fields[0], fields[2], fields[3]) == (run_id, "accepted", "4") and fields[4].isdigit(), listed
     assert fields[5:] == ["$0.0000", f"script:{script}", "fix the average in calc.py so that the tests pass"], listed
+    shown = cli("show", run_id, cwd=repo, env=narrow).stdout.splitlines()  # lines, not a table cut to 80 columns
+    assert "      allow (contract) tools.run_tests.allow · run_tests → exit 0" in shown, shown
+    demo = cli("demo", "--dir", str(repo.parent / "demo"), cwd=repo.parent, env=narrow).stdout.splitlines()
+    assert "      allow (contract) tools.run_tests.allow · run_tests → exit 1" in demo, demo
