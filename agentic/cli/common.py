@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from agentic.errors import UsageError
 from agentic.util.pipes import silence, write_line
 
 
@@ -54,6 +55,20 @@ RunArg = Annotated[str, typer.Argument(metavar="RUN", help="Run id, a unique pre
 UnsafeOpt = Annotated[
     bool, typer.Option("--unsafe-no-sandbox", help="Run commands without isolation (recorded in the journal).")
 ]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Nothing while the run works; its outcome at the end.")]
+VerboseOpt = Annotated[bool, typer.Option(
+    "--verbose", "-v", help="A line per step with the model's whole text and the first lines of each tool's output "
+    "and failed check (in the terminal's scrollback too, instead of the live display)."
+)]  # fmt: skip
+
+
+def verbosity(quiet: bool, verbose: bool) -> str:
+    """"quiet", "verbose" or "normal" from the two flags (UsageError when both are given)."""
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose contradict each other: give one")
+    return "quiet" if quiet else "verbose" if verbose else "normal"
+
+
 SummaryOpt = Annotated[bool, typer.Option(
     "--json", help="Stream JSON events on stdout, one per line; the last line is the summary object."
 )]  # fmt: skip

@@ -33,7 +33,7 @@ from agentic.run.runner import RunOutcome, RunRequest, execute, needs_sandbox
 from agentic.sandbox import make_sandbox, require_sandbox
 from agentic.workspace import RepoInfo
 
-from .common import RepoOpt, RunArg, SummaryOpt, UnsafeOpt, emit, err, out
+from .common import QuietOpt, RepoOpt, RunArg, SummaryOpt, UnsafeOpt, VerboseOpt, emit, err, out, verbosity
 from .context import approver, configure, model_for, prepare
 from .runindex import get_run, open_store
 
@@ -60,6 +60,8 @@ def run(
     model: Annotated[str | None, typer.Option("--model", "-m", help="provider:model, overrides settings.")] = None,
     contract: Annotated[str | None, typer.Option("--contract", help="Contract path or preset name.")] = None,
     json_out: SummaryOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     unsafe_no_sandbox: UnsafeOpt = False,
     limit: Annotated[
         list[str] | None,
@@ -78,6 +80,7 @@ def run(
     (or: agentic run - < task.md; with the task on standard input nobody is there to approve, so
     what the contract asks about is refused)
     """
+    shown = verbosity(quiet, verbose)
     if task == "-":
         task = sys.stdin.read()
     if not task.strip():
@@ -87,7 +90,7 @@ def run(
     _warn_if_dirty(info.root)
     if unsafe_no_sandbox:
         err().print("[bold red]warning:[/] --unsafe-no-sandbox: commands run unconfined, with your user's rights")
-    with for_output(json_out, err() if json_out else out()) as progress:
+    with for_output(json_out, err() if json_out else out(), verbosity=shown) as progress:
         outcome = execute(RunRequest(task, info, settings, loaded, model_obj, pausing(approver(), progress),
                                      on_record=progress, unsafe_no_sandbox=unsafe_no_sandbox,
                                      limit_flags=limits))  # fmt: skip
@@ -148,6 +151,8 @@ def resume(
         bool, typer.Option("--fork", help="If the contract, settings or harness changed: go on as a new run.")
     ] = False,
     json_out: SummaryOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     unsafe_no_sandbox: UnsafeOpt = False,
     repo: RepoOpt = Path("."),
 ) -> None:
@@ -159,24 +164,26 @@ def resume(
 
     Example: agentic resume last
     """
+    shown = verbosity(quiet, verbose)
     info, _, tape = _tape_of(repo, run_id)
     info, settings, loaded = configure(info.root, recorded_flags(tape))
     loaded = tighten(loaded, tape.start.limit_flags or {}, "the run's --limit flags")
     if fork and tape.status in ("running", "interrupted", "failed") and changes_since(tape, settings, loaded):
-        _fork(info, tape, tape.steps, None, json_out, unsafe_no_sandbox)
+        _fork(info, tape, tape.steps, None, json_out, unsafe_no_sandbox, shown)
     check_resumable(tape, settings, loaded)
     model = model_for(info, settings, loaded, str(tape.start.model))
     out_ = err() if json_out else out()
     out_.print(inert(f"resuming run {tape.run_id} after {tape.steps} recorded steps ({tape.status})"))
     task = str(tape.start.task)
-    with for_output(json_out, out_, task=task, limits=dataclasses.asdict(loaded.limits)) as progress:
+    with for_output(json_out, out_, task=task, limits=dataclasses.asdict(loaded.limits), verbosity=shown) as progress:
         outcome = execute(RunRequest(task, info, settings, loaded, model, pausing(approver(), progress),
                                      on_record=progress, unsafe_no_sandbox=unsafe_no_sandbox, tape=tape,
                                      resuming=True))  # fmt: skip
     _finish_run(outcome, json_out)
 
 
-def _fork(info: RepoInfo, tape: Tape, step: int, model: str | None, json_out: bool, unsafe: bool) -> None:
+def _fork(info: RepoInfo, tape: Tape, step: int, model: str | None, json_out: bool, unsafe: bool,
+          shown: str = "normal") -> None:  # fmt: skip
     check_fork_step(tape, step)
     info, settings, loaded = configure(info.root, {**recorded_flags(tape), "model": model})
     loaded = tighten(loaded, tape.start.limit_flags or {}, "the run's --limit flags")
@@ -185,7 +192,7 @@ def _fork(info: RepoInfo, tape: Tape, step: int, model: str | None, json_out: bo
     if model is not None and hasattr(model_obj, "offset"):
         model_obj.offset = len(part.turns)  # a script given to fork answers from the fork point
     (err() if json_out else out()).print(inert(f"forking run {tape.run_id} at step {step}"))
-    with for_output(json_out, err() if json_out else out()) as progress:
+    with for_output(json_out, err() if json_out else out(), verbosity=shown) as progress:
         outcome = execute(RunRequest(str(tape.start.task), info, settings, loaded, model_obj,
                                      pausing(approver(), progress), on_record=progress, unsafe_no_sandbox=unsafe,
                                      tape=part, forked_from={"run": tape.run_id, "step": step},
@@ -199,6 +206,8 @@ def fork(
     from_step: Annotated[int, typer.Option("--from-step", help="Share the run's steps 1..N, then go on live.")],
     model: Annotated[str | None, typer.Option("--model", "-m", help="Go on with this model (provider:model).")] = None,
     json_out: SummaryOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     unsafe_no_sandbox: UnsafeOpt = False,
     repo: RepoOpt = Path("."),
 ) -> None:
@@ -209,8 +218,9 @@ def fork(
 
     Example: agentic fork last --from-step 3 --model anthropic:claude-sonnet-4-5
     """
+    shown = verbosity(quiet, verbose)
     info, _, tape = _tape_of(repo, run_id)
-    _fork(info, tape, from_step, model, json_out, unsafe_no_sandbox)
+    _fork(info, tape, from_step, model, json_out, unsafe_no_sandbox, shown)
 
 
 @app.command()

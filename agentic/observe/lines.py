@@ -27,12 +27,23 @@ from agentic.journal.events import (
 from agentic.observe.listener import ProgressListener, Record, facts
 from agentic.reports.summary import clean, one_line
 
+EXCERPT_LINES = 30  # of a tool's output or a failed check's, with --verbose
+
 
 class LineProgress(ProgressListener):
-    """Prints one line per meaningful journal record while a run works."""
+    """Prints one line per meaningful journal record while a run works; with `verbose`, also the
+    model's whole text and the first lines of each tool's output and of each failed check."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, verbose: bool = False) -> None:
         self.console = console
+        self.verbose = verbose
+
+    def excerpt(self, text: str) -> None:
+        """The first EXCERPT_LINES lines of `text`, indented, dim (--verbose)."""
+        lines = clean(text).rstrip("\n").splitlines()
+        shown = lines[:EXCERPT_LINES] + ([f"[… {len(lines) - EXCERPT_LINES} more lines]"] if len(lines) > EXCERPT_LINES else [])
+        for line in shown:
+            self.say(f"       {line}", "dim")
 
     def __call__(self, record: Record, data: Record) -> None:
         with contextlib.suppress(Exception):  # progress output must never end a run
@@ -49,9 +60,12 @@ class LineProgress(ProgressListener):
                 usage = event.usage if isinstance(event.usage, dict) else {}
                 tokens = f"{usage.get('input_tokens', 0)}→{usage.get('output_tokens', 0)} tok"
                 line = Text(f"step {head.step} {tokens}", style="dim")
-                if text := one_line(str(event.text or ""), 90):
+                if not self.verbose and (text := one_line(str(event.text or ""), 90)):
                     line.append(f"  {text}")
                 self.console.print(line, highlight=False)
+                if self.verbose and event.text and event.text.strip():
+                    for part in clean(event.text.strip()).splitlines():
+                        self.say(f"   {part}")
             case ModelRetry():
                 self.say(f"   retry {event.retry}/{event.of} in {event.wait_s}s: "
                          f"{one_line(str(event.error or ''), 90)}", "yellow")  # fmt: skip
@@ -98,6 +112,8 @@ class LineProgress(ProgressListener):
         elif event.is_error:
             detail += " · " + one_line(str(event.content or ""), 70)
         self.say(f"   {mark} {clean(str(event.tool or ''))} {one_line(detail, 100)}", style)
+        if self.verbose and event.tool != "finish":
+            self.excerpt(str(event.content or ""))
 
     def gate_verdict(self, event: GateVerdict) -> None:
         checks = [c for c in event.checks or [] if isinstance(c, dict)]
@@ -105,6 +121,8 @@ class LineProgress(ProgressListener):
             mark, style = ("✓", "green") if check.get("passed") else ("✗", "red")
             detail = one_line(str(check.get("detail", "")), 80)
             self.say(f"   gate {mark} {clean(str(check.get('id')))}: {detail}", style)
+            if self.verbose and not check.get("passed"):
+                self.excerpt(str(check.get("detail", "")))
         failed = [clean(str(c.get("id"))) for c in checks if not c.get("passed")]
         if event.passed:
             self.say(f"   gate passed ({len(checks)} checks)", "green")

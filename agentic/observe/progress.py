@@ -44,13 +44,26 @@ def live_capable(console: Console) -> bool:
     return console.is_terminal and not console.is_dumb_terminal
 
 
-def for_output(json_out: bool, console: Console, *, task: str | None = None,
-               limits: Record | None = None) -> ProgressListener:  # fmt: skip
+class Silent(ProgressListener):
+    """--quiet: nothing while the run works (its outcome is still printed at the end)."""
+
+    def __call__(self, record: Record, data: Record) -> None:
+        return None
+
+
+def for_output(json_out: bool, console: Console, *, task: str | None = None, limits: Record | None = None,
+               verbosity: str = "normal") -> ProgressListener:  # fmt: skip
     """The progress for a run command. `console` is where people read: stdout, or stderr under
     --json (then stdout carries the JSON events). A terminal gets the live display, anything else
-    plain lines. `task` and `limits` are what a resumed session's display and `start` event show."""
+    plain lines; `verbosity` "quiet" nothing, "verbose" lines with the model's text and the tools'
+    output, at a terminal too (they stay in its scrollback). `task` and `limits` are what a resumed
+    session's display and `start` event show."""
     human: ProgressListener
-    if live_capable(console):
+    if verbosity == "quiet":
+        human = Silent()
+    elif verbosity == "verbose":
+        human = LineProgress(console, verbose=True)
+    elif live_capable(console):
         human = LiveProgress(console, limits=limits, redirect_stdout=not json_out)
     else:
         human = LineProgress(console)

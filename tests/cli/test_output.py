@@ -79,3 +79,17 @@ def test_plain_output_at_80_columns_keeps_every_value_whole(repo: Path) -> None:
     assert "      allow (contract) tools.run_tests.allow · run_tests → exit 0" in shown, shown
     demo = cli("demo", "--dir", str(repo.parent / "demo"), cwd=repo.parent, env=narrow).stdout.splitlines()
     assert "      allow (contract) tools.run_tests.allow · run_tests → exit 1" in demo, demo
+
+
+def test_quiet_shows_only_the_outcome_and_verbose_the_text_and_output(repo: Path) -> None:
+    script = write_script(repo.parent / "turns.yaml", TURNS)
+    quiet = cli("run", "fix the average", "--model", f"script:{script}", "--quiet", cwd=repo)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.startswith("run ") and ": accepted in 4 steps" in quiet.stdout.splitlines()[0]
+    assert "step 1" not in quiet.stdout and "read_file" not in quiet.stdout
+    verbose = cli("run", "fix the average", "--model", f"script:{script}", "-v", cwd=repo).stdout.splitlines()
+    assert verbose[1].startswith("step 1 ") and verbose[2:4] == ["   Reading.", "   ✓ read_file calc.py"], verbose
+    assert verbose[4].startswith("       ") and verbose[4].endswith("def average(values):"), verbose  # what it read
+    assert any(line.startswith("       Ran 2 tests in ") for line in verbose), verbose  # the tests' output
+    both = cli("run", "x", "--model", f"script:{script}", "-q", "-v", cwd=repo)
+    assert both.returncode == 2 and "--quiet and --verbose contradict each other" in both.stderr
