@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import jsonschema
 
+from agentic.agent.preview import preview
 from agentic.errors import JournalMismatch
 from agentic.journal.events import ToolEffect
 from agentic.journal.records import Journal
@@ -120,6 +121,7 @@ class Dispatcher:
     changed: set[str] = field(default_factory=set)  # files the agent changed so far (write tools, its commands)
     test_changed: set[str] = field(default_factory=set)  # files running the test command changed
     approved: set[str] = field(default_factory=set)  # paths a person approved a write to (not asked again at the gate)
+    always: set[str] = field(default_factory=set)  # rules a person allowed for the rest of the run
     tree: Callable[[], str] | None = None  # the worktree's current tree id (staged), for commands
     restore: Callable[[str], None] | None = None  # make the worktree that tree again
     between: Callable[[str, str], list[tuple[str, str]]] | None = None  # (A/M/D, path) from one tree to another
@@ -165,13 +167,14 @@ class Dispatcher:
         if (problem := schema_error(tool, args)) is not None:
             return ToolResult(f"error: {problem}", is_error=True, data={"refused": "invalid-arguments"})
         action = describe(tool, args)
-        decision = self._decide(tool, args, action, recorded, ctx)
+        decision = self._decide(tool, args, action, recorded, ctx, step)
         self._check_files_limit(tool, args, decision)
         known = recorded.decision if recorded is not None else None
         if known is None or {"verdict": known.verdict, "rule": known.rule, "reason": known.reason,
                              "by": known.by} != decision.to_dict():
             parts = {"commands": [p.to_dict() for p in decision.parts]} if decision.parts else {}
-            self.journal.append("policy.decision", {"tool": tool.name, "action": action, **decision.to_dict(), **parts},
+            self.journal.append("policy.decision", {"tool": tool.name, "action": action, **decision.to_dict(), **parts,
+                                                    **decision.answered()},
                                 step=step, span=span, parent=span)  # fmt: skip
         if decision.verdict != "allow":
             return ToolResult(refusal(action, decision), is_error=True, data={"refused": decision.rule})
@@ -197,7 +200,8 @@ class Dispatcher:
         return sorted(self.test_changed - self.changed)
 
     def _decide(
-        self, tool: Tool, args: dict[str, Any], action: str, recorded: RecordedCall | None, ctx: ToolContext
+        self, tool: Tool, args: dict[str, Any], action: str, recorded: RecordedCall | None, ctx: ToolContext,
+        step: int,
     ) -> policy.Decision:
         switched = self.switch(tool.name) if self.switch is not None else None
         if switched is not None:  # the kill switch wins, also over a decision recorded before it was thrown
@@ -209,21 +213,31 @@ class Dispatcher:
                 raise JournalMismatch(f"the journal's policy.decision for {tool.name} lacks its verdict or rule")
             if d.verdict == "allow" and d.by == "person" and tool.kind == "write":
                 self.approved.add(str(args.get("path")))
+            self.always.update(d.always or ())
             verdict = typing.cast(Verdict, d.verdict)
-            return policy.Decision(verdict, d.rule, d.reason if d.reason is not None else "", d.by or "contract")
+            return policy.Decision(verdict, d.rule, d.reason if d.reason is not None else "", d.by or "contract",
+                                   answer=d.answer or "", message=d.message or "", always=tuple(d.always or ()))
         decided = policy.decide(self.contract, tool.name, tool.kind, args, root=ctx.seen_at or str(ctx.worktree))
         decision = self._approval_needed(tool, args, decided)
-        if decision.verdict == "ask":
-            approved = self.approver(tool.name, action)
-            if approved and tool.kind == "write":
-                self.approved.add(str(args.get("path")))
-            decision = replace(
-                decision,
-                verdict="allow" if approved else "deny",
-                decided_by="person" if self.approver is not policy.deny_all else "no terminal",
-                reason=_answer(approved, self.approver is policy.deny_all, decision.reason),
-            )
-        return decision
+        return self._ask(tool, args, action, decision, ctx, step) if decision.verdict == "ask" else decision
+
+    def _ask(
+        self, tool: Tool, args: dict[str, Any], action: str, decision: policy.Decision, ctx: ToolContext, step: int
+    ) -> policy.Decision:
+        """A person's answer to an `ask` (or an earlier `always` for every rule that asked), as the decision."""
+        question = policy.Question(tool.name, action, decision.rule, decision.reason, step=step, said=ctx.said,
+                                   parts=decision.parts)  # fmt: skip
+        if all(rule in self.always for rule in question.asking_rules):
+            return replace(decision, verdict="allow", decided_by="person", answer="always",
+                           reason=f"allowed for the rest of the run by the person ({', '.join(question.asking_rules)})")
+        answer = self.approver(replace(question, detail=preview(tool, args, ctx)))
+        always = question.asking_rules if answer.allow and answer.always else ()
+        self.always.update(always)
+        if answer.allow and tool.kind == "write":
+            self.approved.add(str(args.get("path")))
+        return replace(decision, verdict="allow" if answer.allow else "deny", decided_by=answer.by,
+                       reason=_answer(answer, decision.reason), answer=answer.word, message=answer.message,
+                       always=always)  # fmt: skip
 
     def _execute(
         self, tool: Tool, args: dict[str, Any], ctx: ToolContext, step: int, span: str, recorded: RecordedCall | None
@@ -319,18 +333,21 @@ class Dispatcher:
                                f"this would be file {len(self.changed) + 1} changed (more than {cap})")  # fmt: skip
 
 
-def _answer(approved: bool, headless: bool, why: str) -> str:
+def _answer(answer: policy.Answer, why: str) -> str:
     """The reason of an asked decision once answered."""
-    if approved:
-        return "approved by the person"
-    asked = "no person to ask (no terminal)" if headless else "not approved by the person"
+    if answer.allow:
+        return "approved by the person" + (" for the rest of the run" if answer.always else "")
+    asked = "not approved by the person" if answer.by == "person" else "no person to ask (no terminal)"
     return f"{asked}; asked because {why}" if why else asked
 
 
 def refusal(action: str, decision: policy.Decision) -> str:
     """What the model is told of a refused call: the rule and reason, and for a script which parts."""
     why = f" ({decision.reason})" if decision.reason else ""
-    text = f"refused by the contract: {action} — rule {decision.rule}{why}"
+    by = "the person" if decision.decided_by == "person" else "the contract"
+    text = f"refused by {by}: {action} — rule {decision.rule}{why}"
+    if decision.message:
+        text += f"\nThe person said: {decision.message}"
     refused = [p for p in decision.parts if p.verdict != "allow"]
     if len(decision.parts) > 1 and refused:
         lines = [f"\n- {p.kind} {p.text!r}: {p.verdict} by {p.rule}" + (f" ({p.reason})" if p.reason else "")

@@ -56,7 +56,7 @@ class Gate:
                              base_facts=self.base_facts)  # fmt: skip
             verdict = evaluate(self.contract, cand, sandbox, timeout_s=self.budget.tool_timeout(600.0))
         if found := review.findings(self.contract, snap.changes):
-            passed, detail = review.review(found, self.dispatcher.approver, self.dispatcher.approved)
+            passed, detail = review.review(found, self.dispatcher.approver, self.dispatcher.approved, step)
             verdict.checks.append(CheckResult(review.CHECK_ID, "review", passed, detail))
         if snap.skipped:  # said, not judged: the tests ran without them and are the judge
             detail = "; ".join(f"{s.path}: {s.why}" for s in snap.skipped)

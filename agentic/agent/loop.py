@@ -61,7 +61,7 @@ class Session:
         self.talk.receive(turn)
         return turn
 
-    def act(self, call: ToolCall) -> ToolResult:
+    def act(self, call: ToolCall, said: str = "") -> ToolResult:
         step = self.budget.steps
         rule = self.contract.tools.get(call.name)
         ctx = ToolContext(
@@ -72,6 +72,7 @@ class Session:
             idempotency_key=f"{self.run_id}:{step}:{call.id}",
             readable=policy.readable(self.contract, "read_file"),
             seen_at=getattr(self.sandbox, "where", None),
+            said=said,
         )
         return self.tools.handle(call, ctx, step, parent=f"step-{step}")
 
@@ -116,7 +117,7 @@ def agent_loop(s: Session) -> Verdict:
                 s.talk.reply(call, ToolResult(NOT_EXECUTED, is_error=True))
                 continue
             s.budget.before_tool_call()
-            result = s.act(call)
+            result = s.act(call, turn.text)
             if result.finish:
                 s.summary = str(result.data.get("summary", ""))
                 verdict = s.gate()

@@ -15,9 +15,10 @@ to undo.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from agentic.policy.approval import Approver, Question
 from agentic.policy.contract import Contract
 from agentic.util import globs
 
@@ -59,13 +60,13 @@ def findings(contract: Contract, changes: Iterable[tuple[str, str]]) -> list[Fin
     return found
 
 
-def review(found: Iterable[Finding], approve: Callable[[str, str], bool], approved: set[str]) -> tuple[bool, str]:
+def review(found: Iterable[Finding], approve: Approver, approved: set[str], step: int = 0) -> tuple[bool, str]:
     """(passed, detail): every finding (see `findings`) allowed, or asked and approved by a person."""
     refused: list[str] = []
     notes: list[str] = []
     for f in found:
         action = f"{'delete' if f.what == 'deleted' else 'change'} {f.path}"
-        if f.verdict == "ask" and (f.path in approved or approve("gate", f"accept a change that {_what(f)}: {f.path}")):
+        if f.verdict == "ask" and (f.path in approved or approve(_question(f, step)).allow):
             notes.append(f"{f.path}: {f.what}, approved by the person")
             continue
         why = "the contract denies it" if f.verdict == "deny" else "a person must approve it, and none did"
@@ -75,6 +76,12 @@ def review(found: Iterable[Finding], approve: Callable[[str, str], bool], approv
                 "the task cannot be done without them; then say so in finish's summary.")  # fmt: skip
         return False, "\n".join([*refused, undo])
     return True, "\n".join(notes) or "nothing to review: no tracked file deleted, no file that runs code changed"
+
+
+def _question(f: Finding, step: int) -> Question:
+    rule = "changes.delete_tracked" if f.what == "deleted" else "changes.runs_code"
+    return Question("gate", f"accept a change that {_what(f)}: {f.path}", rule,
+                    "the contract asks a person before the gate accepts such a change", step=step)  # fmt: skip
 
 
 def _what(f: Finding) -> str:

@@ -1,38 +1,18 @@
-"""What a run starts from: the repository, its settings and contract, the model, and who approves an
-`ask` verdict."""
+"""What a run starts from: the repository, its settings and contract, and the model."""
 
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Any
-
-from rich.prompt import Confirm
-from rich.text import Text
 
 from agentic.config.settings import Settings, load_settings
 from agentic.errors import UsageError
 from agentic.models import Model, load_model
 from agentic.policy.contract import Contract, load_contract, tighten
-from agentic.policy.engine import Approver, deny_all
-from agentic.reports.summary import inert
 from agentic.workspace import RepoInfo, find_repo
 
 from .common import err
-
-
-def terminal_approver(tool: str, action: str) -> bool:
-    first, *rest = str(action).split("\n")
-    line = Text.assemble(("The contract asks for approval:", "bold yellow"), " ", inert(tool), " → ", inert(first))
-    for more in rest:  # a script's other lines, marked so that none can pass for the harness's own text
-        line.append("\n  │ ").append(inert(more))
-    err().print(line, soft_wrap=True)
-    return Confirm.ask("Allow this action?", default=False, console=err())
-
-
-def approver() -> Approver:
-    return terminal_approver if sys.stdin.isatty() and sys.stderr.isatty() else deny_all
 
 
 def configure(repo: Path, flags: dict[str, Any]) -> tuple[RepoInfo, Settings, Contract]:

@@ -33,8 +33,9 @@ from agentic.run.runner import RunOutcome, RunRequest, execute, needs_sandbox
 from agentic.sandbox import make_sandbox, require_sandbox
 from agentic.workspace import RepoInfo
 
+from .approve import approver
 from .common import QuietOpt, RepoOpt, RunArg, SummaryOpt, UnsafeOpt, VerboseOpt, emit, err, out, verbosity
-from .context import approver, configure, model_for, prepare
+from .context import configure, model_for, prepare
 from .runindex import get_run, open_store
 
 app = typer.Typer(rich_markup_mode="rich")

@@ -180,6 +180,9 @@ class PolicyDecision(Event):
     reason: Annotated[str | None, Required] = None
     by: str | None = None
     commands: list[dict[str, Any]] | None = None  # a script's parts, each decided
+    answer: str | None = None  # a person's answer to an ask: yes, always, no, no with a message, nobody
+    message: str | None = None  # what the person told the model with a no
+    always: list[str] | None = None  # the rules the person allowed for the rest of the run
 
 
 @dataclass(frozen=True, kw_only=True)

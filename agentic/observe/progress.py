@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -35,8 +34,6 @@ from agentic.observe.state import RunState as RunState
 from agentic.observe.stream import JsonEvents as JsonEvents
 from agentic.policy import engine as policy
 from agentic.reports.summary import clean, one_line
-
-Approver = Callable[[str, str], bool]
 
 
 def live_capable(console: Console) -> bool:
@@ -70,15 +67,15 @@ def for_output(json_out: bool, console: Console, *, task: str | None = None, lim
     return Tee(JsonEvents(sys.stdout, task=task, limits=limits), human) if json_out else human
 
 
-def pausing(approver: Approver, progress: ProgressListener) -> Approver:
+def pausing(approver: policy.Approver, progress: ProgressListener) -> policy.Approver:
     """The approver, with the display held still while it asks (a non-asking approver is kept as it is:
     the dispatcher recognises `policy.deny_all`)."""
     if approver is policy.deny_all:
         return approver
 
-    def ask(tool: str, action: str) -> bool:
+    def ask(question: policy.Question) -> policy.Answer:
         with progress.paused():
-            return approver(tool, action)
+            return approver(question)
 
     return ask
 

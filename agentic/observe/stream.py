@@ -80,7 +80,8 @@ class JsonEvents(ProgressListener):
                 return self.tool(head, event)
             case PolicyDecision():
                 return {**_base("decision", head), "tool": event.tool, "action": event.action,
-                        "verdict": event.verdict, "rule": event.rule, "by": event.by, "reason": event.reason}  # fmt: skip
+                        "verdict": event.verdict, "rule": event.rule, "by": event.by, "reason": event.reason,
+                        "answer": event.answer, "message": event.message}  # fmt: skip
             case GateVerdict():
                 checks = [c for c in event.checks or [] if isinstance(c, dict)]
                 return {**_base("gate", head), "passed": bool(event.passed), "checks": len(checks),

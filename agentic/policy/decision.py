@@ -36,9 +36,19 @@ class Decision:
     reason: str = ""
     decided_by: str = "contract"  # "contract", or the person who answered an ask
     parts: tuple[Part, ...] = ()  # for a script: every simple command and file write, decided
+    answer: str = ""  # a person's answer to an ask (agentic.policy.approval.Answer.word)
+    message: str = ""  # what the person told the model with a no
+    always: tuple[str, ...] = ()  # the rules a person allowed for the rest of the run with this answer
 
     def to_dict(self) -> dict[str, str]:
         return {"verdict": self.verdict, "rule": self.rule, "reason": self.reason, "by": self.decided_by}
+
+    def answered(self) -> dict[str, Any]:
+        """A person's answer, for the journal ({} for a decision nobody was asked about)."""
+        if not self.answer:
+            return {}
+        return {"answer": self.answer, **({"message": self.message} if self.message else {}),
+                **({"always": list(self.always)} if self.always else {})}  # fmt: skip
 
     def explain(self) -> dict[str, Any]:
         """The decision with its parts, for `agentic contract explain --json` and the journal."""

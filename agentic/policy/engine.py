@@ -15,12 +15,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from agentic.policy.approval import Answer, Approver, Question, deny_all
 from agentic.policy.contract import Contract, Example, Patterns, Rule
 from agentic.policy.decision import Decision, Part, Verdict, strictest
 from agentic.policy.shell.decide import decide_script
 from agentic.util import globs
 
-__all__ = ["Decision", "Part", "Verdict", "check_examples", "decide", "decide_command", "readable", "strictest"]
+__all__ = ["Answer", "Approver", "Decision", "Part", "Question", "Verdict", "check_examples", "decide", "decide_command",
+           "deny_all", "readable", "strictest"]
 
 
 S = TypeVar("S")  # what a rule's patterns are matched against: a path, an argv, nothing (finish)
@@ -86,14 +88,6 @@ def decide_command(contract: Contract, tool: str, script: str, root: str | None 
     rule = contract.tools.get(tool) or Rule()
     return decide_script(tool, rule, script, lambda path: decide(contract, "write_file", "write", {"path": path}),
                          root)  # fmt: skip
-
-
-# An approver answers an `ask`: given the tool and a description of the exact action, True to allow.
-Approver = Callable[[str, str], bool]
-
-
-def deny_all(tool: str, action: str) -> bool:
-    return False
 
 
 # ---------------------------------------------------------------------------------------------

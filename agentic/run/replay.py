@@ -29,6 +29,7 @@ from agentic.gate.checks import Verdict
 from agentic.journal.records import Journal
 from agentic.journal.tape import RecordedCall, RecordedGate, Tape
 from agentic.models.base import Message, ToolCall, ToolSpec, Turn
+from agentic.policy.approval import NOBODY, Answer, Question
 from agentic.policy.budget import Budget, RunStopped
 from agentic.policy.contract import Contract
 from agentic.sandbox import Sandbox
@@ -141,11 +142,13 @@ class _RecordedAnswers:
     """Approvals a person gave during the recorded run are given again; nobody is asked."""
 
     def __init__(self, tape: Tape) -> None:
-        self.answers = [c.decision.verdict == "allow" for c in tape.calls
-                        if c.decision and c.decision.by in ("person", "no terminal")]  # fmt: skip
+        asked = [c.decision for c in tape.calls if c.decision and c.decision.by in ("person", "no terminal")
+                 and not (c.decision.answer == "always" and not c.decision.always)]  # not an earlier `always`
+        self.answers = [Answer(d.verdict == "allow", message=d.message or "", always=bool(d.always),
+                               by=d.by or "person") for d in asked]  # fmt: skip
 
-    def __call__(self, tool: str, action: str) -> bool:
-        return self.answers.pop(0) if self.answers else False
+    def __call__(self, question: Question) -> Answer:
+        return self.answers.pop(0) if self.answers else NOBODY
 
 
 def replay(repo: RepoInfo, tape: Tape, contract: Contract,

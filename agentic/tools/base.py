@@ -30,6 +30,7 @@ class ToolContext:
     # for tools that read many files (search, list_files): may this path be shown? (the contract decides)
     readable: Callable[[str], bool] | None = None
     seen_at: str | None = None  # the worktree's path as commands see it (the repository's own), if not its own
+    said: str = ""  # the model's text in the turn that made the call (shown to a person asked to approve it)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class WritePlan:
     after: str | None  # its fingerprint once applied (None: deleted)
     result: ToolResult  # what the model is told once it is applied
     apply: Callable[[], object]
+    content: bytes | None = None  # what the path will hold (None: deleted), shown to a person asked to approve
 
 
 class Tool(Protocol):

@@ -46,7 +46,7 @@ class WriteFile:
         result = ToolResult(f"{verb} {rel} ({len(data)} bytes)",
                             data={"path": rel, "bytes": len(data), "created": before is None})  # fmt: skip
         return WritePlan(rel, before, paths.content_fingerprint(data), result,
-                         lambda: paths.write_bytes(ctx.worktree, rel, data))  # fmt: skip
+                         lambda: paths.write_bytes(ctx.worktree, rel, data), data)  # fmt: skip
 
 
 class EditFile:
@@ -92,7 +92,7 @@ class EditFile:
         result = ToolResult(f"edited {rel} at line {line} ({len(data)} bytes)",
                             data={"path": rel, "bytes": len(data), "created": False, "line": line})  # fmt: skip
         return WritePlan(rel, paths.content_fingerprint(text.encode("utf-8")), paths.content_fingerprint(data),
-                         result, lambda: paths.write_bytes(ctx.worktree, rel, data))  # fmt: skip
+                         result, lambda: paths.write_bytes(ctx.worktree, rel, data), data)  # fmt: skip
 
 
 def _apply(plan: WritePlan) -> ToolResult:

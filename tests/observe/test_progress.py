@@ -257,14 +257,14 @@ def test_the_display_holds_still_while_the_person_is_asked() -> None:
     assert pausing(policy.deny_all, live) is policy.deny_all  # "no terminal" stays recognisable
     seen: list[bool] = []
 
-    def approver(tool: str, action: str) -> bool:
+    def approver(question: policy.Question) -> policy.Answer:
         seen.append(live._live is None)
-        return True
+        return policy.Answer(True)
 
     with live:
         live({"kind": "run.start", "run": "r"}, {"model": "m"})
         assert live._live is not None
-        assert pausing(approver, live)("delete_file", "delete_file old.py") is True
+        assert pausing(approver, live)(policy.Question("delete_file", "delete_file old.py", "r")).allow
         assert live._live is not None  # drawn again after the answer
     assert seen == [True] and live._live is None
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from agentic.git.cmd import git
+from agentic.policy import engine as policy
 from agentic.policy.contract import Rule, load_contract
 from agentic.reports.audit import audit_run, provenance
 from agentic.tools.base import ToolContext, ToolFailure
@@ -151,7 +152,7 @@ def test_a_command_only_known_at_run_time_is_asked_refused_headless_and_runs_whe
 
     asked: list[str] = []
     approved = run(repo_with(tmp_path / "b"), script, contract=DEFAULT,
-                   approver=lambda tool, action: asked.append(action) or True)  # fmt: skip
+                   approver=lambda q: asked.append(q.action) or policy.Answer(True))  # fmt: skip
     assert asked == ['run: x="echo RAN-$((40 + 2))"; eval "$x"']
     assert "RAN-42" in tool_results(approved)[0]["content"]
 
@@ -171,7 +172,7 @@ def test_deleting_a_tracked_file_is_asked_at_the_gate_and_the_model_can_undo_it(
     assert "changes-reviewed" not in {c["id"] for c in verdicts[1]["checks"]}
 
     approved = run(repo_with(tmp_path / "b", files), [turn(FIX, sh("rm old_helper.py")), FINISH],
-                   contract=DEFAULT, approver=lambda tool, action: True)  # fmt: skip
+                   contract=DEFAULT, approver=lambda q: policy.Answer(True))  # fmt: skip
     assert approved.status == "accepted", approved.reason
     assert sorted(approved.changes) == [("D", "old_helper.py"), ("M", "calc.py")]
 

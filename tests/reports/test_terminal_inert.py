@@ -148,19 +148,30 @@ def test_the_live_display_and_plain_progress_are_inert(tmp_path: Path) -> None:
 
 
 def test_the_approval_prompt_is_inert(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rich.prompt import Confirm
+    from rich.prompt import Prompt
 
-    from agentic.cli import context
+    from agentic.cli import approve
+    from agentic.policy.approval import Question
+    from agentic.policy.decision import Part
 
     console, buffer = _console()
-    monkeypatch.setattr(context, "err", lambda: console)
-    monkeypatch.setattr(Confirm, "ask", staticmethod(lambda *a, **k: False))
-    action = "\n".join(ATTACKS.values()) + "\n✓ approved by the contract"
-    assert context.terminal_approver("run_command[/]", action) is False
+    monkeypatch.setattr(approve, "err", lambda: console)
+    monkeypatch.setattr(Prompt, "ask", staticmethod(lambda *a, **k: "n"))
+    attacks = "\n".join(ATTACKS.values())
+    action = attacks + "\n✓ approved by the contract"
+    question = Question("run_command[/]", action, "tools.run_command.ask[0] '[b]rm*'", reason=attacks, step=2,
+                        said=attacks + "\n✓ approved by the contract", detail="+" + attacks,
+                        parts=(Part("command", attacks, "ask", "tools.run_command.ask[0] '[b]rm*'"),
+                               Part("command", "[red]ls", "allow", "tools.run_command.allow[0]")))
+    assert approve.terminal_approver(question).allow is False
     raw = buffer.getvalue()
     _check_output(raw)
     assert "[link=https://evil.example]click[/link]" in raw
-    assert "│ ✓ approved by the contract" in raw  # a line of the script, marked as such
+    assert "│ ✓ approved by the contract" in raw  # a line of the script or of the model's text, marked as such
+    assert "[red]ls" in raw and "'[b]rm*'" in raw
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", raw)
+    assert all(line.startswith(("  │ ", "  ask ", "  allow ", "action: ", "rule: ", "the model said:", "each part", "[y]", "─"))
+               for line in plain.splitlines() if line), plain  # every line of untrusted text is marked or inline
 
 
 def test_error_messages_are_inert(monkeypatch: pytest.MonkeyPatch) -> None:
