@@ -77,6 +77,8 @@ class Facts(TypedDict, total=False):
     refused: str
     failed: str
     changed: list[dict[str, str]]
+    created: bool  # write_file: the path did not exist
+    line: int  # edit_file: where the edit starts
 
 
 class PlannedResult(TypedDict, total=False):

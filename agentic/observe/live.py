@@ -1,6 +1,7 @@
-"""`LiveProgress`: a rich live display of a run at a terminal — the step, the tool running, tokens, cost,
-tool calls and time against the contract's limits, and the last few notable events. The display
-never stops a run: when it fails it falls back to plain lines."""
+"""`LiveProgress`: a run at a terminal. The transcript (agentic.observe.lines) goes into the scrollback
+as the run works; below it a live status area shows the step, the tool running, tokens, cost, tool
+calls and time against the contract's limits. The display never stops a run: when it fails it falls
+back to plain lines."""
 
 from __future__ import annotations
 
@@ -58,22 +59,17 @@ def budget_line(state: RunState) -> Text:
 
 
 def render(state: RunState) -> RenderableType:
-    """The live display: who, the budget, what is happening now, the last tool, the last events."""
+    """The status area: who, the budget, what is happening now (the rest is in the transcript above)."""
     head = Text.assemble(("agentic run ", "bold"), (state.run_id or "…", "bold"))
     if state.model:
         head.append(" · model ")
         head.append(state.model, style="cyan")
     rows: list[RenderableType] = [head, budget_line(state)]
-    if state.ended is not None:
-        rows.append(state.ended)
-    else:
+    if state.ended is None:  # once ended, the transcript above says how
         seconds = max(0.0, state.clock() - state.since)
         rows.append(Spinner("dots", Text(f"{clean(state.activity, 100)} ({seconds:.0f}s)"), style="cyan"))
-    if state.last_tool is not None:
-        rows.append(state.last_tool)
-    rows += [Text("  ") + event for event in state.events]
     for row in rows:
-        if isinstance(row, Text) and row is not state.ended:  # a row a line: the display keeps its height
+        if isinstance(row, Text):  # a row a line: the display keeps its height
             row.no_wrap, row.overflow = True, "ellipsis"
     return Group(*rows)
 
@@ -82,8 +78,9 @@ class LiveProgress(ProgressListener):
     """A rich live display of the run in progress; plain lines if the display fails."""
 
     def __init__(self, console: Console, *, limits: Record | None = None, refresh_per_second: float = 4.0,
-                 redirect_stdout: bool = True) -> None:  # fmt: skip
+                 redirect_stdout: bool = True, verbose: bool = False) -> None:  # fmt: skip
         self.console = console
+        self.lines = LineProgress(console, verbose=verbose)  # the transcript, printed above the status area
         self.state = RunState(limits=dict(limits or {}))
         self.refresh_per_second = refresh_per_second
         self.redirect_stdout = redirect_stdout  # False when stdout carries the JSON event stream
@@ -99,10 +96,9 @@ class LiveProgress(ProgressListener):
         try:
             with self._lock:
                 self.state.add(*entry(record, data))
-                notes, self.state.notes = self.state.notes, []
+                self.state.notes.clear()  # warnings: the transcript prints them
             live = self._start()
-            for note in notes:
-                live.console.print(note, highlight=False)
+            self.lines(record, data)
             if record.get("kind") == "run.end":
                 live.refresh()
         except Exception:  # the display degrades, the run goes on
@@ -111,7 +107,7 @@ class LiveProgress(ProgressListener):
 
     def _plain(self) -> LineProgress:
         if self._fallback is None:
-            self._fallback = LineProgress(self.console)
+            self._fallback = self.lines
         return self._fallback
 
     def view(self) -> RenderableType:

@@ -51,19 +51,18 @@ class Silent(ProgressListener):
 def for_output(json_out: bool, console: Console, *, task: str | None = None, limits: Record | None = None,
                verbosity: str = "normal") -> ProgressListener:  # fmt: skip
     """The progress for a run command. `console` is where people read: stdout, or stderr under
-    --json (then stdout carries the JSON events). A terminal gets the live display, anything else
-    plain lines; `verbosity` "quiet" nothing, "verbose" lines with the model's text and the tools'
-    output, at a terminal too (they stay in its scrollback). `task` and `limits` are what a resumed
-    session's display and `start` event show."""
+    --json (then stdout carries the JSON events). A terminal gets the transcript with a live status
+    area under it, anything else the transcript as plain lines; `verbosity` "quiet" nothing, "verbose"
+    the model's whole text and the first lines of the tools' output in the transcript. `task` and
+    `limits` are what a resumed session's display and `start` event show."""
     human: ProgressListener
+    verbose = verbosity == "verbose"
     if verbosity == "quiet":
         human = Silent()
-    elif verbosity == "verbose":
-        human = LineProgress(console, verbose=True)
     elif live_capable(console):
-        human = LiveProgress(console, limits=limits, redirect_stdout=not json_out)
+        human = LiveProgress(console, limits=limits, redirect_stdout=not json_out, verbose=verbose)
     else:
-        human = LineProgress(console)
+        human = LineProgress(console, verbose=verbose)
     return Tee(JsonEvents(sys.stdout, task=task, limits=limits), human) if json_out else human
 
 

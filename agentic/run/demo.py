@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -13,7 +14,7 @@ from agentic.config.settings import Settings
 from agentic.errors import UsageError
 from agentic.git.cmd import git
 from agentic.models.scripted import ScriptedModel
-from agentic.observe.progress import LineProgress
+from agentic.observe.progress import for_output
 from agentic.policy.contract import load_contract
 from agentic.reports.summary import timeline, timeline_view
 from agentic.run.runner import RunRequest, execute
@@ -61,8 +62,9 @@ def run_demo(directory: Path | None, console: Console) -> int:
     model = ScriptedModel(str(script_path()))
     settings = Settings(model=model.name, contract="policies/contract.yaml")
     task = "The test suite fails: find the bug in calc.py and fix it without touching the tests."
-    outcome = execute(RunRequest(task, repo, settings, contract, model, argv=["agentic", "demo"],
-                                 on_record=LineProgress(console)))  # fmt: skip
+    with for_output(False, console, limits=dataclasses.asdict(contract.limits)) as progress:
+        outcome = execute(RunRequest(task, repo, settings, contract, model, argv=["agentic", "demo"],
+                                     on_record=progress))  # fmt: skip
     console.print()
     console.print(timeline_view(timeline(outcome.journal), f"timeline of run {outcome.run_id}", console))
     if outcome.commit:

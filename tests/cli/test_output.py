@@ -88,7 +88,7 @@ def test_quiet_shows_only_the_outcome_and_verbose_the_text_and_output(repo: Path
     assert quiet.stdout.startswith("run ") and ": accepted in 4 steps" in quiet.stdout.splitlines()[0]
     assert "step 1" not in quiet.stdout and "read_file" not in quiet.stdout
     verbose = cli("run", "fix the average", "--model", f"script:{script}", "-v", cwd=repo).stdout.splitlines()
-    assert verbose[1].startswith("step 1 ") and verbose[2:4] == ["   Reading.", "   ✓ read_file calc.py"], verbose
+    assert verbose[1].startswith("step 1 ") and verbose[2:4] == ["   Reading.", "   ✓ read_file calc.py  [allow: tools.read_file.allow]"], verbose
     assert verbose[4].startswith("       ") and verbose[4].endswith("def average(values):"), verbose  # what it read
     assert any(line.startswith("       Ran 2 tests in ") for line in verbose), verbose  # the tests' output
     both = cli("run", "x", "--model", f"script:{script}", "-q", "-v", cwd=repo)

@@ -80,7 +80,7 @@ def test_json_stream_of_a_scripted_run(tmp_path: Path) -> None:
     assert "run_tests" in tests["summary"] and "exit 1" in tests["summary"]
     assert events[-3] == {**events[-3], "event": "gate", "passed": True, "failed": []}
     assert events[-2]["status"] == "accepted" and events[-2]["commit"] == summary["commit"]
-    assert "refused read_file .env" in done.stderr  # people reading stderr still see the run
+    assert "✗ read_file .env · refused by the contract" in done.stderr  # people reading stderr still see the run
 
 
 def test_a_resumed_run_streams_a_resumed_start(tmp_path: Path) -> None:
@@ -107,7 +107,7 @@ def test_plain_lines_when_stdout_is_not_a_terminal(tmp_path: Path) -> None:
     out = done.stdout
     assert "\x1b" not in out and "\r" not in out
     assert "step 1 " in out and "look" in out
-    assert "✗ refused read_file .env: tools.read_file.deny[0] '.env*'" in out
+    assert "✗ read_file .env · refused by the contract: tools.read_file.deny[0] '.env*'" in out
     assert "✗ run_tests" in out and "→ exit 1" in out and "✓ edit_file calc.py" in out
     assert "gate ✓ tests-pass" in out and "gate passed (3 checks)" in out
     assert "accepted: the gate passed" in out and "journal:" in out
@@ -145,7 +145,8 @@ def test_live_display_of_recorded_records(tmp_path: Path) -> None:
         now = rendered(live.view())
         assert "step 2/12" in now and "tools 2/24" in now and "/100,000" in now
         assert "run_tests" in now and "s/120s" in now  # the tool running, elapsed against timeout_s
-        assert "✗ refused read_file .env" in now and "last: ✗ read_file .env" in now
+        assert "read_file" not in now  # the status area: the transcript is above it, in the scrollback
+        assert "✗ read_file .env · refused by the contract" in ANSI.sub("", buffer.getvalue())
         for record, data in records[calls[0] + 1 :]:
             live(record, data)
     final = ANSI.sub("", buffer.getvalue())

@@ -130,7 +130,7 @@ def test_demo_runs_offline_end_to_end(tmp_path: Path) -> None:
     done = cli("demo", "--dir", str(target), cwd=tmp_path, env={"OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": ""})
     assert done.returncode == 0, done.stderr
     assert f"A throw-away repository with a bug: {target.resolve()}" in done.stdout
-    assert "refused read_file .env" in done.stdout
+    assert "✗ read_file .env · refused by the contract" in done.stdout
     assert "accepted: the gate passed" in done.stdout
     assert "+    return total(values) / len(values)" in done.stdout
     assert "journal:" in done.stdout
