@@ -19,6 +19,7 @@ from agentic.observe.progress import for_output, pausing
 from agentic.policy.contract import command_env, tighten
 from agentic.reports.audit import commit_table, provenance
 from agentic.reports.summary import clean, inert
+from agentic.run.continuing import continue_run
 from agentic.run.replay import replay as do_replay
 from agentic.run.resume import (
     RESUMABLE,
@@ -70,6 +71,12 @@ def run(
                      help="Tighten one of the contract's limits for this run, e.g. --limit max_cost_usd=0.50 "
                           "(repeatable; a value that would loosen a limit is refused)."),
     ] = None,
+    continue_from: Annotated[
+        str | None,
+        typer.Option("--continue", metavar="RUN",
+                     help="Go on from where RUN ended (its change in place, its base commit) with TASK as a "
+                          "follow-up; a new run that records its parent."),
+    ] = None,
     repo: RepoOpt = Path("."),
 ) -> None:
     """Run one governed task: plan → edit → test in an isolated worktree, accepted only if the gate passes.
@@ -79,7 +86,7 @@ def run(
 
     Example: agentic run "make test_average pass" --model anthropic:claude-sonnet-4-5
     (or: agentic run - < task.md; with the task on standard input nobody is there to approve, so
-    what the contract asks about is refused)
+    what the contract asks about is refused). Then: agentic run --continue last "also handle NaN"
     """
     shown = verbosity(quiet, verbose)
     if task == "-":
@@ -87,14 +94,19 @@ def run(
     if not task.strip():
         raise UsageError("the task is empty")
     limits = _limit_flags(limit or [])
+    continued = None
+    if continue_from is not None:
+        parent_repo, _, parent = _tape_of(repo, continue_from)
+        continued, task = continue_run(parent_repo, parent, task)
     info, settings, loaded, model_obj = prepare(repo, model, contract, limits)
-    _warn_if_dirty(info.root)
+    if continued is None:
+        _warn_if_dirty(info.root)
     if unsafe_no_sandbox:
         err().print("[bold red]warning:[/] --unsafe-no-sandbox: commands run unconfined, with your user's rights")
     with for_output(json_out, err() if json_out else out(), verbosity=shown) as progress:
         outcome = execute(RunRequest(task, info, settings, loaded, model_obj, pausing(approver(), progress),
                                      on_record=progress, unsafe_no_sandbox=unsafe_no_sandbox,
-                                     limit_flags=limits))  # fmt: skip
+                                     limit_flags=limits, continued=continued))  # fmt: skip
     _finish_run(outcome, json_out)
 
 

@@ -33,6 +33,7 @@ from agentic.journal.fields import specs as specs
 from agentic.journal.payloads import Budget as Budget
 from agentic.journal.payloads import CallRef as CallRef
 from agentic.journal.payloads import Check as Check
+from agentic.journal.payloads import Continued as Continued
 from agentic.journal.payloads import ContractRef as ContractRef
 from agentic.journal.payloads import Facts as Facts
 from agentic.journal.payloads import Fork as Fork
@@ -78,6 +79,7 @@ class RunStart(Event):
     tools: list[ToolSpec] | None = None
     contract_text: str | None = None
     forked_from: Annotated[Fork | None, Nullable] = None
+    continued_from: Annotated[Continued | None, Nullable] = None  # agentic run --continue
     limits: dict[str, Any] | None = None
     limit_flags: dict[str, Any] | None = None
     warnings: list[str] | None = None

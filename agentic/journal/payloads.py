@@ -59,6 +59,12 @@ class Fork(TypedDict, total=False):
     step: int
 
 
+class Continued(TypedDict, total=False):
+    run: str  # the run this one continues
+    status: str  # how that run ended
+    tree: str  # its final tree: where this run's worktree started
+
+
 class ToolSpec(TypedDict, total=False):
     name: str
     description: str

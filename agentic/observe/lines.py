@@ -90,7 +90,7 @@ def outcome(tool: str, args: dict[str, Any], event: ToolResult) -> str:
     elif tool == "write_file":
         parts.append(f"{'created' if extra.get('created') else 'rewrote'}, {_lines(args.get('content'))} lines")
     elif tool == "delete_file":
-        parts.append("deleted")
+        parts += ["deleted"]
     changed = [c for c in extra.get("changed") or [] if isinstance(c, dict)]
     if changed:
         parts.append("changed " + ", ".join(f"{c.get('path')} ({c.get('status')})" for c in changed[:8])

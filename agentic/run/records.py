@@ -30,6 +30,7 @@ def start_record(req: RunRequest, workspace: Workspace, sandbox: Sandbox | None,
         "system_prompt": system,
         "tools": [{"name": s.name, "description": s.description, "parameters": s.parameters} for s in specs],
         "contract_text": contract.text, "forked_from": req.forked_from,
+        "continued_from": req.continued.record() if req.continued else (req.tape.start.continued_from if req.tape else None),
         "limits": dataclasses.asdict(contract.limits), "limit_flags": req.limit_flags,
     }  # fmt: skip
 

@@ -158,6 +158,9 @@ def replay(repo: RepoInfo, tape: Tape, contract: Contract,
     workspace = Workspace(repo.root, run_id, tape.base_commit)
     workspace.create()
     try:
+        started = tape.start.continued_from  # a continued run started from its parent's final tree
+        if isinstance(started, dict) and started.get("tree"):
+            workspace.restore(str(started["tree"]))
         with tempfile.TemporaryDirectory(prefix="agentic-replay-") as tmp:
             journal = Journal(Path(tmp), run_id, Redactor.for_repository(repo.root))
             comparer = Comparer([tape.start.worktree or "", str(workspace.path)])

@@ -16,6 +16,7 @@ from agentic.journal.tape import Tape
 from agentic.models.base import Model, Usage
 from agentic.policy import engine as policy
 from agentic.policy.contract import Contract
+from agentic.run.continuing import Continuation
 from agentic.workspace import RepoInfo
 
 EXIT_CODES = {"accepted": 0, "rejected": 1, "limit_exceeded": 3, "stuck": 3, "failed": 4, "interrupted": 4}
@@ -41,6 +42,7 @@ class RunRequest:
     tape: Tape | None = None
     resuming: bool = False
     forked_from: dict[str, Any] | None = None  # {"run": id, "step": N}
+    continued: Continuation | None = None  # `run --continue`: a new run going on from where another ended
     observer: Observer | None = None  # told each re-executed result next to the tape's (with a tape, not resuming)
     limit_flags: dict[str, Any] = field(default_factory=dict)  # --limit NAME=VALUE, already applied to contract
     # where runs book their model calls against the provider's rate limits (settings `rate_limits`);
@@ -49,7 +51,17 @@ class RunRequest:
 
     @property
     def base_commit(self) -> str:
+        if self.continued is not None:
+            return self.continued.base_commit
         return self.tape.base_commit if self.tape is not None else self.repo.head
+
+    @property
+    def start_tree(self) -> str | None:
+        """The tree a new worktree starts as, when not the base commit's (a continued run, and its forks)."""
+        if self.continued is not None:
+            return self.continued.tree
+        started = self.tape.start.continued_from if self.tape is not None else None
+        return str(started["tree"]) if isinstance(started, dict) and started.get("tree") else None
 
 
 @dataclass

@@ -73,6 +73,8 @@ class RunResources:
                                     hint=f"start again from its journal with: agentic fork {self.run_id} --from-step N")  # fmt: skip
         else:
             self.workspace.create()
+            if req.start_tree is not None:
+                self.workspace.restore(req.start_tree)
         with ExitStack() as stack:  # what is open so far, closed if the rest fails to open
             stack.callback(self._leave_worktree)
             trace = telemetry.listener()  # OpenTelemetry spans, when the extra is installed and the environment asks
