@@ -6,10 +6,11 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
+from rich.table import Table
 
 from agentic.errors import UsageError
 from agentic.util.pipes import silence, write_line
@@ -22,6 +23,27 @@ class _Console(Console):
     def on_broken_pipe(self) -> None:
         self.quiet = True
         silence(self.file)
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        """A table printed unwrapped (see _plain_unless_terminal) is laid out as wide as its content:
+        every cell on one line, whole, rather than folded at 80 columns."""
+        if not (self.soft_wrap and any(_has_table(o) for o in objects)):
+            super().print(*objects, **kwargs)
+            return
+        width, self._width = self._width, UNWRAPPED_WIDTH  # print's own width= is capped at the console's
+        try:
+            super().print(*objects, **kwargs)
+        finally:
+            self._width = width
+
+
+UNWRAPPED_WIDTH = 100_000  # a table's width when the output is not a terminal: its content's
+
+
+def _has_table(renderable: Any) -> bool:
+    if isinstance(renderable, Table):
+        return True
+    return isinstance(renderable, Group) and any(_has_table(r) for r in renderable.renderables)
 
 
 @functools.cache
@@ -57,8 +79,8 @@ UnsafeOpt = Annotated[
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Nothing while the run works; its outcome at the end.")]
 VerboseOpt = Annotated[bool, typer.Option(
-    "--verbose", "-v", help="A line per step with the model's whole text and the first lines of each tool's output "
-    "and failed check (in the terminal's scrollback too, instead of the live display)."
+    "--verbose", "-v", help="The model's whole text and the first lines of each tool's output and failed check in "
+    "the run's transcript."
 )]  # fmt: skip
 
 

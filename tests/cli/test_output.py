@@ -79,6 +79,14 @@ def test_plain_output_at_80_columns_keeps_every_value_whole(repo: Path) -> None:
     assert "      allow (contract) tools.run_tests.allow · run_tests → exit 0" in shown, shown
     demo = cli("demo", "--dir", str(repo.parent / "demo"), cwd=repo.parent, env=narrow).stdout.splitlines()
     assert "      allow (contract) tools.run_tests.allow · run_tests → exit 1" in demo, demo
+    # tables (audit, doctor) are laid out as wide as their content: every cell whole, on one line
+    audited = cli("audit", run_id, cwd=repo, env=narrow).stdout.splitlines()
+    command = next(line for line in audited if line.strip().startswith("command line"))
+    assert command.rstrip().endswith(f"--model script:{script}"), audited
+    hashes = [line.split("sha256:")[1].split()[0] for line in audited if "sha256:" in line]
+    assert hashes and all(len(h) == 64 for h in hashes), audited  # the contract's hash, not folded
+    doctor = cli("doctor", "--quick", cwd=repo, env=narrow).stdout
+    assert f"{repo} at " in doctor, doctor
 
 
 def test_quiet_shows_only_the_outcome_and_verbose_the_text_and_output(repo: Path) -> None:

@@ -83,7 +83,8 @@ def agentic(script: Path, *args: str) -> str:
 
 
 def contract_with(repo: Path, **tools: Any) -> None:
-    (repo / "policies" / "contract.yaml").write_text(yaml.safe_dump({**CONTRACT, "tools": {**CONTRACT["tools"], **tools}}))
+    rules: dict[str, Any] = CONTRACT["tools"]  # type: ignore[assignment]
+    (repo / "policies" / "contract.yaml").write_text(yaml.safe_dump({**CONTRACT, "tools": {**rules, **tools}}))
     git(["commit", "-qam", "contract"], repo)
 
 
