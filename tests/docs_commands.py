@@ -1,6 +1,6 @@
 """The `agentic` commands the README and docs show, as a person would copy them: extracted from fenced
 shell blocks and inline code, with the docs' placeholders (RUN, TASK, N, …) made concrete, and parsed
-by the real CLI's command tree (tests/test_doc_commands.py)."""
+by the real CLI's command tree (tests/cli/test_doc_commands.py)."""
 
 from __future__ import annotations
 

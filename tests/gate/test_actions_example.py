@@ -1,5 +1,6 @@
 """examples/github-actions.yml, run as GitHub Actions would run it, on a real project's pull request in
-which a person adds a test and changes pyproject.toml (issue 16, point 5).
+which a person adds a test and changes pyproject.toml, committed through the pre-commit hooks of
+docs/howto/pre-commit.md with the real `pre-commit` package (issue 16, point 5).
 
 The project is cachetools from its sdist (tests/realprojects), set up as docs/howto/github-actions.md
 says: `agentic init`, a scenario and its blessed baseline. The pull request is a merge commit whose
@@ -23,6 +24,10 @@ from typing import Any
 import pytest
 import yaml
 
+pytest.importorskip("pre_commit")
+
+from tests.gate.test_precommit import CONFIG as PRE_COMMIT
+from tests.gate.test_precommit import person
 from tests.realprojects import projects
 
 WORKFLOW = Path(__file__).parents[2] / "examples" / "github-actions.yml"
@@ -64,19 +69,25 @@ def test_the_actions_example_passes_a_pull_request_that_adds_a_test_and_changes_
     (repo / "scenarios" / "nothing-to-do.yaml").write_text(SCENARIO)
     (repo / "scenarios" / "scripts" / "finish.yaml").write_text(
         yaml.safe_dump([{"tool_calls": [{"name": "finish", "arguments": {"summary": "nothing to do"}}]}]))
+    (repo / ".pre-commit-config.yaml").write_text(PRE_COMMIT)
     git("add", "--all")
-    git("commit", "-qm", "agentic: contract and a scenario")
+    git("commit", "-qm", "agentic: contract, a scenario, the pre-commit hooks")
     blessed = projects.cli("eval", "bless", "scenarios/", "--out", "scenarios/baseline.json", cwd=repo)
     assert blessed.returncode == 0, blessed.stdout + blessed.stderr
     git("add", "scenarios/baseline.json")
     git("commit", "-qm", "eval baseline")
-    # the person's pull request: a new test and a pyproject.toml change (both protected from the agent)
+    # the person's pull request: a new test and a pyproject.toml change (both protected from the agent),
+    # committed through the hooks: the gate runs for the person and passes
     git("checkout", "-q", "-b", "person")
+    hooks = person(repo, tmp_path, sys.executable, "-m", "pre_commit", "install")
+    assert hooks.returncode == 0, hooks.stdout + hooks.stderr
     (repo / "tests" / "test_person.py").write_text(NEW_TEST)
     pyproject = repo / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + "\n# a person's change\n")
-    git("add", "--all")
-    git("commit", "-qm", "a new test, and pyproject.toml")
+    person(repo, tmp_path, "git", "add", "tests/test_person.py", "pyproject.toml")
+    committed = person(repo, tmp_path, "git", "commit", "-m", "a new test, and pyproject.toml")
+    said = committed.stdout + committed.stderr
+    assert committed.returncode == 0 and "agentic gate" in said and "Passed" in said, said
     git("checkout", "-q", "main")
     git("checkout", "-q", "--detach")
     git("merge", "-q", "--no-ff", "-m", "Merge pull request", "person")  # what actions/checkout gives a PR
