@@ -181,8 +181,10 @@ class LineProgress(ProgressListener):
         span = str(head.span)
         args, decision = self.calls.pop(span, {}), self.decisions.pop(span, None)
         tool = clean(str(event.tool or ""))
-        if event.tool == "finish":
-            return  # the gate's verdict follows
+        if event.tool == "finish":  # the gate's verdict follows
+            if summary := str(args.get("summary") or "").strip():
+                self.say(f"   finish: {clean(summary.splitlines()[0])}" + (" …" if "\n" in summary else ""), "bold")
+            return
         refused = decision is not None and decision.verdict != "allow"
         mark, style = ("✗", "yellow") if refused else ("✗", "red") if event.is_error else ("✓", "green")
         line = Text(f"   {mark} {' '.join(filter(None, (tool, clean(subject(tool, args)))))}", style=style)
