@@ -107,7 +107,8 @@ class JsonEvents(ProgressListener):
         contract = event.contract if isinstance(event.contract, dict) else {}
         return {**_base("start", head), "task": event.task, "model": event.model, "limits": event.limits,
                 "contract": contract.get("source"), "base_commit": event.base_commit, "branch": event.branch,
-                "forked_from": event.forked_from, "resumed": False, "warnings": event.warnings or []}  # fmt: skip
+                "forked_from": event.forked_from, "continued_from": event.continued_from, "resumed": False,
+                "warnings": event.warnings or []}  # fmt: skip
 
     def step(self, head: Envelope, event: ModelResponse) -> Record:
         usage: dict[str, Any] = dict(event.usage) if isinstance(event.usage, dict) else {}

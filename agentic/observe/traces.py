@@ -248,6 +248,7 @@ class TraceListener:
             "agentic.contract.source": contract.get("source"), "agentic.contract.hash": contract.get("hash"),
             "agentic.run.base_commit": event.base_commit, "agentic.run.branch": event.branch,
             "agentic.sandbox": event.sandbox, "agentic.run.forked_from": forked.get("run"),
+            "agentic.run.continued_from": _dict(event.continued_from).get("run"),
         }  # fmt: skip
         if self.capture:
             tools = [{"type": "function", **t} for t in event.tools or [] if isinstance(t, dict)]

@@ -88,6 +88,9 @@ def _facts(report: dict[str, Any]) -> Table:
     if report.get("forked_from"):
         fork = report["forked_from"]
         rows.append(("forked from", f"run {fork.get('run')} at step {fork.get('step')}"))
+    if report.get("continued_from"):
+        parent = report["continued_from"]
+        rows.append(("continues", f"run {parent.get('run')} ({parent.get('status')}), from its tree {parent.get('tree')}"))
     for key, value in rows:
         table.add_row(_cell(key), _cell(value), style="bold red" if key == "UNSAFE" else None)
     return table

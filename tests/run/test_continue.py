@@ -56,6 +56,8 @@ def test_a_follow_up_goes_on_from_an_accepted_run_and_apply_brings_both(repo: Pa
     assert "def median(values):" in calc and "return sum(values) / len(values)" in calc
     shown = cli("runs", cwd=repo).stdout
     assert "also add a median" in shown
+    audited = cli("audit", second["run_id"], cwd=repo).stdout
+    assert f"continues                   run {first['run_id']} (accepted), from its tree {parent_tree}" in audited
 
 
 def test_a_follow_up_goes_on_from_a_run_a_limit_stopped_with_its_change_in_place(repo: Path, tmp_path: Path) -> None:
