@@ -5,7 +5,8 @@ scrollback above its status area.
 Per step: the model's text (trimmed to a few lines; whole with `verbose`), each tool call with its
 decision and the rule that made it, a short result (exit code, first failing test, lines changed,
 files a command changed), and the gate's verdict with the failing checks' output. Values are never
-cut in the middle: run ids, paths and commands are printed whole (a script's further lines counted).
+cut in the middle: run ids, paths and commands are printed whole (a script's further lines under
+its call, the first forty unless verbose).
 
 Journal content is untrusted: it reaches the console only through `clean()` and rich `Text`.
 """
@@ -41,6 +42,7 @@ from agentic.reports.summary import clean, one_line
 
 SAID_LINES = 6  # of the model's text per step, unless verbose
 FAILED_LINES = 12  # of a failed gate check's output, unless verbose
+SCRIPT_LINES = 40  # of a script's lines after its first, unless verbose
 EXCERPT_LINES = 30  # of a tool's output or a failed check's, with --verbose
 BY = {"None": "the contract", "contract": "the contract", "person": "the person", "kill switch": "the kill switch",
       "no terminal": "nobody (no terminal to ask)"}
@@ -65,13 +67,13 @@ def _lines(text: Any) -> int:
     return len(str(text).splitlines()) if text else 0
 
 
-def subject(tool: str, args: dict[str, Any]) -> str:
-    """What a call acts on, whole: its path, the first line of its command (further lines counted)."""
+def subject(tool: str, args: dict[str, Any]) -> tuple[str, list[str]]:
+    """What a call acts on, whole: its path, or its command's first line and its further lines."""
     for key in ("path", "command", "target", "pattern"):
         if args.get(key):
             first, *rest = str(args[key]).splitlines() or [""]
-            return first + (f"  (+{len(rest)} more lines)" if rest else "")
-    return ""
+            return first, rest
+    return "", []
 
 
 def outcome(tool: str, args: dict[str, Any], event: ToolResult) -> str:
@@ -187,7 +189,8 @@ class LineProgress(ProgressListener):
             return
         refused = decision is not None and decision.verdict != "allow"
         mark, style = ("✗", "yellow") if refused else ("✗", "red") if event.is_error else ("✓", "green")
-        line = Text(f"   {mark} {' '.join(filter(None, (tool, clean(subject(tool, args)))))}", style=style)
+        first, script = subject(tool, args)
+        line = Text(f"   {mark} {' '.join(filter(None, (tool, clean(first))))}", style=style)
         if refused and decision is not None:
             line.append(f" · refused by {BY.get(str(decision.by), clean(str(decision.by)))}: {clean(str(decision.rule))}")
             if decision.reason:
@@ -199,6 +202,8 @@ class LineProgress(ProgressListener):
                 by = "" if decision.by in (None, "contract") else f" by {clean(str(decision.by))}"
                 line.append(f"  [{clean(str(decision.verdict))}{by}: {clean(str(decision.rule))}]", style="dim")
         self.console.print(line, highlight=False)
+        if script:  # a script's further lines, as it ran (the first stands on the call's line)
+            self.block("\n".join(script), None if self.verbose else SCRIPT_LINES, indent="       │ ")
         if self.verbose:
             self.excerpt(str(event.content or ""))
 
