@@ -20,6 +20,7 @@ class CommandResult:
     timed_out: bool = False
     truncated: bool = False
     sandbox: str = ""
+    stderr: str = ""  # standard error, when asked for apart (split_stderr); else it is in `output`
 
     @property
     def ok(self) -> bool:
@@ -34,7 +35,11 @@ class CommandResult:
 class Sandbox(Protocol):
     name: str
 
-    def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000) -> CommandResult: ...
+    def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000, stdin: bytes | None = None,
+            split_stderr: bool = False) -> CommandResult:
+        """Run argv confined. `stdin`: its standard input (else none); `split_stderr`: standard error
+        in `CommandResult.stderr` rather than in the output."""
+        ...
 
     def close(self) -> None: ...
 

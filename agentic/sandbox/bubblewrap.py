@@ -104,7 +104,7 @@ class BubblewrapSandbox(Limited):
         for path in view.masked_dirs:
             cmd += ["--tmpfs", path]
         at = self._at
-        cmd += ["--bind", wt, at]
+        cmd += ["--ro-bind" if self.read_only_worktree else "--bind", wt, at]
         for path in view.exposed:  # what the checkout shows read-only (its .venv) stays over the worktree
             if under(path, at) and path != at:
                 cmd += ["--ro-bind", path, path]
@@ -137,8 +137,9 @@ class BubblewrapSandbox(Limited):
         except OSError:
             return None
 
-    def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000) -> CommandResult:
-        if self.persistent:
+    def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000, stdin: bytes | None = None,
+            split_stderr: bool = False) -> CommandResult:  # fmt: skip
+        if self.persistent and stdin is None and not split_stderr:
             return self._run_in_server(argv, timeout_s, max_output_bytes)
         program = self._filter()
         fds = Fds()
@@ -163,9 +164,11 @@ class BubblewrapSandbox(Limited):
                     resource.prlimit(init, res, (soft, hard))
                 os.write(block_w, b"1")
 
+            errors = Capped(max_output_bytes) if split_stderr else None
             code, output, timed_out, cut, secs = run_process(
                 cmd, cwd=Path(self._wt), env=env, timeout_s=timeout_s, max_output_bytes=max_output_bytes,
                 pass_fds=[fd for fd in (seccomp_fd, info_w, block_r, index_fd) if fd is not None], on_start=release,
+                stdin=stdin, stderr_into=errors,
             )  # fmt: skip
         except MountRefused as exc:
             return refused(argv, str(exc), self.name)
@@ -173,7 +176,8 @@ class BubblewrapSandbox(Limited):
             return refused(argv, f"the sandbox could not start: {exc}", self.name)
         finally:
             fds.close_all()
-        return CommandResult(argv, code, not_found(argv, code, output), secs, timed_out, cut, self.name)
+        stderr = errors.text()[0] if errors is not None else ""
+        return CommandResult(argv, code, not_found(argv, code, output), secs, timed_out, cut, self.name, stderr)
 
     def _start_server(self) -> Server:
         program = self._filter()

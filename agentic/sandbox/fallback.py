@@ -20,7 +20,7 @@ from agentic.sandbox.env import GIT_INDEX_DIR, command_env
 from agentic.sandbox.hostview import host_view
 from agentic.sandbox.limits import Limited
 from agentic.sandbox.mounts import inside
-from agentic.sandbox.process import run_process
+from agentic.sandbox.process import Capped, run_process
 from agentic.sandbox.users import adopt, sandbox_user, traversable
 
 DEVICES_RW = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
@@ -88,14 +88,15 @@ class LandlockSandbox(Limited):
                     rules.allow(path, landlock.READ)
             for path in DEVICES_RW:
                 rules.allow(path, landlock.READ_FILE | landlock.WRITE_FILE | landlock.IOCTL_DEV)
-            rules.allow(self._wt, rules.fs)
+            rules.allow(self._wt, landlock.READ if self.read_only_worktree else rules.fs)
             rules.allow(tmp, rules.fs)
         except BaseException:
             rules.close()
             raise
         return rules
 
-    def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000) -> CommandResult:
+    def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000, stdin: bytes | None = None,
+            split_stderr: bool = False) -> CommandResult:  # fmt: skip
         tmp = tempfile.mkdtemp(prefix="agentic-sandbox-")
         rules: landlock.Ruleset | None = None
         try:
@@ -117,9 +118,10 @@ class LandlockSandbox(Limited):
 
             env = command_env(home=tmp, extra=self.env, git_index=index)
             env["TMPDIR"] = tmp
+            errors = Capped(max_output_bytes) if split_stderr else None
             code, output, timed_out, cut, secs = run_process(
                 argv, cwd=Path(self._wt), env=env, timeout_s=timeout_s, max_output_bytes=max_output_bytes,
-                preexec_fn=preexec, user=self.run_as,
+                preexec_fn=preexec, user=self.run_as, stdin=stdin, stderr_into=errors,
             )  # fmt: skip
         except FileNotFoundError as exc:
             return CommandResult(argv, 127, f"{argv[0]}: command not found inside the sandbox\n{exc}\n", 0.0,
@@ -130,7 +132,7 @@ class LandlockSandbox(Limited):
             if rules is not None:
                 rules.close()
             shutil.rmtree(tmp, ignore_errors=True)
-        return CommandResult(argv, code, output, secs, timed_out, cut, self.name)
+        return CommandResult(argv, code, output, secs, timed_out, cut, self.name, errors.text()[0] if errors else "")
 
 
 @dataclass
@@ -143,14 +145,16 @@ class UnsafeNoSandbox(Limited):
     def __post_init__(self) -> None:
         self.run_as = None  # runs as the harness's own user
 
-    def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000) -> CommandResult:
+    def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000, stdin: bytes | None = None,
+            split_stderr: bool = False) -> CommandResult:  # fmt: skip
         try:
+            errors = Capped(max_output_bytes) if split_stderr else None
             code, output, timed_out, cut, secs = run_process(
                 argv, cwd=self.worktree, env=command_env(extra=self.env), timeout_s=timeout_s, max_output_bytes=max_output_bytes,
-                preexec_fn=self.set_limits(timeout_s),
+                preexec_fn=self.set_limits(timeout_s), stdin=stdin, stderr_into=errors,
             )  # fmt: skip
         except FileNotFoundError as exc:
             return CommandResult(argv, 127, f"{argv[0]}: command not found\n{exc}\n", 0.0, sandbox=self.name)
         except (OSError, subprocess.SubprocessError) as exc:
             return refused(argv, f"the command could not start: {exc}", self.name)
-        return CommandResult(argv, code, output, secs, timed_out, cut, self.name)
+        return CommandResult(argv, code, output, secs, timed_out, cut, self.name, errors.text()[0] if errors else "")

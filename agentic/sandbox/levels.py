@@ -98,6 +98,7 @@ def make_sandbox(
     env: Mapping[str, str | None] | None = None,
     hidden: Iterable[Path] = (),
     secret: Iterable[str] = (),
+    read_only: bool = False,
 ) -> Sandbox:
     """The strongest sandbox available for `worktree` (see require_sandbox), or the unsafe one on request.
 
@@ -105,13 +106,14 @@ def make_sandbox(
     contract's variables for every command (agentic.policy.contract.command_env). `hidden`: files and
     directories of the worktree commands see empty (what the contract denies to read_file), and
     `secret` the globs whose content git in the sandbox shows in no commit (agentic.git.view);
-    bubblewrap only: Landlock cannot take one file out of a tree it allows.
+    bubblewrap only: Landlock cannot take one file out of a tree it allows. `read_only`: the worktree
+    itself is read-only to commands (hooks).
     """
     variables = dict(env or {})
     if unsafe:
-        return UnsafeNoSandbox(worktree, list(readonly), env=variables)
+        return UnsafeNoSandbox(worktree, list(readonly), env=variables, read_only_worktree=read_only)
     level = require_sandbox(fallback=fallback)
     if level.name == "bubblewrap":
         return BubblewrapSandbox(worktree, list(readonly), list(hidden), list(secret), env=variables,
-                                 persistent=persistent)  # fmt: skip
-    return LandlockSandbox(worktree, list(readonly), env=variables)
+                                 persistent=persistent, read_only_worktree=read_only)  # fmt: skip
+    return LandlockSandbox(worktree, list(readonly), env=variables, read_only_worktree=read_only)

@@ -32,6 +32,7 @@ class Limited:
     expose: list[Path] = field(default_factory=list)  # more host directories to show read-only
     env: dict[str, str | None] = field(default_factory=dict)  # the contract's variables (None: unset)
     run_as: tuple[int, int] | None = field(default_factory=default_run_as)
+    read_only_worktree: bool = False  # the worktree itself read-only (hooks); not enforced without a sandbox
 
     def limits(self, timeout_s: float) -> list[tuple[int, int, int]]:
         """(resource, soft, hard) for the command."""

@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 
 class Capped:
@@ -63,12 +64,16 @@ def run_process(
     preexec_fn: Callable[[], None] | None = None,
     user: tuple[int, int] | None = None,
     on_start: Callable[[int], None] | None = None,
+    stdin: bytes | None = None,
+    stderr_into: Capped | None = None,
 ) -> tuple[int | None, str, bool, bool, float]:
     """Run cmd in its own session; on timeout kill its process group. → (code, output, timed_out, cut, secs).
 
     `user` (uid, gid) switches the child to that user with no supplementary groups; with it or a
     preexec_fn, Python forks instead of using vfork. `on_start(pid)` runs once the child exists,
     under the timeout; when it raises OSError the group is killed and the error re-raised.
+    `stdin`: what the command reads on its standard input (else /dev/null); `stderr_into`: where its
+    standard error goes, apart from the output (else into the output).
     """
     start = time.monotonic()
     ids = {"user": user[0], "group": user[1], "extra_groups": []} if user else {}
@@ -76,9 +81,9 @@ def run_process(
         cmd,
         cwd=cwd,
         env=env,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.STDOUT if stderr_into is None else subprocess.PIPE,
         start_new_session=True,
         pass_fds=tuple(pass_fds),
         preexec_fn=preexec_fn,
@@ -86,13 +91,24 @@ def run_process(
     )
     buffer = Capped(max_output_bytes)
 
-    def pump() -> None:
-        assert proc.stdout is not None
-        while chunk := proc.stdout.read1(65536):
-            buffer.feed(chunk)
+    def pump(stream: Any, into: Capped) -> None:
+        while chunk := stream.read1(65536):
+            into.feed(chunk)
 
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
+    def feed_stdin() -> None:
+        assert proc.stdin is not None and stdin is not None
+        with contextlib.suppress(OSError):  # the command may exit without reading it all
+            proc.stdin.write(stdin)
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+
+    threads = [threading.Thread(target=pump, args=(proc.stdout, buffer), daemon=True)]
+    if stderr_into is not None:
+        threads.append(threading.Thread(target=pump, args=(proc.stderr, stderr_into), daemon=True))
+    if stdin is not None:
+        threads.append(threading.Thread(target=feed_stdin, daemon=True))
+    for thread in threads:
+        thread.start()
     expired = threading.Event()
 
     def kill_group() -> None:
@@ -119,9 +135,12 @@ def run_process(
             os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
         proc.wait()
     timed_out = expired.is_set()
-    reader.join(timeout=5)
-    if proc.stdout is not None:
-        proc.stdout.close()
+    for thread in threads:
+        thread.join(timeout=5)
+    for stream in (proc.stdout, proc.stderr, proc.stdin):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
     if failure is not None:
         raise failure
     output, cut = buffer.text()

@@ -794,3 +794,32 @@ def test_sandboxes_left_on_a_path_can_be_killed(kept: BubblewrapSandbox) -> None
     if server is not None:  # SIGKILL is asynchronous: let it land, as a resume's recovery does before going on
         server.proc.wait(timeout=10)
     assert sh(kept, "echo again").output == "again\n"  # the next command starts a new sandbox
+
+
+@pytest.mark.parametrize("kind", ["bubblewrap", "persistent", "landlock", "unsafe"])
+def test_standard_input_standard_error_apart_and_a_read_only_worktree(open_dir: Path, kind: str) -> None:
+    """What hooks need: a JSON document on standard input, standard error apart from the output (it is
+    the reason a hook gives), and a worktree the command can read but not change."""
+    if kind == "landlock" and landlock.abi_version() < 1:
+        pytest.skip("Landlock is not available")
+    worktree = make_worktree(open_dir)
+    (worktree / "a.txt").write_text("a\n")
+    boxes = {"bubblewrap": lambda ro: BubblewrapSandbox(worktree, read_only_worktree=ro),
+             "persistent": lambda ro: BubblewrapSandbox(worktree, persistent=True, read_only_worktree=ro),
+             "landlock": lambda ro: LandlockSandbox(worktree, read_only_worktree=ro),
+             "unsafe": lambda ro: UnsafeNoSandbox(worktree, read_only_worktree=ro)}  # fmt: skip
+    script = "cat a.txt; echo out; wc -c; echo err >&2; echo x > b.txt && echo wrote"
+    payload = b"{" + b'"k": "v", ' * 20_000 + b"}"  # more than a pipe holds: it is fed as it is read
+    for read_only in (False, True):
+        box = boxes[kind](read_only)
+        try:
+            apart = box.run(script_argv(script), timeout_s=30, stdin=payload, split_stderr=True)
+            merged = box.run(script_argv("echo err >&2; cat"), timeout_s=30)
+        finally:
+            box.close()
+        assert apart.output.splitlines()[:3] == ["a", "out", str(len(payload))], apart
+        assert apart.stderr.splitlines()[0] == "err", apart
+        assert merged.output == "err\n" and merged.stderr == ""  # no input: /dev/null
+        enforced = read_only and kind != "unsafe"  # without a sandbox nothing is enforced (documented)
+        assert ("wrote" in apart.output) is not enforced and (worktree / "b.txt").exists() is not enforced
+        (worktree / "b.txt").unlink(missing_ok=True)
