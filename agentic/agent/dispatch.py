@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import jsonschema
 
+from agentic.agent.hooks import HookRunner
 from agentic.agent.preview import preview
 from agentic.errors import JournalMismatch
 from agentic.journal.events import ToolEffect
@@ -26,11 +27,13 @@ from agentic.policy import engine as policy
 from agentic.policy.budget import LimitExceeded
 from agentic.policy.contract import Contract
 from agentic.policy.decision import Verdict
+from agentic.policy.hooks import tightened
 from agentic.sandbox.diskguard import DiskGuard
 from agentic.tools.base import Tool, ToolContext, ToolFailure, ToolResult, WritePlan
 from agentic.util import paths
 
 MAX_ARGUMENT_CHARS = 2_000_000
+MAX_HOOK_RESULT = 60_000  # characters of a tool's result a post_tool hook is given
 MAX_ARGUMENT_DEPTH = 64  # nested arrays and objects: no tool takes more than a few
 SIDE_EFFECTS = ("write", "command", "tests")
 
@@ -130,6 +133,7 @@ class Dispatcher:
     known_tree: str | None = None
     disk: DiskGuard | None = None  # limits.max_disk_mb across the run's commands
     kill: Callable[[], object] = lambda: None  # kills the command in flight (the disk guard's way to stop it)
+    hooks: HookRunner | None = None  # the contract's pre_tool, post_tool and pre_finish hooks
 
     def handle(
         self, call: ToolCall, ctx: ToolContext, step: int, parent: str, recorded: RecordedCall | None = None
@@ -181,11 +185,28 @@ class Dispatcher:
         try:
             result = self._execute(tool, args, ctx, step, span, recorded)
         except ToolFailure as exc:
-            return ToolResult(f"error: {exc}", is_error=True, data={"failed": str(exc)})
+            result = ToolResult(f"error: {exc}", is_error=True, data={"failed": str(exc)})
         except (OSError, UnicodeError) as exc:
-            return ToolResult(f"error: {tool.name} failed: {exc}", is_error=True, data={"failed": str(exc)})
-        self.note(tool, result, args.get("path"))
-        return result
+            result = ToolResult(f"error: {tool.name} failed: {exc}", is_error=True, data={"failed": str(exc)})
+        else:
+            self.note(tool, result, args.get("path"))
+        return self._post_tool(tool, args, result, step) if self.hooks is not None else result
+
+    def _post_tool(self, tool: Tool, args: dict[str, Any], result: ToolResult, step: int) -> ToolResult:
+        """The result after the hooks: a finish refused by a pre_finish hook, or notes of post_tool hooks."""
+        assert self.hooks is not None
+        if result.finish:
+            summary = {"tool": tool.name, "summary": str(result.data.get("summary", ""))}
+            for answer in self.hooks.run("pre_finish", step, summary):
+                if answer.refuses:
+                    return ToolResult(f"finish refused by {answer.hook.name}: {answer.reason}\nThe gate did not run. "
+                                      "Address this, then call finish again.", is_error=True,
+                                      data={"refused": f"hook {answer.hook.name}"})  # fmt: skip
+            return result
+        facts = {"tool": tool.name, "arguments": args,
+                 "result": {"content": result.content[:MAX_HOOK_RESULT], "is_error": result.is_error, "data": result.data}}  # fmt: skip
+        notes = [f"[{a.hook.name}: {a.note}]" for a in self.hooks.run("post_tool", step, facts, tool=tool.name) if a.note]
+        return replace(result, content="\n".join([result.content, *notes])) if notes else result
 
     def note(self, tool: Tool, result: ToolResult, path: Any = None) -> None:
         """What a finished call changed in the worktree: the agent's changes (write tools, its own
@@ -218,8 +239,18 @@ class Dispatcher:
             return policy.Decision(verdict, d.rule, d.reason if d.reason is not None else "", d.by or "contract",
                                    answer=d.answer or "", message=d.message or "", always=tuple(d.always or ()))
         decided = policy.decide(self.contract, tool.name, tool.kind, args, root=ctx.seen_at or str(ctx.worktree))
-        decision = self._approval_needed(tool, args, decided)
+        decision = self._pre_tool(tool, args, self._approval_needed(tool, args, decided), step)
         return self._ask(tool, args, action, decision, ctx, step) if decision.verdict == "ask" else decision
+
+    def _pre_tool(self, tool: Tool, args: dict[str, Any], decision: policy.Decision, step: int) -> policy.Decision:
+        """The decision after the pre_tool hooks: stricter or the same (a refused call is not shown to them)."""
+        if self.hooks is None or decision.verdict == "deny":
+            return decision
+        facts = {"tool": tool.name, "arguments": args, "decision": decision.to_dict()}
+        for answer in self.hooks.run("pre_tool", step, facts, tool=tool.name):
+            verdict = "deny" if answer.refuses else answer.outcome
+            decision = tightened(decision, verdict, f"hook {answer.hook.name}", answer.reason)
+        return decision
 
     def _ask(
         self, tool: Tool, args: dict[str, Any], action: str, decision: policy.Decision, ctx: ToolContext, step: int

@@ -294,6 +294,25 @@ class Notify(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class HookRun(Event):
+    """A hook of the contract ran: which, its exit status, what it decided (agentic.agent.hooks)."""
+
+    kind: Literal["hook.run"] = "hook.run"
+    point: Annotated[str | None, Required] = None  # pre_tool, post_tool, pre_finish, run_end
+    hook: Annotated[str | None, Required] = None  # hooks.POINT[i] and its command
+    command: list[str] | None = None
+    tool: Annotated[str | None, Nullable] = None
+    exit_code: Annotated[int | None, Nullable] = None  # null: it did not finish, or did not start
+    timed_out: bool | None = None
+    outcome: Annotated[str | None, Required] = None  # pass, deny, ask, note, failed
+    reason: str | None = None
+    note: str | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class UnknownEvent(Event):
     """A kind this version does not know (a newer harness wrote it): kept whole, shown, not interpreted."""
 
@@ -304,7 +323,7 @@ class UnknownEvent(Event):
 KnownEvent = Union[  # noqa: UP007 - a union of classes read as one type
     RunStart, RunResume, ModelRequest, ModelResponse, ModelRetry, ModelWait, ContextTrim, ToolCall,
     PolicyDecision, ToolEffect, ToolReconcile, ToolResult, Checkpoint, GateBaseline, GateVerdict, Commit,
-    RunEnd, Notify,
+    RunEnd, Notify, HookRun,
 ]  # fmt: skip
 JournalEvent = Union[KnownEvent, UnknownEvent]  # noqa: UP007
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from agentic.errors import ConfigError, UsageError
+from agentic.policy.hooks import Hooks, parse_hooks
 from agentic.util import globs, yamlfile
 from agentic.util.redact import looks_secret
 
@@ -132,6 +133,7 @@ class Contract:
     changes: Changes = field(default_factory=Changes)
     env: Mapping[str, str | None] = field(default_factory=dict, compare=False)  # for every sandboxed command
     env_passthrough: tuple[str, ...] = ()  # host variables passed through by name
+    hooks: Hooks = field(default_factory=Hooks)  # commands run at points of a run (agentic.policy.hooks)
     text: str = field(default="", repr=False, compare=False)  # the YAML as read (journaled at run.start)
 
     @property
@@ -171,7 +173,8 @@ def _check_patterns(doc: yamlfile.Document, at: yamlfile.JsonPath, value: Any, c
             raise doc.error(f"bad {kind} {pattern!r}: {exc}", (*at, i)) from None
 
 
-def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None) -> Contract:
+def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None,
+                   repo_root: Path | None = None) -> Contract:  # fmt: skip
     if not isinstance(doc.data, dict):
         raise doc.error("a contract is a mapping with at least 'version: 1'")
     yamlfile.validate(doc, "contract")
@@ -223,7 +226,8 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None) 
                     doc, ("invariants", i, "check", "changed_paths", key), check["changed_paths"][key], False
                 )
         invariants.append(Invariant(item["id"], item.get("description", ""), check, tuple(item.get("binds") or AUDIENCES)))
-    always = list(ALWAYS_PROTECTED)
+    hooks = parse_hooks(doc, data.get("hooks") or {}, repo_root)
+    always = [*ALWAYS_PROTECTED, *hooks.paths]
     if protect_self:
         always.append(protect_self)
     return Contract(
@@ -241,6 +245,7 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None) 
         changes=_changes(doc, data.get("changes") or {}),
         env=_env(doc, data.get("env") or {}),
         env_passthrough=_passthrough(doc, data.get("env_passthrough") or []),
+        hooks=hooks,
     )
 
 
@@ -332,7 +337,7 @@ def load_contract(ref: str, repo_root: Path | None) -> Contract:
             rel = path.resolve().relative_to(repo_root.resolve()).as_posix()
         except ValueError:
             rel = None
-    return parse_contract(yamlfile.parse(text, ref), text, rel)
+    return parse_contract(yamlfile.parse(text, ref), text, rel, repo_root)
 
 
 def load_contract_file(path: Path) -> Contract:

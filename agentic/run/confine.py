@@ -17,7 +17,7 @@ def needs_sandbox(contract: Contract) -> bool:
     uses_tools = any(
         (rule := contract.tools.get(name)) is not None and (rule.allow or rule.ask) for name in COMMAND_TOOLS
     )
-    return uses_tools or any(inv.kind in ("command", "tests") for inv in contract.invariants)
+    return uses_tools or bool(contract.hooks) or any(inv.kind in ("command", "tests") for inv in contract.invariants)
 
 
 def protected_paths(worktree: Path, contract: Contract) -> list[Path]:

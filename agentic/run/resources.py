@@ -89,9 +89,13 @@ class RunResources:
             self.journal = Journal(req.repo.state_dir / "runs" / self.run_id, self.run_id, self.redact,
                                    telemetry.chain(req.on_record, trace))  # fmt: skip
             self._journaled = True
-            stack.callback(self.journal.close)
-            self.store = SQLiteStore(req.repo.state_dir / "agentic.db")
+            try:
+                self.store = SQLiteStore(req.repo.state_dir / "agentic.db")
+            except BaseException:
+                self.journal.close()
+                raise
             stack.callback(self.store.close)
+            stack.callback(self.journal.close)  # first: closing anchors its last records in the store
             self.journal.on_head = anchored = anchor.recorder(self.store, self.run_id)  # every head from now on, signed
             # the current head: the journal resumed, or the empty chain before run.start (a kill between
             # writing run.start and anchoring it then leaves one record past the anchor, as any append can)
@@ -109,6 +113,17 @@ class RunResources:
         return make_sandbox(root, ro, fallback=self.fallback, unsafe=self.req.unsafe_no_sandbox, persistent=readonly,
                             env=self.variables, hidden=unreadable_paths(root, contract),
                             secret=secret_globs(contract))  # fmt: skip
+
+    def hook_sandbox(self, write: bool) -> Sandbox | None:
+        """A one-off sandbox of the worktree for a hook: read-only unless the hook may write (None
+        when the run has no sandbox)."""
+        if self.sandbox is None:
+            return None
+        root, contract = self.workspace.path, self.contract
+        return make_sandbox(root, protected_paths(root, contract), fallback=self.fallback,
+                            unsafe=self.req.unsafe_no_sandbox, env=self.variables,
+                            hidden=unreadable_paths(root, contract), secret=secret_globs(contract),
+                            read_only=not write)  # fmt: skip
 
     def checkout_sandbox(self) -> Callable[[Path], Sandbox] | None:
         """How the gate isolates a checkout's commands (None when the run has no sandbox)."""

@@ -17,6 +17,7 @@ from agentic.agent.context import window_of
 from agentic.agent.conversation import Conversation
 from agentic.agent.dispatch import Dispatcher
 from agentic.agent.gatekeeper import Gate
+from agentic.agent.hooks import HookRunner
 from agentic.agent.loop import Session, agent_loop
 from agentic.agent.prompts import Environment, system_prompt, task_message
 from agentic.agent.recorded import redriven
@@ -117,12 +118,18 @@ def session(req: RunRequest, res: RunResources, budget: Budget, tools: dict[str,
     dispatcher = Dispatcher(tools, contract, res.journal, req.approver, res.redact, res.store.tool_switch,
                             tree=workspace.tree, restore=res.restore, between=workspace.between,
                             disk=DiskGuard(workspace.path, contract.limits.max_disk_mb, disk_start),
-                            kill=res.kill_commands)  # fmt: skip
+                            kill=res.kill_commands, hooks=hook_runner(res))  # fmt: skip
     caller = Caller(req.model, res.journal, budget, contract.limits.max_retries, res.limiter,
                     request_timeout_s=req.settings.request_timeout_s)  # fmt: skip
     gate = Gate(contract.binding("agent"), workspace, res.journal, budget, dispatcher, res.checkout_sandbox())
     model, handler, judge = redriven(req.tape, req.resuming, req.observer, LiveModel(caller), dispatcher, gate)
     return Session(res.run_id, contract, workspace.path, budget, res.sandbox, talk, model, handler, judge)
+
+
+def hook_runner(res: RunResources) -> HookRunner | None:
+    """The contract's hooks, run in one-off sandboxes of the worktree (None: the contract has none)."""
+    hooks = res.contract.hooks
+    return HookRunner(hooks, res.run_id, res.journal, res.hook_sandbox, res.redact) if hooks else None
 
 
 def loop(run: Run) -> Ending:
@@ -174,6 +181,9 @@ def finish(run: Run, ending: Ending) -> None:
     res, budget = run.res, run.session.budget
     res.journal.append("run.end", {"status": ending.status, "reason": ending.reason, "commit": ending.commit,
                                    "budget": budget.to_dict()}, step=budget.steps, sync=True)  # fmt: skip
+    if (hooks := hook_runner(res)) is not None:  # told how the run ended; what they say is journaled
+        hooks.run("run_end", budget.steps, {"status": ending.status, "reason": res.redact(ending.reason),
+                                            "commit": ending.commit, "summary": res.redact(run.session.summary)})  # fmt: skip
     notify(run, ending)
     res.store.update_run(
         res.run_id, status=ending.status, reason=res.redact(ending.reason), commit_sha=ending.commit,
