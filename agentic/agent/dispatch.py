@@ -375,7 +375,7 @@ def _answer(answer: policy.Answer, why: str) -> str:
 def refusal(action: str, decision: policy.Decision) -> str:
     """What the model is told of a refused call: the rule and reason, and for a script which parts."""
     why = f" ({decision.reason})" if decision.reason else ""
-    by = "the person" if decision.decided_by == "person" else "the contract"
+    by = {"person": "the person", "hook": "a hook"}.get(decision.decided_by, "the contract")
     text = f"refused by {by}: {action} — rule {decision.rule}{why}"
     if decision.message:
         text += f"\nThe person said: {decision.message}"

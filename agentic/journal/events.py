@@ -9,7 +9,7 @@ A journal record is an envelope (run, seq, ts, step, span, parent, idem: `Envelo
 - a kind this version does not know (a newer harness wrote it) gives an `UnknownEvent` holding the
   raw payload, so readers show it instead of dropping it.
 
-`check(kind, data)` is the writers' side: `Journal.append` refuses a payload of a known kind with a
+`check(kind, data)` (agentic.journal.validate) is the writers' side: `Journal.append` refuses a payload of a known kind with a
 field its class does not declare or a value of the wrong type (`EventError`), so a writer cannot
 drift from the definition readers use. Fields marked `Required` are what this version always writes;
 they are the `required` of the payload in agentic/schemas/journal-record.schema.json (a test keeps
@@ -351,29 +351,6 @@ def parse(kind: str, data: Mapping[str, Any]) -> JournalEvent:
         else:
             extra[key] = value
     return typing.cast(KnownEvent, cls(extra=extra, **values))
-
-
-def check(kind: str, data: Mapping[str, Any]) -> None:
-    """A writer's payload against its kind's class: EventError for a field the class does not declare
-    or a value of the wrong type. Kinds without a class pass (tests and newer kinds)."""
-    cls = KINDS.get(kind)
-    if cls is None:
-        return
-    fields_ = specs(cls)
-    for key, value in data.items():
-        spec = fields_.get(key)
-        if spec is None:
-            raise EventError(f"{kind} has no field {key!r} (add it to agentic.journal.events.{cls.__name__})")
-        if not fits(value, spec.written):
-            raise EventError(f"{kind}.{key} is {type(value).__name__}, not {spec.written}")
-
-
-def missing(kind: str, data: Mapping[str, Any]) -> list[str]:
-    """Required fields of a known kind the payload lacks (what this version's writers always write)."""
-    cls = KINDS.get(kind)
-    if cls is None:
-        return []
-    return [key for key, spec in specs(cls).items() if spec.required and key not in data]
 
 
 @dataclass(frozen=True)

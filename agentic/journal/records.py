@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from agentic.errors import ResumeRefused
-from agentic.journal.events import check as check_event
+from agentic.journal.validate import check as check_event
 
 VERSION = 1
 BLOB_THRESHOLD = 2048

@@ -25,6 +25,7 @@ from agentic.journal.events import (
     ContextTrim,
     Envelope,
     GateVerdict,
+    HookRun,
     JournalEvent,
     ModelResponse,
     ModelRetry,
@@ -45,7 +46,7 @@ FAILED_LINES = 12  # of a failed gate check's output, unless verbose
 SCRIPT_LINES = 40  # of a script's lines after its first, unless verbose
 EXCERPT_LINES = 30  # of a tool's output or a failed check's, with --verbose
 BY = {"None": "the contract", "contract": "the contract", "person": "the person", "kill switch": "the kill switch",
-      "no terminal": "nobody (no terminal to ask)"}
+      "no terminal": "nobody (no terminal to ask)", "hook": "a hook"}
 FAILURE = re.compile(r"^(?:FAILED|ERROR) (\S+)|^(?:FAIL|ERROR): (\S+ \([^)]*\))", re.MULTILINE)
 
 
@@ -153,6 +154,11 @@ class LineProgress(ProgressListener):
                 self.tool_result(head, event)
             case GateVerdict():
                 self.gate_verdict(event)
+            case HookRun() if event.outcome != "pass" or self.verbose:
+                said = event.reason or event.note or ""
+                style = {"pass": "dim", "note": "dim", "ask": "yellow"}.get(str(event.outcome), "red")
+                self.say(f"   hook {clean(str(event.hook))}: {clean(str(event.outcome))}"
+                         + (f" — {one_line(said, 200)}" if said else ""), style)  # fmt: skip
             case Notify():
                 ok = event.outcome == "delivered"
                 error = "" if ok or not event.error else f": {one_line(str(event.error), 160)}"

@@ -99,4 +99,4 @@ def tightened(decision: Decision, verdict: str, rule: str, reason: str) -> Decis
     order = {"allow": 0, "ask": 1, "deny": 2}
     if verdict not in order or order[verdict] <= order[decision.verdict]:
         return decision
-    return Decision("ask" if verdict == "ask" else "deny", rule, reason, decision.decided_by, decision.parts)
+    return Decision("ask" if verdict == "ask" else "deny", rule, reason, "hook", decision.parts)

@@ -21,6 +21,7 @@ from agentic.journal.events import (
     ContextTrim,
     Envelope,
     GateVerdict,
+    HookRun,
     JournalEvent,
     ModelResponse,
     ModelRetry,
@@ -75,6 +76,7 @@ class _Audit:
         self.commit: dict[str, Any] | None = None
         self.ends: list[dict[str, Any]] = []
         self.other: dict[str, int] = {}
+        self.hooks: list[dict[str, Any]] = []  # every hook.run: point, hook, tool, exit code, outcome, reason
         self.provider: dict[str, list[dict[str, Any]]] = {"retries": [], "waits": [], "context_trims": []}
         self.models: list[str] = []  # model names the provider reported
         self.usage = {"input_tokens": 0, "output_tokens": 0, "cached_input_tokens": 0}
@@ -116,6 +118,10 @@ class _Audit:
             case RunEnd():
                 self.ends.append({**where, "ts": ts, "status": event.status, "reason": event.reason,
                                   "commit": event.commit, "budget": event.budget})  # fmt: skip
+            case HookRun():
+                self.hooks.append({**where, "point": event.point, "hook": event.hook, "tool": event.tool,
+                                   "exit_code": event.exit_code, "timed_out": bool(event.timed_out),
+                                   "outcome": event.outcome, "reason": event.reason or "", "note": event.note or ""})  # fmt: skip
             case Notify() | UnknownEvent():  # counted, not interpreted
                 self.other[event.kind] = self.other.get(event.kind, 0) + 1
         if self.sessions:
@@ -262,6 +268,7 @@ def audit_run(journal: Path, anchored: dict[str, Any] | None = None) -> dict[str
         "commands": collected.commands,
         "refusals": collected.refusals(),
         "gates": collected.gates,
+        "hooks": collected.hooks,
         "commit": collected.commit,
         "committed": committed(collected),
         "ends": collected.ends,

@@ -145,9 +145,17 @@ def render(report: dict[str, Any], console: Console) -> None:
     for g in report["gates"]:
         gates.add_row(_cell(g["step"]), "passed" if g["passed"] else "failed", _cell(", ".join(map(str, g["failed"]))),
                       _cell(len(g.get("changes") or [])), style="green" if g["passed"] else "red")  # fmt: skip
+    hooks = _table("hooks", "step", "point", "hook", "tool", "exit", "outcome", "reason or note")
+    for h in report.get("hooks") or []:
+        exit_ = "timed out" if h.get("timed_out") else str(h.get("exit_code"))
+        hooks.add_row(_cell(h["step"]), _cell(h["point"]), _cell(h["hook"], 80), _cell(h.get("tool") or ""), _cell(exit_),
+                      _cell(h["outcome"]), _cell(h.get("reason") or h.get("note") or "", 100),
+                      style="yellow" if h["outcome"] in ("deny", "ask", "failed") else None)  # fmt: skip
     commit = commit_table(report["committed"])
     for table, empty in ((reads, "no file read"), (writes, "no file written"), (commands, "no command run"),
                          (refusals, "nothing refused"), (gates, "the gate never ran"), (commit, "nothing committed")):  # fmt: skip
+        if table is commit and hooks.row_count:
+            console.print(hooks)
         console.print(table if table.row_count else Text(f"{table.title}: {empty}", style="dim"))
     _outcome(report, console)
 

@@ -5,12 +5,17 @@ process (tests/inproc.py) with the real sandbox."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import yaml
+from rich.console import Console
 
 from agentic.git.cmd import git
+from agentic.journal.records import payload, read_records
+from agentic.observe.lines import LineProgress
+from agentic.reports.audit import audit_run
 from tests.conftest import CONTRACT, FIX, make_repo
 from tests.inproc import records, run, tool_results
 
@@ -89,7 +94,7 @@ def test_hooks_tighten_decisions_add_notes_guard_the_finish_and_are_journaled(tm
     assert outcome.status == "accepted", outcome.reason
     results = [(r["tool"], r["is_error"], r["content"]) for r in tool_results(outcome)]
     assert results[0][:2] == ("run_command", False) and "hello" in results[0][2]
-    assert results[1][1] and "refused by the contract" in results[1][2] and "no removals: echo rm-everything" in results[1][2]
+    assert results[1][1] and "refused by a hook" in results[1][2] and "no removals: echo rm-everything" in results[1][2]
     assert "hook hooks.pre_tool[0] python hooks/guard.py" in results[1][2]
     assert results[2][1] and "a person decides about echo ask-me" in results[2][2]  # asked; nobody: refused
     assert not results[3][1] and "allow-me" in results[3][2]
@@ -118,6 +123,19 @@ def test_hooks_tighten_decisions_add_notes_guard_the_finish_and_are_journaled(tm
     assert decisions["run: echo rm-everything"]["rule"] == "hook hooks.pre_tool[0] python hooks/guard.py"
     assert (decisions["run: echo ask-me"]["verdict"], decisions["run: echo ask-me"]["by"]) == ("deny", "no terminal")
     assert decisions["run: ls"]["verdict"] == "deny"  # never loosened
+    assert decisions["run: echo rm-everything"]["by"] == "hook"
+
+    # what a person reads: the audit's hooks section, and the transcript
+    audited = audit_run(outcome.journal)["hooks"]
+    assert [(h["point"], h["outcome"]) for h in audited] == [(p, o) for p, _, o, _ in outcomes]
+    console = Console(file=io.StringIO(), width=300)
+    lines = LineProgress(console)
+    for record in read_records(outcome.journal):
+        lines(record, payload(record, outcome.journal.parent))
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "   hook hooks.pre_tool[0] python hooks/guard.py: deny — no removals: echo rm-everything" in shown
+    assert "   ✗ run_command echo rm-everything · refused by a hook: hook hooks.pre_tool[0] python hooks/guard.py" in shown
+    assert "hook hooks.pre_tool[0] python hooks/guard.py: pass" not in shown  # passes only with --verbose
 
 
 def test_a_hook_s_files_are_protected_and_a_bad_glob_is_named(tmp_path: Path) -> None:

@@ -20,12 +20,11 @@ from agentic.journal.events import (
     RunEnd,
     ToolResult,
     UnknownEvent,
-    check,
     entry,
-    missing,
     parse,
 )
 from agentic.journal.records import Journal, payload, read_records
+from agentic.journal.validate import check, missing
 from tests.conftest import FINISH, FIX, cli, make_repo, write_script
 
 SCHEMA = Path(__file__).parents[2] / "agentic" / "schemas" / "journal-record.schema.json"
