@@ -154,3 +154,27 @@ def test_a_hook_s_files_are_protected_and_a_bad_glob_is_named(tmp_path: Path) ->
         assert "bad tool glob '[bad'" in str(exc) and exc.line is not None
     else:
         raise AssertionError("a bad glob was accepted")
+
+
+def test_a_hook_cannot_loosen_an_ask_and_a_hook_that_writes_may_when_the_contract_says_so(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {**CONTRACT, "tools": {**CONTRACT["tools"], "delete_file": {"ask": True}},  # type: ignore[dict-item]
+                                         "hooks": {"pre_tool": [
+                                             {"command": ["python", "-c", "print('{\"decision\": \"allow\"}')"]},
+                                             {"command": ["bash", "-c", "echo seen > hooked.txt"], "tools": ["read_file"],
+                                              "write": True}]}})  # fmt: skip
+    asked: list[str] = []
+
+    def person(question: Any) -> Any:
+        from agentic.policy.approval import Answer
+
+        asked.append(question.action)
+        return Answer(False)
+
+    outcome = run(repo, [call("delete_file", path="calc.py"), call("read_file", path="calc.py"), {"tool_calls": [FIX]},
+                         call("finish", summary="fixed")], approver=person)  # fmt: skip
+    assert outcome.status == "accepted", outcome.reason
+    assert asked == ["delete_file calc.py"]  # the hook's "allow" did not skip the person
+    assert [h["outcome"] for h in records(outcome, "hook.run") if h["tool"] == "delete_file"] == ["pass"]
+    results = tool_results(outcome)
+    assert results[0]["is_error"] and "refused by the person" in results[0]["content"]
+    assert ("A", "hooked.txt") in outcome.changes  # a hook with write: true changed the worktree
