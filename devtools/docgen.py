@@ -338,6 +338,9 @@ def _object_facts(doc: _SchemaDoc, node: dict[str, Any]) -> list[str]:
     if groups and len(groups) == len(node.get("anyOf", [])):
         facts.append("At least one of: " + ", ".join(" + ".join(code(k, cell=False) for k in g) for g in groups) + ".")
     facts += [f"{c[:1].upper()}{c[1:]}." for c in _constraints(node)]
+    for pattern, value in (node.get("patternProperties") or {}).items():
+        what = f" ({md_text(value['description'])})" if isinstance(value, dict) and value.get("description") else ""
+        facts.append(f"Keys matching {code(pattern, cell=False)}: {_type_text(doc, value)}{what}.")
     if node.get("additionalProperties") is False:
         facts.append("Other keys are refused.")
     elif _map_values(node) is not None:
@@ -512,7 +515,7 @@ RENDERED_KEYWORDS = frozenset({
     "$schema", "$id", "$ref", "$defs", "title", "description", "default", "type", "const", "enum",
     "properties", "required", "additionalProperties", "items", "oneOf", "anyOf", "minimum", "maximum",
     "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern", "minItems", "maxItems",
-    "uniqueItems", "minProperties", "maxProperties",
+    "uniqueItems", "minProperties", "maxProperties", "patternProperties",
 })  # fmt: skip
 
 

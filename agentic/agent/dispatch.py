@@ -14,8 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-import jsonschema
-
+from agentic.agent.arguments import parse_arguments, schema_error
 from agentic.agent.hooks import HookRunner
 from agentic.agent.preview import preview
 from agentic.errors import JournalMismatch
@@ -38,58 +37,6 @@ MAX_ARGUMENT_DEPTH = 64  # nested arrays and objects: no tool takes more than a 
 SIDE_EFFECTS = ("write", "command", "tests")
 
 
-class _Duplicate(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    dupes = sorted({k for k in keys if keys.count(k) > 1})
-    if dupes:
-        raise _Duplicate(f"duplicate key {dupes[0]!r}")
-    return dict(pairs)
-
-
-def parse_arguments(raw: str) -> dict[str, Any]:
-    """The call's arguments as an object; ValueError with a message the model can act on."""
-    if len(raw) > MAX_ARGUMENT_CHARS:
-        raise ValueError(f"arguments are {len(raw)} characters; the limit is {MAX_ARGUMENT_CHARS}")
-    try:
-        value = json.loads(raw or "{}", object_pairs_hook=_no_duplicates)
-    except _Duplicate as exc:
-        raise ValueError(f"invalid arguments: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"arguments are not valid JSON: {exc.msg} at position {exc.pos}") from None
-    except RecursionError:
-        raise ValueError(f"arguments nest deeper than {MAX_ARGUMENT_DEPTH} levels") from None
-    if not isinstance(value, dict):
-        raise ValueError("arguments must be a JSON object")
-    if depth(value) > MAX_ARGUMENT_DEPTH:
-        raise ValueError(f"arguments nest deeper than {MAX_ARGUMENT_DEPTH} levels")
-    return value
-
-
-def depth(value: Any) -> int:
-    """How deeply arrays and objects nest in a JSON value (counted without recursion)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is not None:
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in children)
-    return deepest
-
-
-def schema_error(tool: Tool, args: dict[str, Any]) -> str | None:
-    validator = jsonschema.Draft202012Validator(tool.parameters)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(args))
-    if error is None:
-        return None
-    where = "/".join(str(p) for p in error.absolute_path) or "(arguments)"
-    return f"invalid arguments for {tool.name}: {where}: {error.message}"
-
-
 def describe(tool: Tool, args: dict[str, Any]) -> str:
     """The exact action, for a person asked to approve it and for timelines."""
     if tool.kind == "command":
@@ -98,6 +45,8 @@ def describe(tool: Tool, args: dict[str, Any]) -> str:
         return f"run tests{': ' + args['target'] if args.get('target') else ''}"
     if tool.kind in ("read", "write"):
         return f"{tool.name} {args.get('path') or '.'}"
+    if tool.kind == "mcp":
+        return f"{tool.name} {json.dumps(args, ensure_ascii=False, sort_keys=True)[:500]}"
     return tool.name
 
 
@@ -176,7 +125,9 @@ class Dispatcher:
         known = recorded.decision if recorded is not None else None
         if known is None or {"verdict": known.verdict, "rule": known.rule, "reason": known.reason,
                              "by": known.by} != decision.to_dict():
-            parts = {"commands": [p.to_dict() for p in decision.parts]} if decision.parts else {}
+            parts: dict[str, Any] = {"commands": [p.to_dict() for p in decision.parts]} if decision.parts else {}
+            if hints := getattr(tool, "annotations", None):
+                parts["annotations"] = dict(hints)  # an MCP tool's hints, shown with its decision
             self.journal.append("policy.decision", {"tool": tool.name, "action": action, **decision.to_dict(), **parts,
                                                     **decision.answered()},
                                 step=step, span=span, parent=span)  # fmt: skip
@@ -256,8 +207,9 @@ class Dispatcher:
         self, tool: Tool, args: dict[str, Any], action: str, decision: policy.Decision, ctx: ToolContext, step: int
     ) -> policy.Decision:
         """A person's answer to an `ask` (or an earlier `always` for every rule that asked), as the decision."""
-        question = policy.Question(tool.name, action, decision.rule, decision.reason, step=step, said=ctx.said,
-                                   parts=decision.parts)  # fmt: skip
+        hints = ", ".join(f"{k}: {v}" for k, v in (getattr(tool, "annotations", None) or {}).items())
+        question = policy.Question(tool.name, action, decision.rule, decision.reason + (f" (the server says {hints})"
+                                   if hints else ""), step=step, said=ctx.said, parts=decision.parts)  # fmt: skip
         if all(rule in self.always for rule in question.asking_rules):
             return replace(decision, verdict="allow", decided_by="person", answer="always",
                            reason=f"allowed for the rest of the run by the person ({', '.join(question.asking_rules)})")
@@ -288,6 +240,8 @@ class Dispatcher:
             )  # fmt: skip
             plan.apply()
             return plan.result
+        if tool.kind == "mcp":
+            return self._mcp(tool, args, ctx, step, span, effect)
         if tool.kind in ("command", "tests") and self.tree is not None:
             if effect is not None and effect.tree and self.restore is not None:
                 self.known_tree = None
@@ -310,6 +264,25 @@ class Dispatcher:
                                  f"limits.max_disk_mb ({limit}) while the command ran]")  # fmt: skip
             self.known_tree = after = self.tree()
             return self._with_changes(result, before, after)
+        return tool.execute(args, ctx)
+
+    def _mcp(
+        self, tool: Tool, args: dict[str, Any], ctx: ToolContext, step: int, span: str, effect: ToolEffect | None
+    ) -> ToolResult:
+        """An MCP call, its intent on disk first. One the harness was making when it stopped (intent,
+        no result) is made again only if the tool says it may be; otherwise its outcome is unknown."""
+        idem, idempotent = ctx.idempotency_key, bool(getattr(tool, "idempotent", False))
+        if effect is not None:
+            outcome = "made again (the tool is idempotent)" if idempotent else "outcome unknown"
+            self.journal.append("tool.reconcile", {"outcome": outcome}, step=step, span=span, parent=span, idem=idem,
+                                sync=True)  # fmt: skip
+            if not idempotent:
+                return ToolResult(f"outcome unknown: this call to {tool.name} was in flight when the harness stopped; "
+                                  "it may or may not have taken effect. Check with a read-only call before making it "
+                                  "again.", is_error=True, data={"mcp": dict(effect.mcp or {}), "unknown": True})  # fmt: skip
+        server, _, name = tool.name.removeprefix("mcp__").partition("__")
+        self.journal.append("tool.effect", {"mcp": {"server": server, "tool": name}, "idempotent": idempotent},
+                            step=step, span=span, parent=span, idem=idem, sync=True)  # fmt: skip
         return tool.execute(args, ctx)
 
     def _with_changes(self, result: ToolResult, before: str, after: str) -> ToolResult:

@@ -14,6 +14,7 @@ from rich.table import Table
 from agentic.config.settings import load_settings
 from agentic.errors import ConfigError, UsageError
 from agentic.policy.contract import load_contract
+from agentic.policy.mcpservers import split_name
 from agentic.reports.summary import inert
 from agentic.tools import builtin_tools
 
@@ -27,9 +28,11 @@ app = typer.Typer(
 
 
 def _tool_name(name: str) -> str:
-    if name not in builtin_tools():
-        raise UsageError(f"unknown tool {name!r}", hint="see `agentic tools list`")
-    return name
+    """A built-in tool, an MCP server's tool (mcp__SERVER__TOOL) or all of a server's (mcp__SERVER__*, mcp__*)."""
+    if name in builtin_tools() or split_name(name) is not None or name == "mcp__*":
+        return name
+    raise UsageError(f"unknown tool {name!r}",
+                     hint="see `agentic tools list`; an MCP server's tools are mcp__SERVER__TOOL or mcp__SERVER__*")  # fmt: skip
 
 
 @app.command("list")

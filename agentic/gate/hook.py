@@ -192,9 +192,9 @@ class WatchedSandbox:
         return getattr(self.inner, "where", None)
 
     def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000, stdin: bytes | None = None,
-            split_stderr: bool = False) -> CommandResult:  # fmt: skip
+            split_stderr: bool = False, attached: bool = False) -> CommandResult:  # fmt: skip
         result = self.inner.run(argv, timeout_s=timeout_s, max_output_bytes=max_output_bytes, stdin=stdin,
-                                split_stderr=split_stderr)  # fmt: skip
+                                split_stderr=split_stderr, attached=attached)  # fmt: skip
         self.watch.note(result)
         return result
 

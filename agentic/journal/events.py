@@ -182,6 +182,7 @@ class PolicyDecision(Event):
     reason: Annotated[str | None, Required] = None
     by: str | None = None
     commands: list[dict[str, Any]] | None = None  # a script's parts, each decided
+    annotations: dict[str, bool] | None = None  # an MCP tool's hints (readOnlyHint, destructiveHint, …)
     answer: str | None = None  # a person's answer to an ask: yes, always, no, no with a message, nobody
     message: str | None = None  # what the person told the model with a no
     always: list[str] | None = None  # the rules the person allowed for the rest of the run
@@ -189,7 +190,8 @@ class PolicyDecision(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ToolEffect(Event):
-    """The intent of a side effect: a write's path and fingerprints, or a command's tree before it."""
+    """The intent of a side effect: a write's path and fingerprints, a command's tree before it, or an
+    MCP call about to be made (its server and tool, whether it may be made twice)."""
 
     kind: Literal["tool.effect"] = "tool.effect"
     path: str | None = None
@@ -197,6 +199,8 @@ class ToolEffect(Event):
     after: Annotated[str | None, Nullable] = None
     result: PlannedResult | None = None
     tree: str | None = None
+    mcp: dict[str, str] | None = None  # {"server", "tool"}
+    idempotent: bool | None = None  # the tool said idempotentHint or readOnlyHint
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 from agentic.errors import ConfigError, UsageError
 from agentic.policy.hooks import Hooks, parse_hooks
+from agentic.policy.mcpservers import McpServer, parse_servers
 from agentic.util import globs, yamlfile
 from agentic.util.redact import looks_secret
 
@@ -134,6 +135,7 @@ class Contract:
     env: Mapping[str, str | None] = field(default_factory=dict, compare=False)  # for every sandboxed command
     env_passthrough: tuple[str, ...] = ()  # host variables passed through by name
     hooks: Hooks = field(default_factory=Hooks)  # commands run at points of a run (agentic.policy.hooks)
+    mcp_servers: tuple[McpServer, ...] = ()  # whose tools the agent gets (agentic.policy.mcpservers)
     text: str = field(default="", repr=False, compare=False)  # the YAML as read (journaled at run.start)
 
     @property
@@ -227,7 +229,8 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None,
                 )
         invariants.append(Invariant(item["id"], item.get("description", ""), check, tuple(item.get("binds") or AUDIENCES)))
     hooks = parse_hooks(doc, data.get("hooks") or {}, repo_root)
-    always = [*ALWAYS_PROTECTED, *hooks.paths]
+    servers, server_paths = parse_servers(doc, data.get("mcp") or {}, repo_root)
+    always = [*ALWAYS_PROTECTED, *hooks.paths, *server_paths]
     if protect_self:
         always.append(protect_self)
     return Contract(
@@ -246,6 +249,7 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None,
         env=_env(doc, data.get("env") or {}),
         env_passthrough=_passthrough(doc, data.get("env_passthrough") or []),
         hooks=hooks,
+        mcp_servers=servers,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from agentic.policy.approval import Answer, Approver, Question, deny_all
 from agentic.policy.contract import Contract, Example, Patterns, Rule
 from agentic.policy.decision import Decision, Part, Verdict, strictest
+from agentic.policy.mcpservers import rule_key
 from agentic.policy.shell.decide import decide_script
 from agentic.util import globs
 
@@ -55,6 +56,11 @@ def protected_match(contract: Contract, path: str) -> str | None:
 
 def decide(contract: Contract, tool: str, kind: str, args: dict[str, Any], root: str | None = None) -> Decision:
     """The contract's decision for one validated tool call (before any approval)."""
+    if kind == "mcp":
+        key = rule_key(tuple(contract.tools), tool)
+        if key is None:
+            return Decision("deny", f"tools.{tool}", f"the contract has no rule for {tool} (nor a glob like mcp__SERVER__*)")
+        return _rule_decision(key, contract.tools[key], None, lambda _p, _s: True)
     if kind == "control":
         rule = contract.tools.get(tool)
         if rule is None or rule == Rule():

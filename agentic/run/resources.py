@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from agentic.errors import ResumeRefused
 from agentic.git import submodules
@@ -24,9 +25,11 @@ from agentic.models.ratelimit import RateLimiter, rate_for
 from agentic.observe import telemetry
 from agentic.policy.contract import Contract
 from agentic.policy.contract import command_env as contract_env
+from agentic.policy.mcpservers import switch_keys
 from agentic.run.confine import needs_sandbox, protected_paths, secret_globs, unreadable_paths
 from agentic.run.request import Ending, RunRequest, new_run_id
 from agentic.sandbox import Sandbox, hostexec, kill_sandboxes, make_sandbox, require_sandbox
+from agentic.tools.mcp import McpHub, McpTool
 from agentic.util.redact import Redactor
 from agentic.workspace import Workspace, exclude_state_dir
 
@@ -86,6 +89,7 @@ class RunResources:
             self.limiter = self._rate_limiter()
             if self.limiter is not None:
                 stack.callback(self.limiter.close)
+            self.mcp: McpHub | None = None  # connect_mcp()
             self.journal = Journal(req.repo.state_dir / "runs" / self.run_id, self.run_id, self.redact,
                                    telemetry.chain(req.on_record, trace))  # fmt: skip
             self._journaled = True
@@ -134,6 +138,24 @@ class RunResources:
         self.workspace.restore(tree)
         if self.sandbox is not None:
             self.sandbox.close()  # files it bound read-only may have been replaced: the next command binds afresh
+
+    def connect_mcp(self) -> list[McpTool]:
+        """Start the contract's MCP servers (after a resumed run's leftovers are cleared: their sandboxes
+        bind the worktree too); their tools. They are closed with the run's other resources."""
+        servers = self.contract.mcp_servers
+        if not servers:
+            return []
+        self.mcp = McpHub(servers, self.workspace.path, fallback=self.fallback,
+                          lifetime_s=self.contract.limits.timeout_s or 3600.0).__enter__()  # fmt: skip
+        self._stack.callback(self.mcp.close)
+        return self.mcp.tools
+
+    def tool_switch(self, tool: str) -> dict[str, Any] | None:
+        """The kill switch of a tool: its own, or for an MCP tool its server's (`mcp__SERVER__*`) or all MCP's."""
+        for key in switch_keys(tool):
+            if (switched := self.store.tool_switch(key)) is not None:
+                return switched
+        return None
 
     def kill_commands(self) -> None:
         kill_sandboxes([os.path.realpath(self.workspace.path)])

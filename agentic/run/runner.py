@@ -75,12 +75,14 @@ class Run:
 
 def start(req: RunRequest, res: RunResources, budget: Budget) -> Run:
     """`run.start` (or `run.resume`) journaled and the run indexed; the session the loop works on."""
-    tools = builtin_tools()
-    specs = [spec(t) for t in tools.values()]
+    tools: dict[str, Tool] = builtin_tools()
     if req.resuming and req.tape is not None:
         system, task, disk_start = _resume(req, req.tape, res, budget)
+        tools.update({t.name: t for t in res.connect_mcp()})
     else:
-        system, task, disk_start = _begin(req, res, budget, specs)
+        tools.update({t.name: t for t in res.connect_mcp()})  # their tools are in run.start's list
+        system, task, disk_start = _begin(req, res, budget, [spec(t) for t in tools.values()])
+    specs = [spec(t) for t in tools.values()]
     talk = Conversation.opening(system, task_message(task), specs, window_of(req.model.name, req.settings.context_window))
     return Run(req, res, session(req, res, budget, tools, talk, disk_start if isinstance(disk_start, int) else None), task)
 
@@ -115,7 +117,7 @@ def session(req: RunRequest, res: RunResources, budget: Budget, tools: dict[str,
             disk_start: int | None) -> Session:  # fmt: skip
     """The session the loop works on: live, or wrapped to resume or re-execute the request's tape."""
     workspace, contract = res.workspace, res.contract
-    dispatcher = Dispatcher(tools, contract, res.journal, req.approver, res.redact, res.store.tool_switch,
+    dispatcher = Dispatcher(tools, contract, res.journal, req.approver, res.redact, res.tool_switch,
                             tree=workspace.tree, restore=res.restore, between=workspace.between,
                             disk=DiskGuard(workspace.path, contract.limits.max_disk_mb, disk_start),
                             kill=res.kill_commands, hooks=hook_runner(res))  # fmt: skip

@@ -36,9 +36,10 @@ class Sandbox(Protocol):
     name: str
 
     def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000, stdin: bytes | None = None,
-            split_stderr: bool = False) -> CommandResult:
+            split_stderr: bool = False, attached: bool = False) -> CommandResult:
         """Run argv confined. `stdin`: its standard input (else none); `split_stderr`: standard error
-        in `CommandResult.stderr` rather than in the output."""
+        in `CommandResult.stderr` rather than in the output; `attached`: its standard streams are the
+        caller's own, nothing captured (a long-lived server over stdio, agentic.sandbox.shim)."""
         ...
 
     def close(self) -> None: ...

@@ -138,8 +138,8 @@ class BubblewrapSandbox(Limited):
             return None
 
     def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000, stdin: bytes | None = None,
-            split_stderr: bool = False) -> CommandResult:  # fmt: skip
-        if self.persistent and stdin is None and not split_stderr:
+            split_stderr: bool = False, attached: bool = False) -> CommandResult:  # fmt: skip
+        if self.persistent and stdin is None and not split_stderr and not attached:
             return self._run_in_server(argv, timeout_s, max_output_bytes)
         program = self._filter()
         fds = Fds()
@@ -168,7 +168,7 @@ class BubblewrapSandbox(Limited):
             code, output, timed_out, cut, secs = run_process(
                 cmd, cwd=Path(self._wt), env=env, timeout_s=timeout_s, max_output_bytes=max_output_bytes,
                 pass_fds=[fd for fd in (seccomp_fd, info_w, block_r, index_fd) if fd is not None], on_start=release,
-                stdin=stdin, stderr_into=errors,
+                stdin=stdin, stderr_into=errors, attached=attached,
             )  # fmt: skip
         except MountRefused as exc:
             return refused(argv, str(exc), self.name)

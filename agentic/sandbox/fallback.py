@@ -96,7 +96,7 @@ class LandlockSandbox(Limited):
         return rules
 
     def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000, stdin: bytes | None = None,
-            split_stderr: bool = False) -> CommandResult:  # fmt: skip
+            split_stderr: bool = False, attached: bool = False) -> CommandResult:  # fmt: skip
         tmp = tempfile.mkdtemp(prefix="agentic-sandbox-")
         rules: landlock.Ruleset | None = None
         try:
@@ -121,7 +121,7 @@ class LandlockSandbox(Limited):
             errors = Capped(max_output_bytes) if split_stderr else None
             code, output, timed_out, cut, secs = run_process(
                 argv, cwd=Path(self._wt), env=env, timeout_s=timeout_s, max_output_bytes=max_output_bytes,
-                preexec_fn=preexec, user=self.run_as, stdin=stdin, stderr_into=errors,
+                preexec_fn=preexec, user=self.run_as, stdin=stdin, stderr_into=errors, attached=attached,
             )  # fmt: skip
         except FileNotFoundError as exc:
             return CommandResult(argv, 127, f"{argv[0]}: command not found inside the sandbox\n{exc}\n", 0.0,
@@ -146,12 +146,12 @@ class UnsafeNoSandbox(Limited):
         self.run_as = None  # runs as the harness's own user
 
     def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000, stdin: bytes | None = None,
-            split_stderr: bool = False) -> CommandResult:  # fmt: skip
+            split_stderr: bool = False, attached: bool = False) -> CommandResult:  # fmt: skip
         try:
             errors = Capped(max_output_bytes) if split_stderr else None
             code, output, timed_out, cut, secs = run_process(
                 argv, cwd=self.worktree, env=command_env(extra=self.env), timeout_s=timeout_s, max_output_bytes=max_output_bytes,
-                preexec_fn=self.set_limits(timeout_s), stdin=stdin, stderr_into=errors,
+                preexec_fn=self.set_limits(timeout_s), stdin=stdin, stderr_into=errors, attached=attached,
             )  # fmt: skip
         except FileNotFoundError as exc:
             return CommandResult(argv, 127, f"{argv[0]}: command not found\n{exc}\n", 0.0, sandbox=self.name)

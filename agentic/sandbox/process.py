@@ -66,6 +66,7 @@ def run_process(
     on_start: Callable[[int], None] | None = None,
     stdin: bytes | None = None,
     stderr_into: Capped | None = None,
+    attached: bool = False,
 ) -> tuple[int | None, str, bool, bool, float]:
     """Run cmd in its own session; on timeout kill its process group. → (code, output, timed_out, cut, secs).
 
@@ -73,7 +74,8 @@ def run_process(
     preexec_fn, Python forks instead of using vfork. `on_start(pid)` runs once the child exists,
     under the timeout; when it raises OSError the group is killed and the error re-raised.
     `stdin`: what the command reads on its standard input (else /dev/null); `stderr_into`: where its
-    standard error goes, apart from the output (else into the output).
+    standard error goes, apart from the output (else into the output). `attached`: the command's
+    standard streams are this process's own, nothing is captured (a long-lived server over stdio).
     """
     start = time.monotonic()
     ids = {"user": user[0], "group": user[1], "extra_groups": []} if user else {}
@@ -81,9 +83,9 @@ def run_process(
         cmd,
         cwd=cwd,
         env=env,
-        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT if stderr_into is None else subprocess.PIPE,
+        stdin=None if attached else subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+        stdout=None if attached else subprocess.PIPE,
+        stderr=None if attached else subprocess.STDOUT if stderr_into is None else subprocess.PIPE,
         start_new_session=True,
         pass_fds=tuple(pass_fds),
         preexec_fn=preexec_fn,
@@ -102,7 +104,7 @@ def run_process(
         with contextlib.suppress(OSError):
             proc.stdin.close()
 
-    threads = [threading.Thread(target=pump, args=(proc.stdout, buffer), daemon=True)]
+    threads = [] if attached else [threading.Thread(target=pump, args=(proc.stdout, buffer), daemon=True)]
     if stderr_into is not None:
         threads.append(threading.Thread(target=pump, args=(proc.stderr, stderr_into), daemon=True))
     if stdin is not None:

@@ -16,7 +16,7 @@ from agentic.sandbox import Sandbox
 #   command        -> the parsed argv of `command`, against command patterns
 #   tests          -> the contract's test command; a plain allow / ask / deny
 #   control        -> nothing to check (finish)
-ToolKind = Literal["read", "write", "command", "tests", "control"]
+ToolKind = Literal["read", "write", "command", "tests", "control", "mcp"]
 
 
 @dataclass
