@@ -74,6 +74,8 @@ def subject(tool: str, args: dict[str, Any]) -> tuple[str, list[str]]:
         if args.get(key):
             first, *rest = str(args[key]).splitlines() or [""]
             return first, rest
+    if tool.startswith("mcp__") and args:  # an MCP tool's arguments, on one line
+        return one_line(json.dumps(args, ensure_ascii=False, sort_keys=True), 300), []
     return "", []
 
 
