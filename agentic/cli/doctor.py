@@ -16,7 +16,10 @@ from agentic.config.settings import Settings, load_settings
 from agentic.errors import AgenticError
 from agentic.models._common import is_vendor_url
 from agentic.policy.contract import Contract, command_env, load_contract
+from agentic.policy.engine import decide
+from agentic.policy.mcpservers import McpServer
 from agentic.sandbox import CommandResult, make_sandbox, sandbox_level
+from agentic.tools.mcp import McpHub
 from agentic.workspace import RepoInfo, Workspace, ensure_excluded, find_repo, recover_apply
 
 
@@ -204,4 +207,34 @@ def diagnose(start: Path, quick: bool = False) -> list[Check]:
     sandboxed = any(c.name == "sandbox" and c.ok for c in checks)
     if not sandboxed:
         return [*checks, Check("test command", False, "not tried: no sandbox to run it in", "see the sandbox check")]
-    return [*checks, check_tests(info, contract, load_settings(info.root))]
+    settings = load_settings(info.root)
+    return [*checks, check_tests(info, contract, settings), *check_mcp(info, contract, settings)]
+
+
+def check_mcp(info: RepoInfo, contract: Contract, settings: Settings) -> list[Check]:
+    """Each MCP server the contract declares, started as a run starts it (stdio: in the sandbox, on a
+    clean checkout of HEAD, never the person's own): its tools and what the contract decides for each."""
+    if not contract.mcp_servers:
+        return []
+    try:
+        workspace = Workspace(info.root, f"doctor-mcp-{os.getpid()}", info.head)
+        with workspace.checkout(info.head) as root:
+            return [_check_server(server, root, contract, settings) for server in contract.mcp_servers]
+    except AgenticError as exc:
+        return [Check("mcp servers", False, exc.message, exc.hint or "")]
+
+
+def _check_server(server: McpServer, root: Path, contract: Contract, settings: Settings) -> Check:
+    """One server, started and listed, its tools grouped by the contract's verdict."""
+    try:
+        with McpHub((server,), root, lifetime_s=60, fallback=settings.sandbox == "auto") as hub:
+            by_verdict: dict[str, list[str]] = {}
+            for tool in hub.tools:
+                verdict = decide(contract, tool.name, "mcp", {}).verdict
+                read_only = " (read-only)" if tool.annotations.get("readOnlyHint") else ""
+                by_verdict.setdefault(verdict, []).append(tool.tool + read_only)
+    except AgenticError as exc:
+        return Check(f"mcp server {server.name}", False, exc.message, exc.hint or "")
+    decided = "; ".join(f"{v}: {', '.join(names)}" for v, names in sorted(by_verdict.items()))
+    count = sum(len(names) for names in by_verdict.values())
+    return Check(f"mcp server {server.name}", True, f"{server.transport}, {count} tools; {decided or 'none'}")

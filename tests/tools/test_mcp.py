@@ -237,3 +237,22 @@ def test_a_call_in_flight_at_a_crash_is_unknown_on_resume_unless_the_tool_is_ide
     results = [r for r in journal_records(journal, "tool.result") if r["tool"].startswith("mcp__")]
     assert results[0]["is_error"] and results[0]["content"].startswith("outcome unknown: this call to mcp__tracker__close_issue")
     assert not results[1]["is_error"] and "labelled 9" in results[1]["content"]
+
+
+def test_doctor_starts_each_server_on_a_clean_checkout_and_shows_what_the_contract_decides(tmp_path: Path) -> None:
+    import json
+    import os
+
+    repo = repo_with_server(tmp_path, STDIO)
+    owner = os.stat(repo / "calc.py").st_uid
+    done = cli("doctor", "--json", cwd=repo, env={"AGENTIC_MODEL": "script:none.yaml"})
+    checks = {c["name"]: c for c in map(json.loads, done.stdout.splitlines())}
+    tracker = checks["mcp server tracker"]
+    assert tracker["ok"], tracker
+    assert tracker["detail"].startswith("stdio, 4 tools; allow: find_issue (read-only), label, probe; ask: close_issue")
+    assert os.stat(repo / "calc.py").st_uid == owner  # the person's checkout is never handed to the sandbox user
+    broken = repo_with_server(tmp_path / "b", {"command": [sys.executable, "-c", "import sys; sys.exit('no such server')"]})
+    done = cli("doctor", "--json", cwd=broken, env={"AGENTIC_MODEL": "script:none.yaml"})
+    failed = {c["name"]: c for c in map(json.loads, done.stdout.splitlines())}["mcp server tracker"]
+    assert not failed["ok"] and "the MCP server tracker did not start" in failed["detail"], failed
+    assert "no such server" in failed["detail"]
