@@ -22,7 +22,7 @@ from agentic.agent.dispatch import Dispatcher
 from agentic.agent.gatekeeper import Gate
 from agentic.agent.loop import Session, agent_loop
 from agentic.agent.prompts import task_message
-from agentic.agent.recorded import redriven
+from agentic.agent.recorded import recorded_result, redriven
 from agentic.agent.turns import LiveModel
 from agentic.errors import ProviderError
 from agentic.gate.checks import Verdict
@@ -34,7 +34,7 @@ from agentic.policy.budget import Budget, RunStopped
 from agentic.policy.contract import Contract
 from agentic.sandbox import Sandbox
 from agentic.tools import builtin_tools, spec
-from agentic.tools.base import ToolResult
+from agentic.tools.base import Tool, ToolContext, ToolKind, ToolResult
 from agentic.util.redact import Redactor
 from agentic.workspace import RepoInfo, Workspace
 
@@ -138,6 +138,38 @@ class ReplayReport:
                 "divergence": self.divergence.to_dict() if self.divergence else None, "ended": self.ended}  # fmt: skip
 
 
+@dataclass
+class RecordedMcpTool:
+    """An MCP server's tool in a replay: its recorded results, in order, with no server (a server's
+    answers are not the harness's to reproduce, only what the run did with them)."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    results: list[ToolResult]
+    kind: ToolKind = "mcp"
+
+    def execute(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        if not self.results:
+            return ToolResult(f"error: the recorded run has no more results of {self.name}", is_error=True)
+        return self.results.pop(0)
+
+
+def recorded_mcp_tools(tape: Tape) -> dict[str, Tool]:
+    """The MCP tools the recorded run had (its run.start's list), answering from its recorded results."""
+    results: dict[str, list[ToolResult]] = {}
+    for call in tape.calls:
+        if call.call.tool and call.call.tool.startswith("mcp__") and call.result is not None:
+            results.setdefault(call.call.tool, []).append(recorded_result(call))
+    found: dict[str, Tool] = {}
+    for spec_ in tape.start.tools or []:
+        name = str(spec_.get("name") or "")
+        if name.startswith("mcp__"):
+            found[name] = RecordedMcpTool(name, str(spec_.get("description") or ""), dict(spec_.get("parameters") or {}),
+                                          results.get(name, []))  # fmt: skip
+    return found
+
+
 class _RecordedAnswers:
     """Approvals a person gave during the recorded run are given again; nobody is asked."""
 
@@ -184,7 +216,7 @@ def replay(repo: RepoInfo, tape: Tape, contract: Contract,
 def _session(run_id: str, tape: Tape, contract: Contract, workspace: Workspace, journal: Journal,
              make_sandbox: Callable[[Path], Sandbox] | None, comparer: Comparer) -> Session:  # fmt: skip
     """A session re-executing the tape: its turns answer, its tools run for real, the comparer watches."""
-    tools = builtin_tools()
+    tools: dict[str, Tool] = {**builtin_tools(), **recorded_mcp_tools(tape)}
     budget = Budget(contract.limits)
     dispatcher = Dispatcher(tools, contract, journal, _RecordedAnswers(tape), Redactor.for_repository(workspace.repo_root))
     sandbox = make_sandbox(workspace.path) if make_sandbox else None

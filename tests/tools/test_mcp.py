@@ -256,3 +256,17 @@ def test_doctor_starts_each_server_on_a_clean_checkout_and_shows_what_the_contra
     failed = {c["name"]: c for c in map(json.loads, done.stdout.splitlines())}["mcp server tracker"]
     assert not failed["ok"] and "the MCP server tracker did not start" in failed["detail"], failed
     assert "no such server" in failed["detail"]
+
+
+def test_replay_reuses_the_recorded_results_without_the_server(tmp_path: Path) -> None:
+    import json
+
+    repo = repo_with_server(tmp_path, STDIO)
+    outcome = run(repo, [call("mcp__tracker__find_issue", number=7), call("mcp__tracker__probe"), {"tool_calls": [FIX]},
+                         FINISH])  # fmt: skip
+    assert outcome.status == "accepted", outcome.reason
+    (repo / "mcp_tracker.py").write_text("raise SystemExit('the server is gone')\n")
+    git(["commit", "-qam", "the server is gone"], repo)
+    replayed = cli("replay", outcome.run_id, "--json", cwd=repo)
+    report = json.loads(replayed.stdout)
+    assert replayed.returncode == 0 and report["divergence"] is None, replayed.stdout + replayed.stderr
