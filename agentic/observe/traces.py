@@ -50,6 +50,7 @@ from agentic.observe.genai import (
     server,
     to_json,
 )
+from agentic.policy.mcpservers import split_name
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -316,9 +317,11 @@ class TraceListener:
         if span is None:  # also: a call announced by a session that crashed, finished by this one
             self._ensure_root(head)
             name = tool or ""
+            mcp = split_name(name)  # an MCP server's tool: the server it ran on
             span = self._start(f"execute_tool {name}".strip(), head.ts, {
                 "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name, "gen_ai.tool.type": "function",
                 "gen_ai.tool.call.id": call_id, **self._span_attrs(head),
+                **({"agentic.mcp.server": mcp[0], "agentic.mcp.tool": mcp[1]} if mcp else {}),
             })  # fmt: skip
             self._tools[key] = span
         return span

@@ -416,3 +416,17 @@ def test_a_run_through_the_cli_exports_its_spans(tmp_path: Path) -> None:
     assert "invoke_agent agentic" in names and f"chat {script}" in names
     assert "execute_tool edit_file" in names and "execute_tool finish" in names
     assert summary["run_id"] in done.stderr  # gen_ai.conversation.id
+
+
+def test_an_mcp_call_s_span_names_its_server_and_tool(accepted: Records) -> None:
+    """The accepted run's first tool call, recorded as an MCP server's: its span says which server."""
+    records: Records = []
+    for record, data in accepted:
+        if record["kind"] in ("tool.call", "tool.result") and data.get("tool") == "read_file":
+            data = {**data, "tool": "mcp__tracker__find_issue"}
+        records.append((record, data))
+    spans = replay(records)
+    mcp = [s for s in named(spans, "execute_tool ") if s.name == "execute_tool mcp__tracker__find_issue"]
+    assert mcp and (mcp[0].attributes or {})["agentic.mcp.server"] == "tracker"
+    assert (mcp[0].attributes or {})["agentic.mcp.tool"] == "find_issue"
+    assert all("agentic.mcp.server" not in (s.attributes or {}) for s in named(spans, "execute_tool ") if s not in mcp)
