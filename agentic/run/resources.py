@@ -89,7 +89,9 @@ class RunResources:
             self.limiter = self._rate_limiter()
             if self.limiter is not None:
                 stack.callback(self.limiter.close)
-            self.mcp: McpHub | None = None  # connect_mcp()
+            self.mcp: McpHub | None = None
+            if not req.resuming:  # before the journal: a server that does not start leaves nothing behind
+                self.connect_mcp(stack)
             self.journal = Journal(req.repo.state_dir / "runs" / self.run_id, self.run_id, self.redact,
                                    telemetry.chain(req.on_record, trace))  # fmt: skip
             self._journaled = True
@@ -139,15 +141,16 @@ class RunResources:
         if self.sandbox is not None:
             self.sandbox.close()  # files it bound read-only may have been replaced: the next command binds afresh
 
-    def connect_mcp(self) -> list[McpTool]:
-        """Start the contract's MCP servers (after a resumed run's leftovers are cleared: their sandboxes
-        bind the worktree too); their tools. They are closed with the run's other resources."""
+    def connect_mcp(self, stack: ExitStack | None = None) -> list[McpTool]:
+        """Start the contract's MCP servers, once: a new run's as its resources open, a resumed run's
+        after its leftovers are cleared (their sandboxes bind the worktree too); their tools. They
+        are closed with the run's other resources."""
         servers = self.contract.mcp_servers
-        if not servers:
-            return []
-        self.mcp = McpHub(servers, self.workspace.path, fallback=self.fallback,
+        if self.mcp is not None or not servers:
+            return self.mcp.tools if self.mcp is not None else []
+        self.mcp = McpHub(servers, self.workspace.path, fallback=self.fallback, source=self.contract.source,
                           lifetime_s=self.contract.limits.timeout_s or 3600.0).__enter__()  # fmt: skip
-        self._stack.callback(self.mcp.close)
+        (stack or self._stack).callback(self.mcp.close)
         return self.mcp.tools
 
     def tool_switch(self, tool: str) -> dict[str, Any] | None:

@@ -69,8 +69,9 @@ class McpHub:
     """The run's MCP servers: connected at the start, closed at the end (use as a context manager)."""
 
     def __init__(self, servers: tuple[McpServer, ...], worktree: Path, *, lifetime_s: float, fallback: bool = False,
-                 environ: Mapping[str, str] | None = None) -> None:  # fmt: skip
+                 environ: Mapping[str, str] | None = None, source: str | None = None) -> None:  # fmt: skip
         self.servers = {s.name: s for s in servers}
+        self.source = source  # the contract that declares them, named in errors
         self.worktree, self.lifetime_s, self.fallback = worktree, lifetime_s, fallback
         self.environ = os.environ if environ is None else environ
         self.sessions: dict[str, Any] = {}
@@ -86,7 +87,7 @@ class McpHub:
             import mcp  # noqa: F401 - the optional extra, imported only when a server is declared
         except ImportError:
             raise ConfigError("the contract declares MCP servers, but the mcp package is not installed",
-                              hint="pip install 'agentic[mcp]'") from None  # fmt: skip
+                              file=self.source, hint="pip install 'agentic[mcp]'") from None  # fmt: skip
         self._thread.start()
         self._stop = self._run(self._event())
         try:
@@ -113,8 +114,8 @@ class McpHub:
             session, listed = asyncio.run_coroutine_threadsafe(_wait(ready), self._loop).result(CONNECT_TIMEOUT_S)
         except Exception as exc:
             why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            raise ConfigError(f"the MCP server {server.name} did not start: {why}{self._stderr_of(server)}",
-                              hint="check its command or URL with `agentic doctor`") from None  # fmt: skip
+            raise ConfigError(f"mcp.servers.{server.name}: the server did not start: {why}{self._stderr_of(server)}",
+                              file=self.source, hint="check its command or URL with `agentic doctor`") from None  # fmt: skip
         self.sessions[server.name] = session
         for t in listed:
             hints = t.annotations.model_dump(by_alias=True, exclude_none=True) if t.annotations else {}

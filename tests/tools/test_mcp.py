@@ -254,7 +254,7 @@ def test_doctor_starts_each_server_on_a_clean_checkout_and_shows_what_the_contra
     broken = repo_with_server(tmp_path / "b", {"command": [sys.executable, "-c", "import sys; sys.exit('no such server')"]})
     done = cli("doctor", "--json", cwd=broken, env={"AGENTIC_MODEL": "script:none.yaml"})
     failed = {c["name"]: c for c in map(json.loads, done.stdout.splitlines())}["mcp server tracker"]
-    assert not failed["ok"] and "the MCP server tracker did not start" in failed["detail"], failed
+    assert not failed["ok"] and "mcp.servers.tracker: the server did not start" in failed["detail"], failed
     assert "no such server" in failed["detail"]
 
 
@@ -270,3 +270,15 @@ def test_replay_reuses_the_recorded_results_without_the_server(tmp_path: Path) -
     replayed = cli("replay", outcome.run_id, "--json", cwd=repo)
     report = json.loads(replayed.stdout)
     assert replayed.returncode == 0 and report["divergence"] is None, replayed.stdout + replayed.stderr
+
+
+def test_a_server_that_does_not_start_stops_the_run_before_it_begins_and_leaves_nothing(tmp_path: Path) -> None:
+    repo = repo_with_server(tmp_path, {"command": [sys.executable, "-c", "raise SystemExit('missing token')"]})
+    script = write_script(tmp_path / "turns.yaml", [FINISH])
+    done = cli("run", "x", "--model", f"script:{script}", cwd=repo)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "policies/contract.yaml" in done.stderr and "mcp.servers.tracker: the server did not start" in done.stderr
+    assert "missing token" in done.stderr
+    assert not list((repo / ".agentic" / "worktrees").glob("*")) if (repo / ".agentic" / "worktrees").exists() else True
+    assert git(["branch", "--list", "agentic/*"], repo).strip() == ""
+    assert not (repo / ".agentic" / "runs").exists() or not list((repo / ".agentic" / "runs").iterdir())
