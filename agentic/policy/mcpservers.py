@@ -26,6 +26,7 @@ class McpServer:
     command: tuple[str, ...] = ()  # stdio: run in the sandbox
     env: tuple[tuple[str, str], ...] = ()  # stdio: (variable, the harness's variable it comes from)
     worktree: str = "none"  # stdio: none, read or write
+    network: bool = False  # stdio: the host's network reachable from its sandbox
     url: str = ""  # streamable HTTP
     headers: tuple[tuple[str, str], ...] = ()  # HTTP: (header, the harness's variable it comes from)
     timeout_s: float = DEFAULT_TIMEOUT_S
@@ -44,9 +45,11 @@ def parse_servers(doc: yamlfile.Document, data: dict[str, Any],
             raise doc.error(f"MCP server name {name!r}: letters, digits and - only (its tools are "
                             f"mcp__{name}__TOOL)", ("mcp", "servers", name))  # fmt: skip
         command = tuple(item.get("command") or ())
-        servers.append(McpServer(name, command, tuple((item.get("env") or {}).items()), item.get("worktree", "none"),
-                                 item.get("url", ""), tuple((item.get("headers") or {}).items()),
-                                 float(item.get("timeout_s", DEFAULT_TIMEOUT_S))))  # fmt: skip
+        servers.append(McpServer(
+            name, command, env=tuple((item.get("env") or {}).items()), worktree=item.get("worktree", "none"),
+            network=bool(item.get("network", False)), url=item.get("url", ""),
+            headers=tuple((item.get("headers") or {}).items()), timeout_s=float(item.get("timeout_s", DEFAULT_TIMEOUT_S)),
+        ))
         paths += repository_files(command, repo_root)
     return tuple(servers), paths
 

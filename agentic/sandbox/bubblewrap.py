@@ -122,11 +122,20 @@ class BubblewrapSandbox(Limited):
             # (Dropped to another user, it cannot write to these root-owned 0755 directories.)
             for path in [*view.hidden, *view.masked_dirs, "/dev"]:
                 cmd += ["--remount-ro", path]
-        cmd += ["--chdir", at, *self._setup.flags, "--die-with-parent", "--new-session"]
+        cmd += ["--chdir", at, *self._namespaces(), "--die-with-parent", "--new-session"]
         for option, fd in (("--seccomp", seccomp_fd), ("--info-fd", info_fd), ("--block-fd", block_fd)):
             if fd is not None:
                 cmd += [option, str(fd)]
         return [*cmd, "--", *self._user, *argv]
+
+    def _namespaces(self) -> list[str]:
+        """bubblewrap's namespace flags: every one unshared, the network too unless it is granted."""
+        flags = list(self._setup.flags)
+        if not self.network:
+            return flags
+        if "--unshare-all" in flags:
+            return [*flags, "--share-net"]
+        return [f for f in flags if f != "--unshare-net"]
 
     def _open_index(self, fds: Fds) -> int | None:
         """A descriptor of the index bubblewrap copies into the sandbox; None without one."""

@@ -77,7 +77,7 @@ class LandlockSandbox(Limited):
         return os.path.join(own, "index")
 
     def _ruleset(self, tmp: str) -> landlock.Ruleset:
-        rules = landlock.Ruleset()
+        rules = landlock.Ruleset(network=self.network)
         try:
             view = self._view
             masked = [*view.masked_files, *view.masked_dirs]

@@ -85,12 +85,13 @@ def handled_fs(abi: int) -> int:
 class Ruleset:
     """A Landlock ruleset under construction; `fd` is what the child passes to restrict_self."""
 
-    def __init__(self, abi: int | None = None) -> None:
+    def __init__(self, abi: int | None = None, network: bool = False) -> None:
         self.abi = abi_version() if abi is None else abi
         if self.abi < 1:
             raise OSError("Landlock is not available on this kernel")
         self.fs = handled_fs(self.abi)
-        attr = _RulesetAttr(self.fs, NET_BIND_TCP | NET_CONNECT_TCP if self.abi >= 4 else 0,
+        # TCP handled (so refused: no rule allows a port) unless the network is granted
+        attr = _RulesetAttr(self.fs, NET_BIND_TCP | NET_CONNECT_TCP if self.abi >= 4 and not network else 0,
                             SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if self.abi >= 6 else 0)  # fmt: skip
         size = 8 if self.abi < 4 else 16 if self.abi < 6 else 24
         fd = _syscall(

@@ -99,6 +99,7 @@ def make_sandbox(
     hidden: Iterable[Path] = (),
     secret: Iterable[str] = (),
     read_only: bool = False,
+    network: bool = False,
 ) -> Sandbox:
     """The strongest sandbox available for `worktree` (see require_sandbox), or the unsafe one on request.
 
@@ -107,13 +108,14 @@ def make_sandbox(
     directories of the worktree commands see empty (what the contract denies to read_file), and
     `secret` the globs whose content git in the sandbox shows in no commit (agentic.git.view);
     bubblewrap only: Landlock cannot take one file out of a tree it allows. `read_only`: the worktree
-    itself is read-only to commands (hooks).
+    itself is read-only to commands (hooks). `network`: the host's network is reachable (an MCP
+    server the contract lets out); bubblewrap and Landlock otherwise block it.
     """
     variables = dict(env or {})
     if unsafe:
-        return UnsafeNoSandbox(worktree, list(readonly), env=variables, read_only_worktree=read_only)
+        return UnsafeNoSandbox(worktree, list(readonly), env=variables, read_only_worktree=read_only, network=network)
     level = require_sandbox(fallback=fallback)
     if level.name == "bubblewrap":
         return BubblewrapSandbox(worktree, list(readonly), list(hidden), list(secret), env=variables,
-                                 persistent=persistent, read_only_worktree=read_only)  # fmt: skip
-    return LandlockSandbox(worktree, list(readonly), env=variables, read_only_worktree=read_only)
+                                 persistent=persistent, read_only_worktree=read_only, network=network)  # fmt: skip
+    return LandlockSandbox(worktree, list(readonly), env=variables, read_only_worktree=read_only, network=network)

@@ -33,6 +33,7 @@ class Limited:
     env: dict[str, str | None] = field(default_factory=dict)  # the contract's variables (None: unset)
     run_as: tuple[int, int] | None = field(default_factory=default_run_as)
     read_only_worktree: bool = False  # the worktree itself read-only (hooks); not enforced without a sandbox
+    network: bool = False  # the host's network reachable (an MCP server the contract lets out); else none
 
     def limits(self, timeout_s: float) -> list[tuple[int, int, int]]:
         """(resource, soft, hard) for the command."""
@@ -54,7 +55,7 @@ class Limited:
         return apply
 
     def _filter(self, pin_session: bool = False) -> bytes | None:
-        return seccomp.program(pin_session) if self.seccomp else None
+        return seccomp.program(pin_session, self.network) if self.seccomp else None
 
     def close(self) -> None:
         """Release what the sandbox holds between commands (nothing, unless it is persistent)."""

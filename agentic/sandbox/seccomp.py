@@ -55,17 +55,20 @@ def _load_pyseccomp() -> tuple[Any, str]:
     return pyseccomp, ""
 
 
-def _build(sc: Any, *, pin_session: bool) -> bytes:
+def _build(sc: Any, *, pin_session: bool, network: bool = False) -> bytes:
     rules = sc.SyscallFilter(sc.ALLOW)
     eperm, unreachable = sc.ERRNO(errno.EPERM), sc.ERRNO(errno.ENETUNREACH)
     inet, inet6 = int(socket.AF_INET), int(socket.AF_INET6)
     # socket(domain, …): libseccomp accepts one comparison per argument and per rule, so the
-    # families between and around AF_INET (2) and AF_INET6 (10) are listed explicitly.
+    # families between and around AF_INET (2) and AF_INET6 (10) are listed explicitly. With the
+    # network granted (an MCP server the contract lets out), AF_INET and AF_INET6 are allowed.
     rules.add_rule(eperm, "socket", sc.Arg(0, sc.LT, inet))
-    rules.add_rule(unreachable, "socket", sc.Arg(0, sc.EQ, inet))
+    if not network:
+        rules.add_rule(unreachable, "socket", sc.Arg(0, sc.EQ, inet))
     for family in range(inet + 1, inet6):
         rules.add_rule(eperm, "socket", sc.Arg(0, sc.EQ, family))
-    rules.add_rule(unreachable, "socket", sc.Arg(0, sc.EQ, inet6))
+    if not network:
+        rules.add_rule(unreachable, "socket", sc.Arg(0, sc.EQ, inet6))
     rules.add_rule(eperm, "socket", sc.Arg(0, sc.GT, inet6))
     # clone3 passes its flags in memory the filter cannot read: ENOSYS makes libc fall back to clone.
     rules.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
@@ -81,13 +84,13 @@ def _build(sc: Any, *, pin_session: bool) -> bytes:
 
 
 @cache
-def program(pin_session: bool = False) -> bytes | None:
+def program(pin_session: bool = False, network: bool = False) -> bytes | None:
     """The filter as BPF bytes (cached), or None when seccomp is unavailable here."""
     sc, _ = _load_pyseccomp()
     if sc is None:
         return None
     try:
-        return _build(sc, pin_session=pin_session)
+        return _build(sc, pin_session=pin_session, network=network)
     except OSError:
         return None
 

@@ -6,7 +6,7 @@ could not.
 
 SPEC is JSON: {"argv": [...], "root": the directory the server sees as its working tree (a private
 empty one, or the run's worktree), "read_only": bool, "env": {name: value}, "lifetime_s": float,
-"fallback": bool (Landlock when bubblewrap is missing)}. The shim exits with the server's status;
+"fallback": bool (Landlock when bubblewrap is missing), "network": bool (the host's network reachable)}. The shim exits with the server's status;
 killed, it takes the server with it (bubblewrap's --die-with-parent).
 """
 
@@ -21,17 +21,17 @@ from agentic.sandbox.levels import make_sandbox
 
 
 def shim_argv(argv: list[str], root: Path, *, read_only: bool, env: dict[str, str | None], lifetime_s: float,
-              fallback: bool = False) -> list[str]:  # fmt: skip
+              fallback: bool = False, network: bool = False) -> list[str]:  # fmt: skip
     """The command line that runs `argv` confined, attached to the caller's standard streams."""
     spec = {"argv": argv, "root": str(root), "read_only": read_only, "env": env, "lifetime_s": lifetime_s,
-            "fallback": fallback}  # fmt: skip
+            "fallback": fallback, "network": network}  # fmt: skip
     return [sys.executable, "-m", "agentic.sandbox.shim", json.dumps(spec)]
 
 
 def main(args: list[str]) -> int:
     spec: dict[str, Any] = json.loads(args[0])
     sandbox = make_sandbox(Path(spec["root"]), fallback=bool(spec.get("fallback")), env=spec.get("env") or {},
-                           read_only=bool(spec.get("read_only", True)))  # fmt: skip
+                           read_only=bool(spec.get("read_only", True)), network=bool(spec.get("network")))  # fmt: skip
     try:
         result = sandbox.run(list(spec["argv"]), timeout_s=float(spec["lifetime_s"]), attached=True)
     finally:

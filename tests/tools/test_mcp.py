@@ -6,6 +6,7 @@ result, then resume. Driven in process (tests/inproc.py)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -282,3 +283,21 @@ def test_a_server_that_does_not_start_stops_the_run_before_it_begins_and_leaves_
     assert not list((repo / ".agentic" / "worktrees").glob("*")) if (repo / ".agentic" / "worktrees").exists() else True
     assert git(["branch", "--list", "agentic/*"], repo).strip() == ""
     assert not (repo / ".agentic" / "runs").exists() or not list((repo / ".agentic" / "runs").iterdir())
+
+
+@pytest.mark.parametrize("granted", [False, True], ids=["no-network", "network-granted"])
+def test_a_stdio_server_reaches_the_network_only_when_the_contract_grants_it(tmp_path: Path, granted: bool) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        server = {**STDIO, "env": {"PORT": "PROBE_PORT"}, **({"network": True} if granted else {})}
+        repo = repo_with_server(tmp_path, server)
+        os.environ["PROBE_PORT"] = str(port)
+        try:
+            outcome = run(repo, [call("mcp__tracker__probe"), {"tool_calls": [FIX]}, FINISH])
+        finally:
+            del os.environ["PROBE_PORT"]
+    probe = tool_results(outcome)[0]["content"]
+    assert ("net: open" in probe) is granted, probe
+    assert "home: /root" not in probe
