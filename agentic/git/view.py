@@ -110,12 +110,15 @@ def checkout_of(worktree: str) -> str | None:
     return None
 
 
-def git_view(worktree: str, masked: Sequence[str] = (), secret: Sequence[str] = ()) -> GitView | None:
+def git_view(worktree: str, masked: Sequence[str] = (), secret: Sequence[str] = (),
+             rebuild: bool = True) -> GitView | None:  # fmt: skip
     """The view of a harness worktree (a real path), built now; None when it is not one. `masked`:
     worktree paths commands see empty, which the view's index takes as unchanged (so neither
     `git status` nor `git diff` shows what they hold in the base). `secret`: globs of paths whose
     content no commit in the view shows (the contract's read_file deny): their blobs are left out
-    of the view's object store and replaced by the empty blob (`refs/replace`)."""
+    of the view's object store and replaced by the empty blob (`refs/replace`). `rebuild=False`
+    takes the view the worktree has: a sandbox beside the run's own (a hook's, an MCP server's) must
+    not replace the directory the run's sandbox has bound."""
     admin, common, checkout = (
         linked_gitdir(Path(worktree)),
         git_common_dir(Path(worktree)),
@@ -125,9 +128,10 @@ def git_view(worktree: str, masked: Sequence[str] = (), secret: Sequence[str] = 
         return None
     if checkout_common_dir(Path(checkout)) != common or _under(checkout, str(common)):
         return None
-    view = build(admin, common, Path(worktree), masked)
+    reuse = not rebuild and (admin / VIEW).is_dir()
+    view = admin / VIEW if reuse else build(admin, common, Path(worktree), masked)
     objects = object_store(common, Path(checkout) / ".agentic" / OBJECTS / _key(secret), _tips(view), secret)
-    if objects is not None:
+    if objects is not None and not reuse:  # a view reused has its replacements already
         _replace_secrets(view, objects)
     dot_git = admin / DOT_GIT
     _write_if_changed(dot_git, f"gitdir: {GIT_AT}\n")

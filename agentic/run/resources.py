@@ -129,7 +129,7 @@ class RunResources:
         return make_sandbox(root, protected_paths(root, contract), fallback=self.fallback,
                             unsafe=self.req.unsafe_no_sandbox, env=self.variables,
                             hidden=unreadable_paths(root, contract), secret=secret_globs(contract),
-                            read_only=not write)  # fmt: skip
+                            read_only=not write, beside_run=True)  # fmt: skip
 
     def checkout_sandbox(self) -> Callable[[Path], Sandbox] | None:
         """How the gate isolates a checkout's commands (None when the run has no sandbox)."""

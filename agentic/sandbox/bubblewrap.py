@@ -48,7 +48,7 @@ class BubblewrapSandbox(Limited):
         self.run_as = sandbox_user(self._wt) if setup.run_as is not None else None
         self._user = setup.user_for(self.run_as)
         hidden = [os.path.relpath(inside(self.worktree, self._wt, p), self._wt) for p in self.hidden]
-        self._git = git_view(self._wt, hidden, self.secret)
+        self._git = git_view(self._wt, hidden, self.secret, rebuild=not self.beside_run)
         self._at = self._git.at if self._git else self._wt
         self._index = index_of(self._wt, self._git)
         readonly = [inside(self.worktree, self._wt, p) for p in [Path(".git"), *self.readonly]]

@@ -100,6 +100,7 @@ def make_sandbox(
     secret: Iterable[str] = (),
     read_only: bool = False,
     network: bool = False,
+    beside_run: bool = False,
 ) -> Sandbox:
     """The strongest sandbox available for `worktree` (see require_sandbox), or the unsafe one on request.
 
@@ -109,7 +110,9 @@ def make_sandbox(
     `secret` the globs whose content git in the sandbox shows in no commit (agentic.git.view);
     bubblewrap only: Landlock cannot take one file out of a tree it allows. `read_only`: the worktree
     itself is read-only to commands (hooks). `network`: the host's network is reachable (an MCP
-    server the contract lets out); bubblewrap and Landlock otherwise block it.
+    server the contract lets out); bubblewrap and Landlock otherwise block it. `beside_run`: the run's
+    own sandbox of this worktree is up (a hook's or an MCP server's sandbox): its git view is reused,
+    not rebuilt under it.
     """
     variables = dict(env or {})
     if unsafe:
@@ -117,5 +120,6 @@ def make_sandbox(
     level = require_sandbox(fallback=fallback)
     if level.name == "bubblewrap":
         return BubblewrapSandbox(worktree, list(readonly), list(hidden), list(secret), env=variables,
-                                 persistent=persistent, read_only_worktree=read_only, network=network)  # fmt: skip
+                                 persistent=persistent, read_only_worktree=read_only, network=network,
+                                 beside_run=beside_run)  # fmt: skip
     return LandlockSandbox(worktree, list(readonly), env=variables, read_only_worktree=read_only, network=network)

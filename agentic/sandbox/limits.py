@@ -34,6 +34,7 @@ class Limited:
     run_as: tuple[int, int] | None = field(default_factory=default_run_as)
     read_only_worktree: bool = False  # the worktree itself read-only (hooks); not enforced without a sandbox
     network: bool = False  # the host's network reachable (an MCP server the contract lets out); else none
+    beside_run: bool = False  # beside the run's own sandbox of the same worktree: reuse its git view
 
     def limits(self, timeout_s: float) -> list[tuple[int, int, int]]:
         """(resource, soft, hard) for the command."""

@@ -21,17 +21,18 @@ from agentic.sandbox.levels import make_sandbox
 
 
 def shim_argv(argv: list[str], root: Path, *, read_only: bool, env: dict[str, str | None], lifetime_s: float,
-              fallback: bool = False, network: bool = False) -> list[str]:  # fmt: skip
+              fallback: bool = False, network: bool = False, beside_run: bool = False) -> list[str]:  # fmt: skip
     """The command line that runs `argv` confined, attached to the caller's standard streams."""
     spec = {"argv": argv, "root": str(root), "read_only": read_only, "env": env, "lifetime_s": lifetime_s,
-            "fallback": fallback, "network": network}  # fmt: skip
+            "fallback": fallback, "network": network, "beside_run": beside_run}  # fmt: skip
     return [sys.executable, "-m", "agentic.sandbox.shim", json.dumps(spec)]
 
 
 def main(args: list[str]) -> int:
     spec: dict[str, Any] = json.loads(args[0])
     sandbox = make_sandbox(Path(spec["root"]), fallback=bool(spec.get("fallback")), env=spec.get("env") or {},
-                           read_only=bool(spec.get("read_only", True)), network=bool(spec.get("network")))  # fmt: skip
+                           read_only=bool(spec.get("read_only", True)), network=bool(spec.get("network")),
+                           beside_run=bool(spec.get("beside_run")))  # fmt: skip
     try:
         result = sandbox.run(list(spec["argv"]), timeout_s=float(spec["lifetime_s"]), attached=True)
     finally:

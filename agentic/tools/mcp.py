@@ -151,7 +151,8 @@ class McpHub:
         root = self.worktree if server.worktree in ("read", "write") else self._private_root(server)
         env = {var: self.environ[host] for var, host in server.env if host in self.environ}
         argv = shim_argv(list(server.command), root, read_only=server.worktree != "write", env=dict(env),
-                         lifetime_s=self.lifetime_s, fallback=self.fallback, network=server.network)  # fmt: skip
+                         lifetime_s=self.lifetime_s, fallback=self.fallback, network=server.network,
+                         beside_run=root == self.worktree)  # fmt: skip
         params = StdioServerParameters(command=argv[0], args=argv[1:], env={"PATH": self.environ.get("PATH", "")})
         with open(self._errlog(server), "w", encoding="utf-8") as errlog:
             async with stdio_client(params, errlog=errlog) as (read, write):

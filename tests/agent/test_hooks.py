@@ -178,3 +178,18 @@ def test_a_hook_cannot_loosen_an_ask_and_a_hook_that_writes_may_when_the_contrac
     results = tool_results(outcome)
     assert results[0]["is_error"] and "refused by the person" in results[0]["content"]
     assert ("A", "hooked.txt") in outcome.changes  # a hook with write: true changed the worktree
+
+
+def test_git_still_works_in_the_run_s_sandbox_after_hooks_ran_beside_it(tmp_path: Path) -> None:
+    """A hook's sandbox of the same worktree reuses the run's git view; rebuilding it under the run's
+    own sandbox left that one bound to a deleted directory ("not a git repository")."""
+    tools: dict[str, Any] = CONTRACT["tools"]  # type: ignore[assignment]
+    repo = make_repo(tmp_path / "repo", {**CONTRACT, "tools": {**tools, "run_command": {"allow": ["git *"]}},
+                                         "hooks": {"pre_tool": [{"command": ["git", "status", "--short"]}]}})  # fmt: skip
+    outcome = run(repo, [call("run_command", command="git log --oneline -1"), {"tool_calls": [FIX]},
+                         call("run_command", command="git status --short"), call("finish", summary="fixed")])  # fmt: skip
+    assert outcome.status == "accepted", outcome.reason
+    commands = [r for r in tool_results(outcome) if r["tool"] == "run_command"]
+    assert [r["is_error"] for r in commands] == [False, False], commands
+    assert "M calc.py" in commands[1]["content"]
+    assert all(h["exit_code"] == 0 for h in records(outcome, "hook.run")), records(outcome, "hook.run")
