@@ -47,6 +47,7 @@ SCRIPT_LINES = 40  # of a script's lines after its first, unless verbose
 EXCERPT_LINES = 30  # of a tool's output or a failed check's, with --verbose
 BY = {"None": "the contract", "contract": "the contract", "person": "the person", "kill switch": "the kill switch",
       "no terminal": "nobody (no terminal to ask)", "hook": "a hook"}
+FAILURE_START = re.compile(r"^(=+ (FAILURES|ERRORS) =+|(FAIL|ERROR): \S|Traceback \(most recent call last\))")
 FAILURE = re.compile(r"^(?:FAILED|ERROR) (\S+)|^(?:FAIL|ERROR): (\S+ \([^)]*\))", re.MULTILINE)
 
 
@@ -54,6 +55,17 @@ def first_failure(output: str) -> str | None:
     """The first failing test a pytest or unittest output names (None: it names none)."""
     found = FAILURE.search(output)
     return (found.group(1) or found.group(2)) if found else None
+
+
+def failure_part(detail: str) -> str:
+    """What of a failed check's output says why: the command line, then from pytest's FAILURES or
+    ERRORS section, unittest's first FAIL/ERROR block, or a traceback on (the whole output otherwise)."""
+    lines = detail.splitlines()
+    start = next((i for i, line in enumerate(lines) if FAILURE_START.match(line)), None)
+    if start is None or start == 0:
+        return detail
+    head = lines[:1] if lines[0].startswith("$ ") else []
+    return "\n".join([*head, *(["…"] if start > len(head) else []), *lines[start:]])
 
 
 def _arguments(raw: Any) -> dict[str, Any]:
@@ -223,7 +235,7 @@ class LineProgress(ProgressListener):
                 self.say(f"   gate ✓ {name}: {one_line(detail.strip().split(chr(10))[0], 120)}", "green")
             else:
                 self.say(f"   gate ✗ {name}:", "red")
-                self.block(detail, EXCERPT_LINES if self.verbose else FAILED_LINES)
+                self.block(failure_part(detail), EXCERPT_LINES if self.verbose else FAILED_LINES)
         failed = [clean(str(c.get("id"))) for c in checks if not c.get("passed")]
         if event.passed:
             self.say(f"   gate passed ({len(checks)} checks)", "green")

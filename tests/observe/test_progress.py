@@ -321,3 +321,21 @@ def test_eval_progress_lines_and_the_live_bar_at_a_terminal() -> None:
     assert "fix-average #1" in shown and "tests-not-edited #1" in shown and "fix-slugify #1" in shown
     assert "3/3 attempts" in shown and "1 pass" in shown and "1 fail" in shown and "1 error" in shown
     assert "\x1b[2J" not in shown  # untrusted text is cleaned
+
+
+def test_a_failed_check_shows_why_not_the_progress_dots() -> None:
+    from agentic.observe.lines import failure_part
+
+    pytest_out = "$ python -m pytest -q\n" + "." * 70 + " [ 50%]\n" + "." * 70 + "F [100%]\n" + \
+        "=================================== FAILURES ===================================\n" + \
+        "___ TTLCacheTest.test_ttl_deepcopy_timer ___\n    assert copied.timer() == 0\nE   TypeError: x\n"  # fmt: skip
+    assert failure_part(pytest_out).splitlines()[:3] == ["$ python -m pytest -q", "…", "=" * 35 + " FAILURES " + "=" * 35]
+    unittest_out = "$ python -m unittest\n.F\n" + "=" * 70 + "\nFAIL: test_average (tests.test_calc.T)\n" + "-" * 70 + "\n"
+    assert failure_part(unittest_out).splitlines()[2] == "FAIL: test_average (tests.test_calc.T)"
+    assert failure_part("no protected path changed") == "no protected path changed"
+    buffer = io.StringIO()
+    LineProgress(Console(file=buffer, width=200))(
+        {"kind": "gate.verdict", "run": "r", "seq": 1, "ts": 1.0, "step": 3},
+        {"passed": False, "checks": [{"id": "tests-pass", "passed": False, "detail": pytest_out}]})
+    shown = buffer.getvalue()
+    assert "E   TypeError: x" in shown and "[ 50%]" not in shown, shown
