@@ -18,7 +18,6 @@ destructiveHint, idempotentHint, openWorldHint) travel with the tool into decisi
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -27,12 +26,16 @@ import threading
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentic.errors import ConfigError
 from agentic.policy.mcpservers import McpServer, tool_name
 from agentic.sandbox.shim import shim_argv
 from agentic.tools.base import ToolContext, ToolKind, ToolResult
+
+if TYPE_CHECKING:
+    import asyncio
+    from concurrent.futures import Future
 
 CONNECT_TIMEOUT_S = 30.0
 MAX_RESULT_CHARS = 1_000_000  # of one result's text
@@ -76,6 +79,8 @@ class McpHub:
         self.environ = os.environ if environ is None else environ
         self.sessions: dict[str, Any] = {}
         self.tools: list[McpTool] = []
+        import asyncio  # here, not at the top: a run without MCP servers does not pay for it
+
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="agentic-mcp", daemon=True)
         self._stop: asyncio.Event | None = None
@@ -102,16 +107,24 @@ class McpHub:
         self.close()
 
     async def _event(self) -> asyncio.Event:
+        import asyncio
+
         return asyncio.Event()
 
+    def _submit(self, coroutine: Any) -> Future[Any]:
+        """The coroutine, scheduled on the hub's loop (from another thread)."""
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
     def _run(self, coroutine: Any, timeout_s: float | None = CONNECT_TIMEOUT_S) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout_s)
+        return self._submit(coroutine).result(timeout_s)
 
     def _connect(self, server: McpServer) -> None:
         ready: asyncio.Future[Any] = self._loop.create_future()
-        self._served.append(asyncio.run_coroutine_threadsafe(self._serve(server, ready), self._loop))
+        self._served.append(self._submit(self._serve(server, ready)))
         try:
-            session, listed = asyncio.run_coroutine_threadsafe(_wait(ready), self._loop).result(CONNECT_TIMEOUT_S)
+            session, listed = self._run(_wait(ready))
         except Exception as exc:
             why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             raise ConfigError(f"mcp.servers.{server.name}: the server did not start: {why}{self._stderr_of(server)}",
