@@ -14,6 +14,7 @@ from typing import Any
 
 from agentic.config.settings import Settings, load_settings
 from agentic.errors import AgenticError
+from agentic.eval.onray import check_nodes
 from agentic.models._common import is_vendor_url
 from agentic.policy.contract import Contract, command_env, load_contract
 from agentic.policy.engine import decide
@@ -238,3 +239,20 @@ def _check_server(server: McpServer, root: Path, contract: Contract, settings: S
     decided = "; ".join(f"{v}: {', '.join(names)}" for v, names in sorted(by_verdict.items()))
     count = sum(len(names) for names in by_verdict.values())
     return Check(f"mcp server {server.name}", True, f"{server.transport}, {count} tools; {decided or 'none'}")
+
+
+def check_ray(address: str | None) -> list[Check]:
+    """`doctor --ray`: every node of the Ray cluster asked whether it can sandbox with bubblewrap (an eval
+    attempt on a node that cannot is refused, never run unconfined) and which agentic it runs."""
+    try:
+        nodes = check_nodes(address)
+    except AgenticError as exc:
+        return [Check("ray cluster", False, exc.message, exc.hint or "")]
+    checks = [Check("ray cluster", bool(nodes), f"{len(nodes)} nodes alive at {address or 'a new local cluster'}",
+                    "" if nodes else "start nodes with `ray start --address HEAD:PORT`")]  # fmt: skip
+    for node in nodes:
+        fix = node.get("fix") or "install bubblewrap on the node (apt-get install bubblewrap)"
+        checks.append(Check(f"ray node {node.get('node')} ({node.get('address')})", bool(node.get("ok")),
+                            f"agentic {node.get('agentic', '?')}; sandbox {node.get('sandbox')}: {node.get('detail')}",
+                            "" if node.get("ok") else fix))  # fmt: skip
+    return checks

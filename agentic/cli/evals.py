@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,8 +13,9 @@ from rich.markup import escape
 import agentic.eval as evalstats
 from agentic.errors import UsageError
 from agentic.eval import EvalSummary
-from agentic.eval.runner import Evaluator, Options, summary_of
-from agentic.eval.scenarios import Scenario, load_all, resolve_model, select
+from agentic.eval.driver import EvalRequest, chosen_scenarios, plan_eval, run_eval
+from agentic.eval.runner import Options
+from agentic.eval.scenarios import Scenario, resolve_model
 from agentic.eval.verdict import decide, error_rate_problems, notify_end
 from agentic.observe.progress import EvalProgress
 from agentic.reports.summary import clean
@@ -57,23 +58,51 @@ WorkdirOpt = Annotated[
 ]
 
 
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="Where attempts run: local (threads of this process) "
+                                          "or ray (Ray tasks on a cluster; the agentic[ray] extra).")]
+AddressOpt = Annotated[str | None, typer.Option("--address", help="With --executor ray: the cluster (auto, HOST:PORT, "
+                                                "ray://HOST:PORT); default: a local one started for the eval.")]
+MaxCostOpt = Annotated[float | None, typer.Option("--max-cost-usd", min=0.0, help="The eval's budget in dollars over "
+                                                  "every attempt: once spent, the eval is cancelled.")]
+MaxTokensOpt = Annotated[int | None, typer.Option("--max-total-tokens", min=1, help="The eval's budget in tokens over "
+                                                  "every attempt: once spent, the eval is cancelled.")]
+RetriesOpt = Annotated[int, typer.Option("--max-attempt-retries", min=0, help="With --executor ray: how often an "
+                                         "attempt lost with its worker or node is tried again.")]
+
+
+@dataclass
+class _Fleet:
+    """The options every eval command shares about where and under which budget its attempts run."""
+
+    executor: str = "local"
+    address: str | None = None
+    max_cost_usd: float | None = None
+    max_total_tokens: int | None = None
+    max_attempt_retries: int = 1
+
+
 def _run_eval(paths: list[Path], tags: list[str], repeats: int | None, concurrency: int, model: str | None,
-              workdir: Path | None) -> tuple[EvalSummary, list[Scenario]]:  # fmt: skip
-    chosen = select(load_all(paths), tags)
-    if not chosen:
-        raise UsageError(f"no scenario has the tag {' or '.join(map(repr, tags))}")
+              workdir: Path | None, fleet: _Fleet, resume: str | None = None) -> tuple[EvalSummary, list[Scenario]]:  # fmt: skip
     try:
-        rate_db: Path | None = find_repo(Path.cwd()).state_dir / "ratelimits.db"
+        state_dir: Path | None = find_repo(Path.cwd()).state_dir
     except UsageError:
-        rate_db = None  # not run from a repository: the eval's attempts share a file of their own
-    options = Options(repeats, concurrency, resolve_model(model, Path.cwd()) if model else None, workdir, rate_db)
-    attempts = sum(repeats or s.repeats for s in chosen)
-    err().print(f"eval: {len(chosen)} scenarios, {attempts} attempts, {concurrency} at a time")
-    started = time.time()
-    with Evaluator(chosen, options) as evaluator, EvalProgress(err(), attempts) as progress:
-        results = evaluator.run(progress)
-        summary = summary_of(evaluator, results, started, [str(p) for p in paths])
-    return summary, chosen
+        state_dir = None  # not run from a repository: the eval's attempts share a file of their own; no --resume
+    options = Options(repeats, concurrency, resolve_model(model, Path.cwd()) if model else None, workdir,
+                      state_dir / "ratelimits.db" if state_dir else None, fleet.max_cost_usd, fleet.max_total_tokens,
+                      fleet.executor, fleet.address, fleet.max_attempt_retries)  # fmt: skip
+    req, state = plan_eval(EvalRequest(paths, tags, options, state_dir, resume))
+    chosen = chosen_scenarios(req)
+    attempts = sum(req.options.repeats or s.repeats for s in chosen)
+    where = f" on Ray ({fleet.address or 'a local cluster'})" if fleet.executor == "ray" else ""
+    err().print(f"eval: {len(chosen)} scenarios, {attempts} attempts, {concurrency} at a time{where}"
+                + (f" · resuming {resume}" if resume else ""), soft_wrap=True)  # fmt: skip
+    with EvalProgress(err(), attempts) as progress:
+        done = run_eval(req, state, chosen, progress)
+    if done.kept:
+        err().print(f"kept {done.kept} attempts that had ended in {resume}")
+    if done.state is not None:
+        err().print(f"eval id {done.state.id} (agentic eval --resume {done.state.id} runs what did not end)", soft_wrap=True)
+    return done.summary, done.scenarios
 
 
 @app.command("run")
@@ -91,6 +120,13 @@ def eval_run(
     markdown_file: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown report here.")] = None,
     html_file: Annotated[Path | None, typer.Option("--html", help="Write a standalone HTML report here.")] = None,
     workdir: WorkdirOpt = None,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    max_cost_usd: MaxCostOpt = None,
+    max_total_tokens: MaxTokensOpt = None,
+    max_attempt_retries: RetriesOpt = 1,
+    resume: Annotated[str | None, typer.Option("--resume", help="An eval id: run only its attempts without a final "
+                                               "verdict (its scenarios, tags, repeats and model as it was asked).")] = None,
 ) -> None:
     """Run every scenario k times, each attempt a full governed run; report and judge the results.
 
@@ -101,7 +137,11 @@ def eval_run(
     Example: agentic eval scenarios/ --repeats 3 --baseline eval-baseline.json --markdown eval.md
     """
     base = evalstats.load_summary(baseline) if baseline is not None else None
-    summary, chosen = _run_eval(paths or [Path("scenarios")], tag or [], repeats, concurrency, model, workdir)
+    if resume is not None and (paths or tag or repeats or model):
+        raise UsageError("--resume runs the eval as it was asked: give no scenario paths, --tag, --repeats or --model")
+    fleet = _Fleet(executor, address, max_cost_usd, max_total_tokens, max_attempt_retries)
+    summary, chosen = _run_eval(paths or [Path("scenarios")], tag or [], repeats, concurrency, model, workdir, fleet,
+                                resume)  # fmt: skip
     comparison = evalstats.compare(summary, base, max_drop=max_drop) if base is not None else None
     decision = decide(summary, chosen, comparison, max_error_rate)
     writers: tuple[tuple[Path | None, Callable[[Path], object]], ...] = (
@@ -133,6 +173,8 @@ def eval_bless(
     tag: TagOpt = None,
     max_error_rate: ErrorRateOpt = 0.0,
     workdir: WorkdirOpt = None,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
 ) -> None:
     """Write a baseline for `agentic eval --baseline`: run the scenarios, or bless a --json result.
 
@@ -146,7 +188,8 @@ def eval_bless(
             raise UsageError("--from blesses an existing result: give no scenario paths with it")
         summary = evalstats.load_summary(from_file)
     else:
-        summary, _ = _run_eval(paths or [Path("scenarios")], tag or [], repeats, concurrency, model, workdir)
+        summary, _ = _run_eval(paths or [Path("scenarios")], tag or [], repeats, concurrency, model, workdir,
+                               _Fleet(executor, address))  # fmt: skip
         out().print(evalstats.render_table(summary, width=out().width))
     problems = error_rate_problems(summary, max_error_rate)
     for problem in problems:

@@ -19,7 +19,7 @@ from agentic.workspace import check_state_dir
 
 from . import init as setup
 from .common import RepoOpt, emit, out
-from .doctor import diagnose
+from .doctor import check_ray, diagnose
 
 app = typer.Typer(rich_markup_mode="rich")
 
@@ -28,17 +28,22 @@ app = typer.Typer(rich_markup_mode="rich")
 def doctor(
     json_out: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
     quick: Annotated[bool, typer.Option("--quick", help="Skip running the test command.")] = False,
+    ray: Annotated[bool, typer.Option("--ray", help="Also check every node of a Ray cluster (agentic eval --executor ray).")] = False,
+    address: Annotated[str | None, typer.Option("--address", help="With --ray: the cluster (auto, HOST:PORT, ray://…).")] = None,
     repo: RepoOpt = Path("."),
 ) -> None:
     """Check git, the sandbox level and what it blocks, settings, contract, the model's key and endpoint,
     and run the contract's test command once in the sandbox on a clean checkout of HEAD (the cause and
     a fix when its runner does not start).
 
+    With --ray, every node of the Ray cluster at --address (default: a local one) is asked whether
+    it can sandbox commands with bubblewrap.
+
     Exit 0 when everything essential works, 1 otherwise.
 
     Example: agentic doctor --json
     """
-    checks = diagnose(repo, quick=quick)
+    checks = diagnose(repo, quick=quick) + (check_ray(address) if ray else [])
     if json_out:
         for check in checks:
             emit(json.dumps(check.to_dict()))

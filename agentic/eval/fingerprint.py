@@ -53,3 +53,12 @@ def fingerprint(prepared: list[Prepared], model_override: str | None) -> dict[st
         "settings": settings,
     }
     return {"sha256": sha256(parts), **parts}
+
+
+def scenario_identity(prep: Prepared, model_override: str | None) -> str:
+    """What makes one scenario's attempts the same attempts: the fingerprint of its part, its base
+    commit (a fixture's is its content's), its task and checks. `eval --resume` keeps an ended
+    attempt only while this is unchanged."""
+    scenario = prep.scenario
+    return sha256({"fingerprint": fingerprint([prep], model_override)["sha256"], "base": prep.base,
+                   "task": scenario.task, "checks": repr(scenario.checks)})  # fmt: skip

@@ -29,7 +29,7 @@ from agentic.reports.output import write_file
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ARGS_LIMIT = 4000  # characters of a fingerprint or meta value shown
-COLOUR = {"pass": "#1a7f37", "fail": "#cf222e", "flaky": "#9a6700", "error": "#8250df"}
+COLOUR = {"pass": "#1a7f37", "fail": "#cf222e", "flaky": "#9a6700", "error": "#8250df", "cancelled": "#57606a"}
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def k_rows(stats: Stats) -> dict[str, list[str]]:
 
 def scenario_numbers(s: ScenarioStats, comparison: Comparison | None) -> list[str]:
     numbers = [
-        f"{s.passes}/{s.n}" + (f" +{s.errors} err" if s.errors else ""),
+        f"{s.passes}/{s.n}" + (f" +{s.errors} err" if s.errors else "") + (f" +{s.cancelled} cancelled" if s.cancelled else ""),
         pct(s.pass_rate),
         ci_text(s),
         at_k(s.pass_at_k),

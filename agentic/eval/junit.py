@@ -35,8 +35,9 @@ def figures(stats: ScenarioStats) -> list[tuple[str, str]]:
 def _case(stats: ScenarioStats, comparison: Comparison | None) -> junit.Case:
     details = "\n".join(f"attempt {a.attempt}: {attempt_line(a)}" for a in stats.results)
     problem = None
-    if stats.status == "error":
-        problem = junit.Problem("error", f"all {stats.attempts} attempts errored", "error", details)
+    if stats.status in ("error", "cancelled"):
+        problem = junit.Problem("error", f"all {stats.attempts} attempts {'errored' if stats.status == 'error' else 'were cancelled'}",
+                                stats.status, details)  # fmt: skip
     elif stats.status != "pass":
         message = f"{stats.passes}/{stats.n} attempts passed" + (" (flaky)" if stats.flaky else "")
         if comparison is not None and comparison.regressed(stats.scenario):

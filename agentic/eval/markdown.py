@@ -11,7 +11,7 @@ from agentic.eval.text import at_k, ci_text, comparison_line, headline, num, ord
 from agentic.reports.output import write_file
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|#!~])")
-STATUS_MARK = {"pass": "✅", "fail": "❌", "flaky": "⚠️", "error": "💥"}
+STATUS_MARK = {"pass": "✅", "fail": "❌", "flaky": "⚠️", "error": "💥", "cancelled": "⏹️"}
 
 
 def md(text: object) -> str:
@@ -32,7 +32,8 @@ def _md_row(stats: ScenarioStats, comparison: Comparison | None) -> str:
     cells = [
         mark,
         md(stats.scenario),
-        f"{stats.passes}/{stats.n}" + (f" ({stats.errors} err)" if stats.errors else ""),
+        f"{stats.passes}/{stats.n}" + (f" ({stats.errors} err)" if stats.errors else "")
+        + (f" ({stats.cancelled} cancelled)" if stats.cancelled else ""),
         pct(stats.pass_rate, 0),
         ci_text(stats),
         at_k(stats.pass_hat_k),

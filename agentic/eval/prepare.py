@@ -36,6 +36,11 @@ def error_attempt(scenario: Scenario, n: int, reason: str) -> Attempt:
                    tool_calls=0, tokens=0, cost_usd=None, duration_s=0.0, checks={}, tags=scenario.tags)  # fmt: skip
 
 
+def cancelled_attempt(scenario: Scenario, n: int, reason: str) -> Attempt:
+    """An attempt the eval's cancel stopped before it started."""
+    return replace(error_attempt(scenario, n, f"cancelled before it started: {reason}"), verdict="cancelled")
+
+
 def describe_error(exc: BaseException) -> str:
     if isinstance(exc, AgenticError):
         return exc.message

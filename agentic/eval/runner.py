@@ -24,40 +24,35 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from agentic import __version__
 from agentic.config.settings import load_settings
 from agentic.errors import UsageError
+from agentic.eval.attempt import AttemptResult, AttemptSpec, TreeResults, check_tree, run_attempt
 from agentic.eval.fingerprint import fingerprint
-from agentic.eval.judge import Facts, judge
+from agentic.eval.fleet import Fleet
 from agentic.eval.prepare import (
     Prepared,
+    cancelled_attempt,
     describe_error,
     error_attempt,
     load_scenario_model,
     scenario_contract,
 )
-from agentic.eval.repos import attempt_repo, changed_paths, checkout, cloned_repo, fixture_repo, tree_of
+from agentic.eval.repos import cloned_repo, fixture_repo, tree_of
 from agentic.eval.scenarios import Scenario, resolve_model
-from agentic.eval.stats import Attempt, EvalSummary, summarize
-from agentic.eval.testids import base_problem, run_test_ids, test_runner_problem
-from agentic.journal.events import PolicyDecision, RunEnd, RunStart, ToolCall, entry
-from agentic.models.base import Message, Model, ToolSpec, Turn
-from agentic.policy import engine as policy
-from agentic.policy.contract import command_env
-from agentic.run.runner import RunRequest, execute
-from agentic.sandbox import make_sandbox
-from agentic.workspace import ensure_excluded, find_repo
+from agentic.eval.stats import EvalSummary, summarize
+from agentic.eval.testids import base_problem, test_runner_problem
+from agentic.models.ratelimit import WINDOW_S
+from agentic.workspace import ensure_excluded
 
-NO_RUN_STATUSES = ("failed", "interrupted")  # a run that ended so measured nothing about the agent
 DEFAULT_MAX_DROP = 0.05
 DEFAULT_MAX_ERROR_RATE = 0.0
 K = TypeVar("K")
 V = TypeVar("V")
-TreeResults = tuple[dict[str, str], tuple[bool, str] | None]  # test id -> outcome; the command's (ok, what)
 
 
 @dataclass(frozen=True)
@@ -69,54 +64,12 @@ class Options:
     # where attempts book model calls against provider rate limits: the invoking repository's file,
     # so an eval and the repository's other runs share the limits (default: the eval's own)
     rate_db: Path | None = None
-
-
-@dataclass
-class AttemptResult:
-    """An attempt's verdict (what the statistics see) and what it cost to set up and judge."""
-
-    attempt: Attempt
-    setup_s: float = 0.0  # template → the attempt's repository → the run's worktree
-    check_s: float = 0.0
-    journal: str | None = None  # kept only with Options.workdir
-
-
-class Recorder:
-    """Listens to a run's journal as it is written: the tools called and refused, set-up time, cost."""
-
-    def __init__(self) -> None:
-        self.called: set[str] = set()
-        self.denied: set[str] = set()
-        self.started_at: float | None = None  # monotonic time of run.start: the worktree exists
-        self.cost_usd: float | None = None
-
-    def __call__(self, record: dict[str, Any], data: dict[str, Any]) -> None:
-        match entry(record, data).event:
-            case RunStart() if self.started_at is None:
-                self.started_at = time.monotonic()
-            case ToolCall(tool=tool):
-                self.called.add(str(tool))
-            case PolicyDecision(verdict=verdict, tool=tool) if verdict != "allow":
-                self.denied.add(str(tool))
-            case RunEnd(budget=budget):
-                self.cost_usd = (budget or {}).get("cost_usd")
-
-
-class Stoppable:
-    """A model that stops its run at the next call once the eval is interrupted (Ctrl-C)."""
-
-    def __init__(self, model: Model, stop: threading.Event) -> None:
-        self._model, self._stop = model, stop
-        self.name = model.name
-
-    def complete(self, messages: list[Message], tools: list[ToolSpec], *,
-                 timeout_s: float | None = None) -> Turn:  # fmt: skip
-        if self._stop.is_set():
-            raise KeyboardInterrupt
-        return self._model.complete(messages, tools, timeout_s=timeout_s)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
+    max_cost_usd: float | None = None  # the eval's budget over every attempt (the fleet cancels it when reached)
+    max_total_tokens: int | None = None
+    executor: str = "local"  # or "ray" (agentic.eval.onray)
+    address: str | None = None  # the Ray cluster: auto, HOST:PORT, ray://… (None: a local one started for the eval)
+    max_attempt_retries: int = 1  # Ray: tries of an attempt lost with its worker or node
+    rate_window_s: float = WINDOW_S  # the fleet's rate-limit window (Ray): a minute; shorter in tests
 
 
 class Memo(Generic[K, V]):
@@ -146,6 +99,7 @@ class Evaluator:
         self.scenarios = scenarios
         self.options = options
         self.stop = threading.Event()
+        self.fleet = Fleet(max_cost_usd=options.max_cost_usd, max_total_tokens=options.max_total_tokens)
         self._own_dir = options.workdir is None
         if options.workdir is not None and options.workdir.exists() and any(options.workdir.iterdir()):
             raise UsageError(f"--workdir {options.workdir} is not empty", hint="give a new or empty directory")
@@ -153,6 +107,11 @@ class Evaluator:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._prepared: Memo[str, Prepared] = Memo()
         self._trees: Memo[tuple[str, str, bool], TreeResults] = Memo()  # (scenario, tree, command?)
+
+    @property
+    def own_dir(self) -> bool:
+        """The workdir is the eval's own temporary one (removed at the end; journals not kept)."""
+        return self._own_dir
 
     def __enter__(self) -> Evaluator:
         return self
@@ -170,13 +129,15 @@ class Evaluator:
         most = max((self.repeats(s) for s in self.scenarios), default=0)
         return [(s, n) for n in range(1, most + 1) for s in self.scenarios if n <= self.repeats(s)]
 
-    def run(self, on_attempt: Callable[[AttemptResult], None] | None = None) -> list[AttemptResult]:
-        """Every attempt, `concurrency` at a time. Ctrl-C: no new attempt starts, running ones stop at
-        their next model call (their journals end `interrupted`), then KeyboardInterrupt propagates."""
+    def run(self, on_attempt: Callable[[AttemptResult], None] | None = None,
+            todo: list[tuple[Scenario, int]] | None = None) -> list[AttemptResult]:  # fmt: skip
+        """The attempts of `todo` (default: the plan), `concurrency` at a time, in this process. Once the
+        eval is cancelled (its budget reached) no new attempt starts and running ones stop at their next
+        model call: they are cancelled. Ctrl-C: the same, then KeyboardInterrupt propagates."""
         results: list[AttemptResult] = []
         pool = cf.ThreadPoolExecutor(max_workers=max(1, self.options.concurrency), thread_name_prefix="eval")
         try:
-            pending = {pool.submit(self.attempt, s, n) for s, n in self.plan()}
+            pending = {pool.submit(self.attempt, s, n) for s, n in (self.plan() if todo is None else todo)}
             while pending:
                 done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
                 for future in done:
@@ -227,82 +188,32 @@ class Evaluator:
     # -- one attempt --
 
     def attempt(self, scenario: Scenario, n: int) -> AttemptResult:
-        if self.stop.is_set():
-            return AttemptResult(error_attempt(scenario, n, "interrupted before it started"))
+        if (why := self.stopped()) is not None:
+            return AttemptResult(cancelled_attempt(scenario, n, why))
         prep = self.prepared(scenario)
         if prep.problem is not None:
             return AttemptResult(error_attempt(scenario, n, prep.problem))
         root = self.workdir / "attempts" / scenario.id / str(n)
         try:
-            return self._attempt(prep, n, root)
+            assert prep.model is not None and prep.settings is not None and prep.contract is not None
+            spec = AttemptSpec(load_scenario_model(prep.model, prep.settings, prep.contract), self.stopped, self.fleet,
+                               rate_db=self.options.rate_db or self.workdir / "ratelimits.db",
+                               keep_journal=not self._own_dir)  # fmt: skip
+            return run_attempt(prep, n, root, spec, self._tree_results)
         except Exception as exc:
             return AttemptResult(error_attempt(scenario, n, describe_error(exc)))
         finally:
             if self._own_dir:
                 shutil.rmtree(root, ignore_errors=True)
 
-    def _attempt(self, prep: Prepared, n: int, root: Path) -> AttemptResult:
-        scenario, settings, contract = prep.scenario, prep.settings, prep.contract
-        assert prep.template is not None and settings is not None and contract is not None and prep.model
-        started = time.monotonic()
-        root.parent.mkdir(parents=True, exist_ok=True)
-        attempt_repo(prep.template, root)
-        cloned = time.monotonic() - started
-        info = find_repo(root)
-        model = Stoppable(load_scenario_model(prep.model, settings, contract), self.stop)
-        recorder = Recorder()
-        run_started = time.monotonic()
-        quiet = replace(settings, notify=None)  # the eval as a whole notifies once (notify_end)
-        outcome = execute(RunRequest(scenario.task, info, quiet, contract, model, policy.deny_all,
-                                     argv=["agentic", "eval", scenario.id, f"attempt {n}"], on_record=recorder,
-                                     rate_db=self.options.rate_db or self.workdir / "ratelimits.db"))  # fmt: skip
-        setup_s = cloned + ((recorder.started_at or run_started) - run_started)
-        journal = str(outcome.journal) if not self._own_dir else None
-        made = Attempt(scenario=scenario.id, attempt=n, verdict="error", status=outcome.status,
-                       reason=outcome.reason, run_id=outcome.run_id, steps=outcome.steps, tool_calls=outcome.tool_calls,
-                       tokens=outcome.usage.total_tokens, cost_usd=recorder.cost_usd,
-                       duration_s=round(outcome.duration_s, 3), checks={}, tags=scenario.tags)  # fmt: skip
-        if outcome.status in NO_RUN_STATUSES:
-            return AttemptResult(made, setup_s, journal=journal)
-        checked = time.monotonic()
-        delivered = outcome.commit or prep.base
-        facts = Facts(outcome.status, outcome.steps, outcome.usage.total_tokens, recorder.cost_usd,
-                      recorder.called, recorder.denied)  # fmt: skip
-        checks = scenario.checks
-        if checks.changed_paths is not None:
-            facts.changed = changed_paths(root, prep.base, delivered)
-        if checks.needs_tests or checks.command is not None:
-            facts.tests, facts.command = self._tree_results(prep, root, delivered, with_command=True)
-        results = judge(checks, facts)
-        failed = [f"{name}: {why}" for name, (held, why) in results.items() if not held]
-        attempt = replace(made, verdict="fail" if failed else "pass", reason="; ".join(failed),
-                          checks={name: held for name, (held, _) in results.items()})  # fmt: skip
-        return AttemptResult(attempt, setup_s, time.monotonic() - checked, journal)
+    def stopped(self) -> str | None:
+        """Why the eval was cancelled (its budget reached, Ctrl-C), or None while it goes on."""
+        return self.fleet.cancelled() or ("interrupted (Ctrl-C)" if self.stop.is_set() else None)
 
-    def _tree_results(self, prep: Prepared, root: Path, commit: str,
-                      with_command: bool) -> TreeResults:  # fmt: skip
-        """The test ids' outcomes and the command's result on `commit`, once per distinct tree."""
-        checks = prep.scenario.checks
-        key = (prep.scenario.id, tree_of(root, commit), with_command and checks.command is not None)
-        return self._trees.get(key, lambda: self._check_tree(prep, root, commit, key[2]))
-
-    def _check_tree(self, prep: Prepared, root: Path, commit: str, with_command: bool) -> TreeResults:
-        checks, contract, settings = prep.scenario.checks, prep.contract, prep.settings
-        assert contract is not None and settings is not None
-        ids = checks.fail_to_pass + checks.pass_to_pass
-        with checkout(root, commit) as tree_root:
-            sandbox = make_sandbox(tree_root, [], fallback=settings.sandbox == "auto", env=command_env(contract))
-            try:
-                tests = run_test_ids(contract.test_command, ids, tree_root, sandbox, checks.timeout_s) if ids else {}
-                command = None
-                if with_command and checks.command is not None:
-                    result = sandbox.run(list(checks.command), timeout_s=checks.timeout_s)
-                    tail = result.output[-600:].strip()
-                    command = (result.ok, f"$ {' '.join(checks.command)}: {result.summary()}" +
-                               (f"\n{tail}" if tail and not result.ok else ""))  # fmt: skip
-            finally:
-                sandbox.close()
-        return tests, command
+    def _tree_results(self, prep: Prepared, root: Path, commit: str, with_command: bool) -> TreeResults:
+        """check_tree, once per distinct tree of a scenario (repeats that produce the same tree share it)."""
+        key = (prep.scenario.id, tree_of(root, commit), with_command and prep.scenario.checks.command is not None)
+        return self._trees.get(key, lambda: check_tree(prep, root, commit, key[2]))
 
     # -- what shaped behaviour --
 
@@ -310,7 +221,8 @@ class Evaluator:
         return fingerprint([self.prepared(s) for s in self.scenarios], self.options.model)
 
 
-def summary_of(evaluator: Evaluator, results: list[AttemptResult], started: float, paths: list[str]) -> EvalSummary:
+def summary_of(evaluator: Evaluator, results: list[AttemptResult], started: float, paths: list[str],
+               executor: str = "local") -> EvalSummary:  # fmt: skip
     """The eval's summary: statistics, the fingerprint, and how it ran (set-up costs included)."""
     setups: dict[str, list[float]] = {}
     for r in results:
@@ -324,6 +236,6 @@ def summary_of(evaluator: Evaluator, results: list[AttemptResult], started: floa
     meta = {
         "harness": __version__, "started_at": round(started, 3), "wall_s": round(time.time() - started, 3),
         "concurrency": evaluator.options.concurrency, "repeats": evaluator.options.repeats,
-        "model": evaluator.options.model, "paths": paths, "setup": setup,
+        "model": evaluator.options.model, "paths": paths, "setup": setup, "executor": executor,
     }  # fmt: skip
     return summarize([r.attempt for r in results], fingerprint=evaluator.fingerprint(), meta=meta)

@@ -5,8 +5,10 @@ An eval runs every scenario several times; each attempt ends with a verdict:
     pass   the run's checks all held
     fail   a check did not hold
     error  infrastructure or provider trouble: the attempt measured nothing
+    cancelled  the eval was stopped (Ctrl-C, its budget reached) before the attempt ended
 
-Errors never count as passes or as fails: every rate below is over n = passes + fails.
+Errors and cancelled attempts never count as passes or as fails: every rate below is over
+n = passes + fails; the error rate is over the attempts that were not cancelled.
 
 Per scenario and overall this module computes the pass rate with its 95% Wilson score interval,
 pass@k and pass^k for k = 1..n with the unbiased estimators of the Codex paper and tau-bench,
@@ -27,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-VERDICTS = ("pass", "fail", "error")
+VERDICTS = ("pass", "fail", "error", "cancelled")
 Z95 = 1.959963984540054  # the 0.975 quantile of the standard normal distribution
 
 
@@ -37,7 +39,7 @@ class Attempt:
 
     scenario: str
     attempt: int  # 1-based
-    verdict: str  # "pass" | "fail" | "error"
+    verdict: str  # "pass" | "fail" | "error" | "cancelled"
     status: str  # the run's final status, or "" when no run was made
     reason: str
     run_id: str | None
@@ -58,6 +60,7 @@ class Stats:
     passes: int
     fails: int
     errors: int
+    cancelled: int  # written to the summary only when there are some (older summaries have none)
     pass_rate: float | None
     ci_low: float | None  # 95% Wilson score interval of the pass rate
     ci_high: float | None
@@ -84,7 +87,8 @@ class Stats:
 @dataclass(frozen=True)
 class ScenarioStats(Stats):
     scenario: str
-    status: str  # "pass" (all counted attempts passed), "fail" (none), "flaky" (some), "error" (none counted)
+    status: str  # "pass" (all counted attempts passed), "fail" (none), "flaky" (some), "error" (none counted),
+    # "cancelled" (every attempt cancelled)
     tags: tuple[str, ...]
     results: tuple[Attempt, ...]  # ordered by attempt number
 
@@ -107,7 +111,8 @@ class Overall(Stats):
 
     @property
     def error_rate(self) -> float:
-        return self.errors / self.attempts if self.attempts else 0.0
+        ended = self.attempts - self.cancelled
+        return self.errors / ended if ended else 0.0
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,7 @@ def _counts(attempts: Sequence[Attempt]) -> dict[str, Any]:
     """The fields of Stats that do not depend on how pass@k is aggregated."""
     passes = sum(1 for a in attempts if a.verdict == "pass")
     fails = sum(1 for a in attempts if a.verdict == "fail")
+    cancelled = sum(1 for a in attempts if a.verdict == "cancelled")
     n = passes + fails
     low, high = wilson_interval(passes, n) if n else (None, None)
     ran = [a for a in attempts if a.run_id is not None]
@@ -175,7 +181,8 @@ def _counts(attempts: Sequence[Attempt]) -> dict[str, Any]:
         "attempts": len(attempts),
         "passes": passes,
         "fails": fails,
-        "errors": len(attempts) - n,
+        "errors": len(attempts) - n - cancelled,
+        "cancelled": cancelled,
         "pass_rate": passes / n if n else None,
         "ci_low": low,
         "ci_high": high,
@@ -188,9 +195,9 @@ def _counts(attempts: Sequence[Attempt]) -> dict[str, Any]:
     }
 
 
-def _status(passes: int, n: int) -> str:
+def _status(passes: int, n: int, cancelled: bool = False) -> str:
     if n == 0:
-        return "error"
+        return "cancelled" if cancelled else "error"
     return "pass" if passes == n else "fail" if passes == 0 else "flaky"
 
 
@@ -239,7 +246,7 @@ def scenario_stats(scenario: str, attempts: Iterable[Attempt]) -> ScenarioStats:
         pass_at_k=tuple(pass_at_k(n, c, k) for k in range(1, n + 1)),
         pass_hat_k=tuple(pass_hat_k(n, c, k) for k in range(1, n + 1)),
         scenario=scenario,
-        status=_status(c, n),
+        status=_status(c, n, bool(runs) and counts["cancelled"] == len(runs)),
         tags=tags,
         results=runs,
     )

@@ -17,7 +17,7 @@ FORMAT = "agentic-eval"
 VERSION = 1
 
 
-def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
+def attempt_dict(attempt: Attempt) -> dict[str, Any]:
     data = asdict(attempt)
     data["tags"] = list(attempt.tags)
     return data
@@ -26,7 +26,7 @@ def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
 def _stats_dict(stats: Stats, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for f in fields(stats):
-        if f.name in skip:
+        if f.name in skip or (f.name == "cancelled" and not stats.cancelled):
             continue
         value = getattr(stats, f.name)
         data[f.name] = list(value) if isinstance(value, tuple) else value
@@ -39,7 +39,7 @@ def summary_dict(summary: EvalSummary) -> dict[str, Any]:
     for stats in summary.scenarios:
         data = _stats_dict(stats, skip=("results",))
         data["flaky"] = stats.flaky
-        data["results"] = [_attempt_dict(a) for a in stats.results]
+        data["results"] = [attempt_dict(a) for a in stats.results]
         scenarios.append(data)
     overall = _stats_dict(summary.overall)
     overall["error_rate"] = summary.overall.error_rate
@@ -65,7 +65,8 @@ def _bad(path: Path, message: str, where: str | None = None, hint: str | None = 
     return ConfigError(message, file=str(path), field=where, hint=hint)
 
 
-def _attempt_from(data: Any, path: Path, where: str) -> Attempt:
+def attempt_from(data: Any, path: Path, where: str) -> Attempt:
+    """An attempt read back from its JSON object; ConfigError naming `path` and `where` when it is not one."""
     if not isinstance(data, dict) or set(data) != set(ATTEMPT_TYPES):
         raise _bad(path, f"an attempt must be an object with the fields {', '.join(ATTEMPT_TYPES)}", where)
     for name, types in ATTEMPT_TYPES.items():
@@ -110,7 +111,7 @@ def loads_summary(text: str, path: str | Path = "<summary>") -> EvalSummary:
         detail = scenario.get("results") if isinstance(scenario, dict) else None
         if not isinstance(detail, list):
             raise _bad(path, "must be a list", f"scenarios[{i}].results")
-        attempts += [_attempt_from(a, path, f"scenarios[{i}].results[{j}]") for j, a in enumerate(detail)]
+        attempts += [attempt_from(a, path, f"scenarios[{i}].results[{j}]") for j, a in enumerate(detail)]
     try:
         summary = summarize(attempts, fingerprint=data["fingerprint"], meta=data["meta"])
     except ValueError as exc:

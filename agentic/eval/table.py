@@ -11,7 +11,7 @@ from agentic.eval.stats import EvalSummary, Stats
 from agentic.eval.text import at_k, ci_text, comparison_line, headline, num, ordered, pct, secs, usd
 from agentic.reports.summary import clean
 
-STATUS_STYLE = {"pass": "green", "fail": "red", "flaky": "yellow", "error": "magenta"}
+STATUS_STYLE = {"pass": "green", "fail": "red", "flaky": "yellow", "error": "magenta", "cancelled": "dim"}
 
 
 def _plain(text: object) -> Text:
@@ -44,7 +44,8 @@ def render_table(summary: EvalSummary, comparison: Comparison | None = None, wid
         cells: list[Text | str] = [
             _plain(stats.scenario),
             Text(label, style=f"bold {STATUS_STYLE[stats.status]}"),
-            f"{stats.passes}/{stats.n}" + (f" +{stats.errors}err" if stats.errors else ""),
+            f"{stats.passes}/{stats.n}" + (f" +{stats.errors}err" if stats.errors else "")
+            + (f" +{stats.cancelled}cxl" if stats.cancelled else ""),
             *[_numbers(stats)[i] for i in keep],
         ]
         if comparison is not None:

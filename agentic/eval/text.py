@@ -71,7 +71,7 @@ def comparison_line(comparison: Comparison) -> str:
 
 def ordered(summary: EvalSummary, comparison: Comparison | None = None) -> list[ScenarioStats]:
     """Scenarios for a report: regressions first, then failing, erroring, flaky, passing; by id within."""
-    rank = {"fail": 1, "error": 2, "flaky": 3, "pass": 4}
+    rank = {"fail": 1, "error": 2, "cancelled": 2, "flaky": 3, "pass": 4}
 
     def key(stats: ScenarioStats) -> tuple[int, str]:
         first = 0 if comparison is not None and comparison.regressed(stats.scenario) else rank[stats.status]
@@ -90,6 +90,8 @@ def headline(summary: EvalSummary, comparison: Comparison | None = None) -> str:
         text += f" · {o.flaky} flaky"
     if o.errors:
         text += f" · {o.errors} errored"
+    if o.cancelled:
+        text += f" · {o.cancelled} cancelled"
     if comparison is not None:
         text += " · no regressions" if comparison.ok else f" · {len(comparison.regressions)} regressions"
     return text

@@ -30,6 +30,9 @@ def decide(summary: EvalSummary, scenarios: list[Scenario], comparison: Comparis
     """Not ok when too many attempts errored; with a baseline, on a regression (and a new scenario
     below its min_pass_rate); without one, when a scenario's pass rate is below its min_pass_rate."""
     problems = error_rate_problems(summary, max_error_rate)
+    if summary.overall.cancelled:
+        problems.append(f"{summary.overall.cancelled} of {summary.overall.attempts} attempts were cancelled "
+                        "before they ended: the eval is incomplete (`agentic eval --resume` runs them)")  # fmt: skip
     judged = {s.id: s for s in scenarios}
     if comparison is not None:
         problems += [r.message for r in comparison.regressions]

@@ -4,7 +4,8 @@ Configured in settings (`rate_limits:`), keyed like prices: `provider` or `provi
 the longest matching key wins. Every run of the repository, including the concurrent runs of
 `agentic eval`, books its model calls in one SQLite file (the repository's `.agentic/ratelimits.db`),
 so together they stay under the provider's limits: a run that is ahead of the limit waits for
-room rather than earning a 429.
+room rather than earning a 429. An eval on Ray books in its fleet's one actor instead (a `Book`,
+agentic.eval.fleet), so every worker of the cluster shares the same window.
 
 The window slides: a booking counts for 60 seconds after it was made. A call books one request
 and its worst case in tokens (prompt estimate + output cap) before it is sent, and corrects the
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 WINDOW_S = 60.0
 
@@ -51,12 +52,76 @@ def rate_for(model: str, table: dict[str, Any] | None) -> Rate | None:
     return Rate(key, value.get("requests_per_minute"), value.get("tokens_per_minute"))
 
 
-class RateLimiter:
-    """Books model calls against one rate in a SQLite file shared between processes."""
+class Book(Protocol):
+    """Where bookings are kept: one SQLite file per repository (SqliteBook), or an eval fleet's actor."""
 
-    def __init__(self, path: Path, rate: Rate, *, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep, window_s: float = WINDOW_S) -> None:  # fmt: skip
-        self.path, self.rate, self.clock, self.sleep, self.window_s = path, rate, clock, sleep, window_s
+    def try_book(self, rate: Rate, tokens: int) -> tuple[int | None, float]:
+        """Book one request of `tokens` now if the window has room: (booking id, 0); else (None, seconds
+        until it will)."""
+        ...
+
+    def settle(self, rate: Rate, booking: int, tokens: int) -> None:
+        """Correct a booking's tokens to what the call really used."""
+        ...
+
+
+def fits(rate: Rate, count: int, booked: int, tokens: int) -> bool:
+    """Whether one more request of `tokens` fits beside `count` bookings of `booked` tokens in the
+    window; a call larger than the whole per-minute budget goes alone rather than never."""
+    rpm, tpm = rate.requests_per_minute, rate.tokens_per_minute
+    return (rpm is None or count < rpm) and (tpm is None or booked + tokens <= tpm or count == 0)
+
+
+def wait_for_room(rate: Rate, bookings: list[tuple[float, int]], tokens: int, now: float, window_s: float) -> float:
+    """Seconds until a request of `tokens` fits, as the oldest of `bookings` (at, tokens) expire."""
+    used = sum(t for _, t in bookings)
+    for n, (at, booked) in enumerate(bookings, start=1):
+        used -= booked
+        if fits(rate, len(bookings) - n, used, tokens):
+            return max(0.01, at + window_s - now)
+    return window_s  # pragma: no cover - fits(rate, 0, 0, tokens) always holds
+
+
+class RateLimiter:
+    """Waits for room under one rate, booking each model call in a Book (default: a SQLite file)."""
+
+    def __init__(self, path: Path | None, rate: Rate, *, book: Book | None = None,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 window_s: float = WINDOW_S) -> None:  # fmt: skip
+        if book is None:
+            assert path is not None
+            book = SqliteBook(path, clock=clock, window_s=window_s)
+        self.rate, self.book, self.sleep = rate, book, sleep
+
+    def close(self) -> None:
+        close = getattr(self.book, "close", None)
+        if close is not None:
+            close()
+
+    def acquire(self, tokens: int, max_wait_s: float) -> tuple[int, float]:
+        """Book one request of `tokens`, waiting for room; returns (booking id, seconds waited).
+
+        Raises TimeoutError when room would only come after `max_wait_s`.
+        """
+        waited = 0.0
+        while True:
+            booking, wait = self.book.try_book(self.rate, tokens)
+            if booking is not None:
+                return booking, waited
+            if waited + wait > max_wait_s:
+                raise TimeoutError(f"{self.rate.describe()}: no room for {wait:.1f}s")
+            self.sleep(wait)
+            waited += wait
+
+    def settle(self, booking: int, tokens: int) -> None:
+        self.book.settle(self.rate, booking, tokens)
+
+
+class SqliteBook:
+    """Bookings in a SQLite file shared between the processes of one machine."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time, window_s: float = WINDOW_S) -> None:
+        self.path, self.clock, self.window_s = path, clock, window_s
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -67,52 +132,24 @@ class RateLimiter:
     def close(self) -> None:
         self._db.close()
 
-    def acquire(self, tokens: int, max_wait_s: float) -> tuple[int, float]:
-        """Book one request of `tokens`, waiting for room; returns (booking id, seconds waited).
-
-        Raises TimeoutError when room would only come after `max_wait_s`.
-        """
-        waited = 0.0
-        while True:
-            booking, wait = self._try(tokens)
-            if booking is not None:
-                return booking, waited
-            if waited + wait > max_wait_s:
-                raise TimeoutError(f"{self.rate.describe()}: no room for {wait:.1f}s")
-            self.sleep(wait)
-            waited += wait
-
-    def settle(self, booking: int, tokens: int) -> None:
-        """Correct a booking's tokens to what the call really used."""
+    def settle(self, rate: Rate, booking: int, tokens: int) -> None:
         self._db.execute("UPDATE bookings SET tokens = ? WHERE id = ?", (max(0, tokens), booking))
 
-    def _try(self, tokens: int) -> tuple[int | None, float]:
-        """Book now if the window has room (booking id, 0); else (None, seconds until it will)."""
-        rpm, tpm = self.rate.requests_per_minute, self.rate.tokens_per_minute
+    def try_book(self, rate: Rate, tokens: int) -> tuple[int | None, float]:
         db = self._db
         db.execute("BEGIN IMMEDIATE")  # one booker at a time across processes
         try:
             now = self.clock()
             db.execute("DELETE FROM bookings WHERE at <= ?", (now - self.window_s,))
             rows = db.execute("SELECT at, tokens FROM bookings WHERE bucket = ? ORDER BY at",
-                              (self.rate.key,)).fetchall()  # fmt: skip
-            used = sum(t for _, t in rows)
-
-            def fits(count: int, booked: int) -> bool:
-                # a call larger than the whole per-minute budget goes alone rather than never
-                return (rpm is None or count < rpm) and (tpm is None or booked + tokens <= tpm or count == 0)
-
-            if fits(len(rows), used):
+                              (rate.key,)).fetchall()  # fmt: skip
+            if fits(rate, len(rows), sum(t for _, t in rows), tokens):
                 cur = db.execute("INSERT INTO bookings (bucket, at, tokens) VALUES (?, ?, ?)",
-                                 (self.rate.key, now, tokens))  # fmt: skip
+                                 (rate.key, now, tokens))  # fmt: skip
                 db.execute("COMMIT")
                 return cur.lastrowid, 0.0
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        for n, (at, booked) in enumerate(rows, start=1):  # room comes as the oldest bookings expire
-            used -= booked
-            if fits(len(rows) - n, used):
-                return None, max(0.01, at + self.window_s - now)
-        return None, self.window_s  # pragma: no cover - fits(0, 0) always holds
+        return None, wait_for_room(rate, [(at, t) for at, t in rows], tokens, now, self.window_s)

@@ -104,7 +104,7 @@ class EvalProgress:
         a = result.attempt
         with self._lock:
             self.counts[a.verdict] = self.counts.get(a.verdict, 0) + 1
-            style = {"pass": "green", "fail": "red", "error": "magenta"}.get(a.verdict, "")
+            style = {"pass": "green", "fail": "red", "error": "magenta", "cancelled": "dim"}.get(a.verdict, "")
             line = Text(f"{'✓' if a.verdict == 'pass' else '✗' if a.verdict == 'fail' else '!'} {a.verdict:<5} ",
                         style=style)  # fmt: skip
             line.append(clean(f"{a.scenario} #{a.attempt}  {a.status or 'no run'} · {a.steps} steps · "

@@ -14,6 +14,7 @@ from agentic.agent.recorded import Observer
 from agentic.config.settings import Settings
 from agentic.journal.tape import Tape
 from agentic.models.base import Model, Usage
+from agentic.models.ratelimit import Book
 from agentic.policy import engine as policy
 from agentic.policy.contract import Contract
 from agentic.run.continuing import Continuation
@@ -48,6 +49,7 @@ class RunRequest:
     # where runs book their model calls against the provider's rate limits (settings `rate_limits`);
     # default: the repository's own file. `agentic eval` points its runs' temporary repositories at its own.
     rate_db: Path | None = None
+    rate_book: Book | None = None  # an eval fleet's shared bookings (agentic.eval.fleet); instead of rate_db
 
     @property
     def base_commit(self) -> str:

@@ -167,7 +167,7 @@ class RunResources:
         rate = rate_for(self.req.model.name, self.req.settings.rate_limits)
         if rate is None:
             return None
-        return RateLimiter(self.req.rate_db or self.req.repo.state_dir / "ratelimits.db", rate)
+        return RateLimiter(self.req.rate_db or self.req.repo.state_dir / "ratelimits.db", rate, book=self.req.rate_book)
 
     def _leave_worktree(self) -> None:
         if self.ending is not None:

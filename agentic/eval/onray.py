@@ -1,0 +1,312 @@
+"""`agentic eval --executor ray`: every attempt a Ray task, the eval's shared state one Ray actor.
+
+    driver ─ prepare every scenario (template, settings, contract, base verified), as locally
+      │      put each template bundle and Shipment once in the object store (by content hash)
+      │      the Fleet (agentic.eval.fleet) as an actor: rate limits, budget, cancel, where tries run
+      ▼
+    schedule: scenario-major, interleaved across models (no provider's bucket is emptied first);
+      at most --concurrency tasks in flight across the cluster; each task ATTEMPT_CPUS of a CPU
+      ▼
+    a task returns (rayworker.Returned) ─▶ recorded once per attempt: (scenario, number) is its
+      identity, the first result wins; the journal imported under the workdir when it is kept
+      a task lost with its worker or node (Ray's own retries are off: max_retries=0) ─▶ its journal
+      salvaged from the node if the node is alive, kept under the eval's state and marked lost;
+      the attempt tried again elsewhere, up to --max-attempt-retries, then an error
+      the fleet cancelled (budget, Ctrl-C) ─▶ nothing new starts; each running try's worker kills its
+      commands, its run stops at the next model call and comes back cancelled, with its journal;
+      what has not come back after GRACE_S is cancelled by Ray (killed with its worker)
+
+Ray is imported only here, only when this executor runs: `pip install 'agentic[ray]'`.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+from agentic.errors import UsageError
+from agentic.eval.attempt import AttemptResult
+from agentic.eval.fleet import Fleet
+from agentic.eval.prepare import cancelled_attempt, error_attempt
+from agentic.eval.rayworker import (
+    Returned,
+    Shipment,
+    attempt_on_worker,
+    bundle_of,
+    import_attempt,
+    node_check,
+    salvage_on_worker,
+    untar,
+)
+from agentic.eval.runner import Evaluator
+from agentic.eval.scenarios import Scenario
+from agentic.eval.state import EvalState
+from agentic.models.ratelimit import Rate
+
+ATTEMPT_CPUS = 0.5  # what an attempt reserves on a node: mostly waiting on the model, then tests
+GRACE_S = 30.0  # after a cancel, how long running tries get to stop at their next model call
+INSTALL = "pip install 'agentic[ray]'"
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--executor ray needs Ray, which is not installed", hint=f"install it: {INSTALL}") from None
+    return ray
+
+
+@contextlib.contextmanager
+def connected(address: str | None) -> Iterator[Any]:
+    """Ray, connected to `address` (auto, HOST:PORT, ray://…) or to a local cluster started for this eval."""
+    ray = import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise UsageError(f"cannot connect to the Ray cluster at {address or 'a new local one'}: {exc}",
+                         hint="start one with `ray start --head`, or pass --address") from None  # fmt: skip
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+class FleetHandle:
+    """The Fleet actor as the attempts' Limits and Book: every call goes to the one actor."""
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+
+    def _get(self, ref: Any) -> Any:
+        import ray
+
+        return ray.get(ref)
+
+    def try_book(self, rate: Rate, tokens: int) -> tuple[int | None, float]:
+        result: tuple[int | None, float] = self._get(self.actor.try_book.remote(rate, tokens))
+        return result
+
+    def settle(self, rate: Rate, booking: int, tokens: int) -> None:
+        self._get(self.actor.settle.remote(rate, booking, tokens))
+
+    def charge(self, tokens: int, cost_usd: float | None) -> None:
+        self._get(self.actor.charge.remote(tokens, cost_usd))
+
+    def cancel(self, reason: str) -> None:
+        self._get(self.actor.cancel.remote(reason))
+
+    def cancelled(self) -> str | None:
+        reason: str | None = self._get(self.actor.cancelled.remote())
+        return reason
+
+    def started(self, key: str, where: dict[str, Any]) -> None:
+        self._get(self.actor.started.remote(key, where))
+
+    def tries(self) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = self._get(self.actor.tries.remote())
+        return found
+
+
+def fleet_order(todo: list[tuple[Scenario, int]], model_of: Callable[[Scenario], str]) -> list[tuple[Scenario, int]]:
+    """Scenario-major within each model, the models interleaved: m1 s1#1, m2 s3#1, m1 s1#2, …"""
+    by_model: dict[str, collections.deque[tuple[Scenario, int]]] = {}
+    for scenario, n in sorted(todo, key=lambda a: (a[0].id, a[1])):
+        by_model.setdefault(model_of(scenario), collections.deque()).append((scenario, n))
+    order: list[tuple[Scenario, int]] = []
+    while any(by_model.values()):
+        for queue in by_model.values():
+            if queue:
+                order.append(queue.popleft())
+    return order
+
+
+class RayExecutor:
+    """Runs an Evaluator's attempts on a Ray cluster; one instance per eval."""
+
+    def __init__(self, evaluator: Evaluator, state: EvalState | None = None) -> None:
+        self.ev, self.state = evaluator, state
+        self.options = evaluator.options
+
+    def run(self, on_attempt: Callable[[AttemptResult], None] | None = None,
+            todo: list[tuple[Scenario, int]] | None = None) -> list[AttemptResult]:  # fmt: skip
+        todo = self.ev.plan() if todo is None else todo
+        with connected(self.options.address) as ray:
+            return self._run(ray, todo, on_attempt or (lambda _: None))
+
+    def _run(self, ray: Any, todo: list[tuple[Scenario, int]],
+             on_attempt: Callable[[AttemptResult], None]) -> list[AttemptResult]:  # fmt: skip
+        actor = ray.remote(Fleet).options(num_cpus=0, max_concurrency=64).remote(
+            max_cost_usd=self.options.max_cost_usd, max_total_tokens=self.options.max_total_tokens,
+            window_s=self.options.rate_window_s)  # fmt: skip
+        fleet = FleetHandle(actor)
+        task = ray.remote(ray_attempt).options(num_cpus=ATTEMPT_CPUS, max_retries=0)
+        results: dict[tuple[str, int], AttemptResult] = {}
+
+        def done(result: AttemptResult) -> None:
+            key = (result.attempt.scenario, result.attempt.attempt)
+            if key not in results:  # an attempt counts once, whichever try delivered it
+                results[key] = result
+                on_attempt(result)
+
+        queue = collections.deque(fleet_order(todo, lambda s: self.ev.prepared(s).model or ""))
+        shipped = self._ship(ray, [s for s, _ in queue], done, queue)
+        inflight: dict[Any, tuple[Scenario, int, int]] = {}
+        cancelled_at: float | None = None
+        try:
+            while queue or inflight:
+                why = fleet.cancelled()
+                while queue and why is None and len(inflight) < max(1, self.options.concurrency):
+                    scenario, n = queue.popleft()
+                    inflight[self._submit(task, shipped, scenario, n, 1, fleet)] = (scenario, n, 1)
+                if why is not None:
+                    cancelled_at = cancelled_at or time.monotonic()
+                    while queue:
+                        scenario, n = queue.popleft()
+                        done(AttemptResult(cancelled_attempt(scenario, n, why)))
+                    if time.monotonic() - cancelled_at > GRACE_S:
+                        for ref in inflight:
+                            ray.cancel(ref, force=True)
+                ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.2) if inflight else ([], [])
+                for ref in ready:
+                    scenario, n, tries = inflight.pop(ref)
+                    retry = self._collect(ray, ref, scenario, n, tries, fleet, done)
+                    if retry:
+                        inflight[self._submit(task, shipped, scenario, n, tries + 1, fleet)] = (scenario, n, tries + 1)
+        except BaseException:
+            fleet.cancel("interrupted (Ctrl-C)")
+            self._drain(ray, inflight, fleet, done)
+            self.ev.stop.set()
+            raise
+        return sorted(results.values(), key=lambda r: (r.attempt.scenario, r.attempt.attempt))
+
+    def _ship(self, ray: Any, scenarios: list[Scenario], done: Callable[[AttemptResult], None],
+              queue: collections.deque[tuple[Scenario, int]]) -> dict[str, tuple[Any, Any]]:  # fmt: skip
+        """Each scenario's Shipment and template bundle in the object store, once per content hash."""
+        refs: dict[str, Any] = {}
+        shipped: dict[str, tuple[Any, Any]] = {}
+        for scenario in {s.id: s for s in scenarios}.values():
+            prep = self.ev.prepared(scenario)
+            if prep.problem is not None or prep.template is None:
+                continue
+            shipment, bundle = Shipment.of(prep), bundle_of(prep.template)
+            for key, value in ((shipment.digest(), shipment), (_sha256(bundle), bundle)):
+                if key not in refs:
+                    refs[key] = ray.put(value)
+            shipped[scenario.id] = (refs[shipment.digest()], refs[_sha256(bundle)])
+        for scenario, n in list(queue):
+            problem = self.ev.prepared(scenario).problem
+            if problem is not None:
+                queue.remove((scenario, n))
+                done(AttemptResult(error_attempt(scenario, n, problem)))
+        return shipped
+
+    def _submit(self, task: Any, shipped: dict[str, tuple[Any, Any]], scenario: Scenario, n: int, tries: int,
+                fleet: FleetHandle) -> Any:  # fmt: skip
+        shipment, bundle = shipped[scenario.id]
+        return task.remote(shipment, bundle, n, tries, fleet)
+
+    def _collect(self, ray: Any, ref: Any, scenario: Scenario, n: int, tries: int, fleet: FleetHandle,
+                 done: Callable[[AttemptResult], None]) -> bool:  # fmt: skip
+        """Record what a finished task gave; True when the attempt was lost and is to be tried again."""
+        from ray import exceptions
+
+        try:
+            returned: Returned = ray.get(ref)
+        except exceptions.TaskCancelledError:
+            done(AttemptResult(cancelled_attempt(scenario, n, fleet.cancelled() or "cancelled"), tries=tries))
+            return False
+        except exceptions.RayTaskError as exc:  # agentic's own code failed on the worker
+            cause = getattr(exc, "cause", None) or exc
+            done(AttemptResult(error_attempt(scenario, n, f"the attempt failed on its worker: {type(cause).__name__}: "
+                                             f"{cause}"), tries=tries))  # fmt: skip
+            return False
+        except exceptions.RayError as exc:  # the worker process or its node died
+            why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            self._lost(ray, scenario, n, tries, fleet, why)
+            if tries <= self.options.max_attempt_retries and fleet.cancelled() is None:
+                return True
+            done(AttemptResult(error_attempt(scenario, n, f"lost with its worker {tries} times ({why})"), tries=tries))
+            return False
+        result = returned.result
+        if result.attempt.run_id is not None and not self.ev.own_dir:
+            root = self.ev.workdir / "attempts" / scenario.id / str(n)
+            template = self.ev.prepared(scenario).template
+            assert template is not None
+            result = replace(result, journal=import_attempt(template, root, returned))
+        done(result)
+        return False
+
+    def _lost(self, ray: Any, scenario: Scenario, n: int, tries: int, fleet: FleetHandle, why: str) -> None:
+        """Keep a lost try's journal (from its node, if the node is alive) and mark the try lost."""
+        where = fleet.tries().get(f"{scenario.id}#{n}#{tries}")
+        kept = "its journal was lost with its node"
+        if where is not None and self.state is not None:
+            with contextlib.suppress(Exception):
+                salvage = ray.remote(salvage_on_worker).options(num_cpus=0, max_retries=0, scheduling_strategy=(
+                    _on_node(where["node_id"]) if "node_id" in where else "DEFAULT"))  # fmt: skip
+                data = ray.get(salvage.remote(where["dir"]), timeout=60)
+                if data is not None:
+                    target = untar(data, self.state.dir / "lost" / f"{scenario.id}-{n}-try{tries}")
+                    kept = f"its journal is kept at {target}"
+        if self.state is not None:
+            lost = error_attempt(scenario, n, f"try {tries} lost: {why}; {kept}")
+            self.state.record(AttemptResult(lost, tries=tries), lost=why)
+
+    def _drain(self, ray: Any, inflight: dict[Any, tuple[Scenario, int, int]], fleet: FleetHandle,
+               done: Callable[[AttemptResult], None]) -> None:  # fmt: skip
+        """After Ctrl-C (the fleet cancelled): every running try stops (its worker kills its commands; the
+        run ends `interrupted` at its next model call) and comes back with its journal; what has not come
+        back after GRACE_S is killed with its worker."""
+        deadline = time.monotonic() + GRACE_S
+        with contextlib.suppress(Exception):
+            while inflight and time.monotonic() < deadline:
+                ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.2)
+                for ref in ready:
+                    scenario, n, tries = inflight.pop(ref)
+                    self._collect(ray, ref, scenario, n, tries, fleet, done)
+        for ref, (scenario, n, tries) in inflight.items():
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+            done(AttemptResult(cancelled_attempt(scenario, n, "interrupted (Ctrl-C)"), tries=tries))
+
+
+def ray_attempt(shipment: Shipment, bundle: bytes, n: int, tries: int, fleet: FleetHandle) -> Returned:
+    """The Ray task: one try of an attempt on this worker, which says which node it is on."""
+    import ray
+
+    return attempt_on_worker(shipment, bundle, n, tries, fleet, node_id=ray.get_runtime_context().get_node_id())
+
+
+def _on_node(node_id: str) -> Any:
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    return NodeAffinitySchedulingStrategy(node_id, soft=False)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_nodes(address: str | None) -> list[dict[str, Any]]:
+    """`agentic doctor --ray`: every alive node of the cluster asked whether it can sandbox."""
+    with connected(address) as ray:
+        check = ray.remote(node_check)
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        refs = [check.options(num_cpus=0, max_retries=0, scheduling_strategy=_on_node(n["NodeID"])).remote()
+                for n in nodes]  # fmt: skip
+        found = []
+        for node, ref in zip(nodes, refs, strict=True):
+            try:
+                found.append({**ray.get(ref, timeout=120), "address": node.get("NodeManagerAddress", "")})
+            except Exception as exc:
+                found.append({"node": node.get("NodeManagerHostname", ""), "address": node.get("NodeManagerAddress", ""),
+                              "ok": False, "sandbox": "unknown", "detail": f"{type(exc).__name__}: {exc}", "fix": ""})  # fmt: skip
+        return found

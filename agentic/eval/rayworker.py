@@ -1,0 +1,257 @@
+"""The Ray side of an eval attempt: what travels to a worker, what runs there, what comes back.
+
+    driver: Shipment (the scenario, its settings and contract, the model, a scripted model's turns)
+            and the template repository as a git bundle, each put once in Ray's object store and
+            named by its content hash ──▶ worker
+    worker: the node must sandbox with bubblewrap, or the attempt is refused (never run unconfined);
+            the template cloned from the bundle into a fresh directory; `attempt.run_attempt` as the
+            local executor runs it, its model governed by the fleet actor (budget, cancel) and its
+            rate limits booked there; then the run's journal directory (records and blobs) as a tar,
+            the run's index row, and its branch as a git bundle ──▶ driver
+    driver: `import_attempt` puts them into a clone of the template under the eval's workdir, as if
+            the attempt had run there: the chain verified, the head anchored under this machine's key,
+            the run in the index, its branch fetched; so show, audit, replay and apply work on it.
+
+Nothing here imports Ray: the tasks are made remote by agentic.eval.onray.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import pickle
+import shutil
+import socket
+import tarfile
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from agentic import __version__
+from agentic.config.settings import Settings
+from agentic.errors import AgenticError, SandboxUnavailable
+from agentic.eval.attempt import AttemptResult, AttemptSpec, check_tree, run_attempt
+from agentic.eval.prepare import Prepared, describe_error, error_attempt, load_scenario_model
+from agentic.eval.repos import attempt_repo
+from agentic.eval.scenarios import Scenario
+from agentic.git.cmd import git
+from agentic.journal.anchor import recorder
+from agentic.journal.records import verify
+from agentic.journal.store import SQLiteStore
+from agentic.models.base import Model
+from agentic.models.scripted import ScriptedModel
+from agentic.policy.contract import Contract
+from agentic.sandbox import kill_sandboxes
+from agentic.sandbox.levels import require_sandbox, sandbox_level
+from agentic.util import yamlfile
+from agentic.workspace import ensure_excluded
+
+CANCEL_POLL_S = 0.5  # how often a try asks the fleet whether the eval was cancelled
+FILE = ["-c", "protocol.file.allow=always"]  # a bundle is read through git's file transport
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """A scenario as its attempts need it on any node (its template travels beside it, as a bundle)."""
+
+    scenario: Scenario
+    base: str
+    settings: Settings
+    contract: Contract
+    model: str
+    script: list[dict[str, Any]] | None  # a scripted model's turns: its file stays on the driver
+
+    @classmethod
+    def of(cls, prep: Prepared) -> Shipment:
+        assert prep.settings is not None and prep.contract is not None and prep.model is not None
+        script = None
+        if prep.model.startswith("script:"):
+            doc = yamlfile.load(Path(prep.model.removeprefix("script:")))
+            yamlfile.validate(doc, "script")
+            script = list(doc.data)
+        return cls(prep.scenario, prep.base, prep.settings, prep.contract, prep.model, script)
+
+    def digest(self) -> str:
+        return hashlib.sha256(pickle.dumps(self)).hexdigest()
+
+    def load_model(self) -> Model:
+        if self.script is not None:
+            return ScriptedModel(self.model.removeprefix("script:"), turns=self.script)
+        return load_scenario_model(self.model, self.settings, self.contract)
+
+
+def bundle_of(template: Path) -> bytes:
+    """The template repository (every ref) as one git bundle."""
+    with tempfile.TemporaryDirectory(prefix="agentic-bundle-") as tmp:
+        target = Path(tmp) / "template.bundle"
+        git(["bundle", "create", "--quiet", str(target), "--all"], template)
+        return target.read_bytes()
+
+
+def _unbundle(data: bytes, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = target.parent / f"{target.name}.bundle"
+    source.write_bytes(data)
+    git([*FILE, "clone", "--quiet", "--branch", "main", str(source), str(target)], target.parent)
+    source.unlink()
+    ensure_excluded(target)
+
+
+@dataclass
+class Returned:
+    """What a worker sends back: the verdict, and the run as the driver stores it."""
+
+    result: AttemptResult
+    journal_tar: bytes | None = None
+    run_row: dict[str, Any] | None = None
+    branch: str | None = None
+    branch_bundle: bytes | None = None
+    node: str = ""
+
+
+def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fleet: Any, node_id: str = "") -> Returned:
+    """One try of attempt `n` on this node (the body of the Ray task)."""
+    scenario = shipment.scenario
+    node = socket.gethostname()
+    tmp = Path(tempfile.mkdtemp(prefix="agentic-eval-"))  # laid out as the local executor's workdir (the
+    # model sees the path: the same length keeps a scripted model's token estimates the same)
+    fleet.started(f"{scenario.id}#{n}#{tries}", {"node": node, "node_id": node_id, "pid": os.getpid(), "dir": str(tmp)})
+    watching = threading.Event()
+    threading.Thread(target=_kill_commands_on_cancel, args=(fleet, tmp, watching), daemon=True).start()
+    try:
+        try:
+            require_sandbox(fallback=False)
+        except SandboxUnavailable as exc:
+            refused = error_attempt(scenario, n, f"refused on node {node}: {exc.message} (an attempt never runs unconfined)")
+            return Returned(AttemptResult(refused, tries=tries), node=node)
+        try:
+            template = tmp / "templates" / scenario.id
+            _unbundle(bundle, template)
+            prep = Prepared(scenario, template, shipment.base, shipment.settings, shipment.contract, shipment.model)
+            spec = AttemptSpec(shipment.load_model(), fleet.cancelled, fleet, rate_book=fleet, keep_journal=True)
+            result = run_attempt(prep, n, tmp / "attempts" / scenario.id / str(n), spec, check_tree)
+        except Exception as exc:
+            return Returned(AttemptResult(error_attempt(scenario, n, describe_error(exc)), tries=tries), node=node)
+        result.tries = tries
+        return _with_run(Returned(result, node=node), tmp / "attempts" / scenario.id / str(n))
+    finally:
+        watching.set()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _kill_commands_on_cancel(fleet: Any, directory: Path, done: threading.Event) -> None:
+    """Once the eval is cancelled, the try's commands are killed: its run stops at the next model call."""
+    while not done.wait(CANCEL_POLL_S):
+        with contextlib.suppress(Exception):
+            if fleet.cancelled() is not None:
+                kill_sandboxes([os.path.realpath(directory)])
+                return
+
+
+def _with_run(returned: Returned, root: Path) -> Returned:
+    run_id = returned.result.attempt.run_id
+    if run_id is None or returned.result.journal is None:
+        return returned
+    returned.journal_tar = tar_dir(Path(returned.result.journal).parent)
+    store = SQLiteStore(root / ".agentic" / "agentic.db")
+    try:
+        returned.run_row = store.get_run(run_id)
+    finally:
+        store.close()
+    branch = f"agentic/{run_id}"
+    exists = git(["for-each-ref", "--format=%(refname)", f"refs/heads/{branch}"], root).strip()
+    if exists and int(git(["rev-list", "--count", f"main..{branch}"], root).strip() or 0):
+        target = root.parent / "run.bundle"
+        git(["bundle", "create", "--quiet", str(target), branch, "^main"], root)
+        returned.branch, returned.branch_bundle = branch, target.read_bytes()
+    returned.result = replace(returned.result, journal=None)  # a path on the worker: the driver sets its own
+    return returned
+
+
+def salvage_on_worker(directory: str) -> bytes | None:
+    """A lost try's journal from the directory its worker left on this node (then the directory goes)."""
+    try:
+        found = [p for p in Path(directory).glob("attempts/*/*/.agentic/runs/*") if p.is_dir()]
+        return tar_dir(found[0]) if found else None
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def tar_dir(directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(directory, arcname=directory.name)
+    return buffer.getvalue()
+
+
+def untar(data: bytes, target: Path) -> Path:
+    """Extract a run directory's tar below `target` (the data filter: no links out, no devices); its path."""
+    target.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        names = {m.name.split("/", 1)[0] for m in tar.getmembers()}
+        if len(names) != 1:
+            raise AgenticError("a worker returned a journal archive that is not one run's directory")
+        tar.extractall(target, filter="data")
+    return target / names.pop()
+
+
+def import_attempt(template: Path, root: Path, returned: Returned) -> str | None:
+    """Store a returned run in `root`, a fresh clone of the template, as if it had run there; the
+    journal's path. The chain is verified before it is anchored under this machine's key."""
+    run_id, row = returned.result.attempt.run_id, returned.run_row
+    if run_id is None or returned.journal_tar is None or row is None:
+        return None
+    root.parent.mkdir(parents=True, exist_ok=True)
+    attempt_repo(template, root)
+    ensure_excluded(root)
+    run_dir = untar(returned.journal_tar, root / ".agentic" / "runs")
+    if run_dir.name != run_id:
+        raise AgenticError(f"the journal a worker returned is of run {run_dir.name}, not {run_id}")
+    journal = run_dir / "journal.jsonl"
+    checked = verify(journal)
+    if not checked.ok:
+        raise AgenticError(f"the journal of run {run_id} came back broken: {checked.problem}")
+    if returned.branch and returned.branch_bundle:
+        with _file(root.parent / f"{run_id}.bundle", returned.branch_bundle) as bundle:
+            git([*FILE, "fetch", "--quiet", str(bundle), f"{returned.branch}:{returned.branch}"], root)
+    store = SQLiteStore(root / ".agentic" / "agentic.db")
+    try:
+        store.add_run(**{**row, "journal": str(journal), "worktree": str(root / ".agentic" / "worktrees" / run_id)})
+        head = _last_head(journal)
+        if head is not None:
+            recorder(store, run_id)(*head)
+    finally:
+        store.close()
+    return str(journal)
+
+
+@contextlib.contextmanager
+def _file(path: Path, data: bytes) -> Iterator[Path]:
+    path.write_bytes(data)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _last_head(journal: Path) -> tuple[int, str] | None:
+    last = None
+    for line in journal.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            last = (int(record["seq"]), str(record["hash"]))
+    return last
+
+
+def node_check() -> dict[str, Any]:
+    """What `agentic doctor --ray` asks every node: can it sandbox, and which agentic it runs."""
+    level = sandbox_level()
+    return {"node": socket.gethostname(), "agentic": __version__, "sandbox": level.name, "detail": level.summary(),
+            "fix": level.fix, "ok": level.name == "bubblewrap"}  # fmt: skip
+

@@ -1,0 +1,272 @@
+"""`agentic eval --executor ray` on a real Ray cluster started on 127.0.0.1 for this module: a head
+(no CPUs: it schedules nothing) and two worker nodes. The eval is driven in process through
+agentic.eval.driver (the CLI only where Ctrl-C is the subject); every Ray process the module started
+is stopped, by its process id, at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentic.cli.doctor import check_ray
+from agentic.eval.driver import EvalRequest, EvalRun, chosen_scenarios, plan_eval, run_eval
+from agentic.eval.fleet import Fleet
+from agentic.eval.onray import FleetHandle, connected, fleet_order
+from agentic.eval.rayworker import Shipment, attempt_on_worker, bundle_of
+from agentic.eval.runner import Evaluator, Options
+from agentic.eval.scenarios import load_all
+from agentic.eval.summaryfile import summary_dict
+from agentic.journal.records import read_records
+from tests.eval.test_eval import FINISH, FIX, GOOD, scenario
+
+PROJECT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+TIMINGS = {"duration_s", "mean_duration_s", "run_id", "started_at", "wall_s", "setup", "executor"}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    # every node, driver and CLI of this module on the loopback address (Ray reads this as it is imported;
+    # by default a Linux node advertises the address it would reach the internet from)
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    if os.environ.get("AGENTIC_REQUIRE_RAY") != "1":
+        pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    local = {"node_ip_address": "127.0.0.1", "include_dashboard": False}
+    started = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, **local})
+    for _ in range(2):
+        started.add_node(num_cpus=1, **local)
+    started.wait_for_nodes()
+    pids = [p.process.pid for node in started.list_all_nodes() for ps in node.all_processes.values() for p in ps]
+    try:
+        yield str(started.address)
+    finally:
+        started.shutdown()
+        deadline = time.monotonic() + 30
+        while (alive := [pid for pid in pids if _alive(pid)]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in alive:
+            os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else ""
+    return " Z " not in stat  # a zombie is gone, only not yet reaped
+
+
+def evaluate(paths: list[Path], options: Options, cwd: Path, resume: str | None = None) -> EvalRun:
+    req, state = plan_eval(EvalRequest(paths, [], options, cwd / ".agentic", resume))
+    return run_eval(req, state, chosen_scenarios(req), lambda _: None)
+
+
+def comparable(run: EvalRun) -> Any:
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in TIMINGS}
+        return [strip(v) for v in value] if isinstance(value, list) else value
+
+    return strip(summary_dict(run.summary))
+
+
+def running_attempts() -> list[int]:
+    """The worker processes running an attempt now (Ray names a worker by the task it runs)."""
+    out = subprocess.run(["pgrep", "-f", "^ray::ray_attempt"], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def test_the_dogfood_scenarios_give_on_ray_what_they_give_locally(cluster: str, tmp_path: Path) -> None:
+    paths = [PROJECT / "scenarios"]
+    local = evaluate(paths, Options(repeats=1, concurrency=4), tmp_path)
+    work = tmp_path / "work"
+    ray = evaluate(paths, Options(repeats=1, concurrency=4, executor="ray", address=cluster, workdir=work), tmp_path)
+    assert ray.summary.meta["executor"] == "ray" and local.summary.meta["executor"] == "local"
+    assert comparable(ray) == comparable(local)
+    assert ray.summary.overall.passing == ray.summary.overall.scenarios >= 10
+    # the journals came back: stored in each attempt's repository as if the attempt had run there
+    fixed = ray.summary.scenario("fix-average")
+    assert fixed is not None
+    root = work / "attempts" / "fix-average" / "1"
+    run_id = fixed.results[0].run_id
+    shown = {}
+    for command in ("audit", "show"):
+        done = subprocess.run([sys.executable, "-m", "agentic", command, str(run_id)], cwd=root, capture_output=True,
+                              text=True, env={**os.environ, "COLUMNS": "400"})  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        shown[command] = done.stdout
+    assert "head matches the run database's anchor" in shown["audit"] and "its HMAC verified" in shown["audit"]
+    branch = subprocess.run(["git", "log", "--format=%s", "-1", f"agentic/{run_id}"], cwd=root, capture_output=True,
+                            text=True)  # fmt: skip
+    assert branch.returncode == 0 and branch.stdout.strip(), branch.stderr
+
+
+def test_a_worker_killed_mid_attempt_is_tried_again_and_counted_once(cluster: str, tmp_path: Path) -> None:
+    wait = {"name": "run_command", "arguments": {"command": "python -c 'import time; time.sleep(3)'"}}
+    contract = {"tools": {"run_command": {"allow": ["python -c *"]}}}
+    scenario(tmp_path / "s", "killed", [{"tool_calls": [wait]}, *GOOD], contract=contract, repeats=1)
+    options = Options(concurrency=1, executor="ray", address=cluster, max_attempt_retries=1)
+    killed: list[int] = []
+
+    def kill_the_first_try() -> None:
+        deadline = time.monotonic() + 60
+        while not (pids := running_attempts()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)  # inside its sleep: the run has journaled its first steps
+        os.kill(pids[0], signal.SIGKILL)
+        killed.append(pids[0])
+
+    killer = threading.Thread(target=kill_the_first_try)
+    killer.start()
+    run = evaluate([tmp_path / "s"], options, tmp_path)
+    killer.join()
+    assert killed
+    [only] = run.summary.attempts
+    assert (only.verdict, only.attempt) == ("pass", 1), only
+    assert run.summary.overall.attempts == 1  # counted once
+    assert run.state is not None
+    lines = run.state.lines()
+    lost = [line for line in lines if "lost" in line]
+    assert len(lost) == 1 and lost[0]["try"] == 1, lines
+    assert "journal is kept at" in lost[0]["attempt"]["reason"]
+    [kept] = (run.state.dir / "lost").glob("killed-1-try1/*/journal.jsonl")
+    kinds = [r["kind"] for r in read_records(kept)]
+    assert kinds[0] == "run.start" and "run.end" not in kinds  # the lost try's journal, cut where it died
+    assert [line["try"] for line in lines if "lost" not in line] == [2]
+
+
+def test_the_rate_limit_and_the_budget_hold_across_workers(cluster: str, tmp_path: Path) -> None:
+    rpm, window = 3, 2.0
+    settings = {"rate_limits": {"script": {"requests_per_minute": rpm}}}
+    for sid in ("a", "b"):
+        scenario(tmp_path / "s", sid, GOOD, settings=settings, repeats=2)
+    work = tmp_path / "work"
+    options = Options(concurrency=4, executor="ray", address=cluster, workdir=work, rate_window_s=window)
+    run = evaluate([tmp_path / "s"], options, tmp_path)
+    assert [a.verdict for a in run.summary.attempts] == ["pass"] * 4
+    journals = list(work.glob("attempts/*/*/.agentic/runs/*/journal.jsonl"))
+    records = [r for j in journals for r in read_records(j)]
+    assert any(r["kind"] == "model.wait" for r in records)
+    # a call is booked after its model.request is journaled and answered at once (a script): its
+    # model.response is a little after the booking. Never more than rpm bookings in a window, across
+    # both workers: the (i + rpm)-th answer comes a window after the i-th, less that little.
+    answered = sorted(r["ts"] for r in records if r["kind"] == "model.response")
+    assert len(answered) == 12
+    assert all(answered[i + rpm] - answered[i] >= window - 0.5 for i in range(len(answered) - rpm)), answered
+
+    # the budget: once 1 token is spent the eval is cancelled everywhere
+    budget = Options(concurrency=2, executor="ray", address=cluster, max_total_tokens=1)
+    cut = evaluate([tmp_path / "s"], budget, tmp_path)
+    verdicts = [a.verdict for a in cut.summary.attempts]
+    assert verdicts == ["cancelled"] * 4, cut.summary.attempts
+    assert cut.summary.overall.cancelled == 4 and cut.summary.overall.errors == 0
+    # the two attempts in flight made one call each at most; the other two never started
+    spent = [a.tokens for a in cut.summary.attempts if a.tokens]
+    assert 1 <= len(spent) <= 2 and sum(a.run_id is not None for a in cut.summary.attempts) == 2, cut.summary.attempts
+    assert all("budget of 1 tokens was reached" in a.reason for a in cut.summary.attempts)
+
+
+def test_ctrl_c_cancels_what_runs_and_resume_runs_only_what_did_not_end(cluster: str, tmp_path: Path) -> None:
+    for command in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "the eval's own repository"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *command], cwd=tmp_path, check=True)
+    sleep = {"name": "run_command", "arguments": {"command": "python -c 'import time; time.sleep(60)'"}}
+    contract = {"tools": {"run_command": {"allow": ["python -c *"]}}}
+    scenario(tmp_path / "s", "fast", GOOD, repeats=2)
+    slow = scenario(tmp_path / "s", "slow", [{"tool_calls": [sleep]}, *GOOD], contract=contract, repeats=2)
+    command = [sys.executable, "-m", "agentic", "eval", "s", "--executor", "ray", "--address", cluster,
+               "--concurrency", "2"]  # fmt: skip
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "NO_COLOR": "1"})  # fmt: skip
+    deadline = time.monotonic() + 90
+    states = tmp_path / ".agentic" / "evals"
+    while not (list(states.glob("*/attempts.jsonl")) and len(running_attempts()) == 2
+               and len(next(states.glob("*/attempts.jsonl")).read_text().splitlines()) == 2):  # fmt: skip
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    time.sleep(1.0)  # both slow tries are in their command
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert time.monotonic() - started < 15  # not the command's 60 s, nor the grace period
+    [state] = states.iterdir()
+    ended = [json.loads(line)["attempt"] for line in (state / "attempts.jsonl").read_text().splitlines()]
+    # the fast attempts ended; the slow ones were cancelled (not failed), their commands killed
+    assert sorted((a["scenario"], a["verdict"]) for a in ended) == [("fast", "pass")] * 2 + [("slow", "cancelled")] * 2
+    assert all(a["run_id"] for a in ended), ended  # each came back with its run
+    assert not running_attempts()
+
+    fixed = slow.parent / "scripts" / "slow.yaml"
+    fixed.write_text(fixed.read_text().replace("time.sleep(60)", "time.sleep(0)"))
+    resumed = subprocess.run([*command[:4], "--resume", state.name, *command[5:]], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"kept 2 attempts that had ended in {state.name}" in resumed.stderr
+    assert "4/4" in resumed.stdout
+    lines = [json.loads(line)["attempt"] for line in (state / "attempts.jsonl").read_text().splitlines()]
+    assert sorted((a["scenario"], a["verdict"]) for a in lines[4:]) == [("slow", "pass")] * 2  # only those ran
+
+
+def test_attempts_go_scenario_major_with_the_models_interleaved(tmp_path: Path) -> None:
+    turns = [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}]
+    for sid, model in (("a1", "m1"), ("a2", "m1"), ("b1", "m2")):
+        scenario(tmp_path, sid, turns, repeats=2, model=f"script:scripts/{model}.yaml")
+    loaded = {s.id: s for s in load_all([tmp_path])}
+    todo = [(loaded[sid], n) for n in (1, 2) for sid in ("a1", "a2", "b1")]
+    order = fleet_order(todo, lambda s: str(s.model))
+    assert [(s.id, n) for s, n in order] == [("a1", 1), ("b1", 1), ("a1", 2), ("b1", 2), ("a2", 1), ("a2", 2)]
+
+
+def test_doctor_asks_every_node_and_a_node_that_cannot_sandbox_refuses_attempts(cluster: str, tmp_path: Path) -> None:
+    import ray
+
+    # a node whose PATH has python and git but no bubblewrap
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    for tool in ("python", "python3", "git", "setpriv"):
+        found = subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True, text=True).stdout.strip()
+        if found:
+            (bare / tool).symlink_to(found)
+    (bare / "python").unlink(missing_ok=True)
+    (bare / "python").symlink_to(sys.executable)
+    node = subprocess.Popen([sys.executable, "-c", (
+        "import sys, ray._private.node as n, ray._private.parameter as p, time\n"
+        f"params = p.RayParams(gcs_address={cluster!r}, node_ip_address='127.0.0.1', num_cpus=1, "
+        "resources={'nobwrap': 1}, include_dashboard=False, min_worker_port=0, max_worker_port=0)\n"
+        "node = n.Node(params, head=False, shutdown_at_exit=True, spawn_reaper=True)\n"
+        "print('up', flush=True); sys.stdin.read(); node.kill_all_processes(check_alive=False, allow_graceful=True)\n")],
+        env={**os.environ, "PATH": str(bare)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert node.stdout is not None and node.stdout.readline().strip() == "up"
+        checks = check_ray(cluster)
+        nodes = [c for c in checks if c.name.startswith("ray node")]
+        assert len(nodes) == 4 and sum(c.ok for c in nodes) == 3, checks
+        [bad] = [c for c in nodes if not c.ok]
+        assert "bwrap" in bad.detail and bad.fix, bad
+
+        scenario(tmp_path / "s", "refused", GOOD)
+        [loaded] = load_all([tmp_path / "s"])
+        with Evaluator([loaded], Options()) as ev, connected(cluster):
+            prep = ev.prepared(loaded)
+            assert prep.template is not None
+            fleet = FleetHandle(ray.remote(Fleet).options(num_cpus=0).remote())
+            task = ray.remote(attempt_on_worker).options(num_cpus=0, resources={"nobwrap": 1}, max_retries=0)
+            returned = ray.get(task.remote(Shipment.of(prep), bundle_of(prep.template), 1, 1, fleet))
+        attempt = returned.result.attempt
+        assert attempt.verdict == "error" and attempt.run_id is None, attempt
+        assert "refused on node" in attempt.reason and "never runs unconfined" in attempt.reason
+    finally:
+        node.communicate("", timeout=60)
