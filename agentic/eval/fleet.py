@@ -49,6 +49,8 @@ class Fleet:
         self._cost_unknown = 0  # calls whose cost is not known (no price): not counted in the cost
         self._cancelled: str | None = None
         self._tries: dict[str, dict[str, Any]] = {}  # "scenario#n#try" -> where it runs
+        self._trees: dict[str, Any] = {}  # a tree's check results, once per distinct tree of a scenario
+        self._claims: dict[str, float] = {}  # tree key -> when a try claimed to check it
 
     # -- rate limits --
 
@@ -99,6 +101,30 @@ class Fleet:
         with self._lock:
             return {"tokens": self._tokens, "cost_usd": round(self._cost, 6), "calls_without_price": self._cost_unknown,
                     "cancelled": self._cancelled}  # fmt: skip
+
+    # -- check results shared: a tree that several attempts delivered is checked once --
+
+    def tree_claim(self, key: str, lease_s: float) -> tuple[str, Any]:
+        """("done", results) when the tree was checked; ("run", None): the caller checks it (and calls
+        tree_done or tree_release); ("wait", None): another try is checking it (its claim expires
+        after `lease_s`, so a try lost with its worker does not hold the others)."""
+        with self._lock:
+            if key in self._trees:
+                return "done", self._trees[key]
+            now = self.clock()
+            if key in self._claims and now - self._claims[key] < lease_s:
+                return "wait", None
+            self._claims[key] = now
+            return "run", None
+
+    def tree_done(self, key: str, results: Any) -> None:
+        with self._lock:
+            self._trees[key] = results
+            self._claims.pop(key, None)
+
+    def tree_release(self, key: str) -> None:
+        with self._lock:
+            self._claims.pop(key, None)
 
     # -- where tries run (for the driver: salvage a lost try's journal; for tests: kill one) --
 

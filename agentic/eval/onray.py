@@ -22,8 +22,11 @@ Ray is imported only here, only when this executor runs: `pip install 'agentic[r
 from __future__ import annotations
 
 import collections
+import concurrent.futures as cf
 import contextlib
 import hashlib
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -107,6 +110,16 @@ class FleetHandle:
         reason: str | None = self._get(self.actor.cancelled.remote())
         return reason
 
+    def tree_claim(self, key: str, lease_s: float) -> tuple[str, Any]:
+        claimed: tuple[str, Any] = self._get(self.actor.tree_claim.remote(key, lease_s))
+        return claimed
+
+    def tree_done(self, key: str, results: Any) -> None:
+        self._get(self.actor.tree_done.remote(key, results))
+
+    def tree_release(self, key: str) -> None:
+        self._get(self.actor.tree_release.remote(key))
+
     def started(self, key: str, where: dict[str, Any]) -> None:
         self._get(self.actor.started.remote(key, where))
 
@@ -126,6 +139,47 @@ def fleet_order(todo: list[tuple[Scenario, int]], model_of: Callable[[Scenario],
             if queue:
                 order.append(queue.popleft())
     return order
+
+
+class Shipper:
+    """The scenarios prepared on the driver, --concurrency at a time in threads (as the local executor
+    prepares them), each put in the object store as it is ready: its Shipment and template bundle,
+    once per content hash. Attempts of a scenario start as soon as it is shipped."""
+
+    def __init__(self, evaluator: Evaluator, ray: Any, scenarios: list[Scenario]) -> None:
+        self.ev, self.ray = evaluator, ray
+        self._lock = threading.Lock()
+        self._objects: dict[str, Any] = {}  # content hash -> object ref
+        self._shipped: dict[str, tuple[Any, Any]] = {}
+        workers = max(1, min(evaluator.options.concurrency, os.cpu_count() or 1))
+        self._pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eval-prepare")
+        self._futures = {s.id: self._pool.submit(self._ship, s) for s in {s.id: s for s in scenarios}.values()}
+
+    def _ship(self, scenario: Scenario) -> None:
+        prep = self.ev.prepared(scenario)
+        if prep.problem is not None or prep.template is None:
+            return
+        shipment, bundle = Shipment.of(prep), bundle_of(prep.template)
+        keys = (shipment.digest(), _sha256(bundle))
+        with self._lock:
+            for key, value in zip(keys, (shipment, bundle), strict=True):
+                if key not in self._objects:
+                    self._objects[key] = self.ray.put(value)
+            self._shipped[scenario.id] = (self._objects[keys[0]], self._objects[keys[1]])
+
+    def ready(self, scenario: Scenario) -> bool:
+        future = self._futures[scenario.id]
+        if future.done():
+            future.result()  # a failure to ship is the driver's own: it ends the eval
+            return True
+        return False
+
+    def refs(self, scenario: Scenario) -> tuple[Any, Any]:
+        with self._lock:
+            return self._shipped[scenario.id]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class RayExecutor:
@@ -156,17 +210,16 @@ class RayExecutor:
                 results[key] = result
                 on_attempt(result)
 
-        queue = collections.deque(fleet_order(todo, lambda s: self.ev.prepared(s).model or ""))
-        shipped = self._ship(ray, [s for s, _ in queue], done, queue)
+        queue = collections.deque(fleet_order(todo, lambda s: self.options.model or s.model or ""))
+        shipper = Shipper(self.ev, ray, [s for s, _ in queue])
         inflight: dict[Any, tuple[Scenario, int, int]] = {}
         cancelled_at: float | None = None
         try:
             while queue or inflight:
                 why = fleet.cancelled()
-                while queue and why is None and len(inflight) < max(1, self.options.concurrency):
-                    scenario, n = queue.popleft()
-                    inflight[self._submit(task, shipped, scenario, n, 1, fleet)] = (scenario, n, 1)
-                if why is not None:
+                if why is None:
+                    self._fill(task, shipper, queue, inflight, fleet, done)
+                else:
                     cancelled_at = cancelled_at or time.monotonic()
                     while queue:
                         scenario, n = queue.popleft()
@@ -175,42 +228,39 @@ class RayExecutor:
                         for ref in inflight:
                             ray.cancel(ref, force=True)
                 ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.2) if inflight else ([], [])
+                if not inflight:
+                    time.sleep(0.02)  # scenarios still being prepared
                 for ref in ready:
                     scenario, n, tries = inflight.pop(ref)
-                    retry = self._collect(ray, ref, scenario, n, tries, fleet, done)
-                    if retry:
-                        inflight[self._submit(task, shipped, scenario, n, tries + 1, fleet)] = (scenario, n, tries + 1)
+                    if self._collect(ray, ref, scenario, n, tries, fleet, done):  # lost: once more elsewhere
+                        inflight[self._submit(task, shipper, scenario, n, tries + 1, fleet)] = (scenario, n, tries + 1)
         except BaseException:
             fleet.cancel("interrupted (Ctrl-C)")
             self._drain(ray, inflight, fleet, done)
             self.ev.stop.set()
             raise
+        finally:
+            shipper.close()
         return sorted(results.values(), key=lambda r: (r.attempt.scenario, r.attempt.attempt))
 
-    def _ship(self, ray: Any, scenarios: list[Scenario], done: Callable[[AttemptResult], None],
-              queue: collections.deque[tuple[Scenario, int]]) -> dict[str, tuple[Any, Any]]:  # fmt: skip
-        """Each scenario's Shipment and template bundle in the object store, once per content hash."""
-        refs: dict[str, Any] = {}
-        shipped: dict[str, tuple[Any, Any]] = {}
-        for scenario in {s.id: s for s in scenarios}.values():
-            prep = self.ev.prepared(scenario)
-            if prep.problem is not None or prep.template is None:
-                continue
-            shipment, bundle = Shipment.of(prep), bundle_of(prep.template)
-            for key, value in ((shipment.digest(), shipment), (_sha256(bundle), bundle)):
-                if key not in refs:
-                    refs[key] = ray.put(value)
-            shipped[scenario.id] = (refs[shipment.digest()], refs[_sha256(bundle)])
+    def _fill(self, task: Any, shipper: Shipper, queue: collections.deque[tuple[Scenario, int]],
+              inflight: dict[Any, tuple[Scenario, int, int]], fleet: FleetHandle,
+              done: Callable[[AttemptResult], None]) -> None:  # fmt: skip
+        """Start queued attempts, in order among those whose scenario is prepared, up to --concurrency."""
         for scenario, n in list(queue):
+            if len(inflight) >= max(1, self.options.concurrency):
+                return
+            if not shipper.ready(scenario):
+                continue
+            queue.remove((scenario, n))
             problem = self.ev.prepared(scenario).problem
             if problem is not None:
-                queue.remove((scenario, n))
                 done(AttemptResult(error_attempt(scenario, n, problem)))
-        return shipped
+            else:
+                inflight[self._submit(task, shipper, scenario, n, 1, fleet)] = (scenario, n, 1)
 
-    def _submit(self, task: Any, shipped: dict[str, tuple[Any, Any]], scenario: Scenario, n: int, tries: int,
-                fleet: FleetHandle) -> Any:  # fmt: skip
-        shipment, bundle = shipped[scenario.id]
+    def _submit(self, task: Any, shipper: Shipper, scenario: Scenario, n: int, tries: int, fleet: FleetHandle) -> Any:
+        shipment, bundle = shipper.refs(scenario)
         return task.remote(shipment, bundle, n, tries, fleet)
 
     def _collect(self, ray: Any, ref: Any, scenario: Scenario, n: int, tries: int, fleet: FleetHandle,

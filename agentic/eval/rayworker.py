@@ -28,17 +28,18 @@ import socket
 import tarfile
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from agentic import __version__
 from agentic.config.settings import Settings
 from agentic.errors import AgenticError, SandboxUnavailable
-from agentic.eval.attempt import AttemptResult, AttemptSpec, check_tree, run_attempt
+from agentic.eval.attempt import AttemptResult, AttemptSpec, TreeChecker, TreeResults, check_tree, run_attempt
 from agentic.eval.prepare import Prepared, describe_error, error_attempt, load_scenario_model
-from agentic.eval.repos import attempt_repo
+from agentic.eval.repos import attempt_repo, tree_of
 from agentic.eval.scenarios import Scenario
 from agentic.git.cmd import git
 from agentic.journal.anchor import recorder
@@ -131,11 +132,11 @@ def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fle
             refused = error_attempt(scenario, n, f"refused on node {node}: {exc.message} (an attempt never runs unconfined)")
             return Returned(AttemptResult(refused, tries=tries), node=node)
         try:
-            template = tmp / "templates" / scenario.id
-            _unbundle(bundle, template)
-            prep = Prepared(scenario, template, shipment.base, shipment.settings, shipment.contract, shipment.model)
-            spec = AttemptSpec(shipment.load_model(), fleet.cancelled, fleet, rate_book=fleet, keep_journal=True)
-            result = run_attempt(prep, n, tmp / "attempts" / scenario.id / str(n), spec, check_tree)
+            prep = Prepared(scenario, tmp / "templates" / scenario.id, shipment.base, shipment.settings,
+                            shipment.contract, shipment.model)  # fmt: skip
+            spec = AttemptSpec(shipment.load_model(), fleet.cancelled, fleet, rate_book=fleet, keep_journal=True,
+                               make_repo=lambda root: _unbundle(bundle, root))  # fmt: skip
+            result = run_attempt(prep, n, tmp / "attempts" / scenario.id / str(n), spec, shared_checks(fleet))
         except Exception as exc:
             return Returned(AttemptResult(error_attempt(scenario, n, describe_error(exc)), tries=tries), node=node)
         result.tries = tries
@@ -143,6 +144,32 @@ def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fle
     finally:
         watching.set()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def shared_checks(fleet: Any) -> TreeChecker:
+    """check_tree, once per distinct tree of a scenario across the cluster (as the local executor
+    does in its process): the first try to deliver a tree checks it, the others wait for its result."""
+
+    def check(prep: Prepared, root: Path, commit: str, with_command: bool) -> TreeResults:
+        with_command = with_command and prep.scenario.checks.command is not None
+        key = f"{prep.scenario.id}\0{tree_of(root, commit)}\0{with_command}"
+        lease = float(prep.scenario.checks.timeout_s or 600) + 60
+        while True:
+            state, found = fleet.tree_claim(key, lease)
+            if state == "done":
+                return cast(TreeResults, found)
+            if state == "run":
+                break
+            time.sleep(0.1)
+        try:
+            results = check_tree(prep, root, commit, with_command)
+        except BaseException:
+            fleet.tree_release(key)
+            raise
+        fleet.tree_done(key, results)
+        return results
+
+    return check
 
 
 def _kill_commands_on_cancel(fleet: Any, directory: Path, done: threading.Event) -> None:

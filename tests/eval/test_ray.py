@@ -173,9 +173,10 @@ def test_the_rate_limit_and_the_budget_hold_across_workers(cluster: str, tmp_pat
     verdicts = [a.verdict for a in cut.summary.attempts]
     assert verdicts == ["cancelled"] * 4, cut.summary.attempts
     assert cut.summary.overall.cancelled == 4 and cut.summary.overall.errors == 0
-    # the two attempts in flight made one call each at most; the other two never started
+    # the attempts in flight (two at most) made one call each at most; the others never started
+    runs = sum(a.run_id is not None for a in cut.summary.attempts)
     spent = [a.tokens for a in cut.summary.attempts if a.tokens]
-    assert 1 <= len(spent) <= 2 and sum(a.run_id is not None for a in cut.summary.attempts) == 2, cut.summary.attempts
+    assert 1 <= len(spent) <= runs <= 2, cut.summary.attempts
     assert all("budget of 1 tokens was reached" in a.reason for a in cut.summary.attempts)
 
 
