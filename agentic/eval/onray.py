@@ -261,7 +261,7 @@ class RayExecutor:
 
     def _submit(self, task: Any, shipper: Shipper, scenario: Scenario, n: int, tries: int, fleet: FleetHandle) -> Any:
         shipment, bundle = shipper.refs(scenario)
-        return task.remote(shipment, bundle, n, tries, fleet)
+        return task.remote(shipment, bundle, n, tries, fleet, not self.ev.own_dir)
 
     def _collect(self, ray: Any, ref: Any, scenario: Scenario, n: int, tries: int, fleet: FleetHandle,
                  done: Callable[[AttemptResult], None]) -> bool:  # fmt: skip
@@ -328,11 +328,12 @@ class RayExecutor:
             done(AttemptResult(cancelled_attempt(scenario, n, "interrupted (Ctrl-C)"), tries=tries))
 
 
-def ray_attempt(shipment: Shipment, bundle: bytes, n: int, tries: int, fleet: FleetHandle) -> Returned:
+def ray_attempt(shipment: Shipment, bundle: bytes, n: int, tries: int, fleet: FleetHandle, send_run: bool) -> Returned:
     """The Ray task: one try of an attempt on this worker, which says which node it is on."""
     import ray
 
-    return attempt_on_worker(shipment, bundle, n, tries, fleet, node_id=ray.get_runtime_context().get_node_id())
+    node_id = ray.get_runtime_context().get_node_id()
+    return attempt_on_worker(shipment, bundle, n, tries, fleet, node_id=node_id, send_run=send_run)
 
 
 def _on_node(node_id: str) -> Any:

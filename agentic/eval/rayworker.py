@@ -53,7 +53,7 @@ from agentic.sandbox.levels import require_sandbox, sandbox_level
 from agentic.util import yamlfile
 from agentic.workspace import ensure_excluded
 
-CANCEL_POLL_S = 0.5  # how often a try asks the fleet whether the eval was cancelled
+CANCEL_POLL_S = 1.0  # how often a try asks the fleet whether the eval was cancelled
 FILE = ["-c", "protocol.file.allow=always"]  # a bundle is read through git's file transport
 
 
@@ -116,8 +116,10 @@ class Returned:
     node: str = ""
 
 
-def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fleet: Any, node_id: str = "") -> Returned:
-    """One try of attempt `n` on this node (the body of the Ray task)."""
+def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fleet: Any, node_id: str = "",
+                      send_run: bool = True) -> Returned:  # fmt: skip
+    """One try of attempt `n` on this node (the body of the Ray task). `send_run`: the run comes back
+    with the verdict (the driver keeps attempts' journals: --workdir); otherwise only the verdict."""
     scenario = shipment.scenario
     node = socket.gethostname()
     tmp = Path(tempfile.mkdtemp(prefix="agentic-eval-"))  # laid out as the local executor's workdir (the
@@ -140,6 +142,8 @@ def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fle
         except Exception as exc:
             return Returned(AttemptResult(error_attempt(scenario, n, describe_error(exc)), tries=tries), node=node)
         result.tries = tries
+        if not send_run:
+            return Returned(replace(result, journal=None), node=node)
         return _with_run(Returned(result, node=node), tmp / "attempts" / scenario.id / str(n))
     finally:
         watching.set()

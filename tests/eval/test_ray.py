@@ -95,7 +95,7 @@ def test_the_dogfood_scenarios_give_on_ray_what_they_give_locally(cluster: str, 
     work = tmp_path / "work"
     ray = evaluate(paths, Options(repeats=1, concurrency=4, executor="ray", address=cluster, workdir=work), tmp_path)
     assert ray.summary.meta["executor"] == "ray" and local.summary.meta["executor"] == "local"
-    assert comparable(ray) == comparable(local)
+    assert comparable(ray) == comparable(local), [a.reason for a in ray.summary.attempts if a.verdict == "error"]
     assert ray.summary.overall.passing == ray.summary.overall.scenarios >= 10
     # the journals came back: stored in each attempt's repository as if the attempt had run there
     fixed = ray.summary.scenario("fix-average")
@@ -156,7 +156,7 @@ def test_the_rate_limit_and_the_budget_hold_across_workers(cluster: str, tmp_pat
     work = tmp_path / "work"
     options = Options(concurrency=4, executor="ray", address=cluster, workdir=work, rate_window_s=window)
     run = evaluate([tmp_path / "s"], options, tmp_path)
-    assert [a.verdict for a in run.summary.attempts] == ["pass"] * 4
+    assert [a.verdict for a in run.summary.attempts] == ["pass"] * 4, run.summary.attempts
     journals = list(work.glob("attempts/*/*/.agentic/runs/*/journal.jsonl"))
     records = [r for j in journals for r in read_records(j)]
     assert any(r["kind"] == "model.wait" for r in records)
