@@ -11,6 +11,8 @@ side: wall time, attempts per second, wall time per attempt slot (wall x concurr
 / attempts: what one attempt costs the fleet), the mean attempt as its worker sees it (set-up, run,
 checks), and Ray's added cost per attempt in percent (target <= 15 %); then the cluster's start-up,
 which an eval against a running cluster (--address) does not pay. Verdicts must be identical.
+The nodes run their workers at nice 0 like the local executor's threads (RAY_worker_niceness=0;
+Ray's default is 15, which on one shared machine starves the attempts behind the driver).
 
     python benchmarks/eval_ray.py [--scenarios 40] [--repeats 3] [--concurrency 4] [--nodes 2]
 """
@@ -29,6 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # nodes on 127.0.0.1 (read as Ray is imported)
+# Ray runs task workers at nice 15 (its worker_niceness): beside this driver at nice 0, preparing scenarios
+# on the same two cores, the attempts would be starved. The local executor's attempts run at nice 0.
+os.environ.setdefault("RAY_worker_niceness", "0")
 
 from agentic.eval.driver import EvalRequest, EvalRun, chosen_scenarios, plan_eval, run_eval  # noqa: E402
 from agentic.eval.onray import ATTEMPT_CPUS  # noqa: E402

@@ -26,10 +26,9 @@ from agentic.models.ratelimit import WINDOW_S, Rate, fits, wait_for_room
 
 
 class Limits(Protocol):
-    """What an attempt's run asks of its fleet (the Fleet itself, or a handle on its Ray actor)."""
+    """What an attempt's model asks of its fleet: the Fleet itself, or on Ray a try's view of its
+    actor (the rate limits are a separate seam: agentic.models.ratelimit.Book)."""
 
-    def try_book(self, rate: Rate, tokens: int) -> tuple[int | None, float]: ...
-    def settle(self, rate: Rate, booking: int, tokens: int) -> None: ...
     def charge(self, tokens: int, cost_usd: float | None) -> None: ...
     def cancelled(self) -> str | None: ...
 
@@ -128,9 +127,11 @@ class Fleet:
 
     # -- where tries run (for the driver: salvage a lost try's journal; for tests: kill one) --
 
-    def started(self, key: str, where: dict[str, Any]) -> None:
+    def started(self, key: str, where: dict[str, Any]) -> bool:
+        """A try started `where`; whether the eval has a budget (its model calls are then charged)."""
         with self._lock:
             self._tries[key] = dict(where)
+            return self.max_cost_usd is not None or self.max_total_tokens is not None
 
     def tries(self) -> dict[str, dict[str, Any]]:
         with self._lock:

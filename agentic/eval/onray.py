@@ -120,8 +120,9 @@ class FleetHandle:
     def tree_release(self, key: str) -> None:
         self._get(self.actor.tree_release.remote(key))
 
-    def started(self, key: str, where: dict[str, Any]) -> None:
-        self._get(self.actor.started.remote(key, where))
+    def started(self, key: str, where: dict[str, Any]) -> bool:
+        budgeted: bool = self._get(self.actor.started.remote(key, where))
+        return budgeted
 
     def tries(self) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = self._get(self.actor.tries.remote())

@@ -124,9 +124,9 @@ def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fle
     node = socket.gethostname()
     tmp = Path(tempfile.mkdtemp(prefix="agentic-eval-"))  # laid out as the local executor's workdir (the
     # model sees the path: the same length keeps a scripted model's token estimates the same)
-    fleet.started(f"{scenario.id}#{n}#{tries}", {"node": node, "node_id": node_id, "pid": os.getpid(), "dir": str(tmp)})
-    watching = threading.Event()
-    threading.Thread(target=_kill_commands_on_cancel, args=(fleet, tmp, watching), daemon=True).start()
+    budgeted = fleet.started(f"{scenario.id}#{n}#{tries}",
+                             {"node": node, "node_id": node_id, "pid": os.getpid(), "dir": str(tmp)})  # fmt: skip
+    view = TryView(fleet, tmp, budgeted)
     try:
         try:
             require_sandbox(fallback=False)
@@ -136,7 +136,7 @@ def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fle
         try:
             prep = Prepared(scenario, tmp / "templates" / scenario.id, shipment.base, shipment.settings,
                             shipment.contract, shipment.model)  # fmt: skip
-            spec = AttemptSpec(shipment.load_model(), fleet.cancelled, fleet, rate_book=fleet, keep_journal=True,
+            spec = AttemptSpec(shipment.load_model(), view.stopped, view, rate_book=fleet, keep_journal=True,
                                make_repo=lambda root: _unbundle(bundle, root))  # fmt: skip
             result = run_attempt(prep, n, tmp / "attempts" / scenario.id / str(n), spec, shared_checks(fleet))
         except Exception as exc:
@@ -146,7 +146,7 @@ def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fle
             return Returned(replace(result, journal=None), node=node)
         return _with_run(Returned(result, node=node), tmp / "attempts" / scenario.id / str(n))
     finally:
-        watching.set()
+        view.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -176,13 +176,39 @@ def shared_checks(fleet: Any) -> TreeChecker:
     return check
 
 
-def _kill_commands_on_cancel(fleet: Any, directory: Path, done: threading.Event) -> None:
-    """Once the eval is cancelled, the try's commands are killed: its run stops at the next model call."""
-    while not done.wait(CANCEL_POLL_S):
-        with contextlib.suppress(Exception):
-            if fleet.cancelled() is not None:
-                kill_sandboxes([os.path.realpath(directory)])
-                return
+class TryView:
+    """The fleet as one try sees it. A thread asks the fleet every CANCEL_POLL_S whether the eval was
+    cancelled, and then kills the try's commands (its run stops at the next model call). Without an
+    eval budget that answer is all a model call needs: no call to the fleet per model call. With one,
+    each call is charged and the answer to the charge (and a check before each call) is exact."""
+
+    def __init__(self, fleet: Any, directory: Path, budgeted: bool) -> None:
+        self.fleet, self.directory, self.budgeted = fleet, directory, budgeted
+        self.reason: str | None = None
+        self._done = threading.Event()
+        threading.Thread(target=self._watch, daemon=True, name="agentic-eval-cancel").start()
+
+    def _watch(self) -> None:
+        while not self._done.wait(CANCEL_POLL_S):
+            with contextlib.suppress(Exception):
+                if self.cancelled() is not None:
+                    return
+
+    def cancelled(self) -> str | None:
+        if self.reason is None and (reason := self.fleet.cancelled()) is not None:
+            self.reason = reason
+            kill_sandboxes([os.path.realpath(self.directory)])
+        return self.reason
+
+    def stopped(self) -> str | None:
+        return self.cancelled() if self.budgeted else self.reason
+
+    def charge(self, tokens: int, cost_usd: float | None) -> None:
+        if self.budgeted:
+            self.fleet.charge(tokens, cost_usd)
+
+    def close(self) -> None:
+        self._done.set()
 
 
 def _with_run(returned: Returned, root: Path) -> Returned:
