@@ -26,6 +26,7 @@ import concurrent.futures as cf
 import contextlib
 import hashlib
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -68,6 +69,7 @@ def import_ray() -> Any:
 def connected(address: str | None) -> Iterator[Any]:
     """Ray, connected to `address` (auto, HOST:PORT, ray://…) or to a local cluster started for this eval."""
     ray = import_ray()
+    _reachable(address)
     if ray.is_initialized():
         yield ray
         return
@@ -80,6 +82,21 @@ def connected(address: str | None) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _reachable(address: str | None) -> None:
+    """A HOST:PORT or ray://HOST:PORT that does not answer is said at once: Ray itself retries for minutes."""
+    if not address or address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--address {address!r} is not auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise UsageError(f"the Ray cluster at {address} does not answer: {exc}",
+                         hint="check the head's address and port (`ray status` on the head), or start one "
+                         "with `ray start --head`") from None  # fmt: skip
 
 
 class FleetHandle:

@@ -122,3 +122,6 @@ def test_the_ray_executor_without_ray_says_how_to_install_it(tmp_path: Path) -> 
     assert "Traceback" not in done.stderr
     with pytest.raises(UsageError, match="is not one of local, ray"):
         plan_eval(EvalRequest([tmp_path / "s"], [], Options(executor="dask")))
+    for address, said in (("127.0.0.1:1", "does not answer"), ("nowhere", "is not auto, HOST:PORT")):
+        done = cli("eval", "s", "--executor", "ray", "--address", address, cwd=tmp_path, timeout=60)
+        assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr, done.stderr
