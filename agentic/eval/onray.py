@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from agentic.errors import UsageError
+from agentic.errors import AgenticError, UsageError
 from agentic.eval.attempt import AttemptResult
 from agentic.eval.fleet import Fleet
 from agentic.eval.prepare import cancelled_attempt, error_attempt
@@ -308,7 +308,11 @@ class RayExecutor:
             root = self.ev.workdir / "attempts" / scenario.id / str(n)
             template = self.ev.prepared(scenario).template
             assert template is not None
-            result = replace(result, journal=import_attempt(template, root, returned))
+            try:
+                result = replace(result, journal=import_attempt(template, root, returned))
+            except AgenticError as exc:  # a journal that came back broken measured nothing we can show
+                result = AttemptResult(error_attempt(scenario, n, f"its run came back unusable: {exc.message}"),
+                                       tries=tries)  # fmt: skip
         done(result)
         return False
 
