@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from agentic.reports.summary import inert
-from agentic.workspace.prune import prune_run
+from agentic.workspace.prune import prune_evals, prune_run
 
 from .common import RepoOpt, out
 from .runindex import open_store
@@ -28,7 +28,8 @@ def prune(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be removed.")] = False,
     repo: RepoOpt = Path("."),
 ) -> None:
-    """Remove the branches and worktrees of old runs (their journals only with --journals).
+    """Remove the branches and worktrees of old runs (their journals only with --journals, and then also
+    the state of evals untouched as long: what `agentic eval --resume` reads).
 
     A run in progress is never touched, nor one whose harness may still resume it ('running'), and the
     branch of an accepted run that was never applied stays unless --unapplied.
@@ -53,4 +54,8 @@ def prune(
             out().print(inert(f"{done.run_id}: kept {thing}"))
         if journals and not dry_run and any(t.startswith("journal ") for t in done.removed):
             store.delete_run(done.run_id)
+    if journals:
+        for thing in prune_evals(info.root, cutoff, dry_run=dry_run):
+            out().print(inert(f"{verb} {thing} (an eval's state: --resume, lost tries' journals)"))
+            count += 1
     out().print(inert(f"{len(old)} runs ended at least {older_than:g} days ago; {count} {total}"))

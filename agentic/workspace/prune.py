@@ -78,3 +78,21 @@ def prune_run(root: Path, row: dict[str, Any], *, journals: bool, unapplied: boo
             if not dry_run:
                 shutil.rmtree(directory, ignore_errors=True)
     return done
+
+
+def prune_evals(root: Path, cutoff: float, *, dry_run: bool) -> list[str]:
+    """The state of evals (`.agentic/evals/<EVAL>/`: what `eval --resume` reads, lost tries' journals)
+    untouched since `cutoff`; removed unless `dry_run`. What was (or would be) removed."""
+    evals = root / STATE_DIR / "evals"
+    if not evals.is_dir() or evals.is_symlink():
+        return []
+    removed = []
+    for directory in sorted(evals.iterdir()):
+        if directory.is_symlink() or not directory.is_dir() or not directory.name.startswith("eval-"):
+            continue
+        touched = max((p.stat().st_mtime for p in directory.iterdir() if p.is_file()), default=directory.stat().st_mtime)
+        if touched <= cutoff:
+            removed.append(f"{STATE_DIR}/evals/{directory.name}")
+            if not dry_run:
+                shutil.rmtree(directory, ignore_errors=True)
+    return removed

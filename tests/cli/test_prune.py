@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 from pathlib import Path
 
 from agentic.git.cmd import git
@@ -55,3 +56,20 @@ def test_prune_removes_what_old_runs_leave_and_keeps_what_matters(repo: Path) ->
     assert branches(repo) == set() and not (repo / ".agentic" / "runs" / accepted).exists()
     assert cli("runs", "--json", cwd=repo).stdout.strip() == ""
     assert git(["log", "-1", "--format=%s"], repo).strip() != ""  # the person's branch untouched
+
+
+def test_prune_with_journals_removes_the_state_of_old_evals(repo: Path) -> None:
+    evals = repo / ".agentic" / "evals"
+    old, new = evals / "eval-20200101-000000-aaaaaa", evals / "eval-20991231-000000-bbbbbb"
+    for directory in (old, new):
+        (directory / "lost").mkdir(parents=True)
+        (directory / "eval.json").write_text("{}")
+        (directory / "attempts.jsonl").write_text("")
+    os.utime(old / "eval.json", (1_000_000, 1_000_000))
+    os.utime(old / "attempts.jsonl", (1_000_000, 1_000_000))
+    assert "evals" not in cli("prune", "--older-than", "1", cwd=repo).stdout  # only with --journals
+    dry = cli("prune", "--older-than", "1", "--journals", "--dry-run", cwd=repo).stdout
+    assert f"would remove .agentic/evals/{old.name}" in dry and new.name not in dry and old.is_dir()
+    done = cli("prune", "--older-than", "1", "--journals", cwd=repo)
+    assert done.returncode == 0 and f"removed .agentic/evals/{old.name}" in done.stdout
+    assert not old.exists() and new.is_dir()
