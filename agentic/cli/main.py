@@ -38,7 +38,8 @@ class Commands(LazyGroup):
         "diff": LazyCommand("agentic.cli.history", "Show a run's change against its base commit, as `git diff` "
                             "prints it (the commit of an accepted run, else the last tree its gate judged).", "diff"),
         "prune": LazyCommand("agentic.cli.pruning", "Remove the branches and worktrees of old runs (their journals "
-                             "only with --journals).", "prune"),
+                             "only with --journals, and then also the state of evals untouched as long: what "
+                             "`agentic eval --resume` reads).", "prune"),
         "apply": LazyCommand("agentic.cli.history", "Bring an accepted run's commit onto your current branch "
                              "(fast-forward or cherry-pick).", "apply"),
         "resume": LazyCommand("agentic.cli.running", "Go on with an interrupted, failed or crashed run from its "
