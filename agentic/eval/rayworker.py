@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
 import os
 import pickle
 import shutil
@@ -43,7 +42,7 @@ from agentic.eval.repos import attempt_repo, tree_of
 from agentic.eval.scenarios import Scenario
 from agentic.git.cmd import git
 from agentic.journal.anchor import recorder
-from agentic.journal.records import verify
+from agentic.journal.records import read_records, verify
 from agentic.journal.store import SQLiteStore
 from agentic.models.base import Model
 from agentic.models.scripted import ScriptedModel
@@ -113,7 +112,6 @@ class Returned:
     run_row: dict[str, Any] | None = None
     branch: str | None = None
     branch_bundle: bytes | None = None
-    node: str = ""
 
 
 def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fleet: Any, node_id: str = "",
@@ -132,7 +130,7 @@ def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fle
             require_sandbox(fallback=False)
         except SandboxUnavailable as exc:
             refused = error_attempt(scenario, n, f"refused on node {node}: {exc.message} (an attempt never runs unconfined)")
-            return Returned(AttemptResult(refused, tries=tries), node=node)
+            return Returned(AttemptResult(refused, tries=tries))
         try:
             prep = Prepared(scenario, tmp / "templates" / scenario.id, shipment.base, shipment.settings,
                             shipment.contract, shipment.model)  # fmt: skip
@@ -140,11 +138,11 @@ def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fle
                                make_repo=lambda root: _unbundle(bundle, root))  # fmt: skip
             result = run_attempt(prep, n, tmp / "attempts" / scenario.id / str(n), spec, shared_checks(fleet))
         except Exception as exc:
-            return Returned(AttemptResult(error_attempt(scenario, n, describe_error(exc)), tries=tries), node=node)
+            return Returned(AttemptResult(error_attempt(scenario, n, describe_error(exc)), tries=tries))
         result.tries = tries
         if not send_run:
-            return Returned(replace(result, journal=None), node=node)
-        return _with_run(Returned(result, node=node), tmp / "attempts" / scenario.id / str(n))
+            return Returned(replace(result, journal=None))
+        return _with_run(Returned(result), tmp / "attempts" / scenario.id / str(n))
     finally:
         view.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -299,10 +297,8 @@ def _file(path: Path, data: bytes) -> Iterator[Path]:
 
 def _last_head(journal: Path) -> tuple[int, str] | None:
     last = None
-    for line in journal.read_text(encoding="utf-8").splitlines():
-        with contextlib.suppress(ValueError):
-            record = json.loads(line)
-            last = (int(record["seq"]), str(record["hash"]))
+    for record in read_records(journal):
+        last = (int(record["seq"]), str(record["hash"]))
     return last
 
 
