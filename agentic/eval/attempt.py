@@ -103,8 +103,6 @@ class AttemptSpec:
     rate_db: Path | None = None  # the provider rate limits' SQLite file (local executor)
     rate_book: Book | None = None  # or the fleet's shared bookings (Ray)
     keep_journal: bool = False
-    # makes the attempt's repository at the given path (default: a local clone of the scenario's template)
-    make_repo: Callable[[Path], None] | None = None
 
 
 def run_attempt(prep: Prepared, n: int, root: Path, spec: AttemptSpec, check_tree: TreeChecker) -> AttemptResult:
@@ -113,10 +111,7 @@ def run_attempt(prep: Prepared, n: int, root: Path, spec: AttemptSpec, check_tre
     assert prep.template is not None and settings is not None and contract is not None and prep.model
     started = time.monotonic()
     root.parent.mkdir(parents=True, exist_ok=True)
-    if spec.make_repo is not None:
-        spec.make_repo(root)
-    else:
-        attempt_repo(prep.template, root)
+    attempt_repo(prep.template, root)
     cloned = time.monotonic() - started
     recorder = Recorder()
     run_started = time.monotonic()

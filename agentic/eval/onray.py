@@ -42,6 +42,7 @@ from agentic.eval.rayworker import (
     Shipment,
     attempt_on_worker,
     bundle_of,
+    forget_templates,
     import_attempt,
     node_check,
     salvage_on_worker,
@@ -259,6 +260,7 @@ class RayExecutor:
             raise
         finally:
             shipper.close()
+            _forget_templates(ray, fleet)
         return sorted(results.values(), key=lambda r: (r.attempt.scenario, r.attempt.attempt))
 
     def _fill(self, task: Any, shipper: Shipper, queue: collections.deque[tuple[Scenario, int]],
@@ -354,8 +356,19 @@ def ray_attempt(shipment: Shipment, bundle: bytes, n: int, tries: int, fleet: Fl
     """The Ray task: one try of an attempt on this worker, which says which node it is on."""
     import ray
 
-    node_id = ray.get_runtime_context().get_node_id()
-    return attempt_on_worker(shipment, bundle, n, tries, fleet, node_id=node_id, send_run=send_run)
+    context = ray.get_runtime_context()
+    return attempt_on_worker(shipment, bundle, n, tries, fleet, node_id=context.get_node_id(), send_run=send_run,
+                             job=context.get_job_id())  # fmt: skip
+
+
+def _forget_templates(ray: Any, fleet: FleetHandle) -> None:
+    """Each alive node that ran a try removes the scenario templates its workers kept for this eval."""
+    with contextlib.suppress(Exception):
+        alive = {n["NodeID"] for n in ray.nodes() if n.get("Alive")}
+        used = {w["node_id"] for w in fleet.tries().values() if w.get("node_id") in alive}
+        job, forget = ray.get_runtime_context().get_job_id(), ray.remote(forget_templates)
+        ray.get([forget.options(num_cpus=0, max_retries=0, scheduling_strategy=_on_node(node)).remote(job)
+                 for node in used], timeout=30)  # fmt: skip
 
 
 def _on_node(node_id: str) -> Any:

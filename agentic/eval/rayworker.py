@@ -53,6 +53,7 @@ from agentic.util import yamlfile
 from agentic.workspace import ensure_excluded
 
 CANCEL_POLL_S = 1.0  # how often a try asks the fleet whether the eval was cancelled
+CLAIM_POLL_S = 0.02  # how often a try waiting for another's check of the same tree asks for its result
 FILE = ["-c", "protocol.file.allow=always"]  # a bundle is read through git's file transport
 
 
@@ -103,6 +104,57 @@ def _unbundle(data: bytes, target: Path) -> None:
     ensure_excluded(target)
 
 
+_TEMPLATES: dict[str, Path] = {}  # a bundle's digest -> this worker process's repository of it
+_TEMPLATES_LOCK = threading.Lock()
+TEMPLATES_PREFIX = "agentic-templates-"
+
+
+def template_of(bundle: bytes, job: str) -> Path:
+    """The scenario's template on this worker: unbundled once per worker process (as the local executor
+    makes it once per eval), then cloned by each attempt as the local executor clones its own. Kept in
+    a directory named by the eval's Ray job and this process: the eval's end removes its job's
+    (forget_templates), and one a dead process left is removed by the next worker to start here."""
+    digest = hashlib.sha256(bundle).hexdigest()[:24]
+    with _TEMPLATES_LOCK:
+        found = _TEMPLATES.get(digest)
+        if found is None or not (found / ".git").is_dir():
+            found = _templates_home(job) / digest
+            shutil.rmtree(found, ignore_errors=True)
+            _unbundle(bundle, found)
+            _TEMPLATES[digest] = found
+        return found
+
+
+def _templates_home(job: str) -> Path:
+    home = Path(tempfile.gettempdir()) / f"{TEMPLATES_PREFIX}{job}-{os.getpid()}"
+    if not home.is_dir():
+        for other in home.parent.glob(f"{TEMPLATES_PREFIX}*-*"):
+            pid = other.name.rpartition("-")[2]
+            if pid.isdigit() and not _running(int(pid)):
+                shutil.rmtree(other, ignore_errors=True)
+        home.mkdir(mode=0o700)
+    return home
+
+
+def forget_templates(job: str) -> None:
+    """Remove the templates this node's workers kept for the eval run as Ray job `job` (the body of a
+    task sent to each node that ran its attempts, as the eval ends)."""
+    with _TEMPLATES_LOCK:
+        for home in Path(tempfile.gettempdir()).glob(f"{TEMPLATES_PREFIX}{job}-*"):
+            shutil.rmtree(home, ignore_errors=True)
+        _TEMPLATES.clear()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass
 class Returned:
     """What a worker sends back: the verdict, and the run as the driver stores it."""
@@ -115,9 +167,10 @@ class Returned:
 
 
 def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fleet: Any, node_id: str = "",
-                      send_run: bool = True) -> Returned:  # fmt: skip
-    """One try of attempt `n` on this node (the body of the Ray task). `send_run`: the run comes back
-    with the verdict (the driver keeps attempts' journals: --workdir); otherwise only the verdict."""
+                      send_run: bool = True, job: str = "local") -> Returned:  # fmt: skip
+    """One try of attempt `n` on this node (the body of the Ray task), for the eval run as Ray job `job`.
+    `send_run`: the run comes back with the verdict (the driver keeps attempts' journals: --workdir);
+    otherwise only the verdict."""
     scenario = shipment.scenario
     node = socket.gethostname()
     tmp = Path(tempfile.mkdtemp(prefix="agentic-eval-"))  # laid out as the local executor's workdir (the
@@ -132,10 +185,9 @@ def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fle
             refused = error_attempt(scenario, n, f"refused on node {node}: {exc.message} (an attempt never runs unconfined)")
             return Returned(AttemptResult(refused, tries=tries))
         try:
-            prep = Prepared(scenario, tmp / "templates" / scenario.id, shipment.base, shipment.settings,
-                            shipment.contract, shipment.model)  # fmt: skip
-            spec = AttemptSpec(shipment.load_model(), view.stopped, view, rate_book=fleet, keep_journal=True,
-                               make_repo=lambda root: _unbundle(bundle, root))  # fmt: skip
+            prep = Prepared(scenario, template_of(bundle, job), shipment.base, shipment.settings, shipment.contract,
+                            shipment.model)  # fmt: skip
+            spec = AttemptSpec(shipment.load_model(), view.stopped, view, rate_book=fleet, keep_journal=True)
             result = run_attempt(prep, n, tmp / "attempts" / scenario.id / str(n), spec, shared_checks(fleet))
         except Exception as exc:
             return Returned(AttemptResult(error_attempt(scenario, n, describe_error(exc)), tries=tries))
@@ -162,7 +214,7 @@ def shared_checks(fleet: Any) -> TreeChecker:
                 return cast(TreeResults, found)
             if state == "run":
                 break
-            time.sleep(0.1)
+            time.sleep(CLAIM_POLL_S)
         try:
             results = check_tree(prep, root, commit, with_command)
         except BaseException:

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from agentic.cli.doctor import check_ray
 from agentic.eval.driver import EvalRequest, EvalRun, chosen_scenarios, plan_eval, run_eval
 from agentic.eval.fleet import Fleet
 from agentic.eval.onray import FleetHandle, connected, fleet_order
-from agentic.eval.rayworker import Shipment, attempt_on_worker, bundle_of
+from agentic.eval.rayworker import TEMPLATES_PREFIX, Shipment, attempt_on_worker, bundle_of
 from agentic.eval.runner import Evaluator, Options
 from agentic.eval.scenarios import load_all
 from agentic.eval.summaryfile import summary_dict
@@ -97,6 +98,8 @@ def test_the_dogfood_scenarios_give_on_ray_what_they_give_locally(cluster: str, 
     assert ray.summary.meta["executor"] == "ray" and local.summary.meta["executor"] == "local"
     assert comparable(ray) == comparable(local), [a.reason for a in ray.summary.attempts if a.verdict == "error"]
     assert ray.summary.overall.passing == ray.summary.overall.scenarios >= 10
+    # each worker unbundled a scenario's template once and its attempts cloned that; the eval's end removed them
+    assert not list(Path(tempfile.gettempdir()).glob(f"{TEMPLATES_PREFIX}*"))
     # the journals came back: stored in each attempt's repository as if the attempt had run there
     fixed = ray.summary.scenario("fix-average")
     assert fixed is not None
