@@ -54,6 +54,7 @@ from agentic.eval.state import EvalState
 from agentic.models.ratelimit import Rate
 
 ATTEMPT_CPUS = 0.5  # what an attempt reserves on a node: mostly waiting on the model, then tests
+ASK_S = 0.5  # how often the driver, waiting for tries, asks the fleet whether the eval was cancelled
 GRACE_S = 30.0  # after a cancel, how long running tries get to stop at their next model call
 INSTALL = "pip install 'agentic[ray]'"
 
@@ -179,7 +180,7 @@ class Shipper:
         if prep.problem is not None or prep.template is None:
             return
         shipment, bundle = Shipment.of(prep), bundle_of(prep.template)
-        keys = (shipment.digest(), _sha256(bundle))
+        keys = (shipment.digest(), hashlib.sha256(bundle).hexdigest())
         with self._lock:
             for key, value in zip(keys, (shipment, bundle), strict=True):
                 if key not in self._objects:
@@ -233,9 +234,11 @@ class RayExecutor:
         shipper = Shipper(self.ev, ray, [s for s, _ in queue])
         inflight: dict[Any, tuple[Scenario, int, int]] = {}
         cancelled_at: float | None = None
+        why, asked = None, 0.0
         try:
             while queue or inflight:
-                why = fleet.cancelled()
+                if why is None and time.monotonic() - asked >= ASK_S:  # the budget may have cancelled it
+                    why, asked = fleet.cancelled(), time.monotonic()
                 if why is None:
                     self._fill(task, shipper, queue, inflight, fleet, done)
                 else:
@@ -246,9 +249,12 @@ class RayExecutor:
                     if time.monotonic() - cancelled_at > GRACE_S:
                         for ref in inflight:
                             ray.cancel(ref, force=True)
-                ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.2) if inflight else ([], [])
+                waiting = bool(queue) and len(inflight) < self.options.concurrency  # for a scenario's preparation
+                ready, _ = (ray.wait(list(inflight), num_returns=1, timeout=0.02 if waiting else ASK_S) if inflight
+                            else ([], []))  # fmt: skip
                 if not inflight:
                     time.sleep(0.02)  # scenarios still being prepared
+                asked = 0.0 if ready else asked  # a try ended: was it the one that spent the budget?
                 for ref in ready:
                     scenario, n, tries = inflight.pop(ref)
                     if self._collect(ray, ref, scenario, n, tries, fleet, done):  # lost: once more elsewhere
@@ -375,10 +381,6 @@ def _on_node(node_id: str) -> Any:
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     return NodeAffinitySchedulingStrategy(node_id, soft=False)
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def check_nodes(address: str | None) -> list[dict[str, Any]]:

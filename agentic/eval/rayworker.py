@@ -4,7 +4,8 @@
             and the template repository as a git bundle, each put once in Ray's object store and
             named by its content hash ──▶ worker
     worker: the node must sandbox with bubblewrap, or the attempt is refused (never run unconfined);
-            the template cloned from the bundle into a fresh directory; `attempt.run_attempt` as the
+            the template unbundled once per worker process (removed on every node it was used on as
+            the eval ends), each attempt a clone of it in a fresh directory; `attempt.run_attempt` as the
             local executor runs it, its model governed by the fleet actor (budget, cancel) and its
             rate limits booked there; then the run's journal directory (records and blobs) as a tar,
             the run's index row, and its branch as a git bundle ──▶ driver

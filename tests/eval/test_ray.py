@@ -20,14 +20,16 @@ from typing import Any
 import pytest
 
 from agentic.cli.doctor import check_ray
+from agentic.eval.compare import compare
 from agentic.eval.driver import EvalRequest, EvalRun, chosen_scenarios, plan_eval, run_eval
 from agentic.eval.fleet import Fleet
 from agentic.eval.onray import FleetHandle, connected, fleet_order
 from agentic.eval.rayworker import TEMPLATES_PREFIX, Shipment, attempt_on_worker, bundle_of
 from agentic.eval.runner import Evaluator, Options
 from agentic.eval.scenarios import load_all
-from agentic.eval.summaryfile import summary_dict
+from agentic.eval.summaryfile import load_summary, summary_dict
 from agentic.journal.records import read_records
+from tests.eval.conftest import DogfoodEval
 from tests.eval.test_eval import FINISH, FIX, GOOD, scenario
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -75,13 +77,11 @@ def evaluate(paths: list[Path], options: Options, cwd: Path, resume: str | None 
     return run_eval(req, state, chosen_scenarios(req), lambda _: None)
 
 
-def comparable(run: EvalRun) -> Any:
-    def strip(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k not in TIMINGS}
-        return [strip(v) for v in value] if isinstance(value, list) else value
-
-    return strip(summary_dict(run.summary))
+def comparable(value: Any) -> Any:
+    """A summary's JSON object without what may differ between two evals of one suite: timings, run ids."""
+    if isinstance(value, dict):
+        return {k: comparable(v) for k, v in value.items() if k not in TIMINGS}
+    return [comparable(v) for v in value] if isinstance(value, list) else value
 
 
 def running_attempts() -> list[int]:
@@ -90,13 +90,20 @@ def running_attempts() -> list[int]:
     return [int(pid) for pid in out.split()]
 
 
-def test_the_dogfood_scenarios_give_on_ray_what_they_give_locally(cluster: str, tmp_path: Path) -> None:
-    paths = [PROJECT / "scenarios"]
-    local = evaluate(paths, Options(repeats=1, concurrency=4), tmp_path)
+def test_the_dogfood_scenarios_give_on_ray_what_they_give_locally(
+    cluster: str, tmp_path: Path, dogfood_eval: DogfoodEval, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same suite as test_dogfood's local `agentic eval scenarios/` (dogfood_eval), on the cluster."""
+    monkeypatch.chdir(PROJECT)  # the paths as that eval was given them (the summary names them so)
+    paths = [Path("scenarios")]
     work = tmp_path / "work"
     ray = evaluate(paths, Options(repeats=1, concurrency=4, executor="ray", address=cluster, workdir=work), tmp_path)
-    assert ray.summary.meta["executor"] == "ray" and local.summary.meta["executor"] == "local"
-    assert comparable(ray) == comparable(local), [a.reason for a in ray.summary.attempts if a.verdict == "error"]
+    local = load_summary(dogfood_eval.json_file)
+    assert ray.summary.meta["executor"] == "ray" and local.meta["executor"] == "local"
+    assert comparable(summary_dict(ray.summary)) == comparable(dogfood_eval.summary), [
+        a.reason for a in ray.summary.attempts if a.verdict == "error"]  # fmt: skip
+    baseline = load_summary(PROJECT / "scenarios" / "baseline.json")
+    assert compare(ray.summary, baseline, max_drop=0.0) == compare(local, baseline, max_drop=0.0)
     assert ray.summary.overall.passing == ray.summary.overall.scenarios >= 10
     # each worker unbundled a scenario's template once and its attempts cloned that; the eval's end removed them
     assert not list(Path(tempfile.gettempdir()).glob(f"{TEMPLATES_PREFIX}*"))
