@@ -13,15 +13,19 @@ across machines, not per process:
                  bounded by one call per attempt in flight).
     cancel       Ctrl-C, or the budget: no new attempt starts; running ones stop at their next model
                  call; they are recorded as cancelled, not failed.
+    order        attempts go out scenario-major within each model, the models interleaved, so that no
+                 provider's bucket is emptied first (fleet_order).
 """
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from agentic.eval.scenarios import Scenario
 from agentic.models.ratelimit import WINDOW_S, Rate, fits, wait_for_room
 
 
@@ -136,3 +140,16 @@ class Fleet:
     def tries(self) -> dict[str, dict[str, Any]]:
         with self._lock:
             return {k: dict(v) for k, v in self._tries.items()}
+
+
+def fleet_order(todo: list[tuple[Scenario, int]], model_of: Callable[[Scenario], str]) -> list[tuple[Scenario, int]]:
+    """Scenario-major within each model, the models interleaved: m1 s1#1, m2 s3#1, m1 s1#2, …"""
+    by_model: dict[str, collections.deque[tuple[Scenario, int]]] = {}
+    for scenario, n in sorted(todo, key=lambda a: (a[0].id, a[1])):
+        by_model.setdefault(model_of(scenario), collections.deque()).append((scenario, n))
+    order: list[tuple[Scenario, int]] = []
+    while any(by_model.values()):
+        for queue in by_model.values():
+            if queue:
+                order.append(queue.popleft())
+    return order

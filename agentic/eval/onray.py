@@ -35,7 +35,7 @@ from typing import Any
 
 from agentic.errors import AgenticError, UsageError
 from agentic.eval.attempt import AttemptResult
-from agentic.eval.fleet import Fleet
+from agentic.eval.fleet import Fleet, fleet_order
 from agentic.eval.prepare import cancelled_attempt, error_attempt
 from agentic.eval.rayworker import (
     Returned,
@@ -148,19 +148,6 @@ class FleetHandle:
         return found
 
 
-def fleet_order(todo: list[tuple[Scenario, int]], model_of: Callable[[Scenario], str]) -> list[tuple[Scenario, int]]:
-    """Scenario-major within each model, the models interleaved: m1 s1#1, m2 s3#1, m1 s1#2, …"""
-    by_model: dict[str, collections.deque[tuple[Scenario, int]]] = {}
-    for scenario, n in sorted(todo, key=lambda a: (a[0].id, a[1])):
-        by_model.setdefault(model_of(scenario), collections.deque()).append((scenario, n))
-    order: list[tuple[Scenario, int]] = []
-    while any(by_model.values()):
-        for queue in by_model.values():
-            if queue:
-                order.append(queue.popleft())
-    return order
-
-
 class Shipper:
     """The scenarios prepared on the driver, --concurrency at a time in threads (as the local executor
     prepares them), each put in the object store as it is ready: its Shipment and template bundle,
@@ -217,7 +204,9 @@ class RayExecutor:
 
     def _run(self, ray: Any, todo: list[tuple[Scenario, int]],
              on_attempt: Callable[[AttemptResult], None]) -> list[AttemptResult]:  # fmt: skip
-        actor = ray.remote(Fleet).options(num_cpus=0, max_concurrency=64).remote(
+        # the fleet on the driver's node (the head's, for a Ray Client), never lost with a worker node
+        here = _on_node(ray.get_runtime_context().get_node_id(), soft=True)
+        actor = ray.remote(Fleet).options(num_cpus=0, max_concurrency=64, scheduling_strategy=here).remote(
             max_cost_usd=self.options.max_cost_usd, max_total_tokens=self.options.max_total_tokens,
             window_s=self.options.rate_window_s)  # fmt: skip
         fleet = FleetHandle(actor)
@@ -377,10 +366,10 @@ def _forget_templates(ray: Any, fleet: FleetHandle) -> None:
                  for node in used], timeout=30)  # fmt: skip
 
 
-def _on_node(node_id: str) -> Any:
+def _on_node(node_id: str, soft: bool = False) -> Any:
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    return NodeAffinitySchedulingStrategy(node_id, soft=False)
+    return NodeAffinitySchedulingStrategy(node_id, soft=soft)
 
 
 def check_nodes(address: str | None) -> list[dict[str, Any]]:

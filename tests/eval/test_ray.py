@@ -22,8 +22,8 @@ import pytest
 from agentic.cli.doctor import check_ray
 from agentic.eval.compare import compare
 from agentic.eval.driver import EvalRequest, EvalRun, chosen_scenarios, plan_eval, run_eval
-from agentic.eval.fleet import Fleet
-from agentic.eval.onray import FleetHandle, connected, fleet_order
+from agentic.eval.fleet import Fleet, fleet_order
+from agentic.eval.onray import FleetHandle, connected
 from agentic.eval.rayworker import TEMPLATES_PREFIX, Shipment, attempt_on_worker, bundle_of
 from agentic.eval.runner import Evaluator, Options
 from agentic.eval.scenarios import load_all
@@ -37,8 +37,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 TIMINGS = {"duration_s", "mean_duration_s", "run_id", "started_at", "wall_s", "setup", "executor"}
 
 
+LOCAL = {"node_ip_address": "127.0.0.1", "include_dashboard": False}
+# a node that dies is known dead after about a second, not Ray's default of tens of seconds
+HEALTH = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 300, "health_check_timeout_ms": 300,
+          "health_check_failure_threshold": 3}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
+def nodes() -> Iterator[Any]:
+    """The module's cluster (ray.cluster_utils.Cluster): a head and two worker nodes."""
     # every node, driver and CLI of this module on the loopback address (Ray reads this as it is imported;
     # by default a Linux node advertises the address it would reach the internet from)
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
@@ -46,21 +53,28 @@ def cluster() -> Iterator[str]:
         pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
 
-    local = {"node_ip_address": "127.0.0.1", "include_dashboard": False}
-    started = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, **local})
+    started = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "_system_config": HEALTH, **LOCAL})
     for _ in range(2):
-        started.add_node(num_cpus=1, **local)
+        started.add_node(num_cpus=1, **LOCAL)
     started.wait_for_nodes()
-    pids = [p.process.pid for node in started.list_all_nodes() for ps in node.all_processes.values() for p in ps]
     try:
-        yield str(started.address)
+        yield started
     finally:
+        pids = {p.process.pid for node in started.list_all_nodes() for ps in node.all_processes.values() for p in ps}
         started.shutdown()
         deadline = time.monotonic() + 30
-        while (alive := [pid for pid in pids if _alive(pid)]) and time.monotonic() < deadline:
+        while (alive := [pid for pid in pids | STARTED if _alive(pid)]) and time.monotonic() < deadline:
             time.sleep(0.1)
         for pid in alive:
             os.kill(pid, signal.SIGKILL)
+
+
+STARTED: set[int] = set()  # the processes of nodes a test started and removed
+
+
+@pytest.fixture(scope="module")
+def cluster(nodes: Any) -> str:
+    return str(nodes.address)
 
 
 def _alive(pid: int) -> bool:
@@ -155,6 +169,36 @@ def test_a_worker_killed_mid_attempt_is_tried_again_and_counted_once(cluster: st
     [kept] = (run.state.dir / "lost").glob("killed-1-try1/*/journal.jsonl")
     kinds = [r["kind"] for r in read_records(kept)]
     assert kinds[0] == "run.start" and "run.end" not in kinds  # the lost try's journal, cut where it died
+    assert [line["try"] for line in lines if "lost" not in line] == [2]
+
+
+def test_a_node_that_dies_mid_attempt_gets_the_attempt_tried_on_another(nodes: Any, tmp_path: Path) -> None:
+    wait = {"name": "run_command", "arguments": {"command": "python -c 'import time; time.sleep(3)'"}}
+    contract = {"tools": {"run_command": {"allow": ["python -c *"]}}}
+    scenario(tmp_path / "s", "stranded", [{"tool_calls": [wait]}, *GOOD], contract=contract, repeats=1)
+    options = Options(concurrency=1, executor="ray", address=nodes.address, max_attempt_retries=1)
+    ended: list[EvalRun] = []
+    driver = threading.Thread(target=lambda: ended.append(evaluate([tmp_path / "s"], options, tmp_path)))
+    driver.start()
+    deadline = time.monotonic() + 60
+    while not (pids := running_attempts()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.5)  # inside its sleep: the run has journaled its first steps
+    raylet = int(Path(f"/proc/{pids[0]}/stat").read_text().rpartition(")")[2].split()[1])  # the worker's parent
+    [doomed] = [n for n in nodes.list_all_nodes() if n.all_processes["raylet"][0].process.pid == raylet]
+    STARTED.update(p.process.pid for ps in doomed.all_processes.values() for p in ps)
+    nodes.remove_node(doomed, allow_graceful=False)  # its raylet and workers killed: the node is gone
+    driver.join(timeout=120)
+    nodes.add_node(num_cpus=1, **LOCAL)  # the module's cluster keeps two worker nodes
+    nodes.wait_for_nodes()
+    [run] = ended
+    [only] = run.summary.attempts
+    assert (only.verdict, only.attempt, run.summary.overall.attempts) == ("pass", 1, 1), only  # counted once
+    assert run.state is not None
+    lines = run.state.lines()
+    [lost] = [line for line in lines if "lost" in line]
+    assert lost["try"] == 1 and "NodeDiedError" in lost["lost"], lost
+    assert "its journal was lost with its node" in lost["attempt"]["reason"], lost
     assert [line["try"] for line in lines if "lost" not in line] == [2]
 
 
