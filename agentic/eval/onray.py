@@ -205,7 +205,7 @@ class RayExecutor:
     def _run(self, ray: Any, todo: list[tuple[Scenario, int]],
              on_attempt: Callable[[AttemptResult], None]) -> list[AttemptResult]:  # fmt: skip
         # the fleet on the driver's node (the head's, for a Ray Client), never lost with a worker node
-        here = _on_node(ray.get_runtime_context().get_node_id(), soft=True)
+        here = _on_node(ray.get_runtime_context().get_node_id())  # (soft affinity would not keep it there)
         actor = ray.remote(Fleet).options(num_cpus=0, max_concurrency=64, scheduling_strategy=here).remote(
             max_cost_usd=self.options.max_cost_usd, max_total_tokens=self.options.max_total_tokens,
             window_s=self.options.rate_window_s)  # fmt: skip
@@ -256,6 +256,8 @@ class RayExecutor:
         finally:
             shipper.close()
             _forget_templates(ray, fleet)
+            with contextlib.suppress(Exception):
+                ray.kill(actor)  # the eval's fleet ends with it (a connection the caller keeps may run others)
         return sorted(results.values(), key=lambda r: (r.attempt.scenario, r.attempt.attempt))
 
     def _fill(self, task: Any, shipper: Shipper, queue: collections.deque[tuple[Scenario, int]],
@@ -363,13 +365,13 @@ def _forget_templates(ray: Any, fleet: FleetHandle) -> None:
         used = {w["node_id"] for w in fleet.tries().values() if w.get("node_id") in alive}
         job, forget = ray.get_runtime_context().get_job_id(), ray.remote(forget_templates)
         ray.get([forget.options(num_cpus=0, max_retries=0, scheduling_strategy=_on_node(node)).remote(job)
-                 for node in used], timeout=30)  # fmt: skip
+                 for node in used], timeout=10)  # fmt: skip
 
 
-def _on_node(node_id: str, soft: bool = False) -> Any:
+def _on_node(node_id: str) -> Any:
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    return NodeAffinitySchedulingStrategy(node_id, soft=soft)
+    return NodeAffinitySchedulingStrategy(node_id, soft=False)
 
 
 def check_nodes(address: str | None) -> list[dict[str, Any]]:

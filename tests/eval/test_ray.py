@@ -73,8 +73,17 @@ STARTED: set[int] = set()  # the processes of nodes a test started and removed
 
 
 @pytest.fixture(scope="module")
-def cluster(nodes: Any) -> str:
-    return str(nodes.address)
+def cluster(nodes: Any) -> Iterator[str]:
+    """The cluster's address, this process connected to it once for the module: the evals driven here
+    use that connection (agentic.eval.onray.connected) and so share one Ray job, whose worker
+    processes serve them all, where `agentic eval` processes (the CLI tests) each connect anew."""
+    import ray
+
+    ray.init(address=nodes.address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield str(nodes.address)
+    finally:
+        ray.shutdown()
 
 
 def _alive(pid: int) -> bool:
@@ -172,11 +181,11 @@ def test_a_worker_killed_mid_attempt_is_tried_again_and_counted_once(cluster: st
     assert [line["try"] for line in lines if "lost" not in line] == [2]
 
 
-def test_a_node_that_dies_mid_attempt_gets_the_attempt_tried_on_another(nodes: Any, tmp_path: Path) -> None:
+def test_a_node_that_dies_mid_attempt_gets_the_attempt_tried_on_another(cluster: str, nodes: Any, tmp_path: Path) -> None:
     wait = {"name": "run_command", "arguments": {"command": "python -c 'import time; time.sleep(3)'"}}
     contract = {"tools": {"run_command": {"allow": ["python -c *"]}}}
     scenario(tmp_path / "s", "stranded", [{"tool_calls": [wait]}, *GOOD], contract=contract, repeats=1)
-    options = Options(concurrency=1, executor="ray", address=nodes.address, max_attempt_retries=1)
+    options = Options(concurrency=1, executor="ray", address=cluster, max_attempt_retries=1)
     ended: list[EvalRun] = []
     driver = threading.Thread(target=lambda: ended.append(evaluate([tmp_path / "s"], options, tmp_path)))
     driver.start()
