@@ -11,6 +11,7 @@ from typing import Protocol
 from agentic.agent import review
 from agentic.agent.dispatch import Dispatcher
 from agentic.gate.checks import Baseline, Candidate, CheckResult, Verdict, count_tests, evaluate
+from agentic.gate.counting import REMEMBERED
 from agentic.journal.records import Journal
 from agentic.policy.budget import Budget
 from agentic.policy.contract import Contract
@@ -32,6 +33,7 @@ class Gate:
     budget: Budget
     dispatcher: Dispatcher  # what the run's tool calls changed, approved and left behind
     make_sandbox: Callable[[Path], Sandbox] | None = None  # a sandbox for a checkout (None: no commands)
+    sandbox_identity: str | None = None  # what those sandboxes show (sandbox_identity); None: nothing remembered
     base_counts: dict[tuple[str, ...], int | None] = field(default_factory=dict)
     base_runs: dict[tuple[str, ...], Baseline] = field(default_factory=dict)  # what the base's test runs read
 
@@ -72,13 +74,20 @@ class Gate:
         return self.base_counts[key]
 
     def base_facts(self, argv: list[str]) -> Baseline:
-        """The base commit's run of this test argv: its test count and what it read for configuration."""
+        """The base commit's run of this test argv: its test count and what it read for configuration
+        (taken once per process for one commit, argv and sandbox identity: counting.REMEMBERED)."""
         key = tuple(argv)
         if key not in self.base_runs:
-            with self.workspace.checkout(self.workspace.base) as root:
-                sandbox = self.make_sandbox(root) if self.make_sandbox else None
-                facts = count_tests(argv, sandbox, root, self.budget.tool_timeout(300.0)) if sandbox else Baseline(None)
+            memo = (self.workspace.base, key, self.sandbox_identity) if self.sandbox_identity else None
+            facts = REMEMBERED.get(memo) if memo else None
+            remembered = {"remembered": True} if facts is not None else {}
+            if facts is None:
+                with self.workspace.checkout(self.workspace.base) as root:
+                    sandbox = self.make_sandbox(root) if self.make_sandbox else None
+                    facts = count_tests(argv, sandbox, root, self.budget.tool_timeout(300.0)) if sandbox else Baseline(None)
+                if memo and self.make_sandbox:
+                    REMEMBERED.put(memo, facts)
             self.base_runs[key] = facts
-            self.journal.append("gate.baseline", {"argv": argv, "collected": facts.collected, **facts.facts()},
-                                step=self.budget.steps)  # fmt: skip
+            self.journal.append("gate.baseline", {"argv": argv, "collected": facts.collected, **facts.facts(),
+                                                  **remembered}, step=self.budget.steps)  # fmt: skip
         return self.base_runs[key]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,41 @@ class Baseline:
         if self.configfile is None:
             return {}
         return {"configfile": self.configfile, "rootdir": self.rootdir or "."}
+
+
+class Remembered:
+    """Base-commit baselines already taken in this process, by (commit, argv, sandbox identity): the
+    repeats of an eval and the runs of a long-lived worker start from one commit, and each would
+    otherwise check it out and collect its tests again. Only counts that were read are kept (a
+    timeout is asked again); the oldest go past `size`. Safe across threads."""
+
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
+        self._found: OrderedDict[tuple[str, tuple[str, ...], str], Baseline] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, tuple[str, ...], str]) -> Baseline | None:
+        with self._lock:
+            found = self._found.get(key)
+            if found is not None:
+                self._found.move_to_end(key)
+            return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._found.clear()
+
+    def put(self, key: tuple[str, tuple[str, ...], str], baseline: Baseline) -> None:
+        if baseline.collected is None:
+            return
+        with self._lock:
+            self._found[key] = baseline
+            self._found.move_to_end(key)
+            while len(self._found) > self.size:
+                self._found.popitem(last=False)
+
+
+REMEMBERED = Remembered()
 
 
 def count_tests(argv: list[str], sandbox: Sandbox, root: Path, timeout_s: float) -> Baseline:

@@ -247,6 +247,7 @@ class GateBaseline(Event):
     collected: Annotated[int | None, Required, Nullable] = None
     configfile: str | None = None
     rootdir: str | None = None
+    remembered: bool | None = None  # true: from an earlier base run of the same commit in this process
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,7 +28,7 @@ from agentic.policy.contract import command_env as contract_env
 from agentic.policy.mcpservers import switch_keys
 from agentic.run.confine import needs_sandbox, protected_paths, secret_globs, unreadable_paths
 from agentic.run.request import Ending, RunRequest, new_run_id
-from agentic.sandbox import Sandbox, hostexec, kill_sandboxes, make_sandbox, require_sandbox
+from agentic.sandbox import Sandbox, hostexec, kill_sandboxes, make_sandbox, require_sandbox, sandbox_identity
 from agentic.tools.mcp import McpHub, McpTool
 from agentic.util.redact import Redactor
 from agentic.workspace import Workspace, exclude_state_dir
@@ -134,6 +134,14 @@ class RunResources:
     def checkout_sandbox(self) -> Callable[[Path], Sandbox] | None:
         """How the gate isolates a checkout's commands (None when the run has no sandbox)."""
         return (lambda root: self.sandbox_for(root, readonly=False)) if self.sandbox is not None else None
+
+    def checkout_identity(self) -> str | None:
+        """What the gate's checkout sandboxes show a command besides the checkout (None: no sandbox,
+        or one whose view can change under the run: sandbox_identity)."""
+        if self.sandbox is None:
+            return None
+        return sandbox_identity(self.req.repo.root, fallback=self.fallback, unsafe=self.req.unsafe_no_sandbox,
+                                env=self.variables, secret=secret_globs(self.contract))  # fmt: skip
 
     def restore(self, tree: str) -> None:
         """Make the worktree that tree again."""

@@ -123,7 +123,8 @@ def session(req: RunRequest, res: RunResources, budget: Budget, tools: dict[str,
                             kill=res.kill_commands, hooks=hook_runner(res))  # fmt: skip
     caller = Caller(req.model, res.journal, budget, contract.limits.max_retries, res.limiter,
                     request_timeout_s=req.settings.request_timeout_s)  # fmt: skip
-    gate = Gate(contract.binding("agent"), workspace, res.journal, budget, dispatcher, res.checkout_sandbox())
+    gate = Gate(contract.binding("agent"), workspace, res.journal, budget, dispatcher, res.checkout_sandbox(),
+                res.checkout_identity())
     model, handler, judge = redriven(req.tape, req.resuming, req.observer, LiveModel(caller), dispatcher, gate)
     return Session(res.run_id, contract, workspace.path, budget, res.sandbox, talk, model, handler, judge)
 

@@ -59,6 +59,7 @@ from agentic.sandbox.fallback import UnsafeNoSandbox as UnsafeNoSandbox
 from agentic.sandbox.levels import SandboxLevel as SandboxLevel
 from agentic.sandbox.levels import make_sandbox as make_sandbox
 from agentic.sandbox.levels import require_sandbox as require_sandbox
+from agentic.sandbox.levels import sandbox_identity as sandbox_identity
 from agentic.sandbox.levels import sandbox_level as sandbox_level
 from agentic.sandbox.mounts import MountRefused as MountRefused
 from agentic.sandbox.process import run_process as run_process

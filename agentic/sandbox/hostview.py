@@ -37,7 +37,7 @@ def _existing_dir(path: str | None) -> str | None:
 PROJECT_ENVS = (".venv", "venv", "env", ".env")  # virtual environments kept in a checkout (with a pyvenv.cfg)
 
 
-def _project_envs(checkout: str | None) -> list[str]:
+def project_envs(checkout: str | None) -> list[str]:
     """The checkout's own virtual environments: shown read-only at their path, also inside a worktree
     seen at the checkout's path, so the project's interpreter and its editable installs work there."""
     if checkout is None:
@@ -122,7 +122,7 @@ def host_view(worktree: str, run_as: tuple[int, int] | None, expose: Iterable[Pa
     # Anything under /tmp is already out of sight: the sandbox gets its own empty /tmp.
     hidden: set[str] = {d for d in map(_existing_dir, wanted) if d and d != "/" and not under(d, "/tmp")}
     candidates = [*_path_entries(), *_interpreter_dirs(), os.environ.get("PYENV_ROOT"),
-                  *git_dirs, *map(str, expose), *_project_envs(checkout)]  # fmt: skip
+                  *git_dirs, *map(str, expose), *project_envs(checkout)]  # fmt: skip
     exposed_all = [d for d in dict.fromkeys(map(_existing_dir, candidates)) if d]
 
     def covered(path: str, dirs: Iterable[str]) -> bool:

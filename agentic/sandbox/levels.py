@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -12,7 +15,9 @@ from agentic.errors import SandboxUnavailable
 from agentic.sandbox import landlock, seccomp
 from agentic.sandbox.base import Sandbox
 from agentic.sandbox.bubblewrap import BubblewrapSandbox
+from agentic.sandbox.env import command_env
 from agentic.sandbox.fallback import LandlockSandbox, UnsafeNoSandbox
+from agentic.sandbox.hostview import project_envs
 from agentic.sandbox.probe import bwrap_for
 from agentic.sandbox.users import default_run_as
 
@@ -123,3 +128,29 @@ def make_sandbox(
                                  persistent=persistent, read_only_worktree=read_only, network=network,
                                  beside_run=beside_run)  # fmt: skip
     return LandlockSandbox(worktree, list(readonly), env=variables, read_only_worktree=read_only, network=network)
+
+
+def sandbox_identity(
+    checkout: Path, *, fallback: bool = False, unsafe: bool = False,
+    env: Mapping[str, str | None] | None = None, secret: Iterable[str] = (),
+) -> str | None:  # fmt: skip
+    """A digest of what a checkout sandbox made with these arguments (make_sandbox, not persistent,
+    writable) shows a command besides the checkout itself: its level, its environment, the host
+    directories it brings back and the globs it masks. Two clean checkouts of one commit under one
+    identity run a command alike, so what the command found in one holds for the other.
+
+    None when the person's checkout `checkout` keeps a virtual environment of its own (.venv, ...):
+    commands see it, and what is installed there can change at any moment.
+    """
+    if project_envs(str(checkout)):
+        return None
+    level = "none" if unsafe else require_sandbox(fallback=fallback).name
+    shown = {
+        "level": level,
+        "env": sorted(command_env(extra=dict(env or {})).items()),
+        "host": [os.environ.get(k) for k in ("HOME", "XDG_RUNTIME_DIR", "PYENV_ROOT")],
+        "python": [sys.executable, sys.prefix, sys.base_prefix, sys.exec_prefix],
+        "user": os.geteuid(),
+        "secret": sorted(secret),
+    }
+    return hashlib.sha256(json.dumps(shown, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()
