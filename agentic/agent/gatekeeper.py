@@ -52,7 +52,7 @@ class Gate:
         self.journal.append("checkpoint", {"tree": snap.tree, "changes": snap.changes, **left_out, **skipped},
                             step=step)  # fmt: skip
         added = self.workspace.added_lines(snap.tree)
-        with self.workspace.checkout(snap.tree) as root:
+        with self.workspace.checkout(snap.tree, "tree") as root:
             sandbox = self.make_sandbox(root) if self.make_sandbox else None
             cand = Candidate(root, snap.changes, added, baseline=self.base_test_count, base=self.workspace.base,
                              base_facts=self.base_facts)  # fmt: skip
@@ -82,7 +82,7 @@ class Gate:
             facts = REMEMBERED.get(memo) if memo else None
             remembered = {"remembered": True} if facts is not None else {}
             if facts is None:
-                with self.workspace.checkout(self.workspace.base) as root:
+                with self.workspace.checkout(self.workspace.base, "commit") as root:
                     sandbox = self.make_sandbox(root) if self.make_sandbox else None
                     facts = count_tests(argv, sandbox, root, self.budget.tool_timeout(300.0)) if sandbox else Baseline(None)
                 if memo and self.make_sandbox:

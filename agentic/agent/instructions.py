@@ -16,6 +16,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentic.git import trees
 from agentic.git.cmd import git
 
 FAMILIES = (("AGENTS.md",), ("CLAUDE.md",), (".github/copilot-instructions.md",))
@@ -37,7 +38,7 @@ class Instructions:
 
 def find(repo_root: Path, commit: str) -> list[Instructions]:
     """The instruction files of the first family the commit has, the root's first."""
-    listed = git(["ls-tree", "-r", "-z", "--name-only", commit], repo_root).split("\0")
+    listed = [entry.path for entry in trees.entries(repo_root, commit)]
     for family in FAMILIES:
         names = sorted((p for p in listed if p and _in_family(p, family)), key=lambda p: (p.count("/"), p))
         if names:

@@ -37,6 +37,7 @@ import stat as stat_mod
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from agentic.git import trees
 from agentic.git.cmd import git, run_git_bytes
 from agentic.policy.contract import is_pytest, is_unittest
 from agentic.tools.base import ToolFailure
@@ -113,15 +114,7 @@ def protect_globs(argv: Sequence[str]) -> tuple[str, ...]:
 
 def tree_entries(root: Path, rev: str) -> dict[str, tuple[str, str]]:
     """path → (mode, object id) of every entry of `rev`'s tree, read with git in `root`."""
-    out = git(["ls-tree", "-r", "-z", "--full-tree", rev], root)
-    entries = {}
-    for item in out.split("\0"):
-        if not item:
-            continue
-        meta, _, path = item.partition("\t")
-        mode, _kind, oid = meta.split(" ")
-        entries[path] = (mode, oid)
-    return entries
+    return {entry.path: (entry.mode, entry.oid) for entry in trees.entries(root, rev)}
 
 
 def _on_disk(root: Path, patterns: Sequence[str]) -> set[str]:
@@ -183,7 +176,7 @@ def pin(root: Path, base: str | None, patterns: Sequence[str], extra: Sequence[s
         return []
     everything = (*patterns, *extra)
     theirs = {p: e for p, e in tree_entries(root, base).items() if globs.match_any(everything, p)}
-    ours = {p: e for p, e in tree_entries(root, "HEAD").items() if globs.match_any(everything, p)}
+    ours = {p: e for p, e in tree_entries(root, trees.head_of(root)).items() if globs.match_any(everything, p)}
     on_disk = _on_disk(root, everything)
     git(["update-index", "-q", "--refresh"], root, check=False)
     rewritten = set(git(["diff-files", "--name-only", "-z", "--no-renames"], root).split("\0")) - {""}

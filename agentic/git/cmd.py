@@ -43,6 +43,10 @@ def _config_file(where: str, explicit: bool) -> str | None:
     """The repository's shared config file (where its filter drivers are defined); remembered once
     found (a failure, such as a directory that is not a repository yet, is asked again)."""
     key = (where, explicit)
+    if key not in _CONFIG_FILES and not explicit:
+        found = _own_git_dir(where)  # the working tree's top: its git dir is where .git says
+        if found is not None and os.path.isfile(os.path.join(found, "HEAD")):
+            where, explicit = found, True
     if key not in _CONFIG_FILES and explicit and os.path.isfile(os.path.join(where, "HEAD")):
         # a git dir named outright: its common dir is where its `commondir` file points, else itself
         # (gitrepository-layout(5)); read here rather than asked of a git process
@@ -70,6 +74,23 @@ def _config_file(where: str, explicit: bool) -> str | None:
 
 
 _CONFIG_FILES: dict[tuple[str, bool], str] = {}
+
+
+def _own_git_dir(top: str) -> str | None:
+    """The git dir of a working tree's top directory, read from its `.git` (a directory, or a file
+    saying `gitdir: <path>` as a linked worktree's does); None when `top` has neither (git would
+    look further up: it is asked then)."""
+    dot_git = os.path.join(top, ".git")
+    if os.path.isdir(dot_git) and not os.path.islink(dot_git):
+        return dot_git
+    try:
+        with open(dot_git, encoding="utf-8") as fh:
+            text = fh.read(4096).strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text.startswith("gitdir:") or "\n" in text:
+        return None
+    return os.path.join(top, text[len("gitdir:") :].strip())
 
 
 @lru_cache(maxsize=256)

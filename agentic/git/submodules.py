@@ -11,16 +11,15 @@ commit the person's clone does not hold refuses the run at start, naming the com
 from __future__ import annotations
 
 import io
-import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from agentic.errors import UsageError
+from agentic.git import trees
 from agentic.git.cmd import git, run_git, run_git_bytes
 
 GITLINK = "160000"
-COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -39,24 +38,9 @@ def recorded(root: Path, commit: str) -> list[Submodule]:
     return [Submodule(path, sha, _source(root, names.get(path, path), path, sha)) for path, sha in links]
 
 
-_LINKS: dict[str, tuple[tuple[str, str], ...]] = {}  # commit id → its gitlinks: a commit never changes
-
-
 def _gitlinks(root: Path, commit: str) -> tuple[tuple[str, str], ...]:
-    """(path, commit) of each gitlink in `commit`'s tree; remembered by commit id (a name is asked again)."""
-    if commit in _LINKS:
-        return _LINKS[commit]
-    listing = git(["ls-tree", "-r", "-z", commit], root)
-    links = []
-    for entry in listing.split("\0"):
-        meta, _, path = entry.partition("\t")
-        if meta.split(" ")[:1] == [GITLINK]:
-            links.append((path, meta.split(" ")[2]))
-    if COMMIT_ID.fullmatch(commit):
-        if len(_LINKS) > 256:
-            _LINKS.clear()
-        _LINKS[commit] = tuple(links)
-    return tuple(links)
+    """(path, commit) of each gitlink in `commit`'s tree (its listing is remembered by commit id)."""
+    return tuple((e.path, e.oid) for e in trees.entries(root, commit) if e.mode == GITLINK)
 
 
 def _names(root: Path, commit: str) -> dict[str, str]:

@@ -198,6 +198,8 @@ def object_store(common: Path, store: Path, tips: Sequence[str], secret: Sequenc
         if packed.is_file() and packed.stat().st_size <= EMPTY_PACK:
             packed.unlink()
             packed.with_suffix(".idx").unlink(missing_ok=True)
+        if whole:  # the empty blob may have been in an old pack only, and left out of the new one
+            (store / "empty").unlink(missing_ok=True)
         for pack in old_packs if whole else []:  # a sandbox still reading an old pack keeps its open file
             if pack != packed:
                 pack.with_suffix(".idx").unlink(missing_ok=True)
@@ -236,12 +238,13 @@ def _replace_secrets(view: Path, store: Path) -> None:
 
 
 def _empty_blob(view: Path, store: Path) -> str:
-    """The empty blob's id, written into the store once (its id noted beside it, as long as the
-    object is there)."""
+    """The empty blob's id, written into the store once and noted beside it. The note stands while
+    the object does: git writes no loose copy of an object the store's packs hold already, and a
+    repack of the whole store (object_store) drops the note with the packs."""
     noted = store / "empty"
     try:
         empty = noted.read_text(encoding="utf-8").strip()
-        if len(empty) >= 40 and (store / empty[:2] / empty[2:]).is_file():
+        if len(empty) >= 40:
             return empty
     except OSError:
         pass

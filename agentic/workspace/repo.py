@@ -146,8 +146,10 @@ def identity(root: Path) -> tuple[str, str]:
     return found.get("user.name") or "agentic", found.get("user.email") or "agentic@localhost"
 
 
-def who(root: Path, argv: list[str]) -> dict[str, object]:
-    name, email = identity(root)
+def who(root: Path, argv: list[str], known: tuple[str, str] | None = None) -> dict[str, object]:
+    """Who starts or resumes a run: the OS user and host, the git identity (`known` when already
+    read), the command line."""
+    name, email = known or identity(root)
     try:
         user = getpass.getuser()
     except (KeyError, OSError):

@@ -59,6 +59,12 @@ class Workspace:
         return f"agentic/{self.run_id}"
 
     @cached_property
+    def author(self) -> tuple[str, str]:
+        """Who the run's commit is by: the person's git identity, read once per run (the journal's
+        `run.start` names the same)."""
+        return identity(self.repo_root)
+
+    @cached_property
     def git_dir(self) -> Path:
         """The worktree's administrative git dir, found from the repository, never from the worktree
         (read from its `.git` as git would, or asked of git when that is not plain)."""
@@ -193,7 +199,7 @@ class Workspace:
         return parse_added_lines(self._git([*ADDED_LINES, self.base, tree]))
 
     def commit(self, tree: str, message: str) -> str:
-        name, email = identity(self.repo_root)
+        name, email = self.author
         env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name,
                "GIT_COMMITTER_EMAIL": email}  # fmt: skip
         sha = self._git(["commit-tree", tree, "-p", self.base, "-F", "-"], env=env, input=message).strip()
@@ -201,13 +207,14 @@ class Workspace:
         return sha
 
     @contextmanager
-    def checkout(self, treeish: str) -> Iterator[Path]:
-        """A clean, throw-away checkout of a tree or commit (detached worktree), removed afterwards.
+    def checkout(self, treeish: str, kind: str | None = None) -> Iterator[Path]:
+        """A clean, throw-away checkout of a tree or commit (detached worktree), removed afterwards;
+        `kind` ("tree" or "commit") when the caller knows which it is (git is asked otherwise).
 
         The gate runs here, so nothing the agent left in its worktree (ignored files, caches,
         untracked files outside the snapshot) can influence the verdict.
         """
-        kind = git(["cat-file", "-t", treeish], self.repo_root).strip()
+        kind = kind or git(["cat-file", "-t", treeish], self.repo_root).strip()
         commit = treeish
         if kind == "tree":
             commit = git(["commit-tree", treeish, "-p", self.base, "-m", "agentic: gate candidate"], self.repo_root,
