@@ -75,10 +75,10 @@ class Gate:
 
     def base_facts(self, argv: list[str]) -> Baseline:
         """The base commit's run of this test argv: its test count and what it read for configuration
-        (taken once per process for one commit, argv and sandbox identity: counting.REMEMBERED)."""
+        (taken once per process for one base tree, argv and sandbox identity: counting.REMEMBERED)."""
         key = tuple(argv)
         if key not in self.base_runs:
-            memo = (self.workspace.base, key, self.sandbox_identity) if self.sandbox_identity else None
+            memo = (self.workspace.base_tree, key, self.sandbox_identity) if self.sandbox_identity else None
             facts = REMEMBERED.get(memo) if memo else None
             remembered = {"remembered": True} if facts is not None else {}
             if facts is None:

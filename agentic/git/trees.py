@@ -25,7 +25,22 @@ class Entry:
 
 
 _LISTED: OrderedDict[str, tuple[Entry, ...]] = OrderedDict()
+_TREES: dict[str, str] = {}  # commit id -> its tree's id
 _LOCK = threading.Lock()
+
+
+def tree_of(root: Path, commit: str) -> str:
+    """The id of `commit`'s tree (remembered by commit id): two commits of one tree hold the same files."""
+    with _LOCK:
+        found = _TREES.get(commit)
+    if found is None:
+        found = git(["rev-parse", "--verify", "--quiet", f"{commit}^{{tree}}"], root).strip()
+        if OBJECT_ID.fullmatch(commit):
+            with _LOCK:
+                if len(_TREES) > 4096:
+                    _TREES.clear()
+                _TREES[commit] = found
+    return found
 
 
 def entries(root: Path, rev: str) -> tuple[Entry, ...]:

@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 
 from agentic.errors import WorkspaceError
-from agentic.git import submodules
+from agentic.git import submodules, trees
 from agentic.git.cmd import git, run_git, run_git_bytes
 from agentic.git.locks import clear_stale
 from agentic.git.staging import Skipped, stage
@@ -57,6 +57,11 @@ class Workspace:
     @property
     def branch(self) -> str:
         return f"agentic/{self.run_id}"
+
+    @cached_property
+    def base_tree(self) -> str:
+        """The id of the base commit's tree."""
+        return trees.tree_of(self.repo_root, self.base)
 
     @cached_property
     def author(self) -> tuple[str, str]:

@@ -1,7 +1,7 @@
-"""The base commit's test count is taken once per process for one commit, test command and sandbox
-identity (agentic.gate.counting.REMEMBERED): the second run from a commit journals it as remembered
-and checks out nothing for it; another commit, another sandbox environment or a project virtual
-environment in the person's checkout take it afresh."""
+"""The base commit's test count is taken once per process for one base tree, test command and sandbox
+identity (agentic.gate.counting.REMEMBERED): the second run from a commit of that tree journals it as
+remembered and checks out nothing for it; another tree, another sandbox environment or a project
+virtual environment in the person's checkout take it afresh."""
 
 from __future__ import annotations
 
@@ -49,7 +49,16 @@ def test_a_second_run_from_the_same_commit_remembers_the_base_count(tmp_path: Pa
     assert "(base collects 2)" in verdict["checks"][0]["detail"]
 
 
-def test_another_commit_is_counted_afresh_and_a_missing_test_is_still_caught(tmp_path: Path) -> None:
+def test_another_commit_of_the_same_tree_is_remembered(tmp_path: Path) -> None:
+    first = inproc.run(make_repo(tmp_path / "a" / "repo"), FIXED)
+    other = make_repo(tmp_path / "b" / "repo")  # the same files, committed apart
+    git(["commit", "-q", "--amend", "-m", "the same tree, another commit"], other)
+    second = inproc.run(other, FIXED)
+    assert inproc.records(first, "run.start")[0]["base_commit"] != inproc.records(second, "run.start")[0]["base_commit"]
+    assert baseline(second) == {**baseline(first), "remembered": True}
+
+
+def test_another_tree_is_counted_afresh_and_a_missing_test_is_still_caught(tmp_path: Path) -> None:
     open_tests = {**CONTRACT, "protected": ["policies/**"],
                   "tools": {**CONTRACT["tools"], "write_file": {"allow": ["*.py", "tests/**"]}}}  # fmt: skip
     template = make_repo(tmp_path / "template", open_tests)

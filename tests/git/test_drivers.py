@@ -51,3 +51,21 @@ def test_a_config_without_filter_or_include_asks_no_git(tmp_path: Path) -> None:
     included.write_text("[INCLUDE]\n\tpath = other\n")
     assert not cmd._may_define_drivers(str(plain))
     assert cmd._may_define_drivers(str(included)) and cmd._may_define_drivers(str(tmp_path / "missing"))
+
+
+def test_a_working_tree_is_named_by_its_dot_git_and_a_subdirectory_by_git(tmp_path: Path) -> None:
+    """The top of a working tree (a `.git` directory, or a linked worktree's `.git` file) leads to the
+    common config without a git process; a subdirectory, where git would look further up, asks git:
+    each way the same drivers are switched off."""
+    root = _repo(tmp_path, "[filter \"spy\"]\n\tclean = cat\n")
+    identity = ["-c", "user.name=a", "-c", "user.email=a@b"]
+    subprocess.run(["git", "-C", str(root), *identity, "commit", "--quiet", "--allow-empty", "-m", "x"], check=True)
+    linked = tmp_path / "wt"
+    subprocess.run(["git", "-C", str(root), "worktree", "add", "--quiet", "--detach", str(linked)], check=True)
+    (root / "sub").mkdir()
+    common = str((root / ".git" / "config").resolve())
+    assert cmd._own_git_dir(str(root)) == str(root / ".git")
+    assert cmd._own_git_dir(str(linked)) is not None and cmd._own_git_dir(str(root / "sub")) is None
+    for where in (root, linked, root / "sub"):
+        assert str(Path(cmd._config_file(str(where), False) or "").resolve()) == common, where
+        assert "filter.spy.clean=" in _switched_off(hardening(["status"], where)), where
