@@ -35,7 +35,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-PRELOAD = ("jsonschema", "rich.console", "rich.markup", "typer", "yaml", "sqlite3", "pyseccomp")  # pyseccomp: its import runs ldconfig
+PRELOAD = ("jsonschema", "rich.console", "rich.markup", "typer", "typer._adapters", "yaml", "sqlite3", "pyseccomp")
+# pyseccomp: its import runs ldconfig; typer._adapters: typer (0.29) coerces every parameter through a
+# pydantic TypeAdapter, and imports pydantic (about 0.1 s) in each CLI process that parses one
 
 
 # -- the server ---------------------------------------------------------------------------------------
