@@ -35,8 +35,9 @@ class Baseline:
 class Remembered:
     """Base-commit baselines already taken in this process, by (the base's tree, argv, sandbox
     identity): the repeats of an eval and the runs of a long-lived worker start from one commit (or
-    from commits of one tree), and each would otherwise check it out and collect its tests again. Only counts that were read are kept (a
-    timeout is asked again); the oldest go past `size`. Safe across threads."""
+    from commits of one tree), and each would otherwise check it out and collect its tests again.
+    Only counts that were read are kept (a timeout is asked again); the oldest go past `size`. Safe
+    across threads."""
 
     def __init__(self, size: int = 128) -> None:
         self.size = size
