@@ -86,6 +86,18 @@ def cluster(nodes: Any) -> Iterator[str]:
         ray.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def two_worker_nodes(request: pytest.FixtureRequest) -> None:
+    """Before each test on the cluster: its two worker nodes, one added back if a test removed one."""
+    if "cluster" not in request.fixturenames:
+        return
+    nodes = request.getfixturevalue("nodes")
+    if len(nodes.worker_nodes) < 2:
+        for _ in range(2 - len(nodes.worker_nodes)):
+            nodes.add_node(num_cpus=1, **LOCAL)
+        nodes.wait_for_nodes()
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -178,36 +190,6 @@ def test_a_worker_killed_mid_attempt_is_tried_again_and_counted_once(cluster: st
     [kept] = (run.state.dir / "lost").glob("killed-1-try1/*/journal.jsonl")
     kinds = [r["kind"] for r in read_records(kept)]
     assert kinds[0] == "run.start" and "run.end" not in kinds  # the lost try's journal, cut where it died
-    assert [line["try"] for line in lines if "lost" not in line] == [2]
-
-
-def test_a_node_that_dies_mid_attempt_gets_the_attempt_tried_on_another(cluster: str, nodes: Any, tmp_path: Path) -> None:
-    wait = {"name": "run_command", "arguments": {"command": "python -c 'import time; time.sleep(3)'"}}
-    contract = {"tools": {"run_command": {"allow": ["python -c *"]}}}
-    scenario(tmp_path / "s", "stranded", [{"tool_calls": [wait]}, *GOOD], contract=contract, repeats=1)
-    options = Options(concurrency=1, executor="ray", address=cluster, max_attempt_retries=1)
-    ended: list[EvalRun] = []
-    driver = threading.Thread(target=lambda: ended.append(evaluate([tmp_path / "s"], options, tmp_path)))
-    driver.start()
-    deadline = time.monotonic() + 60
-    while not (pids := running_attempts()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.5)  # inside its sleep: the run has journaled its first steps
-    raylet = int(Path(f"/proc/{pids[0]}/stat").read_text().rpartition(")")[2].split()[1])  # the worker's parent
-    [doomed] = [n for n in nodes.list_all_nodes() if n.all_processes["raylet"][0].process.pid == raylet]
-    STARTED.update(p.process.pid for ps in doomed.all_processes.values() for p in ps)
-    nodes.remove_node(doomed, allow_graceful=False)  # its raylet and workers killed: the node is gone
-    driver.join(timeout=120)
-    nodes.add_node(num_cpus=1, **LOCAL)  # the module's cluster keeps two worker nodes
-    nodes.wait_for_nodes()
-    [run] = ended
-    [only] = run.summary.attempts
-    assert (only.verdict, only.attempt, run.summary.overall.attempts) == ("pass", 1, 1), only  # counted once
-    assert run.state is not None
-    lines = run.state.lines()
-    [lost] = [line for line in lines if "lost" in line]
-    assert lost["try"] == 1 and "NodeDiedError" in lost["lost"], lost
-    assert "its journal was lost with its node" in lost["attempt"]["reason"], lost
     assert [line["try"] for line in lines if "lost" not in line] == [2]
 
 
@@ -334,3 +316,33 @@ def test_doctor_asks_every_node_and_a_node_that_cannot_sandbox_refuses_attempts(
         assert "refused on node" in attempt.reason and "never runs unconfined" in attempt.reason
     finally:
         node.communicate("", timeout=60)
+
+
+def test_a_node_that_dies_mid_attempt_gets_the_attempt_tried_on_another(cluster: str, nodes: Any, tmp_path: Path) -> None:
+    """Last in the module: the node it kills is not added back unless a test after it needs it
+    (two_worker_nodes)."""
+    wait = {"name": "run_command", "arguments": {"command": "python -c 'import time; time.sleep(3)'"}}
+    contract = {"tools": {"run_command": {"allow": ["python -c *"]}}}
+    scenario(tmp_path / "s", "stranded", [{"tool_calls": [wait]}, *GOOD], contract=contract, repeats=1)
+    options = Options(concurrency=1, executor="ray", address=cluster, max_attempt_retries=1)
+    ended: list[EvalRun] = []
+    driver = threading.Thread(target=lambda: ended.append(evaluate([tmp_path / "s"], options, tmp_path)))
+    driver.start()
+    deadline = time.monotonic() + 60
+    while not (pids := running_attempts()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.5)  # inside its sleep: the run has journaled its first steps
+    raylet = int(Path(f"/proc/{pids[0]}/stat").read_text().rpartition(")")[2].split()[1])  # the worker's parent
+    [doomed] = [n for n in nodes.list_all_nodes() if n.all_processes["raylet"][0].process.pid == raylet]
+    STARTED.update(p.process.pid for ps in doomed.all_processes.values() for p in ps)
+    nodes.remove_node(doomed, allow_graceful=False)  # its raylet and workers killed: the node is gone
+    driver.join(timeout=120)
+    [run] = ended
+    [only] = run.summary.attempts
+    assert (only.verdict, only.attempt, run.summary.overall.attempts) == ("pass", 1, 1), only  # counted once
+    assert run.state is not None
+    lines = run.state.lines()
+    [lost] = [line for line in lines if "lost" in line]
+    assert lost["try"] == 1 and "NodeDiedError" in lost["lost"], lost
+    assert "its journal was lost with its node" in lost["attempt"]["reason"], lost
+    assert [line["try"] for line in lines if "lost" not in line] == [2]
