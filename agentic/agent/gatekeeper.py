@@ -85,7 +85,7 @@ class Gate:
                 with self.workspace.checkout(self.workspace.base, "commit") as root:
                     sandbox = self.make_sandbox(root) if self.make_sandbox else None
                     facts = count_tests(argv, sandbox, root, self.budget.tool_timeout(300.0)) if sandbox else Baseline(None)
-                if memo and self.make_sandbox:
+                if memo:  # a count that was not read is not kept (Remembered.put)
                     REMEMBERED.put(memo, facts)
             self.base_runs[key] = facts
             self.journal.append("gate.baseline", {"argv": argv, "collected": facts.collected, **facts.facts(),

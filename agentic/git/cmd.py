@@ -76,13 +76,12 @@ def _config_file(where: str, explicit: bool) -> str | None:
 _CONFIG_FILES: dict[tuple[str, bool], str] = {}
 
 
-def _own_git_dir(top: str) -> str | None:
-    """The git dir of a working tree's top directory, read from its `.git` (a directory, or a file
-    saying `gitdir: <path>` as a linked worktree's does); None when `top` has neither (git would
-    look further up: it is asked then)."""
+def dot_git_file(top: str) -> str | None:
+    """The git dir a working tree's `.git` file names (`gitdir: <path>`, relative to the tree), as
+    written; None when `.git` is not such a file (missing, a directory, a link, unreadable)."""
     dot_git = os.path.join(top, ".git")
-    if os.path.isdir(dot_git) and not os.path.islink(dot_git):
-        return dot_git
+    if os.path.islink(dot_git):
+        return None
     try:
         with open(dot_git, encoding="utf-8") as fh:
             text = fh.read(4096).strip()
@@ -91,6 +90,16 @@ def _own_git_dir(top: str) -> str | None:
     if not text.startswith("gitdir:") or "\n" in text:
         return None
     return os.path.join(top, text[len("gitdir:") :].strip())
+
+
+def _own_git_dir(top: str) -> str | None:
+    """The git dir of a working tree's top directory, read from its `.git` (a directory, or a file
+    saying `gitdir: <path>` as a linked worktree's does); None when `top` has neither (git would
+    look further up: it is asked then)."""
+    dot_git = os.path.join(top, ".git")
+    if os.path.isdir(dot_git) and not os.path.islink(dot_git):
+        return dot_git
+    return dot_git_file(top)
 
 
 @lru_cache(maxsize=256)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from agentic.git.cmd import git, run_git, run_git_bytes
+from agentic.git.cmd import dot_git_file, git, run_git, run_git_bytes
 from agentic.util import globs
 
 GIT_AT = "/tmp/.agentic-git"  # where the synthesized git dir is bound, read-only
@@ -53,17 +53,10 @@ def _under(path: str, parent: str) -> bool:
 
 def linked_gitdir(worktree: Path) -> Path | None:
     """The git dir a `.git` file names (never a link), as a real path; None without one."""
-    dot_git = worktree / ".git"
-    try:
-        if not dot_git.is_file() or dot_git.is_symlink():
-            return None
-        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
+    named = dot_git_file(str(worktree))
+    if named is None:
         return None
-    if not text.startswith("gitdir:"):
-        return None
-    gitdir = Path(text[len("gitdir:") :].strip())
-    real = Path(os.path.realpath(gitdir if gitdir.is_absolute() else worktree / gitdir))
+    real = Path(os.path.realpath(named))
     return real if real.is_dir() else None
 
 
