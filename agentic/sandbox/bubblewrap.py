@@ -20,7 +20,7 @@ from agentic.sandbox.base import CommandResult, not_found, refused
 from agentic.sandbox.env import GIT_INDEX_DIR, command_env
 from agentic.sandbox.hostview import host_view, under
 from agentic.sandbox.limits import Limited
-from agentic.sandbox.mounts import MountRefused, check_mount_targets, empty_file, inside
+from agentic.sandbox.mounts import MountRefused, check_mount_targets, inside
 from agentic.sandbox.probe import bwrap_for
 from agentic.sandbox.process import Capped, Fds, read_child_pid, run_process
 from agentic.sandbox.server import Server, ServerFailed, ServerGone, server_argv
@@ -83,8 +83,13 @@ class BubblewrapSandbox(Limited):
         info_fd: int | None = None,
         block_fd: int | None = None,
         index_fd: int | None = None,
+        covers: Iterable[tuple[str, int | None]] = (),
     ) -> list[str]:
-        """The bwrap command line for argv. Raises MountRefused when a read-only target is a link."""
+        """The bwrap command line for argv. Raises MountRefused when a read-only target is a link.
+
+        `covers`: the hidden paths inside the worktree (_covers), a directory covered by an empty
+        tmpfs, a file by an empty read-only file bubblewrap makes from its descriptor.
+        """
         targets = check_mount_targets(self._wt, self._readonly)
         view, wt, size = self._view, self._wt, str(self.tmp_bytes)
         cmd = [self._setup.path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
@@ -114,9 +119,9 @@ class BubblewrapSandbox(Limited):
                     "--ro-bind", git.dot_git, os.path.join(at, ".git")]  # fmt: skip
         for path in targets:
             cmd += ["--ro-bind", path, os.path.join(at, os.path.relpath(path, wt))]
-        for path in self._hidden_targets():
+        for path, fd in covers:
             seen = os.path.join(at, os.path.relpath(path, wt))
-            cmd += ["--tmpfs", seen] if os.path.isdir(path) else ["--ro-bind", empty_file(), seen]
+            cmd += ["--tmpfs", seen] if fd is None else ["--perms", "0444", "--ro-bind-data", str(fd), seen]
         if self.run_as is None:
             # The tmpfs mounts belong to the sandbox user in a user namespace: make them read-only.
             # (Dropped to another user, it cannot write to these root-owned 0755 directories.)
@@ -146,6 +151,24 @@ class BubblewrapSandbox(Limited):
         except OSError:
             return None
 
+    def _covers(self, fds: Fds) -> list[tuple[str, int | None]]:
+        """The hidden paths to cover: a directory with None, a file with a descriptor of a pipe at its
+        end, one each (bubblewrap closes what it copied from), for an empty regular file (a device
+        would confuse git). Nothing is left on the host."""
+        covers: list[tuple[str, int | None]] = []
+        empty: int | None = None
+        for path in self._hidden_targets():
+            if os.path.isdir(path):
+                covers.append((path, None))
+                continue
+            if empty is None:
+                empty, write_end = fds.pipe()
+                fds.close(write_end)
+                covers.append((path, empty))
+            else:
+                covers.append((path, fds.add(os.dup(empty))))
+        return covers
+
     def run(self, argv: list[str], *, timeout_s: float, max_output_bytes: int = 60_000, stdin: bytes | None = None,
             split_stderr: bool = False, attached: bool = False) -> CommandResult:  # fmt: skip
         if self.persistent and stdin is None and not split_stderr and not attached:
@@ -157,7 +180,9 @@ class BubblewrapSandbox(Limited):
             info_r, info_w = fds.pipe()
             block_r, block_w = fds.pipe()
             index_fd = self._open_index(fds)
-            cmd = self.wrap(argv, seccomp_fd=seccomp_fd, info_fd=info_w, block_fd=block_r, index_fd=index_fd)
+            covers = self._covers(fds)
+            cmd = self.wrap(argv, seccomp_fd=seccomp_fd, info_fd=info_w, block_fd=block_r, index_fd=index_fd,
+                            covers=covers)  # fmt: skip
             env = command_env(extra=self.env, git_index=INDEX_AT if index_fd is not None else None)
             if self.run_as is not None:
                 adopt(self._wt, *self.run_as, skip=[os.path.join(self._wt, ".git")], seen=self._adopted)
@@ -176,7 +201,8 @@ class BubblewrapSandbox(Limited):
             errors = Capped(max_output_bytes) if split_stderr else None
             code, output, timed_out, cut, secs = run_process(
                 cmd, cwd=Path(self._wt), env=env, timeout_s=timeout_s, max_output_bytes=max_output_bytes,
-                pass_fds=[fd for fd in (seccomp_fd, info_w, block_r, index_fd) if fd is not None], on_start=release,
+                pass_fds=[fd for fd in (seccomp_fd, info_w, block_r, index_fd, *(c for _, c in covers)) if fd is not None],
+                on_start=release,
                 stdin=stdin, stderr_into=errors, attached=attached,
             )  # fmt: skip
         except MountRefused as exc:
@@ -195,8 +221,10 @@ class BubblewrapSandbox(Limited):
         try:
             seccomp_fd = fds.add(seccomp.pipe_with(program)) if program is not None else None
             index_fd = self._open_index(fds)
-            cmd = self.wrap([*server_argv(), str(theirs.fileno())], seccomp_fd=seccomp_fd, index_fd=index_fd)
-            passed = [fd for fd in (seccomp_fd, theirs.fileno(), index_fd) if fd is not None]
+            covers = self._covers(fds)
+            cmd = self.wrap([*server_argv(), str(theirs.fileno())], seccomp_fd=seccomp_fd, index_fd=index_fd,
+                            covers=covers)  # fmt: skip
+            passed = [fd for fd in (seccomp_fd, theirs.fileno(), index_fd, *(c for _, c in covers)) if fd is not None]
             server = Server(cmd, Path(self._wt), command_env(extra=self.env), passed, ours)
             self._server_index = INDEX_AT if index_fd is not None else None
         except BaseException:

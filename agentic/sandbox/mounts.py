@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import stat
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,15 +21,6 @@ def inside(worktree: Path, real_worktree: str, path: Path) -> str:
 
 class MountRefused(Exception):
     """A read-only mount target inside the worktree is (or runs through) a symbolic link."""
-
-
-@functools.cache
-def empty_file() -> str:
-    """An empty, read-only regular file to mount over a masked one (a device would confuse git)."""
-    fd, path = tempfile.mkstemp(prefix="agentic-empty-")
-    os.close(fd)
-    os.chmod(path, 0o444)
-    return path
 
 
 def check_mount_targets(worktree: str, paths: Iterable[str]) -> list[str]:

@@ -365,6 +365,35 @@ def test_secrets_inside_an_exposed_directory_are_masked(tmp_path: Path, fake_hom
     assert (fake_home / "notes.txt").read_text() == "plain\n"  # exposed read-only
 
 
+@pytest.mark.parametrize("persistent", [False, True], ids=["one-off", "persistent"])
+def test_hidden_worktree_files_read_empty_and_leave_nothing_on_the_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, persistent: bool
+) -> None:
+    """A file the contract denies to read shows as an empty read-only regular file (git must not see a
+    device), a denied directory as empty; no stand-in file is left in the host's temporary directory."""
+    host_tmp = tmp_path / "host-tmp"
+    host_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(host_tmp))
+    worktree = make_worktree(tmp_path)
+    (worktree / ".env").write_text("API_TOKEN=hunter2\n")
+    (worktree / "secrets").mkdir()
+    (worktree / "secrets" / "key").write_text("k3y\n")
+    (worktree / "config").mkdir()
+    (worktree / "config" / ".env.local").write_text("API_TOKEN=hunter3\n")
+    hidden = [Path(".env"), worktree / "secrets", Path("config/.env.local")]  # each file its own descriptor
+    box = BubblewrapSandbox(worktree, hidden=hidden, persistent=persistent)
+    try:
+        result = sh(box, "cat .env config/.env.local; test -f .env && ! test -s .env && echo regular-empty; "
+                         "test -f config/.env.local && ! test -s config/.env.local && echo also-empty; ls -A secrets; "
+                         "echo x > .env || echo refused; echo end")  # fmt: skip
+    finally:
+        box.close()
+    assert "hunter" not in result.output and "k3y" not in result.output and "key" not in result.output
+    assert "regular-empty" in result.output and "also-empty" in result.output and "refused" in result.output and "end" in result.output
+    assert (worktree / ".env").read_text() == "API_TOKEN=hunter2\n"
+    assert list(host_tmp.iterdir()) == []
+
+
 def test_git_works_inside_and_the_persons_checkout_is_hidden(open_dir: Path) -> None:
     repo = open_dir / "repo"
     repo.mkdir()
