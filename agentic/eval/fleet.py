@@ -58,7 +58,11 @@ class Fleet:
     # -- rate limits --
 
     def try_book(self, rate: Rate, tokens: int) -> tuple[int | None, float]:
+        """A booking, or None and how long until there is room. A cancelled eval books nothing and
+        keeps no call waiting (booking 0): the call goes on, and its run finds the eval cancelled."""
         with self._lock:
+            if self._cancelled:
+                return 0, 0.0
             now = self.clock()
             bucket = self._bookings.setdefault(rate.key, {})
             for booking in [b for b, (at, _) in bucket.items() if at <= now - self.window_s]:

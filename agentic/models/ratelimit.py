@@ -82,6 +82,9 @@ def wait_for_room(rate: Rate, bookings: list[tuple[float, int]], tokens: int, no
     return window_s  # pragma: no cover - fits(rate, 0, 0, tokens) always holds
 
 
+POLL_S = 1.0  # the longest a call waits for room before it asks its book again
+
+
 class RateLimiter:
     """Waits for room under one rate, booking each model call in a Book (default: a SQLite file)."""
 
@@ -110,8 +113,9 @@ class RateLimiter:
                 return booking, waited
             if waited + wait > max_wait_s:
                 raise TimeoutError(f"{self.rate.describe()}: no room for {wait:.1f}s")
-            self.sleep(wait)
-            waited += wait
+            step = min(wait, POLL_S)  # asked again each POLL_S: a book may grant sooner (an eval cancelled)
+            self.sleep(step)
+            waited += step
 
     def settle(self, booking: int, tokens: int) -> None:
         self.book.settle(self.rate, booking, tokens)

@@ -16,7 +16,7 @@ from agentic.eval.fleet import Fleet
 from agentic.eval.runner import Options
 from agentic.eval.summaryfile import dumps_summary, load_summary, loads_summary
 from agentic.eval.verdict import decide
-from agentic.models.ratelimit import Rate
+from agentic.models.ratelimit import POLL_S, Rate, RateLimiter
 from tests.conftest import cli
 from tests.eval.test_eval import GOOD, scenario
 
@@ -109,6 +109,26 @@ def test_the_fleet_books_one_window_for_every_caller() -> None:
     assert capped.cancelled() is None and capped.totals()["calls_without_price"] == 1
     capped.charge(10, 0.5)
     assert "budget of $1 was reached" in str(capped.cancelled())
+
+
+def test_a_call_waiting_for_room_goes_on_once_the_eval_is_cancelled() -> None:
+    """A run waiting on a full rate-limit window asks again each POLL_S; once the eval is cancelled the
+    fleet keeps no call waiting, and the run finds the eval cancelled at its model call."""
+    fleet = Fleet(window_s=60.0)
+    rate = Rate("openai", requests_per_minute=1, tokens_per_minute=None)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) == 3:
+            fleet.cancel("interrupted (Ctrl-C)")
+
+    limiter = RateLimiter(None, rate, book=fleet, sleep=sleep)
+    assert limiter.acquire(1, 120)[1] == 0
+    booking, waited = limiter.acquire(1, 120)  # room only in 60 s
+    assert slept == [POLL_S] * 3 and waited == 3 * POLL_S and booking == 0
+    limiter.settle(booking, 5)  # booking 0 holds nothing
+    assert fleet.try_book(rate, 1) == (0, 0.0)
 
 
 def test_the_ray_executor_without_ray_says_how_to_install_it(tmp_path: Path) -> None:
