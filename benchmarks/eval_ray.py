@@ -5,10 +5,12 @@ refusals). It runs first with the local executor (threads of this process), then
 started here on 127.0.0.1: a head that schedules nothing and --nodes worker nodes, each with room
 for its share of --concurrency attempts. Both go through agentic.eval.driver as `agentic eval` does.
 
-Ray runs the suite first on fresh nodes (cold: worker processes start and import agentic), then
---rounds times on the running cluster (warm: what a long-lived cluster gives every eval), in turns
-with further local runs, so that a slow spell of a shared machine falls on both executors; each
-figure is the median of its runs. Prints, side by side: wall time, attempts per second, wall time
+Ray runs the suite first on fresh nodes (cold: the attempt hosts start, each a process that imports
+agentic), then --rounds times on the running cluster (warm: each eval a Ray job of its own, as
+`agentic eval` is, finding the hosts the previous eval left up, as a long-lived cluster gives every
+eval within --keep-hosts), in turns with further local runs, so that a slow spell of a shared
+machine falls on both executors; each figure is the median of its runs. Each local eval starts
+with no memo of base-commit test counts, as an `agentic eval` process does. Prints, side by side: wall time, attempts per second, wall time
 per attempt slot (wall x concurrency / attempts: what one attempt costs the fleet), the mean
 attempt as its worker sees it (set-up, run, checks), the whole machine's CPU time per attempt
 (every process, Ray's daemons included), and Ray's added cost per attempt in percent (target
@@ -41,6 +43,7 @@ os.environ.setdefault("RAY_worker_niceness", "0")
 from agentic.eval.driver import EvalRequest, EvalRun, chosen_scenarios, plan_eval, run_eval  # noqa: E402
 from agentic.eval.onray import ATTEMPT_CPUS  # noqa: E402
 from agentic.eval.runner import Options  # noqa: E402
+from agentic.gate.counting import REMEMBERED  # noqa: E402
 from benchmarks.eval import generate  # noqa: E402
 
 
@@ -63,6 +66,10 @@ def busy_s() -> float | None:
 
 
 def measured(suite: Path, options: Options) -> dict[str, Any]:
+    # Each `agentic eval` is a process of its own, which counts each base commit's tests once; here
+    # the evals share this process, whose memo of those counts would spare every local eval after the
+    # first. Ray's evals start theirs empty too: each is a new Ray job, with worker processes of its own.
+    REMEMBERED.clear()
     before = busy_s()
     wall, run, results = evaluate(suite, options)
     after = busy_s()
@@ -108,7 +115,7 @@ def main() -> None:
         start_s = time.perf_counter() - started
         try:
             options = Options(repeats=opts.repeats, concurrency=opts.concurrency, executor="ray", address=cluster.address)
-            cold = [measured(suite, options)]  # the nodes start their worker processes
+            cold = [measured(suite, options)]  # the attempt hosts start
             warm: list[dict[str, Any]] = []
             for i in range(opts.rounds):  # in turns, so a slow spell of a shared machine falls on both
                 warm.append(measured(suite, options))
@@ -125,7 +132,7 @@ def main() -> None:
     b = row("ray", warm)
     print(f"Ray's added cost per attempt: {100 * (b['slot_s'] / a['slot_s'] - 1):+.1f} % on a running cluster "
           f"(target <= 15 %), {100 * (c['slot_s'] / a['slot_s'] - 1):+.1f} % on the first eval of fresh nodes "
-          "(their worker processes start and import agentic); the connection to the cluster included")  # fmt: skip
+          "(its attempt hosts start and import agentic); the connection to the cluster included")  # fmt: skip
     print(f"machine CPU per attempt (every process, Ray's daemons included): {100 * (b['cpu_s'] / a['cpu_s'] - 1):+.1f} %")
     print(f"cluster start-up (head + {opts.nodes} nodes): {start_s:.2f} s, not counted above")
     runs = local + cold + warm

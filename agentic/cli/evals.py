@@ -59,7 +59,7 @@ WorkdirOpt = Annotated[
 
 
 ExecutorOpt = Annotated[str, typer.Option("--executor", help="Where attempts run: local (threads of this process) "
-                                          "or ray (Ray tasks on a cluster; the agentic[ray] extra).")]
+                                          "or ray (attempt hosts on a Ray cluster; the agentic[ray] extra).")]
 AddressOpt = Annotated[str | None, typer.Option("--address", help="With --executor ray: the cluster (auto, HOST:PORT, "
                                                 "ray://HOST:PORT); default: a local one started for the eval.")]
 MaxCostOpt = Annotated[float | None, typer.Option("--max-cost-usd", min=0.0, help="The eval's budget in dollars over "
@@ -68,6 +68,9 @@ MaxTokensOpt = Annotated[int | None, typer.Option("--max-total-tokens", min=1, h
                                                   "every attempt: once spent, the eval is cancelled.")]
 RetriesOpt = Annotated[int, typer.Option("--max-attempt-retries", min=0, help="With --executor ray: how often an "
                                          "attempt lost with its worker or node is tried again.")]
+KeepHostsOpt = Annotated[float, typer.Option("--keep-hosts", min=0.0, metavar="SECONDS", help="With --executor ray: "
+                                             "how long the attempt hosts stay up after their last attempt, warm for "
+                                             "the next eval (0: they end with this one).")]
 
 
 @dataclass
@@ -79,6 +82,7 @@ class _Fleet:
     max_cost_usd: float | None = None
     max_total_tokens: int | None = None
     max_attempt_retries: int = 1
+    keep_hosts_s: float = 600.0
 
 
 def _run_eval(paths: list[Path], tags: list[str], repeats: int | None, concurrency: int, model: str | None,
@@ -89,7 +93,8 @@ def _run_eval(paths: list[Path], tags: list[str], repeats: int | None, concurren
         state_dir = None  # not run from a repository: the eval's attempts share a file of their own; no --resume
     options = Options(repeats, concurrency, resolve_model(model, Path.cwd()) if model else None, workdir,
                       state_dir / "ratelimits.db" if state_dir else None, fleet.max_cost_usd, fleet.max_total_tokens,
-                      fleet.executor, fleet.address, fleet.max_attempt_retries)  # fmt: skip
+                      fleet.executor, fleet.address, fleet.max_attempt_retries,
+                      keep_hosts_s=fleet.keep_hosts_s)  # fmt: skip
     req, state = plan_eval(EvalRequest(paths, tags, options, state_dir, resume))
     chosen = chosen_scenarios(req)
     attempts = sum(req.options.repeats or s.repeats for s in chosen)
@@ -125,6 +130,7 @@ def eval_run(
     max_cost_usd: MaxCostOpt = None,
     max_total_tokens: MaxTokensOpt = None,
     max_attempt_retries: RetriesOpt = 1,
+    keep_hosts: KeepHostsOpt = 600.0,
     resume: Annotated[str | None, typer.Option("--resume", help="An eval id: run only its attempts without a final "
                                                "verdict (its scenarios, tags, repeats and model as it was asked).")] = None,
 ) -> None:
@@ -139,7 +145,7 @@ def eval_run(
     base = evalstats.load_summary(baseline) if baseline is not None else None
     if resume is not None and (paths or tag or repeats or model):
         raise UsageError("--resume runs the eval as it was asked: give no scenario paths, --tag, --repeats or --model")
-    fleet = _Fleet(executor, address, max_cost_usd, max_total_tokens, max_attempt_retries)
+    fleet = _Fleet(executor, address, max_cost_usd, max_total_tokens, max_attempt_retries, keep_hosts)
     summary, chosen = _run_eval(paths or [Path("scenarios")], tag or [], repeats, concurrency, model, workdir, fleet,
                                 resume)  # fmt: skip
     comparison = evalstats.compare(summary, base, max_drop=max_drop) if base is not None else None

@@ -1,20 +1,24 @@
-"""`agentic eval --executor ray`: every attempt a Ray task, the eval's shared state one Ray actor.
+"""`agentic eval --executor ray`: every attempt a Ray actor task on an attempt host, the eval's shared
+state one Ray actor.
 
     driver ─ prepare every scenario (template, settings, contract, base verified), as locally
       │      put each template bundle and Shipment once in the object store (by content hash)
       │      the Fleet (agentic.eval.fleet) as an actor: rate limits, budget, cancel, where tries run
+      │      --concurrency attempt hosts (agentic.eval.raypool): detached actors, each ATTEMPT_CPUS of
+      │      a node, kept up between evals (--keep-hosts), so the next eval finds them warm
       ▼
     schedule: scenario-major, interleaved across models (no provider's bucket is emptied first);
-      at most --concurrency tasks in flight across the cluster; each task ATTEMPT_CPUS of a CPU
+      one try at a time per host, a scenario's attempt first to a host that keeps its template
       ▼
-    a task returns (rayworker.Returned) ─▶ recorded once per attempt: (scenario, number) is its
+    a try returns (rayworker.Returned) ─▶ recorded once per attempt: (scenario, number) is its
       identity, the first result wins; the journal imported under the workdir when it is kept
-      a task lost with its worker or node (Ray's own retries are off: max_retries=0) ─▶ its journal
+      a host that was ending refused the try, or died before the try started ─▶ sent again, not lost
+      a try lost with its host's process or node (Ray's own retries are off) ─▶ its journal
       salvaged from the node if the node is alive, kept under the eval's state and marked lost;
-      the attempt tried again elsewhere, up to --max-attempt-retries, then an error
-      the fleet cancelled (budget, Ctrl-C) ─▶ nothing new starts; each running try's worker kills its
+      the attempt tried again on another host, up to --max-attempt-retries, then an error
+      the fleet cancelled (budget, Ctrl-C) ─▶ nothing new starts; each running try's host kills its
       commands, its run stops at the next model call and comes back cancelled, with its journal;
-      what has not come back after GRACE_S is cancelled by Ray (killed with its worker)
+      what has not come back after GRACE_S is killed with its host
 
 Ray is imported only here, only when this executor runs: `pip install 'agentic[ray]'`.
 """
@@ -22,12 +26,8 @@ Ray is imported only here, only when this executor runs: `pip install 'agentic[r
 from __future__ import annotations
 
 import collections
-import concurrent.futures as cf
 import contextlib
-import hashlib
-import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -37,12 +37,9 @@ from agentic.errors import AgenticError, UsageError
 from agentic.eval.attempt import AttemptResult
 from agentic.eval.fleet import Fleet, fleet_order
 from agentic.eval.prepare import cancelled_attempt, error_attempt
+from agentic.eval.raypool import Hosts, Shipper
 from agentic.eval.rayworker import (
     Returned,
-    Shipment,
-    attempt_on_worker,
-    bundle_of,
-    forget_templates,
     import_attempt,
     node_check,
     salvage_on_worker,
@@ -53,7 +50,8 @@ from agentic.eval.scenarios import Scenario
 from agentic.eval.state import EvalState
 from agentic.models.ratelimit import Rate
 
-ATTEMPT_CPUS = 0.5  # what an attempt reserves on a node: mostly waiting on the model, then tests
+ATTEMPT_CPUS = 0.5  # what an attempt host reserves on its node: mostly waiting on the model, then tests
+RESENDS = 5  # how many times a try a host refused (ending) or never started is sent again
 ASK_S = 0.5  # how often the driver, waiting for tries, asks the fleet whether the eval was cancelled
 GRACE_S = 30.0  # after a cancel, how long running tries get to stop at their next model call
 INSTALL = "pip install 'agentic[ray]'"
@@ -126,7 +124,13 @@ class FleetHandle:
         self._get(self.actor.cancel.remote(reason))
 
     def cancelled(self) -> str | None:
-        reason: str | None = self._get(self.actor.cancelled.remote())
+        """Why the eval was cancelled, or None; a fleet that is gone (its driver ended) cancelled it."""
+        from ray import exceptions
+
+        try:
+            reason: str | None = self._get(self.actor.cancelled.remote())
+        except exceptions.RayActorError:
+            return "the eval ended (its driver is gone)"
         return reason
 
     def tree_claim(self, key: str, lease_s: float) -> tuple[str, Any]:
@@ -148,45 +152,7 @@ class FleetHandle:
         return found
 
 
-class Shipper:
-    """The scenarios prepared on the driver, --concurrency at a time in threads (as the local executor
-    prepares them), each put in the object store as it is ready: its Shipment and template bundle,
-    once per content hash. Attempts of a scenario start as soon as it is shipped."""
-
-    def __init__(self, evaluator: Evaluator, ray: Any, scenarios: list[Scenario]) -> None:
-        self.ev, self.ray = evaluator, ray
-        self._lock = threading.Lock()
-        self._objects: dict[str, Any] = {}  # content hash -> object ref
-        self._shipped: dict[str, tuple[Any, Any]] = {}
-        workers = max(1, min(evaluator.options.concurrency, os.cpu_count() or 1))
-        self._pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eval-prepare")
-        self._futures = {s.id: self._pool.submit(self._ship, s) for s in {s.id: s for s in scenarios}.values()}
-
-    def _ship(self, scenario: Scenario) -> None:
-        prep = self.ev.prepared(scenario)
-        if prep.problem is not None or prep.template is None:
-            return
-        shipment, bundle = Shipment.of(prep), bundle_of(prep.template)
-        keys = (shipment.digest(), hashlib.sha256(bundle).hexdigest())
-        with self._lock:
-            for key, value in zip(keys, (shipment, bundle), strict=True):
-                if key not in self._objects:
-                    self._objects[key] = self.ray.put(value)
-            self._shipped[scenario.id] = (self._objects[keys[0]], self._objects[keys[1]])
-
-    def ready(self, scenario: Scenario) -> bool:
-        future = self._futures[scenario.id]
-        if future.done():
-            future.result()  # a failure to ship is the driver's own: it ends the eval
-            return True
-        return False
-
-    def refs(self, scenario: Scenario) -> tuple[Any, Any]:
-        with self._lock:
-            return self._shipped[scenario.id]
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+Inflight = dict[Any, tuple[Scenario, int, int, int]]  # a try's ref -> scenario, number, try, host
 
 
 class RayExecutor:
@@ -195,6 +161,8 @@ class RayExecutor:
     def __init__(self, evaluator: Evaluator, state: EvalState | None = None) -> None:
         self.ev, self.state = evaluator, state
         self.options = evaluator.options
+        self._resend: dict[tuple[str, int], int] = {}  # an attempt back in the queue -> the try to send
+        self._resent: collections.Counter[tuple[str, int, int]] = collections.Counter()
 
     def run(self, on_attempt: Callable[[AttemptResult], None] | None = None,
             todo: list[tuple[Scenario, int]] | None = None) -> list[AttemptResult]:  # fmt: skip
@@ -210,7 +178,6 @@ class RayExecutor:
             max_cost_usd=self.options.max_cost_usd, max_total_tokens=self.options.max_total_tokens,
             window_s=self.options.rate_window_s)  # fmt: skip
         fleet = FleetHandle(actor)
-        task = ray.remote(ray_attempt).options(num_cpus=ATTEMPT_CPUS, max_retries=0)
         results: dict[tuple[str, int], AttemptResult] = {}
 
         def done(result: AttemptResult) -> None:
@@ -221,87 +188,104 @@ class RayExecutor:
 
         queue = collections.deque(fleet_order(todo, lambda s: self.options.model or s.model or ""))
         shipper = Shipper(self.ev, ray, [s for s, _ in queue])
-        inflight: dict[Any, tuple[Scenario, int, int]] = {}
+        hosts = Hosts(ray, self.options.concurrency, self.options.keep_hosts_s, ATTEMPT_CPUS)
+        inflight: Inflight = {}
         cancelled_at: float | None = None
         why, asked = None, 0.0
         try:
             while queue or inflight:
+                hosts.poll()
                 if why is None and time.monotonic() - asked >= ASK_S:  # the budget may have cancelled it
                     why, asked = fleet.cancelled(), time.monotonic()
                 if why is None:
-                    self._fill(task, shipper, queue, inflight, fleet, done)
+                    self._fill(hosts, shipper, queue, inflight, fleet, done)
                 else:
                     cancelled_at = cancelled_at or time.monotonic()
                     while queue:
                         scenario, n = queue.popleft()
                         done(AttemptResult(cancelled_attempt(scenario, n, why)))
                     if time.monotonic() - cancelled_at > GRACE_S:
-                        for ref in inflight:
-                            ray.cancel(ref, force=True)
-                waiting = bool(queue) and len(inflight) < self.options.concurrency  # for a scenario's preparation
+                        for *_, k in inflight.values():
+                            hosts.kill(k)
+                waiting = bool(queue) and len(inflight) < len(hosts.up)  # for a scenario's preparation
                 ready, _ = (ray.wait(list(inflight), num_returns=1, timeout=0.02 if waiting else ASK_S) if inflight
                             else ([], []))  # fmt: skip
                 if not inflight:
-                    time.sleep(0.02)  # scenarios still being prepared
+                    time.sleep(0.02)  # scenarios still being prepared, hosts still starting
                 asked = 0.0 if ready else asked  # a try ended: was it the one that spent the budget?
                 for ref in ready:
-                    scenario, n, tries = inflight.pop(ref)
-                    if self._collect(ray, ref, scenario, n, tries, fleet, done):  # lost: once more elsewhere
-                        inflight[self._submit(task, shipper, scenario, n, tries + 1, fleet)] = (scenario, n, tries + 1)
+                    scenario, n, tries, k = inflight.pop(ref)
+                    hosts.release(k)
+                    again = self._collect(ray, ref, (scenario, n, tries), hosts, k, fleet, done)
+                    if again is not None:
+                        queue.appendleft((scenario, n))
+                        self._resend[(scenario.id, n)] = again
         except BaseException:
             fleet.cancel("interrupted (Ctrl-C)")
-            self._drain(ray, inflight, fleet, done)
+            self._drain(ray, inflight, hosts, fleet, done)
             self.ev.stop.set()
             raise
         finally:
             shipper.close()
-            _forget_templates(ray, fleet)
+            hosts.close()
             with contextlib.suppress(Exception):
                 ray.kill(actor)  # the eval's fleet ends with it (a connection the caller keeps may run others)
         return sorted(results.values(), key=lambda r: (r.attempt.scenario, r.attempt.attempt))
 
-    def _fill(self, task: Any, shipper: Shipper, queue: collections.deque[tuple[Scenario, int]],
-              inflight: dict[Any, tuple[Scenario, int, int]], fleet: FleetHandle,
-              done: Callable[[AttemptResult], None]) -> None:  # fmt: skip
-        """Start queued attempts, in order among those whose scenario is prepared, up to --concurrency."""
+    def _fill(self, hosts: Hosts, shipper: Shipper, queue: collections.deque[tuple[Scenario, int]],
+              inflight: Inflight, fleet: FleetHandle, done: Callable[[AttemptResult], None]) -> None:  # fmt: skip
+        """Start queued attempts, in order among those whose scenario is prepared, on the free hosts."""
         for scenario, n in list(queue):
-            if len(inflight) >= max(1, self.options.concurrency):
-                return
             if not shipper.ready(scenario):
                 continue
-            queue.remove((scenario, n))
             problem = self.ev.prepared(scenario).problem
             if problem is not None:
+                queue.remove((scenario, n))
                 done(AttemptResult(error_attempt(scenario, n, problem)))
-            else:
-                inflight[self._submit(task, shipper, scenario, n, 1, fleet)] = (scenario, n, 1)
+                continue
+            shipment, bundle, digest = shipper.refs(scenario)
+            k = hosts.take(digest)
+            if k is None:
+                return
+            queue.remove((scenario, n))
+            tries = self._resend.pop((scenario.id, n), 1)
+            ref = hosts.handles[k].attempt.remote(shipment, bundle, n, tries, fleet, not self.ev.own_dir)
+            inflight[ref] = (scenario, n, tries, k)
 
-    def _submit(self, task: Any, shipper: Shipper, scenario: Scenario, n: int, tries: int, fleet: FleetHandle) -> Any:
-        shipment, bundle = shipper.refs(scenario)
-        return task.remote(shipment, bundle, n, tries, fleet, not self.ev.own_dir)
-
-    def _collect(self, ray: Any, ref: Any, scenario: Scenario, n: int, tries: int, fleet: FleetHandle,
-                 done: Callable[[AttemptResult], None]) -> bool:  # fmt: skip
-        """Record what a finished task gave; True when the attempt was lost and is to be tried again."""
+    def _collect(self, ray: Any, ref: Any, which: tuple[Scenario, int, int], hosts: Hosts, k: int,
+                 fleet: FleetHandle, done: Callable[[AttemptResult], None]) -> int | None:  # fmt: skip
+        """Record what a finished try gave; the try to send next when there is one: the same try when
+        its host refused it (ending) or died before it started, the next when it was lost."""
         from ray import exceptions
 
+        scenario, n, tries = which
         try:
-            returned: Returned = ray.get(ref)
-        except exceptions.TaskCancelledError:
-            done(AttemptResult(cancelled_attempt(scenario, n, fleet.cancelled() or "cancelled"), tries=tries))
-            return False
-        except exceptions.RayTaskError as exc:  # agentic's own code failed on the worker
+            returned: Returned | None = ray.get(ref)
+        except exceptions.RayTaskError as exc:  # agentic's own code failed on the host
             cause = getattr(exc, "cause", None) or exc
             done(AttemptResult(error_attempt(scenario, n, f"the attempt failed on its worker: {type(cause).__name__}: "
                                              f"{cause}"), tries=tries))  # fmt: skip
-            return False
-        except exceptions.RayError as exc:  # the worker process or its node died
-            why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            return None
+        except exceptions.RayError as exc:  # the host's process or its node died
+            if k in hosts.killed:
+                done(AttemptResult(cancelled_attempt(scenario, n, fleet.cancelled() or "cancelled"), tries=tries))
+                return None
+            hosts.replace(k)
+            key = f"{scenario.id}#{n}#{tries}"
+            if key not in fleet.tries() and self._count_resend(key):  # it never started: not a lost try
+                return tries
+            why = _why(exc)
             self._lost(ray, scenario, n, tries, fleet, why)
             if tries <= self.options.max_attempt_retries and fleet.cancelled() is None:
-                return True
+                return tries + 1
             done(AttemptResult(error_attempt(scenario, n, f"lost with its worker {tries} times ({why})"), tries=tries))
-            return False
+            return None
+        if returned is None:  # the host was ending
+            hosts.replace(k)
+            if self._count_resend(f"{scenario.id}#{n}#{tries}"):
+                return tries
+            done(AttemptResult(error_attempt(scenario, n, "no attempt host took it"), tries=tries))
+            return None
         result = returned.result
         if result.attempt.run_id is not None and not self.ev.own_dir:
             root = self.ev.workdir / "attempts" / scenario.id / str(n)
@@ -313,7 +297,13 @@ class RayExecutor:
                 result = AttemptResult(error_attempt(scenario, n, f"its run came back unusable: {exc.message}"),
                                        tries=tries)  # fmt: skip
         done(result)
-        return False
+        return None
+
+    def _count_resend(self, key: str) -> bool:
+        """One more send of a try that did not start; False past RESENDS."""
+        scenario, n, tries = key.rsplit("#", 2)
+        self._resent[(scenario, int(n), int(tries))] += 1
+        return self._resent[(scenario, int(n), int(tries))] <= RESENDS
 
     def _lost(self, ray: Any, scenario: Scenario, n: int, tries: int, fleet: FleetHandle, why: str) -> None:
         """Keep a lost try's journal (from its node, if the node is alive) and mark the try lost."""
@@ -324,6 +314,7 @@ class RayExecutor:
                 salvage = ray.remote(salvage_on_worker).options(num_cpus=0, max_retries=0, scheduling_strategy=(
                     _on_node(where["node_id"]) if "node_id" in where else "DEFAULT"))  # fmt: skip
                 data = ray.get(salvage.remote(where["dir"]), timeout=60)
+                kept = "it had journaled nothing yet"  # its node answered
                 if data is not None:
                     target = untar(data, self.state.dir / "lost" / f"{scenario.id}-{n}-try{tries}")
                     kept = f"its journal is kept at {target}"
@@ -331,41 +322,30 @@ class RayExecutor:
             lost = error_attempt(scenario, n, f"try {tries} lost: {why}; {kept}")
             self.state.record(AttemptResult(lost, tries=tries), lost=why)
 
-    def _drain(self, ray: Any, inflight: dict[Any, tuple[Scenario, int, int]], fleet: FleetHandle,
+    def _drain(self, ray: Any, inflight: Inflight, hosts: Hosts, fleet: FleetHandle,
                done: Callable[[AttemptResult], None]) -> None:  # fmt: skip
-        """After Ctrl-C (the fleet cancelled): every running try stops (its worker kills its commands; the
+        """After Ctrl-C (the fleet cancelled): every running try stops (its host kills its commands; the
         run ends `interrupted` at its next model call) and comes back with its journal; what has not come
-        back after GRACE_S is killed with its worker."""
+        back after GRACE_S is killed with its host."""
         deadline = time.monotonic() + GRACE_S
         with contextlib.suppress(Exception):
             while inflight and time.monotonic() < deadline:
                 ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.2)
                 for ref in ready:
-                    scenario, n, tries = inflight.pop(ref)
-                    self._collect(ray, ref, scenario, n, tries, fleet, done)
-        for ref, (scenario, n, tries) in inflight.items():
-            with contextlib.suppress(Exception):
-                ray.cancel(ref, force=True)
+                    scenario, n, tries, k = inflight.pop(ref)
+                    hosts.release(k)
+                    if self._collect(ray, ref, (scenario, n, tries), hosts, k, fleet, done) is not None:
+                        done(AttemptResult(cancelled_attempt(scenario, n, "interrupted (Ctrl-C)"), tries=tries))
+        for scenario, n, tries, k in inflight.values():
+            hosts.kill(k)
             done(AttemptResult(cancelled_attempt(scenario, n, "interrupted (Ctrl-C)"), tries=tries))
 
 
-def ray_attempt(shipment: Shipment, bundle: bytes, n: int, tries: int, fleet: FleetHandle, send_run: bool) -> Returned:
-    """The Ray task: one try of an attempt on this worker, which says which node it is on."""
-    import ray
-
-    context = ray.get_runtime_context()
-    return attempt_on_worker(shipment, bundle, n, tries, fleet, node_id=context.get_node_id(), send_run=send_run,
-                             job=context.get_job_id())  # fmt: skip
-
-
-def _forget_templates(ray: Any, fleet: FleetHandle) -> None:
-    """Each alive node that ran a try removes the scenario templates its workers kept for this eval."""
-    with contextlib.suppress(Exception):
-        alive = {n["NodeID"] for n in ray.nodes() if n.get("Alive")}
-        used = {w["node_id"] for w in fleet.tries().values() if w.get("node_id") in alive}
-        job, forget = ray.get_runtime_context().get_job_id(), ray.remote(forget_templates)
-        ray.get([forget.options(num_cpus=0, max_retries=0, scheduling_strategy=_on_node(node)).remote(job)
-                 for node in used], timeout=10)  # fmt: skip
+def _why(exc: Exception) -> str:
+    """A lost try's cause in one line: Ray's first line, and for an actor why it died (its process, its node)."""
+    lines = str(exc).splitlines()
+    cause = next((line.strip() for line in lines[1:] if line.startswith("The actor died because")), "")
+    return " ".join(p for p in (f"{type(exc).__name__}:", lines[0] if lines else "", cause) if p)
 
 
 def _on_node(node_id: str) -> Any:

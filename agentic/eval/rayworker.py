@@ -3,9 +3,10 @@
     driver: Shipment (the scenario, its settings and contract, the model, a scripted model's turns)
             and the template repository as a git bundle, each put once in Ray's object store and
             named by its content hash ──▶ worker
-    worker: the node must sandbox with bubblewrap, or the attempt is refused (never run unconfined);
-            the template unbundled once per worker process (removed on every node it was used on as
-            the eval ends), each attempt a clone of it in a fresh directory; `attempt.run_attempt` as the
+    host:   (an attempt host, agentic.eval.rayhost) the node must sandbox with bubblewrap, or the
+            attempt is refused (never run unconfined); the template unbundled once per host (kept
+            for the next evals, removed as the host ends), each attempt a clone of it in a fresh
+            directory; `attempt.run_attempt` as the
             local executor runs it, its model governed by the fleet actor (budget, cancel) and its
             rate limits booked there; then the run's journal directory (records and blobs) as a tar,
             the run's index row, and its branch as a git bundle ──▶ driver
@@ -13,7 +14,7 @@
             the attempt had run there: the chain verified, the head anchored under this machine's key,
             the run in the index, its branch fetched; so show, audit, replay and apply work on it.
 
-Nothing here imports Ray: the tasks are made remote by agentic.eval.onray.
+Nothing here imports Ray: agentic.eval.onray makes the hosts and tasks remote.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import tarfile
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -105,31 +107,41 @@ def _unbundle(data: bytes, target: Path) -> None:
     ensure_excluded(target)
 
 
-_TEMPLATES: dict[str, Path] = {}  # a bundle's digest -> this worker process's repository of it
+_TEMPLATES: OrderedDict[str, Path] = OrderedDict()  # a bundle's digest -> this process's repository of it
 _TEMPLATES_LOCK = threading.Lock()
 TEMPLATES_PREFIX = "agentic-templates-"
+TEMPLATES_KEPT = 64  # a process keeps the templates of this many scenarios, the least recently used going
 
 
-def template_of(bundle: bytes, job: str) -> Path:
-    """The scenario's template on this worker: unbundled once per worker process (as the local executor
-    makes it once per eval), then cloned by each attempt as the local executor clones its own. Kept in
-    a directory named by the eval's Ray job and this process: the eval's end removes its job's
-    (forget_templates), and one a dead process left is removed by the next worker to start here."""
+def template_of(bundle: bytes) -> Path:
+    """The scenario's template in this process (an attempt host, agentic.eval.rayhost): unbundled once,
+    then cloned by each attempt as the local executor clones its own, and kept for the next evals the
+    host serves. Kept in a directory named by this process: the host's end removes it (forget_templates),
+    and one a dead process left is removed by the next process to keep templates on this node."""
     digest = hashlib.sha256(bundle).hexdigest()[:24]
     with _TEMPLATES_LOCK:
         found = _TEMPLATES.get(digest)
         if found is None or not (found / ".git").is_dir():
-            found = _templates_home(job) / digest
+            found = _templates_home() / digest
             shutil.rmtree(found, ignore_errors=True)
             _unbundle(bundle, found)
             _TEMPLATES[digest] = found
+        _TEMPLATES.move_to_end(digest)
+        while len(_TEMPLATES) > TEMPLATES_KEPT:  # one attempt at a time per host: the oldest is not in use
+            shutil.rmtree(_TEMPLATES.popitem(last=False)[1], ignore_errors=True)
         return found
 
 
-def _templates_home(job: str) -> Path:
-    home = Path(tempfile.gettempdir()) / f"{TEMPLATES_PREFIX}{job}-{os.getpid()}"
+def kept_templates() -> list[str]:
+    """The digests of the bundles whose templates this process keeps."""
+    with _TEMPLATES_LOCK:
+        return [d for d, path in _TEMPLATES.items() if (path / ".git").is_dir()]
+
+
+def _templates_home() -> Path:
+    home = Path(tempfile.gettempdir()) / f"{TEMPLATES_PREFIX}{os.getpid()}"
     if not home.is_dir():
-        for other in home.parent.glob(f"{TEMPLATES_PREFIX}*-*"):
+        for other in home.parent.glob(f"{TEMPLATES_PREFIX}*"):
             pid = other.name.rpartition("-")[2]
             if pid.isdigit() and not _running(int(pid)):
                 shutil.rmtree(other, ignore_errors=True)
@@ -137,12 +149,10 @@ def _templates_home(job: str) -> Path:
     return home
 
 
-def forget_templates(job: str) -> None:
-    """Remove the templates this node's workers kept for the eval run as Ray job `job` (the body of a
-    task sent to each node that ran its attempts, as the eval ends)."""
+def forget_templates() -> None:
+    """Remove the templates this process kept (as its attempt host ends)."""
     with _TEMPLATES_LOCK:
-        for home in Path(tempfile.gettempdir()).glob(f"{TEMPLATES_PREFIX}{job}-*"):
-            shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(Path(tempfile.gettempdir()) / f"{TEMPLATES_PREFIX}{os.getpid()}", ignore_errors=True)
         _TEMPLATES.clear()
 
 
@@ -168,8 +178,8 @@ class Returned:
 
 
 def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fleet: Any, node_id: str = "",
-                      send_run: bool = True, job: str = "local") -> Returned:  # fmt: skip
-    """One try of attempt `n` on this node (the body of the Ray task), for the eval run as Ray job `job`.
+                      send_run: bool = True) -> Returned:  # fmt: skip
+    """One try of attempt `n` on this node (what an attempt host runs).
     `send_run`: the run comes back with the verdict (the driver keeps attempts' journals: --workdir);
     otherwise only the verdict."""
     scenario = shipment.scenario
@@ -186,7 +196,7 @@ def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fle
             refused = error_attempt(scenario, n, f"refused on node {node}: {exc.message} (an attempt never runs unconfined)")
             return Returned(AttemptResult(refused, tries=tries))
         try:
-            prep = Prepared(scenario, template_of(bundle, job), shipment.base, shipment.settings, shipment.contract,
+            prep = Prepared(scenario, template_of(bundle), shipment.base, shipment.settings, shipment.contract,
                             shipment.model)  # fmt: skip
             spec = AttemptSpec(shipment.load_model(), view.stopped, view, rate_book=fleet, keep_journal=True)
             result = run_attempt(prep, n, tmp / "attempts" / scenario.id / str(n), spec, shared_checks(fleet))

@@ -70,6 +70,7 @@ class Options:
     address: str | None = None  # the Ray cluster: auto, HOST:PORT, ray://… (None: a local one started for the eval)
     max_attempt_retries: int = 1  # Ray: tries of an attempt lost with its worker or node
     rate_window_s: float = WINDOW_S  # the fleet's rate-limit window (Ray): a minute; shorter in tests
+    keep_hosts_s: float = 600.0  # Ray: how long the attempt hosts stay up after their last attempt (0: end with the eval)
 
 
 class Memo(Generic[K, V]):

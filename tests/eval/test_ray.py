@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -119,9 +120,20 @@ def comparable(value: Any) -> Any:
     return [comparable(v) for v in value] if isinstance(value, list) else value
 
 
+def hosts_up() -> list[int]:
+    """The attempt hosts' processes, running an attempt or not."""
+    out = subprocess.run(["pgrep", "-f", "^ray::AttemptHost"], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def kept_templates() -> list[int]:
+    """The processes whose template directories are on this machine."""
+    return [int(p.name.rpartition("-")[2]) for p in Path(tempfile.gettempdir()).glob(f"{TEMPLATES_PREFIX}*")]
+
+
 def running_attempts() -> list[int]:
-    """The worker processes running an attempt now (Ray names a worker by the task it runs)."""
-    out = subprocess.run(["pgrep", "-f", "^ray::ray_attempt"], capture_output=True, text=True).stdout
+    """The attempt hosts running an attempt now (Ray names an actor's process by the method it runs)."""
+    out = subprocess.run(["pgrep", "-f", "^ray::AttemptHost.attempt"], capture_output=True, text=True).stdout
     return [int(pid) for pid in out.split()]
 
 
@@ -140,8 +152,8 @@ def test_the_dogfood_scenarios_give_on_ray_what_they_give_locally(
     baseline = load_summary(PROJECT / "scenarios" / "baseline.json")
     assert compare(ray.summary, baseline, max_drop=0.0) == compare(local, baseline, max_drop=0.0)
     assert ray.summary.overall.passing == ray.summary.overall.scenarios >= 10
-    # each worker unbundled a scenario's template once and its attempts cloned that; the eval's end removed them
-    assert not list(Path(tempfile.gettempdir()).glob(f"{TEMPLATES_PREFIX}*"))
+    # each host unbundled a scenario's template once and its attempts cloned that; the hosts keep them
+    assert kept_templates() and set(kept_templates()) <= set(hosts_up()), (kept_templates(), hosts_up())
     # the journals came back: stored in each attempt's repository as if the attempt had run there
     fixed = ray.summary.scenario("fix-average")
     assert fixed is not None
@@ -157,6 +169,32 @@ def test_the_dogfood_scenarios_give_on_ray_what_they_give_locally(
     branch = subprocess.run(["git", "log", "--format=%s", "-1", f"agentic/{run_id}"], cwd=root, capture_output=True,
                             text=True)  # fmt: skip
     assert branch.returncode == 0 and branch.stdout.strip(), branch.stderr
+
+
+def test_the_next_eval_finds_the_hosts_warm_and_idle_hosts_end(cluster: str, tmp_path: Path) -> None:
+    """The hosts outlive their eval: the next one runs on the same processes, which keep the templates
+    and the base commit's test count; with no attempt for --keep-hosts seconds they end, templates gone."""
+    scenario(tmp_path / "s", "warm", GOOD, repeats=2)
+    options = Options(concurrency=3, executor="ray", address=cluster, workdir=tmp_path / "first")
+    first = evaluate([tmp_path / "s"], options, tmp_path)
+    up = set(hosts_up())
+    assert len(up) >= 3
+    second = evaluate([tmp_path / "s"], replace(options, concurrency=2, workdir=tmp_path / "second",
+                                                keep_hosts_s=1.0), tmp_path)  # fmt: skip
+    assert [a.verdict for a in first.summary.attempts + second.summary.attempts] == ["pass"] * 4
+    assert set(hosts_up()) <= up  # no new process: the same hosts ran the second eval
+    deadline = time.monotonic() + 20
+    while len(hosts_up()) > 2 and time.monotonic() < deadline:  # the third, beyond --concurrency 2, ended
+        time.sleep(0.1)
+    assert len(hosts_up()) == 2
+    baselines = [r for j in (tmp_path / "second").glob("attempts/*/*/.agentic/runs/*/journal.jsonl")
+                 for r in read_records(j) if r["kind"] == "gate.baseline"]  # fmt: skip
+    assert len(baselines) == 2 and all(r["data"].get("remembered") for r in baselines), baselines  # counted before
+    deadline = time.monotonic() + 20
+    while set(hosts_up()) & up and time.monotonic() < deadline:  # idle past the second eval's --keep-hosts 1
+        time.sleep(0.1)
+    assert not set(hosts_up()) & up
+    assert not set(kept_templates()) & up  # each removed its templates as it ended
 
 
 def test_a_worker_killed_mid_attempt_is_tried_again_and_counted_once(cluster: str, tmp_path: Path) -> None:
@@ -343,6 +381,6 @@ def test_a_node_that_dies_mid_attempt_gets_the_attempt_tried_on_another(cluster:
     assert run.state is not None
     lines = run.state.lines()
     [lost] = [line for line in lines if "lost" in line]
-    assert lost["try"] == 1 and "NodeDiedError" in lost["lost"], lost
+    assert lost["try"] == 1 and "ActorDiedError" in lost["lost"] and "its node has died" in lost["lost"], lost
     assert "its journal was lost with its node" in lost["attempt"]["reason"], lost
     assert [line["try"] for line in lines if "lost" not in line] == [2]
