@@ -129,7 +129,7 @@ class FleetHandle:
 
         try:
             reason: str | None = self._get(self.actor.cancelled.remote())
-        except exceptions.RayActorError:
+        except exceptions.ActorDiedError:  # not a fleet that is only slow to answer (ActorUnavailableError)
             return "the eval ended (its driver is gone)"
         return reason
 

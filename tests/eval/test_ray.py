@@ -197,6 +197,20 @@ def test_the_next_eval_finds_the_hosts_warm_and_idle_hosts_end(cluster: str, tmp
     assert not set(kept_templates()) & up  # each removed its templates as it ended
 
 
+def test_a_try_whose_fleet_is_gone_stops_as_cancelled(cluster: str) -> None:
+    """A driver that dies takes its eval's fleet with it: the hosts' tries then find the eval cancelled."""
+    import ray
+
+    actor = ray.remote(Fleet).options(num_cpus=0).remote()
+    fleet = FleetHandle(actor)
+    assert fleet.cancelled() is None
+    ray.kill(actor)
+    deadline = time.monotonic() + 20
+    while (why := fleet.cancelled()) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert why == "the eval ended (its driver is gone)"
+
+
 def test_a_worker_killed_mid_attempt_is_tried_again_and_counted_once(cluster: str, tmp_path: Path) -> None:
     wait = {"name": "run_command", "arguments": {"command": "python -c 'import time; time.sleep(3)'"}}
     contract = {"tools": {"run_command": {"allow": ["python -c *"]}}}
