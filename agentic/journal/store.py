@@ -147,6 +147,7 @@ RUN_COLUMNS = {
 class SQLiteStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.state_dir = path.parent
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -191,7 +192,7 @@ class SQLiteStore:
                 "SELECT * FROM runs WHERE id LIKE ? ORDER BY started_at DESC LIMIT 2", (run_id + "%",)
             ).fetchall()
             row = rows[0] if len(rows) == 1 else None
-        return dict(row) if row else None
+        return self._here(dict(row)) if row else None
 
     def run_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT id FROM runs")}
@@ -208,7 +209,20 @@ class SQLiteStore:
             params.append(status)
         query += " ORDER BY started_at DESC LIMIT ?"
         params.append(limit)
-        return [dict(r) for r in self.db.execute(query, params)]
+        return [self._here(dict(r)) for r in self.db.execute(query, params)]
+
+    def _here(self, run: dict[str, Any]) -> dict[str, Any]:
+        """A run's row with its journal and worktree where they are now. A row keeps the absolute paths
+        it was written with, under the state directory of that time (`<state>/runs/<id>/journal.jsonl`,
+        `<state>/worktrees/<id>`): a repository moved or copied since has them under this database's."""
+        for column, parts in (("journal", ("runs", str(run["id"]), "journal.jsonl")), ("worktree", ("worktrees", str(run["id"])))):
+            stored = run.get(column)
+            if not stored or Path(stored).parts[-len(parts):] != parts:
+                continue
+            then = Path(stored).parents[len(parts) - 1]
+            if os.path.realpath(then) != os.path.realpath(self.state_dir):
+                run[column] = str(self.state_dir.joinpath(*parts))
+        return run
 
     # The kill switch: read before every tool call, so a switch thrown by another process binds at once.
     def disabled_tools(self) -> dict[str, dict[str, Any]]:

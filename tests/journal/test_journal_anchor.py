@@ -142,6 +142,19 @@ def test_deleting_the_anchor_is_detected(finished: tuple[Path, Path, dict[str, s
     _both_fail(repo, env, "no anchor")
 
 
+def test_a_moved_repository_still_verifies_and_shows_its_runs(finished: tuple[Path, Path, dict[str, str]]) -> None:
+    """The run database stores absolute paths; a repository renamed since finds its journals where they are."""
+    repo, journal, env = finished
+    moved = repo.parent / "renamed"
+    repo.rename(moved)
+    done = cli("journal", "verify", "last", cwd=moved, env=env)
+    assert done.returncode == 0 and "HMAC verified" in done.stdout, done.stdout + done.stderr
+    shown = cli("show", "last", cwd=moved, env={**env, "COLUMNS": "400"})
+    assert shown.returncode == 0 and f"journal: {moved / journal.relative_to(repo)}" in shown.stdout, shown.stdout
+    assert "edit_file" in shown.stdout  # read from the journal at its new place
+    assert not journal.exists()
+
+
 def test_an_anchor_moved_to_another_repository_does_not_verify(
     finished: tuple[Path, Path, dict[str, str]],
 ) -> None:
