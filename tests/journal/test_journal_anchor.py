@@ -9,6 +9,7 @@ re-chaining every hash so `verify()` alone accepts it, and checks that `agentic 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -19,15 +20,27 @@ from agentic.journal.records import GENESIS, record_hash, verify
 from tests.conftest import FINISH, FIX, cli, make_repo, write_script
 
 
-@pytest.fixture
-def finished(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
-    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
-    repo = make_repo(tmp_path / "repo")
-    script = write_script(tmp_path / "t.yaml", [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
-    done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo, env=env)
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A repository with one accepted run, and the config directory that holds its journal key."""
+    root = tmp_path_factory.mktemp("one-run")
+    repo = make_repo(root / "repo")
+    script = write_script(root / "t.yaml", [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo,
+               env={"XDG_CONFIG_HOME": str(root / "config")})  # fmt: skip
     assert done.returncode == 0, done.stderr
-    journal = Path(json.loads(done.stdout.splitlines()[-1])["journal"])
-    return repo, journal, env
+    return repo, Path(json.loads(done.stdout.splitlines()[-1])["journal"]).relative_to(repo)
+
+
+@pytest.fixture
+def finished(one_run: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """A copy of one_run's repository and key for each test to alter (the run database's paths follow
+    a repository that moved: agentic.journal.store)."""
+    template, journal = one_run
+    repo = tmp_path / "repo"
+    shutil.copytree(template, repo, symlinks=True)
+    shutil.copytree(template.parent / "config", tmp_path / "config")
+    return repo, repo / journal, {"XDG_CONFIG_HOME": str(tmp_path / "config")}
 
 
 def _records(journal: Path) -> list[dict[str, Any]]:
