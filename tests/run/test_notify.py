@@ -77,10 +77,13 @@ def receiver() -> Iterator[Receiver]:
         yield r
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port bound here and never listened on: connecting is refused, and while the test runs no other
+    process of the suite can take it (a port closed again could be, and answer with a reset)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
 
 
 def sample(status: str = "accepted") -> dict[str, Any]:
@@ -155,9 +158,9 @@ def test_a_redirect_is_not_followed() -> None:
     assert not delivery.ok and delivery.status_code == 307 and len(receiver.requests) == 1
 
 
-def test_unreachable_webhook_fails_after_its_retries() -> None:
+def test_unreachable_webhook_fails_after_its_retries(closed_port: int) -> None:
     waits: list[float] = []
-    config = NotifyConfig(webhook=f"http://127.0.0.1:{closed_port()}/hook", retries=2, timeout_s=2)
+    config = NotifyConfig(webhook=f"http://127.0.0.1:{closed_port}/hook", retries=2, timeout_s=2)
     [delivery] = send(config, sample(), environ={}, sleep=waits.append)
     assert not delivery.ok and delivery.attempts == 3 and delivery.status_code is None
     assert "cannot connect" in delivery.error and len(waits) == 2
@@ -254,8 +257,8 @@ def test_a_run_notifies_webhook_and_command_at_its_end(repo: Path, receiver: Rec
     assert [r["kind"] for r, _ in journal_of(summary)][-3:] == ["run.end", "notify", "notify"]
 
 
-def test_an_unreachable_webhook_does_not_fail_the_run(repo: Path) -> None:
-    url = f"http://127.0.0.1:{closed_port()}/hook"
+def test_an_unreachable_webhook_does_not_fail_the_run(repo: Path, closed_port: int) -> None:
+    url = f"http://127.0.0.1:{closed_port}/hook"
     notify_settings(repo, {"webhook": url, "secret_env": SECRET_ENV, "retries": 1, "timeout_s": 2})
     code, summary = run(repo, [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}], env={SECRET_ENV: SECRET})
     assert code == 0 and summary["status"] == "accepted"
