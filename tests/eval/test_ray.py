@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,6 +69,9 @@ def nodes() -> Iterator[Any]:
             time.sleep(0.1)
         for pid in alive:
             os.kill(pid, signal.SIGKILL)
+        for pid in kept_templates():  # of hosts killed with their node, which could not remove them
+            if not _alive(pid):
+                shutil.rmtree(Path(tempfile.gettempdir()) / f"{TEMPLATES_PREFIX}{pid}", ignore_errors=True)
 
 
 STARTED: set[int] = set()  # the processes of nodes a test started and removed
