@@ -206,7 +206,8 @@ class RayExecutor:
                         done(AttemptResult(cancelled_attempt(scenario, n, why)))
                     if time.monotonic() - cancelled_at > GRACE_S:
                         for *_, k in inflight.values():
-                            hosts.kill(k)
+                            if k not in hosts.killed:
+                                hosts.kill(k)
                 waiting = bool(queue) and len(inflight) < len(hosts.up)  # for a scenario's preparation
                 ready, _ = (ray.wait(list(inflight), num_returns=1, timeout=0.02 if waiting else ASK_S) if inflight
                             else ([], []))  # fmt: skip

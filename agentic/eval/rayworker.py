@@ -127,7 +127,7 @@ def template_of(bundle: bytes) -> Path:
             _unbundle(bundle, found)
             _TEMPLATES[digest] = found
         _TEMPLATES.move_to_end(digest)
-        while len(_TEMPLATES) > TEMPLATES_KEPT:  # one attempt at a time per host: the oldest is not in use
+        while len(_TEMPLATES) > TEMPLATES_KEPT:  # an attempt clones as it starts, one at a time per host
             shutil.rmtree(_TEMPLATES.popitem(last=False)[1], ignore_errors=True)
         return found
 
