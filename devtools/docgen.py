@@ -728,7 +728,7 @@ def _param_help(param: Any, ctx: Any) -> str:
     if envvar and getattr(param, "show_envvar", True):
         names = [envvar] if isinstance(envvar, str) else list(envvar)
         notes.append("Environment: " + ", ".join(code(n) for n in names) + ".")
-    text = md_text(str(getattr(param, "help", None) or ""), cell=True)
+    text = md_text(str(getattr(param, "help", None) or "").replace("\\[", "["), cell=True)  # rich's escaped [
     return " ".join([text, *notes]).strip()
 
 

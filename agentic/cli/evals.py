@@ -59,7 +59,7 @@ WorkdirOpt = Annotated[
 
 
 ExecutorOpt = Annotated[str, typer.Option("--executor", help="Where attempts run: local (threads of this process) "
-                                          "or ray (attempt hosts on a Ray cluster; the agentic[ray] extra).")]
+                                          "or ray (attempt hosts on a Ray cluster; the agentic\\[ray] extra).")]
 AddressOpt = Annotated[str | None, typer.Option("--address", help="With --executor ray: the cluster (auto, HOST:PORT, "
                                                 "ray://HOST:PORT); default: a local one started for the eval.")]
 MaxCostOpt = Annotated[float | None, typer.Option("--max-cost-usd", min=0.0, help="The eval's budget in dollars over "
