@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -135,10 +136,25 @@ def kept_templates() -> list[int]:
     return [int(p.name.rpartition("-")[2]) for p in Path(tempfile.gettempdir()).glob(f"{TEMPLATES_PREFIX}*")]
 
 
-def running_attempts() -> list[int]:
-    """The attempt hosts running an attempt now (Ray names an actor's process by the method it runs)."""
-    out = subprocess.run(["pgrep", "-f", "^ray::AttemptHost.attempt"], capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split()]
+def commands(code: str) -> list[int]:
+    """The sandboxed `python -c '<code>'` commands running now."""
+    out = subprocess.run(["pgrep", "-f", re.escape(code)], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split() if int(pid) != os.getpid()]
+
+
+def hosts_in(code: str) -> list[int]:
+    """The attempt hosts whose try is in that command now: the host among each command's ancestors.
+    (A host's process title does not say: it names the last method to start or end on any of its threads.)"""
+    hosts, found = set(hosts_up()), []
+    for pid in commands(code):
+        while pid > 1 and pid not in hosts:
+            try:
+                pid = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                break
+        if pid in hosts:
+            found.append(pid)
+    return found
 
 
 def test_the_dogfood_scenarios_give_on_ray_what_they_give_locally(
@@ -224,7 +240,7 @@ def test_a_worker_killed_mid_attempt_is_tried_again_and_counted_once(cluster: st
 
     def kill_the_first_try() -> None:
         deadline = time.monotonic() + 60
-        while not (pids := running_attempts()) and time.monotonic() < deadline:
+        while not (pids := hosts_in("time.sleep(3)")) and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(1.5)  # inside its sleep: the run has journaled its first steps
         os.kill(pids[0], signal.SIGKILL)
@@ -294,7 +310,7 @@ def test_ctrl_c_cancels_what_runs_and_resume_runs_only_what_did_not_end(cluster:
                             env={**os.environ, "NO_COLOR": "1"})  # fmt: skip
     deadline = time.monotonic() + 90
     states = tmp_path / ".agentic" / "evals"
-    while not (list(states.glob("*/attempts.jsonl")) and len(running_attempts()) == 2
+    while not (list(states.glob("*/attempts.jsonl")) and len(hosts_in("time.sleep(60)")) == 2
                and len(next(states.glob("*/attempts.jsonl")).read_text().splitlines()) == 2):  # fmt: skip
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
         time.sleep(0.1)
@@ -309,7 +325,7 @@ def test_ctrl_c_cancels_what_runs_and_resume_runs_only_what_did_not_end(cluster:
     # the fast attempts ended; the slow ones were cancelled (not failed), their commands killed
     assert sorted((a["scenario"], a["verdict"]) for a in ended) == [("fast", "pass")] * 2 + [("slow", "cancelled")] * 2
     assert all(a["run_id"] for a in ended), ended  # each came back with its run
-    assert not running_attempts()
+    assert not commands("time.sleep(60)")
 
     fixed = slow.parent / "scripts" / "slow.yaml"
     fixed.write_text(fixed.read_text().replace("time.sleep(60)", "time.sleep(0)"))
@@ -385,7 +401,7 @@ def test_a_node_that_dies_mid_attempt_gets_the_attempt_tried_on_another(cluster:
     driver = threading.Thread(target=lambda: ended.append(evaluate([tmp_path / "s"], options, tmp_path)))
     driver.start()
     deadline = time.monotonic() + 60
-    while not (pids := running_attempts()) and time.monotonic() < deadline:
+    while not (pids := hosts_in("time.sleep(3)")) and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(1.5)  # inside its sleep: the run has journaled its first steps
     raylet = int(Path(f"/proc/{pids[0]}/stat").read_text().rpartition(")")[2].split()[1])  # the worker's parent
