@@ -273,7 +273,7 @@ class RayExecutor:
                 return None
             hosts.replace(k)
             key = f"{scenario.id}#{n}#{tries}"
-            if key not in fleet.tries() and self._count_resend(key):  # it never started: not a lost try
+            if key not in fleet.tries() and self._count_resend((scenario.id, n, tries)):  # never started: not lost
                 return tries
             why = _why(exc)
             self._lost(ray, scenario, n, tries, fleet, why)
@@ -283,7 +283,7 @@ class RayExecutor:
             return None
         if returned is None:  # the host was ending
             hosts.replace(k)
-            if self._count_resend(f"{scenario.id}#{n}#{tries}"):
+            if self._count_resend((scenario.id, n, tries)):
                 return tries
             done(AttemptResult(error_attempt(scenario, n, "no attempt host took it"), tries=tries))
             return None
@@ -300,11 +300,10 @@ class RayExecutor:
         done(result)
         return None
 
-    def _count_resend(self, key: str) -> bool:
-        """One more send of a try that did not start; False past RESENDS."""
-        scenario, n, tries = key.rsplit("#", 2)
-        self._resent[(scenario, int(n), int(tries))] += 1
-        return self._resent[(scenario, int(n), int(tries))] <= RESENDS
+    def _count_resend(self, which: tuple[str, int, int]) -> bool:
+        """One more send of a try (scenario, number, try) that did not start; False past RESENDS."""
+        self._resent[which] += 1
+        return self._resent[which] <= RESENDS
 
     def _lost(self, ray: Any, scenario: Scenario, n: int, tries: int, fleet: FleetHandle, why: str) -> None:
         """Keep a lost try's journal (from its node, if the node is alive) and mark the try lost."""

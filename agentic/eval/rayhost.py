@@ -15,6 +15,7 @@ Nothing here imports Ray at import time: agentic.eval.onray makes the class remo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
@@ -27,9 +28,11 @@ from agentic.eval.rayworker import Returned, Shipment, attempt_on_worker, forget
 WATCH_S = 1.0  # how often a host looks at how long it has been idle (at most)
 
 
+@functools.cache
 def code_digest() -> str:
     """agentic's version and a digest of its sources: hosts are named by it, so a changed agentic
-    (an upgrade, an edited checkout) gets hosts of its own and never runs on an older one's."""
+    (an upgrade, an edited checkout) gets hosts of its own and never runs on an older one's. Read
+    once per process: the code this process runs is the code it imported."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256(__version__.encode())
     for path in sorted(root.rglob("*.py")):

@@ -70,7 +70,7 @@ def nodes() -> Iterator[Any]:
             time.sleep(0.1)
         for pid in alive:
             os.kill(pid, signal.SIGKILL)
-        for pid in kept_templates():  # of hosts killed with their node, which could not remove them
+        for pid in template_owners():  # of hosts killed with their node, which could not remove them
             if not _alive(pid):
                 shutil.rmtree(Path(tempfile.gettempdir()) / f"{TEMPLATES_PREFIX}{pid}", ignore_errors=True)
 
@@ -131,7 +131,7 @@ def hosts_up() -> list[int]:
     return [int(pid) for pid in out.split()]
 
 
-def kept_templates() -> list[int]:
+def template_owners() -> list[int]:
     """The processes whose template directories are on this machine."""
     return [int(p.name.rpartition("-")[2]) for p in Path(tempfile.gettempdir()).glob(f"{TEMPLATES_PREFIX}*")]
 
@@ -173,7 +173,7 @@ def test_the_dogfood_scenarios_give_on_ray_what_they_give_locally(
     assert compare(ray.summary, baseline, max_drop=0.0) == compare(local, baseline, max_drop=0.0)
     assert ray.summary.overall.passing == ray.summary.overall.scenarios >= 10
     # each host unbundled a scenario's template once and its attempts cloned that; the hosts keep them
-    assert kept_templates() and set(kept_templates()) <= set(hosts_up()), (kept_templates(), hosts_up())
+    assert template_owners() and set(template_owners()) <= set(hosts_up()), (template_owners(), hosts_up())
     # the journals came back: stored in each attempt's repository as if the attempt had run there
     fixed = ray.summary.scenario("fix-average")
     assert fixed is not None
@@ -214,7 +214,7 @@ def test_the_next_eval_finds_the_hosts_warm_and_idle_hosts_end(cluster: str, tmp
     while set(hosts_up()) & up and time.monotonic() < deadline:  # idle past the second eval's --keep-hosts 1
         time.sleep(0.1)
     assert not set(hosts_up()) & up
-    assert not set(kept_templates()) & up  # each removed its templates as it ended
+    assert not set(template_owners()) & up  # each removed its templates as it ended
 
 
 def test_a_try_whose_fleet_is_gone_stops_as_cancelled(cluster: str) -> None:
