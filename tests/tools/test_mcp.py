@@ -20,6 +20,7 @@ import pytest
 
 from agentic.git.cmd import git
 from agentic.journal.records import payload, read_records
+from tests import forkserver
 from tests.conftest import (
     CONTRACT,
     FIX,
@@ -154,12 +155,14 @@ def test_a_tool_without_a_rule_is_denied_and_the_kill_switch_stops_a_server_mid_
         while time.monotonic() < deadline and not done.is_set():
             journal = journal or next((repo / ".agentic" / "runs").glob("*/journal.jsonl"), None)
             if journal is not None and journal.read_text().count('"tool":"find_issue"}}') >= 2:
-                switched.append(subprocess.run(
-                    [sys.executable, "-m", "agentic", "tools", "disable", "mcp__tracker__*", "--reason",
-                     "the tracker is down"], cwd=repo, capture_output=True, text=True, timeout=60))  # fmt: skip
+                # forked ready-loaded (tests/forkserver.py): a fresh interpreter can take longer to start
+                # on a busy machine than the call in flight takes to end
+                switched.append(cli("tools", "disable", "mcp__tracker__*", "--reason", "the tracker is down",
+                                    cwd=repo, timeout=60))  # fmt: skip
                 return
             time.sleep(0.01)
 
+    forkserver.shared()  # up before the run: the switch must land while the third call is in flight
     thrower = threading.Thread(target=throw)
     thrower.start()
     try:
@@ -172,7 +175,7 @@ def test_a_tool_without_a_rule_is_denied_and_the_kill_switch_stops_a_server_mid_
     assert not results[0]["is_error"]
     assert results[1]["is_error"] and "no rule for mcp__tracker__probe" in results[1]["content"]
     assert not results[2]["is_error"]  # in flight when the switch was thrown: it ends
-    assert results[3]["is_error"] and "the tracker is down" in results[3]["content"]
+    assert results[3]["is_error"] and "the tracker is down" in results[3]["content"], (results, switched)
 
 
 @pytest.fixture
