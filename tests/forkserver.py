@@ -1,7 +1,7 @@
 """Start `python -m agentic` (or a script) as a separate process without paying for the interpreter's
 start-up and its heavy third-party imports each time.
 
-A server, started once per test worker, imports those libraries (jsonschema, rich, typer,
+A server, started once per test worker, imports those libraries (the model SDKs, jsonschema, rich, typer,
 yaml) and every agentic module, and then forks a child per request: the child takes the request's
 argv, working directory, environment and standard streams and runs it as `python -m agentic` (or
 `python SCRIPT`) would, exiting through the interpreter's normal shutdown. Importing agentic runs
@@ -35,9 +35,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-PRELOAD = ("jsonschema", "rich.console", "rich.markup", "typer", "typer._adapters", "yaml", "sqlite3", "pyseccomp")
-# pyseccomp: its import runs ldconfig; typer._adapters: typer (0.29) coerces every parameter through a
-# pydantic TypeAdapter, and imports pydantic (about 0.1 s) in each CLI process that parses one
+PRELOAD = ("openai", "anthropic", "jsonschema", "rich.console", "rich.markup", "typer", "typer._adapters", "yaml",
+           "sqlite3", "pyseccomp")  # fmt: skip
+# openai, anthropic: about 0.5 and 1.5 CPU-s to import, in every CLI process that runs, resumes or checks a
+# provider's model (about 1.9 CPU-s once per worker instead); pyseccomp: its import runs ldconfig;
+# typer._adapters: typer (0.29) coerces every parameter through a pydantic TypeAdapter, and imports
+# pydantic (about 0.1 s) in each CLI process that parses one
 
 
 # -- the server ---------------------------------------------------------------------------------------
