@@ -38,16 +38,24 @@ def find_repo(start: Path) -> RepoInfo:
         raise UsageError(f"{start} is not inside a git repository", hint="run `git init` first")
     # one git for the usual case; when it fails, the questions one by one say what is wrong
     asked = run_git(["rev-parse", "--path-format=absolute", "--is-inside-work-tree", "--show-toplevel",
-                     "--git-common-dir", "HEAD^{commit}", "--"], start)  # fmt: skip
+                     "--git-common-dir", "HEAD^{commit}", "--symbolic-full-name", "HEAD", "--"], start)  # fmt: skip
     lines = asked.stdout.split("\n")
-    if asked.returncode == 0 and len(lines) == 6 and lines[0] == "true" and lines[4] == "--" and not lines[5]:
-        root, common, head = Path(lines[1]), Path(lines[2]), lines[3]
+    if asked.returncode == 0 and len(lines) == 7 and lines[0] == "true" and lines[5] == "--" and not lines[6]:
+        root, common, head, ref = Path(lines[1]), Path(lines[2]), lines[3], lines[4]
     else:
-        root, head = _diagnose(start)
-        common = None
-    branch = run_git(["symbolic-ref", "--quiet", "--short", "HEAD"], root)
+        (root, head), common, ref = _diagnose(start), None, ""
     check_state_dir(root)
-    return RepoInfo(root, head, branch.stdout.strip() if branch.returncode == 0 else None, common)
+    return RepoInfo(root, head, _branch(root, ref), common)
+
+
+def _branch(root: Path, ref: str) -> str | None:
+    """HEAD's branch from the full name of what HEAD points at (`HEAD` itself: detached, no branch)."""
+    if ref == "HEAD":
+        return None
+    if ref.startswith("refs/heads/"):
+        return ref.removeprefix("refs/heads/")
+    branch = run_git(["symbolic-ref", "--quiet", "--short", "HEAD"], root)  # a HEAD elsewhere: as git shortens it
+    return branch.stdout.strip() if branch.returncode == 0 else None
 
 
 def _diagnose(start: Path) -> tuple[Path, str]:
