@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+import agentic
 from agentic.git.cmd import git
 from tests import forkserver, hermetic
 
@@ -98,6 +100,11 @@ def commit_initial(root: Path) -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if sys.flags.dont_write_bytecode and "PYTEST_XDIST_WORKER" not in os.environ:
+        # With PYTHONDONTWRITEBYTECODE set, no process writes agentic's bytecode, and every fresh one that
+        # imports agentic (an `agentic` CLI process, a Ray worker) compiles it again: compiled once here,
+        # beside the sources as Python would (__pycache__ is ignored by git), before the workers start.
+        compileall.compile_dir(Path(agentic.__file__).parent, quiet=2)
     hermetic.install()  # sandboxed commands get a Python with pytest and no other plugin (tests/hermetic.py)
     # Started as a background job of a shell without job control (`.ci/run &`), the suite inherits
     # SIGINT ignored, and so would every process it starts: the Ctrl-C tests would find their runs
