@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from agentic.util.sqlitefile import open_shared
+
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[Migration] = []
 
@@ -146,11 +148,9 @@ RUN_COLUMNS = {
 
 class SQLiteStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.state_dir = path.parent
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db = open_shared(path, timeout_s=30)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.migrate()
 

@@ -15,12 +15,13 @@ frees its tokens).
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from agentic.util.sqlitefile import open_shared
 
 WINDOW_S = 60.0
 
@@ -126,9 +127,7 @@ class SqliteBook:
 
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.time, window_s: float = WINDOW_S) -> None:
         self.path, self.clock, self.window_s = path, clock, window_s
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = open_shared(path, timeout_s=60, check_same_thread=False)
         self._db.execute("CREATE TABLE IF NOT EXISTS bookings (id INTEGER PRIMARY KEY, bucket TEXT NOT NULL, "
                          "at REAL NOT NULL, tokens INTEGER NOT NULL)")  # fmt: skip
         self._db.execute("CREATE INDEX IF NOT EXISTS bookings_bucket_at ON bookings (bucket, at)")
