@@ -1,10 +1,11 @@
 """The harness's own git: one hardened way to run it, on the host, over untrusted repositories.
 
 No system or global config, hooks, fsmonitor, pagers, external diff or textconv, no terminal
-prompts, and no filter driver: a `filter=` attribute in the repository (LFS, git-crypt, anything
-its config names) never starts a program on the host, so checkouts hold the blobs as stored (LFS
-pointer files stay pointers) and snapshots store the bytes as written. Paths that are not UTF-8
-round-trip through `surrogateescape`, as `os.fsdecode` gives them.
+prompts, no background maintenance (the person's own git runs it as they configured), and no filter
+driver: a `filter=` attribute in the repository (LFS, git-crypt, anything its config names) never
+starts a program on the host, so checkouts hold the blobs as stored (LFS pointer files stay
+pointers) and snapshots store the bytes as written. Paths that are not UTF-8 round-trip through
+`surrogateescape`, as `os.fsdecode` gives them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ HARDENING = [
     "-c", "protocol.allow=never",
     "-c", "submodule.recurse=false",
     "-c", "safe.directory=*",  # worktrees are handed to the sandbox's unprivileged user
+    "-c", "maintenance.auto=false",  # no `git maintenance run --auto` after a commit or cherry-pick
 ]  # fmt: skip
 DRIVER_KEYS = ("clean", "smudge", "process")
 
