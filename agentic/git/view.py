@@ -141,7 +141,10 @@ def git_view(worktree: str, masked: Sequence[str] = (), secret: Sequence[str] = 
 @lru_cache(maxsize=64)
 def _superproject(checkout: str) -> str:
     """The working tree of the repository whose submodule `checkout` is ("" when none): it does not
-    change while the harness runs on the checkout."""
+    change while the harness runs on the checkout. Git is asked only when a directory above the
+    checkout holds a `.git`: without one there is no superproject for it to find."""
+    if not any(os.path.lexists(os.path.join(above, ".git")) for above in Path(checkout).parents):
+        return ""
     return run_git(["rev-parse", "--show-superproject-working-tree"], Path(checkout)).stdout.strip()
 
 
