@@ -52,7 +52,7 @@ from agentic.models.scripted import ScriptedModel
 from agentic.policy.contract import Contract
 from agentic.sandbox import kill_sandboxes
 from agentic.sandbox.levels import require_sandbox, sandbox_level
-from agentic.util import yamlfile
+from agentic.util import scratch, yamlfile
 from agentic.workspace import ensure_excluded
 
 CANCEL_POLL_S = 1.0  # how often a try asks the fleet whether the eval was cancelled
@@ -141,10 +141,7 @@ def kept_templates() -> list[str]:
 def _templates_home() -> Path:
     home = Path(tempfile.gettempdir()) / f"{TEMPLATES_PREFIX}{os.getpid()}"
     if not home.is_dir():
-        for other in home.parent.glob(f"{TEMPLATES_PREFIX}*"):
-            pid = other.name.rpartition("-")[2]
-            if pid.isdigit() and not _running(int(pid)):
-                shutil.rmtree(other, ignore_errors=True)
+        scratch.sweep(TEMPLATES_PREFIX)
         home.mkdir(mode=0o700)
     return home
 
@@ -154,16 +151,6 @@ def forget_templates() -> None:
     with _TEMPLATES_LOCK:
         shutil.rmtree(Path(tempfile.gettempdir()) / f"{TEMPLATES_PREFIX}{os.getpid()}", ignore_errors=True)
         _TEMPLATES.clear()
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # another user's process
-    return True
 
 
 @dataclass

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import shutil
 import threading
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -32,12 +32,14 @@ from agentic.errors import ConfigError
 from agentic.policy.mcpservers import McpServer, tool_name
 from agentic.sandbox.shim import shim_argv
 from agentic.tools.base import ToolContext, ToolKind, ToolResult
+from agentic.util import scratch
 
 if TYPE_CHECKING:
     import asyncio
     from concurrent.futures import Future
 
 CONNECT_TIMEOUT_S = 30.0
+SCRATCH_PREFIX = "agentic-mcp-"  # a hub's directory in the system's temporary directory (agentic.util.scratch)
 MAX_RESULT_CHARS = 1_000_000  # of one result's text
 HINTS = ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
 
@@ -85,7 +87,7 @@ class McpHub:
         self._thread = threading.Thread(target=self._loop.run_forever, name="agentic-mcp", daemon=True)
         self._stop: asyncio.Event | None = None
         self._served: list[Any] = []
-        self._scratch = tempfile.TemporaryDirectory(prefix="agentic-mcp-")
+        self._scratch = scratch.own_dir(SCRATCH_PREFIX)  # its servers' private roots and stderr logs
 
     def __enter__(self) -> McpHub:
         try:
@@ -172,13 +174,13 @@ class McpHub:
                 yield read, write
 
     def _private_root(self, server: McpServer) -> Path:
-        root = Path(self._scratch.name) / server.name
+        root = self._scratch / server.name
         root.mkdir(exist_ok=True)
         root.chmod(0o755)  # the sandbox user must be able to enter it
         return root
 
     def _errlog(self, server: McpServer) -> Path:
-        return Path(self._scratch.name) / f"{server.name}.stderr"
+        return self._scratch / f"{server.name}.stderr"
 
     def _stderr_of(self, server: McpServer) -> str:
         with contextlib.suppress(OSError):
@@ -208,7 +210,7 @@ class McpHub:
         if self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
-        self._scratch.cleanup()
+        shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 async def _wait(ready: asyncio.Future[Any]) -> Any:

@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import pytest
 
 from agentic.git.cmd import git
 from agentic.journal.records import payload, read_records
+from agentic.tools.mcp import SCRATCH_PREFIX
 from tests import forkserver
 from tests.conftest import (
     CONTRACT,
@@ -223,14 +225,20 @@ def test_a_call_in_flight_at_a_crash_is_unknown_on_resume_unless_the_tool_is_ide
         call("mcp__tracker__label", number=9, wait=3),  # made again on resume, as recorded: 3 s
         {"tool_calls": [FIX]}, FINISH,
     ])  # fmt: skip
+    killed = []
     for tool in ("close_issue", "label"):
         proc = start_run(repo, script) if tool == "close_issue" else resume_in_background(repo)
         wait_for_journal(repo, '"tool":"' + tool + '"}}', timeout_s=30)  # its intent (tool.effect)
         time.sleep(0.3)  # the call is in flight
         proc.kill()
         proc.communicate(timeout=30)
+        killed.append(proc.pid)
+    # a killed harness's MCP hub cannot remove its directory; the next hub removes it
+    left = [list(Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}{pid}-*")) for pid in killed]
+    assert not left[0] and len(left[1]) == 1, left
     done = cli("resume", "last", "--json", cwd=repo)
     assert done.returncode == 0, done.stderr
+    assert not left[1][0].exists()
     journal = Path(summary_of(done)["journal"])
 
     def journal_records(path: Path, kind: str) -> list[dict[str, Any]]:
