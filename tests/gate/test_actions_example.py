@@ -52,6 +52,7 @@ def actions_step(script: str, repo: Path, env: dict[str, str]) -> subprocess.Com
                           capture_output=True, text=True, timeout=600)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_actions_example_passes_a_pull_request_that_adds_a_test_and_changes_pyproject(tmp_path: Path) -> None:
     agentic_bin = Path(sys.executable).parent / "agentic"
     if not agentic_bin.exists():
