@@ -1,17 +1,18 @@
 """A sandbox that stays up for a run: bubblewrap is paid once, each command is a spawn inside it.
 
-Starting bubblewrap (namespaces, mounts, the drop to the sandbox user) costs several milliseconds;
-a run's commands all use the same sandbox, so the run's worktree sandbox starts one small server
+Starting bubblewrap (namespaces, mounts, the drop to the sandbox user) costs several milliseconds; a
+run's commands all use the same sandbox, so the run's worktree sandbox starts one small server
 inside it (SERVER, run by the harness's Python with -I -S, importing only built-in modules: it
-starts in about 12 ms) and sends it each command over a socket pair, in marshal's format (the same
-interpreter reads it, and only the harness holds the other end). The server, already confined like any command (same namespaces, mounts, seccomp
-filter, user), starts the command in a new session with the command's resource limits and its
-environment, its output going to a pipe the harness passed along with the request, and waits for
-it: with posix_spawn (a vfork, no copy of the server's page tables; the limits other than CPU time
-held by the server itself, CPU time set on the command as it starts), else with fork. Then it
-kills every other process left in the sandbox (background children, setsid or double-forked ones:
-`kill(-1)` reaches every process of the sandbox user but itself) and answers with the exit status. A command that runs past its timeout takes the whole sandbox down, as a
-one-off sandbox would; the next command starts a new one.
+starts in about 14 ms) and sends it each command over a socket pair, in marshal's format (the same
+interpreter reads it, and only the harness holds the other end). The server, already confined like
+any command (same namespaces, mounts, seccomp filter, user), starts the command in a new session
+with the command's resource limits and its environment, its output going to a pipe the harness
+passed along with the request, and waits for it: with posix_spawn (a vfork, no copy of the server's
+page tables; the limits other than CPU time held by the server itself, CPU time set on the command
+as it starts), else with fork. Then it kills every other process left in the sandbox (background
+children, setsid or double-forked ones: `kill(-1)` reaches every process of the sandbox user but
+itself) and answers with the exit status. A command that runs past its timeout takes the whole
+sandbox down, as a one-off sandbox would; the next command starts a new one.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-# The program the server runs inside the sandbox. Requests are one datagram of JSON
-# {"id", "argv", "env", "limits"} with the output pipe's write end attached; answers {"id", "code"}.
+# The program the server runs inside the sandbox. Requests are one datagram, a marshalled dict
+# {"id", "argv", "env", "limits"}, with the output pipe's write end attached; answers are JSON
+# {"id", "code"}.
 SERVER = r"""
 import array, ctypes, marshal, os, resource, sys
 import _signal, _socket  # not signal, socket, json: their imports (enum, re) doubled this server's start
