@@ -36,12 +36,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-PRELOAD = ("openai", "anthropic", "jsonschema", "rich.console", "rich.markup", "typer", "typer._adapters", "yaml",
-           "sqlite3", "pyseccomp")  # fmt: skip
+PRELOAD = ("openai", "anthropic", "jsonschema", "rich.console", "rich.markup", "rich._emoji_codes", "typer",
+           "typer._adapters", "yaml", "sqlite3", "pyseccomp", "tenacity", "tree_sitter", "tree_sitter_bash")  # fmt: skip
 # openai, anthropic: about 0.5 and 1.5 CPU-s to import, in every CLI process that runs, resumes or checks a
 # provider's model (about 1.9 CPU-s once per worker instead); pyseccomp: its import runs ldconfig;
 # typer._adapters: typer (0.29) coerces every parameter through a pydantic TypeAdapter, and imports
-# pydantic (about 0.1 s) in each CLI process that parses one
+# pydantic (about 0.1 s) in each CLI process that parses one; tenacity (every model call's retry loop),
+# tree_sitter (the bash parser of every command decision) and rich's emoji table: imported by every run
 
 
 # -- the server ---------------------------------------------------------------------------------------
