@@ -106,11 +106,16 @@ def pytest_configure(config: pytest.Config) -> None:
         # beside the sources as Python would (__pycache__ is ignored by git), before the workers start.
         compileall.compile_dir(Path(agentic.__file__).parent, quiet=2)
     hermetic.install()  # sandboxed commands get a Python with pytest and no other plugin (tests/hermetic.py)
+    forkserver.shared_dir()  # one fork server for the session, found there by every worker
     # Started as a background job of a shell without job control (`.ci/run &`), the suite inherits
     # SIGINT ignored, and so would every process it starts: the Ctrl-C tests would find their runs
     # deaf to it. A handler here (not an ignore) is reset to the default in each process started.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    forkserver.end_shared_dir()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,6 +10,11 @@ has import-time side effects: no environment, directory or clock is read), and t
 calls into it, so each child starts from the state a fresh interpreter would have. The server
 reports each child's pid at once and its exit status (negative: killed by that signal) when it ends.
 
+One server serves the whole test session: the first process that needs it starts it, the others find
+its socket in the session's directory (AGENTIC_TEST_FORK_DIR, made by pytest's controller before it
+starts the workers: shared_dir), and it ends when the session's process (AGENTIC_TEST_FORK_OWNER)
+does. Its start-up (about 2 CPU-s of imports, 115 MB) is paid once, not once per worker.
+
 The test side gets a `Child` with the parts of `subprocess.Popen` the tests use.
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 import array
 import atexit
 import contextlib
+import fcntl
 import gc
 import importlib
 import json
@@ -48,8 +54,8 @@ PRELOAD = ("openai", "anthropic", "jsonschema", "rich.console", "rich.markup", "
 # -- the server ---------------------------------------------------------------------------------------
 
 
-def serve(path: str) -> dict[str, Any]:
-    """Accept requests on the unix socket at `path` until the parent closes stdin. Returns only in a
+def serve(path: str, owner: int) -> dict[str, Any]:
+    """Accept requests on the unix socket at `path` until the process `owner` ends. Returns only in a
     forked child, with its request."""
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
@@ -67,12 +73,13 @@ def serve(path: str) -> dict[str, Any]:
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, "accept")
     selector.register(wake_r, selectors.EVENT_READ, "child")
-    selector.register(sys.stdin.fileno(), selectors.EVENT_READ, "parent")
+    owner_fd = os.pidfd_open(owner)
+    selector.register(owner_fd, selectors.EVENT_READ, "owner")  # readable once it ended
     waiting: dict[int, socket.socket] = {}
     while True:
         for key, _ in selector.select():
-            if key.data == "parent" and not os.read(sys.stdin.fileno(), 4096):
-                os._exit(0)  # the test worker is gone
+            if key.data == "owner":
+                os._exit(0)  # the test session is over
             if key.data == "child":
                 os.read(wake_r, 4096)
                 _reap(waiting)
@@ -83,7 +90,7 @@ def serve(path: str) -> dict[str, Any]:
                 if pid == 0:
                     selector.close()
                     listener.close()
-                    for fd in (wake_r, wake_w):
+                    for fd in (wake_r, wake_w, owner_fd):
                         os.close(fd)
                     signal.set_wakeup_fd(-1)
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -194,23 +201,34 @@ def _end(code: int, interrupted: bool) -> NoReturn:
 
 
 class Server:
-    def __init__(self, directory: Path) -> None:
-        self.path = str(directory / "fork.sock")
-        if os.path.exists(self.path):
-            os.unlink(self.path)
-        self.proc = subprocess.Popen([sys.executable, __file__, self.path], stdin=subprocess.PIPE,
-                                     env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    """A server's socket; `started`: the server, when this process started it (and so stops it)."""
+
+    def __init__(self, path: str, started: subprocess.Popen[bytes] | None = None) -> None:
+        self.path, self.started = path, started
+
+    @classmethod
+    def start_new(cls, directory: Path, owner: int) -> Server:
+        """Start a server on `directory`/fork.sock that ends with the process `owner`; returns once it
+        takes requests."""
+        path = str(directory / "fork.sock")
+        if os.path.exists(path):
+            os.unlink(path)
+        proc = subprocess.Popen([sys.executable, __file__, path, str(owner)], stdin=subprocess.DEVNULL,
+                                start_new_session=True,  # not in one worker's process group: it serves them all
+                                env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})  # fmt: skip
         deadline = time.monotonic() + 60
-        while not os.path.exists(self.path):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
+        while not os.path.exists(path):
+            if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the fork server did not start")
             time.sleep(0.01)
+        (directory / "pid").write_text(str(proc.pid))
+        return cls(path, proc)
 
     def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
-        os.unlink(self.path)
+        if self.started is not None:
+            self.started.kill()
+            self.started.wait(timeout=10)
+            os.unlink(self.path)
 
     def start(self, argv: list[str], cwd: Path, env: dict[str, str], module: str | None,
               stdin: int, stdout: int, stderr: int) -> Child:  # fmt: skip
@@ -269,20 +287,51 @@ class Child:
 
 
 _SHARED: list[Server] = []
+DIR_ENV, OWNER_ENV = "AGENTIC_TEST_FORK_DIR", "AGENTIC_TEST_FORK_OWNER"
+
+
+def shared_dir() -> None:
+    """In the session's first process (pytest's controller): the directory the session's one server is
+    found in, named to every process it starts (the xdist workers among them)."""
+    if DIR_ENV not in os.environ:
+        os.environ[DIR_ENV] = tempfile.mkdtemp(prefix="agentic-fork-")
+        os.environ[OWNER_ENV] = str(os.getpid())
+
+
+def end_shared_dir() -> None:
+    """In that process at the session's end: the server stopped (it would also end on noticing its owner
+    gone) and the directory removed."""
+    if os.environ.get(OWNER_ENV) != str(os.getpid()):
+        return
+    directory = Path(os.environ.pop(DIR_ENV))
+    os.environ.pop(OWNER_ENV)
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int((directory / "pid").read_text()), signal.SIGKILL)
+    for name in ("fork.sock", "pid", "lock"):
+        (directory / name).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        directory.rmdir()
 
 
 def shared() -> Server:
-    """This process's server (one per test worker), started on first use, stopped when the process exits."""
-    if not _SHARED:
-        _SHARED.append(Server(Path(tempfile.mkdtemp(prefix="agentic-fork-"))))
-        atexit.register(_stop_shared)
-    return _SHARED[0]
+    """The session's server, started by the first process that asks for it (without a session directory:
+    a server of this process's own, which ends with it)."""
+    if _SHARED:
+        return _SHARED[0]
+    if DIR_ENV not in os.environ:
+        server = Server.start_new(Path(tempfile.mkdtemp(prefix="agentic-fork-")), os.getpid())
+        atexit.register(_stop_own, server)
+    else:
+        directory = Path(os.environ[DIR_ENV])
+        with open(directory / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one process starts it; the others wait here for its socket
+            path = directory / "fork.sock"
+            server = Server(str(path)) if path.exists() else Server.start_new(directory, int(os.environ[OWNER_ENV]))
+    _SHARED.append(server)
+    return server
 
 
-def _stop_shared() -> None:
-    if not _SHARED:
-        return
-    server = _SHARED.pop()
+def _stop_own(server: Server) -> None:
     server.close()
     os.rmdir(os.path.dirname(server.path))
 
@@ -335,4 +384,4 @@ def _text(data: bytes) -> str:
 
 
 if __name__ == "__main__":
-    run_request(serve(sys.argv[1]))  # serve() returns only in a forked child; the child ends as Python does
+    run_request(serve(sys.argv[1], int(sys.argv[2])))  # serve() returns only in a forked child; the child ends as Python does
