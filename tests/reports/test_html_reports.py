@@ -9,19 +9,19 @@ Without Chromium these tests skip, unless AGENTIC_REQUIRE_CHROMIUM is set (CI se
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tomllib
-import zlib
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from agentic.eval import Attempt, compare, eval_page, summarize, write_html
 from agentic.reports.html import run_page
@@ -76,55 +76,12 @@ def render(binary: str, page: Path, tmp: Path) -> Rendered:
     return Rendered(dumped.stdout, console, shot.read_bytes())
 
 
-def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
-    """Width, height and the RGB(A) rows of an 8-bit, non-interlaced PNG (what Chromium writes)."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, chunks, header = 8, [], None
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
-        pos += 12 + length
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            chunks.append(body)
-    assert header is not None
-    width, height, depth, colour, _, _, interlace = header
-    assert depth == 8 and colour in (2, 6) and interlace == 0, header
-    bpp = 3 if colour == 2 else 4
-    raw, stride = zlib.decompress(b"".join(chunks)), width * bpp
-    prev, rows = bytearray(stride), []
-    for y in range(height):
-        start = y * (stride + 1)
-        line = _unfilter(raw[start], bytearray(raw[start + 1 : start + 1 + stride]), prev, bpp)
-        rows.append(bytes(line))
-        prev = line
-    return width, height, rows
-
-
-def _unfilter(kind: int, line: bytearray, prev: bytearray, bpp: int) -> bytearray:
-    if kind == 2:
-        return bytearray((a + b) & 0xFF for a, b in zip(line, prev, strict=True))
-    for i in range(len(line)):
-        left = line[i - bpp] if i >= bpp else 0
-        up_left = prev[i - bpp] if i >= bpp else 0
-        if kind == 1:
-            line[i] = (line[i] + left) & 0xFF
-        elif kind == 3:
-            line[i] = (line[i] + ((left + prev[i]) >> 1)) & 0xFF
-        elif kind == 4:
-            p = left + prev[i] - up_left
-            pa, pb, pc = abs(p - left), abs(p - prev[i]), abs(p - up_left)
-            line[i] = (line[i] + (left if pa <= pb and pa <= pc else prev[i] if pb <= pc else up_left)) & 0xFF
-    return line
-
-
 def assert_not_blank(png: bytes) -> None:
     """Many colours, and a good share of pixels unlike the background: text, tables, charts were painted."""
-    width, height, rows = png_pixels(png)
-    assert (width, height) == (1280, 1600)
-    bpp = len(rows[0]) // width
-    pixels = [row[i : i + 3] for row in rows[::8] for i in range(0, len(row), bpp * 8)]
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.format == "PNG" and image.size == (1280, 1600), (image.format, image.size)
+        rgb = image.convert("RGB")
+    pixels = [rgb.getpixel((x, y)) for y in range(0, 1600, 8) for x in range(0, 1280, 8)]
     colours = set(pixels)
     background = max(colours, key=pixels.count)
     inked = sum(1 for p in pixels if p != background) / len(pixels)
