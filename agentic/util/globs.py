@@ -30,6 +30,12 @@ FAST_STARS = 3  # up to this many wildcards (`**` counts two) a glob is matched 
 
 def validate(pattern: str) -> None:
     """Raise ValueError with a message for a person if `pattern` is not a usable glob."""
+    _check(pattern)
+    _build(pattern.removeprefix("!"))  # raises for an unbalanced '[' or a bad range like [z-a]
+
+
+def _check(pattern: str) -> None:
+    """validate's checks of the text (the glob is not built)."""
     if not isinstance(pattern, str) or not pattern.strip():
         raise ValueError("a glob must be a non-empty string")
     if pattern.startswith("!"):
@@ -42,7 +48,6 @@ def validate(pattern: str) -> None:
         raise ValueError("a glob is relative to the repository root; remove the leading '/'")
     if ".." in pattern.split("/"):
         raise ValueError("a glob must not contain a '..' segment")
-    _build(pattern)  # raises for an unbalanced '[' or a bad range like [z-a]
 
 
 def match(pattern: str, path: str) -> bool:
@@ -125,11 +130,22 @@ class _Glob:
     def __init__(self, pattern: str) -> None:
         if pattern.endswith("/"):
             pattern = pattern.rstrip("/") + "/**"
-        parts = [s for s in pattern.split("/") if s not in ("", ".")]
-        self.parts = [None if part == "**" else _Segment(part) for part in parts]
-        stars = sum(part.count("*") for part in parts if part != "**") + 2 * parts.count("**")
+        self.segments = [s for s in pattern.split("/") if s not in ("", ".")]
+        stars = sum(part.count("*") for part in self.segments if part != "**") + 2 * self.segments.count("**")
         # few wildcards cannot backtrack far: the C regex engine is then the faster way
-        self.regex = re.compile(_translate(parts), re.DOTALL) if stars <= FAST_STARS else None
+        self.regex: re.Pattern[str] | None = None
+        if stars <= FAST_STARS:
+            try:
+                self.regex = re.compile(_translate(self.segments), re.DOTALL)
+            except re.error as exc:
+                raise ValueError(f"bad character class: {exc.msg}") from None
+        else:
+            _ = self.parts  # built now: a bad character class is refused here
+
+    @functools.cached_property
+    def parts(self) -> list[_Segment | None]:
+        """The segments for the linear matcher (built only when the regex is not used)."""
+        return [None if part == "**" else _Segment(part) for part in self.segments]
 
     def matches(self, path: str) -> bool:
         if self.regex is not None:
@@ -149,8 +165,8 @@ class _Glob:
 
 @functools.lru_cache(maxsize=1024)
 def _compile(pattern: str) -> _Glob:
-    validate(pattern)
-    return _build(pattern)
+    _check(pattern)
+    return _build(pattern)  # once: validate() would build it a second time
 
 
 def _build(pattern: str) -> _Glob:
