@@ -8,7 +8,8 @@ agentic` (or `python SCRIPT`) would, and ends as the interpreter's shutdown ends
 teardown of the objects the server imported (run_request). Importing agentic runs nothing (no module
 has import-time side effects: no environment, directory or clock is read), and the server never
 calls into it, so each child starts from the state a fresh interpreter would have. The server
-reports each child's pid at once and its exit status (negative: killed by that signal) when it ends.
+reports each child's pid at once and its exit status (negative: killed by that signal) when it ends,
+with the CPU time it used (its own and its descendants': CHILDREN_CPU, which tests/cpuprobe.py reads).
 
 One server serves the whole test session: the first process that needs it starts it, the others find
 its socket in the session's directory (AGENTIC_TEST_FORK_DIR, made by pytest's controller before it
@@ -125,7 +126,7 @@ def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
 def _reap(waiting: dict[int, socket.socket]) -> None:
     while waiting:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
@@ -133,8 +134,9 @@ def _reap(waiting: dict[int, socket.socket]) -> None:
         conn = waiting.pop(pid, None)
         if conn is not None:
             code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            cpu = usage.ru_utime + usage.ru_stime  # the child's and its waited-for descendants' (git, sandboxes)
             with contextlib.suppress(OSError):
-                conn.sendall(f"{code}\n".encode())
+                conn.sendall(f"{code} {cpu:.4f}\n".encode())
             conn.close()
 
 
@@ -144,6 +146,9 @@ def _become(request: dict[str, Any], fds: list[int], conn: socket.socket) -> Non
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
+    if request.get("cgroup"):  # tests/cpuprobe.py: charged to the test that asked
+        with contextlib.suppress(OSError), open(request["cgroup"], "w") as procs:
+            procs.write(str(os.getpid()))
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
@@ -234,10 +239,15 @@ class Server:
               stdin: int, stdout: int, stderr: int) -> Child:  # fmt: skip
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         conn.connect(self.path)
-        request = {"argv": argv, "cwd": str(cwd), "env": env, "module": module}
+        request = {"argv": argv, "cwd": str(cwd), "env": env, "module": module,
+                   "cgroup": os.environ.get("AGENTIC_CPU_PROBE_CGROUP")}  # fmt: skip
         conn.sendmsg([json.dumps(request).encode()],
                      [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [stdin, stdout, stderr]))])
         return Child(conn)
+
+
+CHILDREN_CPU = [0.0]  # CPU-seconds of the children this process had forked that have ended (tests/cpuprobe.py)
+_CPU_LOCK = threading.Lock()
 
 
 class Child:
@@ -274,7 +284,10 @@ class Child:
         return self.returncode
 
     def _read_status(self) -> None:
-        self.returncode = int(self.reader.readline())
+        code, cpu = self.reader.readline().split()
+        self.returncode = int(code)
+        with _CPU_LOCK:
+            CHILDREN_CPU[0] += float(cpu)
         self.reader.close()
         self.conn.close()
 
