@@ -74,11 +74,17 @@ def serve(path: str, owner: int) -> dict[str, Any]:
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, "accept")
     selector.register(wake_r, selectors.EVENT_READ, "child")
-    owner_fd = os.pidfd_open(owner)
-    selector.register(owner_fd, selectors.EVENT_READ, "owner")  # readable once it ended
+    try:
+        owner_fd: int | None = os.pidfd_open(owner)
+        selector.register(owner_fd, selectors.EVENT_READ, "owner")  # readable once it ended
+    except (AttributeError, OSError):  # a kernel before 5.3: asked every second instead
+        owner_fd = None
     waiting: dict[int, socket.socket] = {}
     while True:
-        for key, _ in selector.select():
+        ready = selector.select(None if owner_fd is not None else 1.0)
+        if owner_fd is None and not _alive(owner):
+            os._exit(0)
+        for key, _ in ready:
             if key.data == "owner":
                 os._exit(0)  # the test session is over
             if key.data == "child":
@@ -92,7 +98,8 @@ def serve(path: str, owner: int) -> dict[str, Any]:
                     selector.close()
                     listener.close()
                     for fd in (wake_r, wake_w, owner_fd):
-                        os.close(fd)
+                        if fd is not None:
+                            os.close(fd)
                     signal.set_wakeup_fd(-1)
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                     _become(request, fds, conn)
@@ -102,6 +109,16 @@ def serve(path: str, owner: int) -> dict[str, Any]:
                 conn.sendall(f"{pid}\n".encode())
                 waiting[pid] = conn
         _reap(waiting)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        pass
+    return True
 
 
 def _import_agentic() -> None:
