@@ -113,12 +113,17 @@ TEMPLATES_PREFIX = "agentic-templates-"
 TEMPLATES_KEPT = 64  # a process keeps the templates of this many scenarios, the least recently used going
 
 
+def bundle_digest(bundle: bytes) -> str:
+    """The name a host keeps a scenario's template under: the digest of its bundle."""
+    return hashlib.sha256(bundle).hexdigest()[:24]
+
+
 def template_of(bundle: bytes) -> Path:
     """The scenario's template in this process (an attempt host, agentic.eval.rayhost): unbundled once,
     then cloned by each attempt as the local executor clones its own, and kept for the next evals the
     host serves. Kept in a directory named by this process: the host's end removes it (forget_templates),
     and one a dead process left is removed by the next process to keep templates on this node."""
-    digest = hashlib.sha256(bundle).hexdigest()[:24]
+    digest = bundle_digest(bundle)
     with _TEMPLATES_LOCK:
         found = _TEMPLATES.get(digest)
         if found is None or not (found / ".git").is_dir():

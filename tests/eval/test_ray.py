@@ -5,7 +5,6 @@ is stopped, by its process id, at the end."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -28,7 +27,7 @@ from agentic.eval.compare import compare
 from agentic.eval.driver import EvalRequest, EvalRun, chosen_scenarios, plan_eval, run_eval
 from agentic.eval.fleet import Fleet, fleet_order
 from agentic.eval.onray import FleetHandle, connected
-from agentic.eval.rayworker import TEMPLATES_PREFIX, Shipment, attempt_on_worker, bundle_of
+from agentic.eval.rayworker import TEMPLATES_PREFIX, Shipment, attempt_on_worker, bundle_digest, bundle_of
 from agentic.eval.runner import Evaluator, Options
 from agentic.eval.scenarios import load_all
 from agentic.eval.summaryfile import load_summary, summary_dict
@@ -139,8 +138,13 @@ def template_owners() -> list[int]:
 
 def templates_kept() -> dict[int, set[str]]:
     """The digests of the scenario templates each process keeps (rayworker.template_of)."""
-    return {int(home.name.rpartition("-")[2]): {t.name for t in home.iterdir() if (t / ".git").is_dir()}
-            for home in Path(tempfile.gettempdir()).glob(f"{TEMPLATES_PREFIX}*") if home.is_dir()}  # fmt: skip
+    kept = {}
+    for home in Path(tempfile.gettempdir()).glob(f"{TEMPLATES_PREFIX}*"):
+        try:
+            kept[int(home.name.rpartition("-")[2])] = {t.name for t in home.iterdir() if (t / ".git").is_dir()}
+        except OSError:  # its host ended and removed it meanwhile
+            continue
+    return kept
 
 
 def commands(code: str) -> list[int]:
@@ -208,7 +212,7 @@ def test_the_next_eval_finds_the_hosts_warm_and_idle_hosts_end(cluster: str, tmp
     assert len(up) >= 3
     [loaded] = load_all([tmp_path / "s"])
     with Evaluator([loaded], Options(workdir=tmp_path / "digest")) as ev:  # the name hosts keep it under
-        digest = hashlib.sha256(bundle_of(ev.prepared(loaded).template)).hexdigest()[:24]
+        digest = bundle_digest(bundle_of(ev.prepared(loaded).template))
 
     def warm() -> set[int]:
         return {pid for pid, digests in templates_kept().items() if digest in digests}
