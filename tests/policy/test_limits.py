@@ -78,12 +78,13 @@ def test_max_files_changed_stops_before_one_more_file(tmp_path: Path) -> None:
 
 def test_max_tokens_per_step_is_the_output_cap_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = repo_with(tmp_path, {"max_tokens_per_step": 321})
-    with FakeProvider([{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}]) as fp:
+    with FakeProvider([{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}] * 2) as fp:
         env = {"OPENAI_API_KEY": "sk-test-0123456789abcdefghij", "OPENAI_BASE_URL": fp.openai_base_url}
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         outcome = inproc.run(repo, None, task="fix", model="openai:local-model")
         sent = [r.json.get("max_tokens") for r in fp.requests]
+        shown = cli("run", "fix", "--model", "openai:local-model", cwd=repo, env=env)
     assert outcome.exit_code == 0, outcome.reason
     assert sent == [321, 321]
     # an unknown model: said once at the start, its cost not counted, the run goes on
@@ -92,7 +93,7 @@ def test_max_tokens_per_step_is_the_output_cap_sent(tmp_path: Path, monkeypatch:
     assert start["warnings"] == ["no price is known for openai:local-model: its cost is not counted; token limits "
                                  "still bind (add the model under `prices:` in settings)"]  # fmt: skip
     assert journal_records(summary, "run.end")[0]["budget"]["cost_usd"] is None
-    shown = cli("run", "fix", "--model", "openai:local-model", cwd=repo, env=env)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
     assert shown.stdout.count("warning: no price is known") == 1
 
 
