@@ -190,9 +190,9 @@ def test_a_refusal_is_answered_precisely_and_the_run_goes_on(repo: Path, model: 
 @pytest.mark.parametrize(("model", "vendor"), MODELS, ids=IDS)
 def test_the_run_deadline_cuts_a_model_call_in_flight(repo: Path, model: str, vendor: str) -> None:
     (repo / "policies" / "contract.yaml").write_text(
-        (repo / "policies" / "contract.yaml").read_text().replace("timeout_s: 120", "timeout_s: 4"))
+        (repo / "policies" / "contract.yaml").read_text().replace("timeout_s: 120", "timeout_s: 2"))
     with FakeProvider(TURNS) as fp:
-        fp.stall_next(60)  # far past the run's 4 s; the request timeout (120 s) alone would wait it out
+        fp.stall_next(60)  # far past the run's 2 s; the request timeout (120 s) alone would wait it out
         start = time.monotonic()
         code, summary = run(repo, model, env_for(fp, vendor))
     assert time.monotonic() - start < 20
