@@ -19,7 +19,7 @@ import yaml
 
 import agentic
 from agentic.git.cmd import git
-from tests import forkserver, hermetic
+from tests import bytecode, forkserver, hermetic
 
 CALC = """\
 def average(values):
@@ -106,6 +106,8 @@ def pytest_configure(config: pytest.Config) -> None:
         # imports agentic (an `agentic` CLI process, a Ray worker) compiles it again: compiled once here,
         # beside the sources as Python would (__pycache__ is ignored by git), before the workers start.
         compileall.compile_dir(Path(agentic.__file__).parent, quiet=2)
+    if "PYTEST_XDIST_WORKER" not in os.environ and config.getoption("numprocesses", None):
+        bytecode.write(config)  # the test modules rewritten once, not by each worker (tests/bytecode.py)
     hermetic.install()  # sandboxed commands get a Python with pytest and no other plugin (tests/hermetic.py)
     forkserver.shared_dir()  # one fork server for the session, found there by every worker
     # Started as a background job of a shell without job control (`.ci/run &`), the suite inherits
