@@ -32,6 +32,7 @@ import os
 import pkgutil
 import runpy
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -363,7 +364,7 @@ def shared() -> Server:
 
 def _stop_own(server: Server) -> None:
     server.close()
-    os.rmdir(os.path.dirname(server.path))
+    shutil.rmtree(os.path.dirname(server.path), ignore_errors=True)  # the socket and the server's pid file
 
 
 def run(server: Server, argv: list[str], cwd: Path, env: dict[str, str], timeout: float | None,

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests import forkshim
 from tests.docs_commands import ROOT, parse_error, shown_commands
 from tests.fakeprovider import FakeProvider
 
@@ -78,8 +79,12 @@ def person_env(**more: str) -> dict[str, str]:
 
 
 def bash(script: str, repo: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """The script as a person's shell runs it; its `agentic` is the CLI started by the session's fork
+    server (tests/forkshim.py)."""
+    full = person_env(**env)
+    full["PATH"] = forkshim.path_with(repo.parent / "forkshim", full["PATH"])
     return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=repo,
-                          env=person_env(**env), capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)  # fmt: skip
+                          env=full, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)  # fmt: skip
 
 
 @pytest.mark.skipif(not (Path(sys.executable).parent / "agentic").exists(), reason="agentic is not installed here")

@@ -32,6 +32,7 @@ from agentic.eval.runner import Evaluator, Options
 from agentic.eval.scenarios import load_all
 from agentic.eval.summaryfile import load_summary, summary_dict
 from agentic.journal.records import read_records
+from tests.conftest import cli
 from tests.eval.conftest import DogfoodEval
 from tests.eval.test_eval import FINISH, FIX, GOOD, scenario
 
@@ -195,8 +196,7 @@ def test_the_dogfood_scenarios_give_on_ray_what_they_give_locally(
     run_id = fixed.results[0].run_id
     shown = {}
     for command in ("audit", "show"):
-        done = subprocess.run([sys.executable, "-m", "agentic", command, str(run_id)], cwd=root, capture_output=True,
-                              text=True, env={**os.environ, "COLUMNS": "400"})  # fmt: skip
+        done = cli(command, str(run_id), cwd=root, env={"COLUMNS": "400"})
         assert done.returncode == 0, done.stdout + done.stderr
         shown[command] = done.stdout
     assert "head matches the run database's anchor" in shown["audit"] and "its HMAC verified" in shown["audit"]

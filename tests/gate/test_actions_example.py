@@ -26,6 +26,7 @@ import yaml
 
 pytest.importorskip("pre_commit")
 
+from tests import forkshim
 from tests.gate.test_precommit import CONFIG as PRE_COMMIT
 from tests.gate.test_precommit import person
 from tests.realprojects import projects
@@ -99,7 +100,8 @@ def test_the_actions_example_passes_a_pull_request_that_adds_a_test_and_changes_
     # own (ensurepip) costs 3.5 CPU-s and is no part of what is tested
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
     env = {**os.environ, "GITHUB_SHA": merge, "AGENTIC_PIP_SPEC": ".", "NO_COLOR": "1",
-           "PATH": f"{venv / 'bin'}{os.pathsep}{agentic_bin.parent}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
+           # `agentic`: the CLI started by the session's fork server (tests/forkshim.py)
+           "PATH": forkshim.path_with(tmp_path / "forkshim", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")}  # fmt: skip
     env.pop("VIRTUAL_ENV", None)
     ran: list[str] = []
     for step in workflow_steps():

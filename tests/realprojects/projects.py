@@ -34,6 +34,8 @@ from typing import Any
 
 import yaml
 
+from tests import forkserver
+
 HERE = Path(__file__).resolve().parent
 NAMES = ("click", "more_itertools", "cachetools")
 PERSON = ["-c", "user.name=Test Person", "-c", "user.email=test@example.invalid"]
@@ -154,8 +156,11 @@ def checkout(project: Project, parent: Path) -> Path:
 
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
         timeout: float = 300) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """The real `agentic` CLI, as a person runs it."""
+    """The real `agentic` CLI, as a person runs it: in a test session started by the session's fork
+    server (tests/forkserver.py), elsewhere (benchmarks/real_projects.py) as a fresh process."""
     full = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    if forkserver.DIR_ENV in os.environ:
+        return forkserver.run(forkserver.shared(), ["agentic", *args], cwd, full, timeout)
     return subprocess.run([sys.executable, "-m", "agentic", *args], cwd=cwd, env=full, capture_output=True,
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip
 

@@ -1,0 +1,56 @@
+"""An `agentic` command for shell scripts the tests run (the docs' blocks, the Actions example): the CLI
+started by the session's fork server (tests/forkserver.py), as the tests' `cli()` starts it.
+
+A script that calls `agentic` a dozen times paid a fresh interpreter, its imports and the model SDKs
+each time: about 0.75 CPU-s a call, against a few hundredths through the server. The command put
+first on the script's PATH is a small program of the standard library alone (this interpreter, -I
+-S): it hands the server its argv, directory, environment and standard streams, passes on the
+signals a shell sends it (Ctrl-C, a timeout's TERM) to the CLI process, and ends as that process
+ended: its exit status, or killed by the same signal. tests/gate/test_precommit.py keeps the
+installed `agentic` script, so the entry point a person runs is still tested.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+from tests import forkserver
+
+PROGRAM = """\
+#!{python} -IS
+import array, json, os, signal, socket, sys
+
+conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+conn.connect({path!r})
+request = {{"argv": ["agentic", *sys.argv[1:]], "cwd": os.getcwd(), "env": dict(os.environ), "module": "agentic",
+           "cgroup": os.environ.get("AGENTIC_CPU_PROBE_CGROUP")}}
+conn.sendmsg([json.dumps(request).encode()],
+             [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))])
+reader = conn.makefile("r")
+pid = int(reader.readline())
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, lambda number, _: os.kill(pid, number))
+code = int(reader.readline().split()[0])
+if code < 0:
+    signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+
+
+def bin_dir(where: Path) -> Path:
+    """A directory holding the `agentic` command, made in `where`: put it first on PATH."""
+    where.mkdir(parents=True, exist_ok=True)
+    program = where / "agentic"
+    program.unlink(missing_ok=True)  # never written through: a link there may name the installed script
+    program.write_text(PROGRAM.format(python=sys.executable, path=forkserver.shared().path), encoding="utf-8")
+    program.chmod(program.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return where
+
+
+def path_with(where: Path, path: str | None = None) -> str:
+    """PATH with the `agentic` command in `where` first."""
+    return os.pathsep.join([str(bin_dir(where)), path if path is not None else os.environ.get("PATH", "")])
