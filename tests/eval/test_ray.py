@@ -42,12 +42,9 @@ TIMINGS = {"duration_s", "mean_duration_s", "run_id", "started_at", "wall_s", "s
 
 
 LOCAL = {"node_ip_address": "127.0.0.1", "include_dashboard": False}
-# a node that dies is known dead after about a second and a half (five checks its closed port refuses at
-# once), not Ray's default of tens of seconds; a live node that is slow to answer, on a machine the rest of
-# the suite keeps busy, has two seconds for each check: with 300 ms, the node that survives a test's kill
-# was once taken for dead too, and the eval waited for a node until the test gave up
-HEALTH = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 300, "health_check_timeout_ms": 2000,
-          "health_check_failure_threshold": 5}  # fmt: skip
+# a node that dies is known dead after about a second, not Ray's default of tens of seconds
+HEALTH = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 300, "health_check_timeout_ms": 300,
+          "health_check_failure_threshold": 3}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
