@@ -49,6 +49,15 @@ def _tops(dist: metadata.Distribution) -> set[str]:
     return {t for t in tops if t not in ("..", "__pycache__") and not t.endswith(".pth")}
 
 
+def link(site: Path, dists: list[metadata.Distribution]) -> None:
+    """Put the distributions in the site-packages directory `site`, as links to where they are installed."""
+    for dist in dists:
+        for top in _tops(dist):
+            source = Path(str(dist.locate_file(top)))
+            if source.exists() and not (site / top).exists():
+                (site / top).symlink_to(source)
+
+
 def python_env(base: Path | None = None) -> Path:
     """The environment's directory, made if this machine does not have it yet."""
     dists = closure()
@@ -60,12 +69,7 @@ def python_env(base: Path | None = None) -> Path:
     building = Path(tempfile.mkdtemp(prefix=home.name + ".", dir=home.parent))
     building.chmod(0o755)  # mkdtemp's 0700 would keep out the user sandboxed commands run as
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--clear", str(building)], check=True)
-    site = next(building.glob("lib/python*/site-packages"))
-    for dist in dists:
-        for top in _tops(dist):
-            source = Path(str(dist.locate_file(top)))
-            if source.exists():
-                (site / top).symlink_to(source)
+    link(next(building.glob("lib/python*/site-packages")), dists)
     # the venv's pyvenv.cfg and scripts name the directory they were made in
     for text_file in [building / "pyvenv.cfg", *(building / "bin").glob("activate*")]:
         text_file.write_text(text_file.read_text().replace(str(building), str(home)))

@@ -26,7 +26,7 @@ import yaml
 
 pytest.importorskip("pre_commit")
 
-from tests import forkshim
+from tests import forkshim, hermetic
 from tests.gate.test_precommit import CONFIG as PRE_COMMIT
 from tests.gate.test_precommit import person
 from tests.realprojects import projects
@@ -96,13 +96,17 @@ def test_the_actions_example_passes_a_pull_request_that_adds_a_test_and_changes_
     merge = git("rev-parse", "HEAD").strip()
 
     venv = tmp_path / "runner-python"  # stands for actions/setup-python's Python
-    # its pip is this interpreter's (--system-site-packages; it installs into the venv): a pip of its
-    # own (ensurepip) costs 3.5 CPU-s and is no part of what is tested
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    # with pip and pytest (and what they require) linked in from this interpreter: a pip of its own
+    # (ensurepip) costs 3.5 CPU-s, and is no part of what is tested; this interpreter's other packages
+    # stay out, as on a fresh runner (its pytest plugins would load in every gate's test run)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    hermetic.link(next(venv.glob("lib/python*/site-packages")), hermetic.closure("pip") + hermetic.closure("pytest"))
     env = {**os.environ, "GITHUB_SHA": merge, "AGENTIC_PIP_SPEC": ".", "NO_COLOR": "1",
            # `agentic`: the CLI started by the session's fork server (tests/forkshim.py)
            "PATH": forkshim.path_with(tmp_path / "forkshim", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")}  # fmt: skip
-    env.pop("VIRTUAL_ENV", None)
+    # VIRTUAL_ENV, as if activated: the sandbox brings it back into its fresh /tmp, where tmp_path is hidden
+    # (setup-python's Python lives outside /tmp, which the sandbox shows as it is)
+    env["VIRTUAL_ENV"] = str(venv)
     ran: list[str] = []
     for step in workflow_steps():
         if "run" not in step or step.get("name") == NEEDS_ROOT or "HAS_OPENAI_KEY" in str(step.get("if", "")):
