@@ -10,6 +10,8 @@ On a 2-core machine the suite cannot end before the machine's CPU time over two:
 slowest test, is what the README's figure is made of.
 
     python benchmarks/suite_cost.py [PYTEST ARGS...]
+
+With SUITE_COST_ROWS=FILE set, every test's row (test, cpu, wall) is also written to FILE as JSON.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ def main(args: list[str]) -> int:
         wall, (busy1, kernel1) = time.perf_counter() - started, machine_cpu()
         rows = [json.loads(line) for f in Path(probe).glob("*.jsonl") for line in f.read_text().splitlines()]
         remove_cgroups()
+    if os.environ.get("SUITE_COST_ROWS"):  # every test's row, for a closer look
+        Path(os.environ["SUITE_COST_ROWS"]).write_text(json.dumps(rows), encoding="utf-8")
     print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:])
     busy, kernel = busy1 - busy0, kernel1 - kernel0
     charged = sum(r["cpu"] for r in rows)
