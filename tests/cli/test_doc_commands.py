@@ -72,8 +72,10 @@ def person_repo(root: Path) -> Path:
 
 
 def person_env(**more: str) -> dict[str, str]:
+    # this interpreter's scripts last: first, its `python` (with every pytest plugin installed beside it)
+    # would run the gate's tests instead of the suite's (tests/hermetic.py), at a second each
     bindir = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "NO_COLOR": "1",
+    return {**os.environ, "PATH": f"{os.environ['PATH']}{os.pathsep}{bindir}", "NO_COLOR": "1",
             "GIT_AUTHOR_NAME": "P", "GIT_AUTHOR_EMAIL": "p@example.invalid", "GIT_COMMITTER_NAME": "P",
             "GIT_COMMITTER_EMAIL": "p@example.invalid", **more}  # fmt: skip
 
