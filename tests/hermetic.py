@@ -91,3 +91,12 @@ def install() -> None:
     if path.split(os.pathsep)[0] != bin_dir:
         os.environ["PATH"] = os.pathsep.join([bin_dir, path])
     os.environ["VIRTUAL_ENV"] = str(home)
+
+
+def python() -> str:
+    """The interpreter the suite's sandboxed commands run as `python`: the environment's once installed,
+    else this one."""
+    venv = os.environ.get("VIRTUAL_ENV", "")
+    if venv and Path(venv).name.startswith("agentic-tests-python-") and (Path(venv) / "bin" / "python").exists():
+        return str(Path(venv) / "bin" / "python")
+    return sys.executable

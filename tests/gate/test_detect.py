@@ -18,6 +18,7 @@ from rich.console import Console
 from agentic.cli import init
 from agentic.gate import detect
 from agentic.policy.contract import load_contract
+from tests import hermetic
 from tests.cli.test_init import new_repo
 from tests.conftest import cli
 
@@ -39,11 +40,12 @@ MORE_ITERTOOLS = {
 
 @pytest.fixture(autouse=True)
 def python_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """`python` on PATH is this interpreter (pytest importable), whatever the machine's PATH holds."""
+    """`python` on PATH is the suite's (pytest importable, no other plugin: tests/hermetic.py), whatever
+    the machine's PATH holds."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     wrapper = bin_dir / "python"
-    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    wrapper.write_text(f'#!/bin/sh\nexec {hermetic.python()} "$@"\n')
     wrapper.chmod(0o755)
     path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     monkeypatch.setenv("PATH", path)
