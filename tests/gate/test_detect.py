@@ -1,7 +1,7 @@
 """Test-command detection from all the evidence (agentic/gate/detect/): each source, the weighing, the
 check that a runner starts in the project's environment, and what `agentic init` says or asks when
 the evidence disagrees. Real repositories in temp dirs; the interpreter checks run real subprocesses
-against a `python` on PATH that is this interpreter, and a checkout's .venv without pytest."""
+against a `python` on PATH that is the suite's (tests/hermetic.py), and a checkout's .venv without pytest."""
 
 from __future__ import annotations
 
