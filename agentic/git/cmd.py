@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,17 @@ HARDENING = [
     "-c", "maintenance.auto=false",  # no `git maintenance run --auto` after a commit or cherry-pick
 ]  # fmt: skip
 DRIVER_KEYS = ("clean", "smudge", "process")
+
+
+def program() -> str:
+    """git's path on PATH (found once per PATH value: a run makes about thirty git calls, and each
+    would search PATH again); "git" when PATH has none, so that starting it fails as it would."""
+    return _which_git(os.environ.get("PATH"))
+
+
+@lru_cache(maxsize=8)
+def _which_git(path: str | None) -> str:
+    return shutil.which("git", path=path) or "git"
 
 
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -64,7 +76,7 @@ def _config_file(where: str, explicit: bool) -> str | None:
     if key not in _CONFIG_FILES:
         location = [f"--git-dir={where}"] if explicit else []
         with starting(Path(where)):
-            done = subprocess.run(["git", *HARDENING, *location, "rev-parse", "--path-format=absolute", "--git-common-dir"],
+            done = subprocess.run([program(), *HARDENING, *location, "rev-parse", "--path-format=absolute", "--git-common-dir"],
                                   cwd=None if explicit else where, env=git_env(), capture_output=True,
                                   check=False)  # fmt: skip
         if done.returncode != 0:
@@ -109,7 +121,7 @@ def _drivers(config: str, stamp: tuple[int, int]) -> tuple[str, ...]:
     if not _may_define_drivers(config):
         return ()
     done = subprocess.run(
-        ["git", "config", "--file", config, "-z", "--includes", "--get-regexp", r"^filter\..*\.(clean|smudge|process)$"],
+        [program(), "config", "--file", config, "-z", "--includes", "--get-regexp", r"^filter\..*\.(clean|smudge|process)$"],
         env=git_env(), capture_output=True, check=False,
     )  # fmt: skip
     names = sorted({os.fsdecode(key.split(b"\n", 1)[0])[len("filter."):].rsplit(".", 1)[0]
@@ -160,7 +172,7 @@ def starting(cwd: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        where = exc.filename if exc.filename not in (None, "git") else cwd
+        where = exc.filename if exc.filename not in (None, "git", program()) else cwd
         raise WorkspaceError(f"git cannot run in {where}: {exc.strerror or exc}",
                              hint="install git and put it on PATH; `agentic doctor` checks it") from None  # fmt: skip
 
@@ -171,7 +183,7 @@ def run_git(
     """Run a hardened git command; the caller inspects the result."""
     with starting(cwd):
         return subprocess.run(
-            ["git", *hardening(args, cwd), *args],
+            [program(), *hardening(args, cwd), *args],
             cwd=cwd, env=git_env(env), input=input, capture_output=True, check=False,
             encoding="utf-8", errors="surrogateescape",
         )  # fmt: skip
@@ -182,7 +194,7 @@ def run_git_bytes(
 ) -> subprocess.CompletedProcess[bytes]:
     """run_git for content: bytes in, bytes out."""
     with starting(cwd):
-        return subprocess.run(["git", *hardening(args, cwd), *args], cwd=cwd, env=git_env(env), input=input,
+        return subprocess.run([program(), *hardening(args, cwd), *args], cwd=cwd, env=git_env(env), input=input,
                               capture_output=True, check=False)  # fmt: skip
 
 
@@ -207,7 +219,7 @@ def person_configs(keys: list[str], cwd: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     pattern = "^(" + "|".join(re.escape(key.lower()) for key in keys) + ")$"
     try:
-        done = subprocess.run(["git", "config", "-z", "--get-regexp", pattern], cwd=cwd, env={**env, "LC_ALL": "C"},
+        done = subprocess.run([program(), "config", "-z", "--get-regexp", pattern], cwd=cwd, env={**env, "LC_ALL": "C"},
                               capture_output=True, check=False, encoding="utf-8", errors="surrogateescape")  # fmt: skip
     except OSError:
         return {}

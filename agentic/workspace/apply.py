@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from agentic.errors import WorkspaceError
-from agentic.git.cmd import failure, git, git_env, hardening, run_git
+from agentic.git.cmd import failure, git, git_env, hardening, program, run_git
 from agentic.git.locks import clear_stale
 from agentic.workspace.changes import NAME_STATUS, parse_name_status
 from agentic.workspace.repo import STATE_DIR, ensure_excluded, identity
@@ -168,7 +168,7 @@ def _die_with_parent() -> None:
 
 def _tied_git(args: list[str], root: Path) -> None:
     """A hardened git that changes the checkout and dies with the harness (Linux)."""
-    done = subprocess.run(["git", *hardening(args, root), *args], cwd=root, env=git_env(), capture_output=True,
+    done = subprocess.run([program(), *hardening(args, root), *args], cwd=root, env=git_env(), capture_output=True,
                           text=True, errors="surrogateescape", check=False, preexec_fn=_die_with_parent)  # fmt: skip
     if done.returncode != 0:
         raise failure(args, done.stderr, done.stdout)
