@@ -46,12 +46,22 @@ def _agentic_guard(runner):
             for name in (os.listdir(folder) if folder and os.path.isdir(folder) else ()):
                 names.add(name[:-3] if name.endswith(".py") else name)
         names.add("lib-dynload")
+    seen = {}  # sys.path (as a tuple) -> its entries outside the checkout: realpath once, not per import
+    def outside():
+        try:
+            key = tuple(sys.path)
+            hash(key)
+        except TypeError:
+            return [p for p in sys.path if not inside(p)]
+        if key not in seen:
+            seen[key] = [p for p in key if not inside(p)]
+        return seen[key]
     class Guard:
         @classmethod
         def find_spec(cls, name, path=None, target=None):
             if path is not None or name not in names:
                 return None
-            spec = machinery.PathFinder.find_spec(name, [p for p in sys.path if not inside(p)])
+            spec = machinery.PathFinder.find_spec(name, outside())
             if spec is None:
                 raise ModuleNotFoundError("No module named %r outside the checkout (the gate)" % name, name=name)
             return spec
