@@ -37,13 +37,15 @@ DRIVER_KEYS = ("clean", "smudge", "process")
 
 def program() -> str:
     """git's path on PATH (found once per PATH value: a run makes about thirty git calls, and each
-    would search PATH again); "git" when PATH has none, so that starting it fails as it would."""
+    would search PATH again); "git" when PATH has none, so that starting it fails as it would, or
+    when it is found through a relative PATH entry (which names another git in each directory)."""
     return _which_git(os.environ.get("PATH"))
 
 
 @lru_cache(maxsize=8)
 def _which_git(path: str | None) -> str:
-    return shutil.which("git", path=path) or "git"
+    found = shutil.which("git", path=path)
+    return found if found is not None and os.path.isabs(found) else "git"
 
 
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
