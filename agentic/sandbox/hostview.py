@@ -76,6 +76,8 @@ def _path_entries() -> list[str]:
         parent = os.path.dirname(entry)
         if os.path.basename(entry) == "shims" and os.path.isdir(os.path.join(parent, "libexec")):
             entries.append(parent)  # a pyenv/rbenv-style root: its shims call libexec/*
+        if os.path.basename(entry) == "bin" and os.path.isfile(os.path.join(parent, "pyvenv.cfg")):
+            entries.append(parent)  # a virtual environment's scripts: its python reads ../pyvenv.cfg and ../lib
     return entries
 
 

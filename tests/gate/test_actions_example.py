@@ -104,9 +104,9 @@ def test_the_actions_example_passes_a_pull_request_that_adds_a_test_and_changes_
     env = {**os.environ, "GITHUB_SHA": merge, "AGENTIC_PIP_SPEC": ".", "NO_COLOR": "1",
            # `agentic`: the CLI started by the session's fork server (tests/forkshim.py)
            "PATH": forkshim.path_with(tmp_path / "forkshim", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")}  # fmt: skip
-    # VIRTUAL_ENV, as if activated: the sandbox brings it back into its fresh /tmp, where tmp_path is hidden
-    # (setup-python's Python lives outside /tmp, which the sandbox shows as it is)
-    env["VIRTUAL_ENV"] = str(venv)
+    # not activated (setup-python sets no VIRTUAL_ENV): its bin/ on PATH is what the sandbox brings back, with
+    # the environment around it, into its own /tmp, where tmp_path is out of sight
+    env.pop("VIRTUAL_ENV", None)
     ran: list[str] = []
     for step in workflow_steps():
         if "run" not in step or step.get("name") == NEEDS_ROOT or "HAS_OPENAI_KEY" in str(step.get("if", "")):

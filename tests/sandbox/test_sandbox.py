@@ -352,6 +352,20 @@ def test_home_is_hidden_but_its_path_entries_still_run(tmp_path: Path, fake_home
     assert not listed & {".ssh", ".aws", ".netrc", ".gitconfig", ".bashrc"}
 
 
+def test_a_virtual_environment_on_path_runs_as_itself_where_it_lives_out_of_sight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # fmt: skip
+    """Its bin/ on PATH, not activated (no VIRTUAL_ENV), under /tmp, which the sandbox replaces: its python
+    still finds ../pyvenv.cfg and ../lib there, and runs as the environment, not as its base interpreter."""
+    venv = tmp_path / "runner"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.setenv("PATH", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    box = BubblewrapSandbox(make_worktree(tmp_path))
+    result = sh(box, "python -c 'import sys; print(sys.prefix)'")
+    assert result.ok and result.output.strip() == str(venv), result.output
+
+
 def test_secrets_inside_an_exposed_directory_are_masked(tmp_path: Path, fake_home: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """A PATH entry that is $HOME itself exposes it: the known secret files are masked, the rest shows."""
