@@ -13,8 +13,10 @@
   targets, so a planted link would put a mount onto the host);
 - a private, size-limited /tmp and /dev/shm; the harness's $HOME, /root, /home, /run,
   $XDG_RUNTIME_DIR and the person's checkout hidden under empty read-only tmpfs, then the few
-  directories commands need re-bound read-only (PATH entries, and the virtual environment whose
-  bin/ one is, the Python prefixes, PYENV_ROOT, VIRTUAL_ENV, the repository's git dir when it is not viewed), and secret files that are still visible masked;
+  directories commands need re-bound read-only (PATH entries, with the virtual environment whose
+  bin/ one is and those its links point into, as pipx and `uv tool` install; the Python prefixes,
+  PYENV_ROOT, VIRTUAL_ENV, the repository's git dir when it is not viewed), and secret files that are
+  still visible masked;
 - every namespace unshared (no network, its own PID namespace), `--die-with-parent`,
   `--new-session`, a seccomp filter (agentic.sandbox.seccomp), and resource limits (address space, CPU
   seconds, file size, process count) set on the sandbox's init with prlimit(2) while bubblewrap

@@ -8,6 +8,7 @@ import pwd
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from agentic.git.view import GitView, git_common_dir
@@ -81,6 +82,34 @@ def _path_entries() -> list[str]:
     return entries
 
 
+def _linked_environments(entries: Iterable[str], hidden: Iterable[str]) -> list[str]:
+    """The virtual environments that links in hidden PATH directories point into: pipx and `uv tool`
+    install each tool in an environment of its own in the home and link its script from ~/.local/bin."""
+    out_of_sight = list(hidden)
+    found: list[str] = []
+    for entry in entries:
+        real = os.path.realpath(entry)
+        if any(under(real, h) for h in out_of_sight):
+            with contextlib.suppress(OSError):
+                found.extend(_environments_linked_from(real, os.stat(real).st_mtime_ns))
+    return list(dict.fromkeys(found))
+
+
+@lru_cache(maxsize=64)
+def _environments_linked_from(directory: str, mtime_ns: int) -> tuple[str, ...]:
+    """The environments the links in `directory` point into, remembered while the directory is
+    unchanged (a link added, removed or replaced changes its mtime)."""
+    found = []
+    with os.scandir(directory) as listing:
+        links = [item.path for item in listing if item.is_symlink()]
+    for link in links:
+        scripts = os.path.dirname(os.path.realpath(link))
+        root = os.path.dirname(scripts)
+        if os.path.basename(scripts) == "bin" and os.path.isfile(os.path.join(root, "pyvenv.cfg")):
+            found.append(root)
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class HostView:
     """Which host directories are hidden, re-exposed read-only and masked (all real paths)."""
@@ -124,6 +153,7 @@ def host_view(worktree: str, run_as: tuple[int, int] | None, expose: Iterable[Pa
     # Anything under /tmp is already out of sight: the sandbox gets its own empty /tmp.
     hidden: set[str] = {d for d in map(_existing_dir, wanted) if d and d != "/" and not under(d, "/tmp")}
     candidates = [*_path_entries(), *_interpreter_dirs(), os.environ.get("PYENV_ROOT"),
+                  *_linked_environments(_path_entries(), hidden | {"/tmp"}),
                   *git_dirs, *map(str, expose), *project_envs(checkout)]  # fmt: skip
     exposed_all = [d for d in dict.fromkeys(map(_existing_dir, candidates)) if d]
 

@@ -366,6 +366,24 @@ def test_a_virtual_environment_on_path_runs_as_itself_where_it_lives_out_of_sigh
     assert result.ok and result.output.strip() == str(venv), result.output
 
 
+def test_a_tool_installed_with_pipx_runs_from_its_link_in_the_hidden_home(tmp_path: Path, fake_home: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """pipx (and `uv tool`) put each tool in a virtual environment of its own under the home and link
+    its script from ~/.local/bin: the link is on PATH, the environment it points into comes back too."""
+    venv = fake_home / ".local" / "pipx" / "venvs" / "tool"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    script = venv / "bin" / "tool"
+    script.write_text(f"#!{venv / 'bin' / 'python'}\nimport sys\nprint('tool in', sys.prefix)\n")
+    script.chmod(0o755)
+    (fake_home / ".local" / "bin").mkdir()
+    (fake_home / ".local" / "bin" / "tool").symlink_to(script)
+    monkeypatch.setenv("PATH", f"{fake_home / '.local' / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    box = BubblewrapSandbox(make_worktree(tmp_path))
+    result = sh(box, f"tool; cat {fake_home}/.ssh/id_ed25519")
+    assert f"tool in {venv}" in result.output, result.output
+    assert "PRIVATE KEY" not in result.output  # the rest of the home stays hidden
+
+
 def test_secrets_inside_an_exposed_directory_are_masked(tmp_path: Path, fake_home: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """A PATH entry that is $HOME itself exposes it: the known secret files are masked, the rest shows."""
