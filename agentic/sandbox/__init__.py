@@ -13,8 +13,8 @@
   targets, so a planted link would put a mount onto the host);
 - a private, size-limited /tmp and /dev/shm; the harness's $HOME, /root, /home, /run,
   $XDG_RUNTIME_DIR and the person's checkout hidden under empty read-only tmpfs, then the few
-  directories commands need re-bound read-only (PATH entries, with the virtual environment whose
-  bin/ one is and those its links point into, as pipx and `uv tool` install; the Python prefixes,
+  directories commands need re-bound read-only (PATH entries, with the virtual or conda environment
+  whose bin/ one is and the environments its links point into, as pipx and `uv tool` install; the Python prefixes,
   PYENV_ROOT, VIRTUAL_ENV, the repository's git dir when it is not viewed), and secret files that are
   still visible masked;
 - every namespace unshared (no network, its own PID namespace), `--die-with-parent`,

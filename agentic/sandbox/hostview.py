@@ -68,6 +68,12 @@ def _interpreter_dirs() -> list[str]:
     return dirs
 
 
+def _python_environment(root: str) -> bool:
+    """A virtual environment (pyvenv.cfg) or a conda environment (conda-meta/): its interpreter in
+    bin/ finds its configuration and its libraries only beside bin/."""
+    return os.path.isfile(os.path.join(root, "pyvenv.cfg")) or os.path.isdir(os.path.join(root, "conda-meta"))
+
+
 def _path_entries() -> list[str]:
     entries = []
     for entry in os.environ.get("PATH", "").split(os.pathsep):
@@ -77,8 +83,8 @@ def _path_entries() -> list[str]:
         parent = os.path.dirname(entry)
         if os.path.basename(entry) == "shims" and os.path.isdir(os.path.join(parent, "libexec")):
             entries.append(parent)  # a pyenv/rbenv-style root: its shims call libexec/*
-        if os.path.basename(entry) == "bin" and os.path.isfile(os.path.join(parent, "pyvenv.cfg")):
-            entries.append(parent)  # a virtual environment's scripts: its python reads ../pyvenv.cfg and ../lib
+        if os.path.basename(entry) == "bin" and _python_environment(parent):
+            entries.append(parent)  # an environment's scripts: its python reads ../pyvenv.cfg or ../lib
     return entries
 
 
@@ -105,7 +111,7 @@ def _environments_linked_from(directory: str, mtime_ns: int) -> tuple[str, ...]:
     for link in links:
         scripts = os.path.dirname(os.path.realpath(link))
         root = os.path.dirname(scripts)
-        if os.path.basename(scripts) == "bin" and os.path.isfile(os.path.join(root, "pyvenv.cfg")):
+        if os.path.basename(scripts) == "bin" and _python_environment(root):
             found.append(root)
     return tuple(found)
 

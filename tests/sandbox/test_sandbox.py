@@ -384,6 +384,22 @@ def test_a_tool_installed_with_pipx_runs_from_its_link_in_the_hidden_home(tmp_pa
     assert "PRIVATE KEY" not in result.output  # the rest of the home stays hidden
 
 
+def test_a_conda_environment_on_path_comes_back_whole_from_the_hidden_home(tmp_path: Path, fake_home: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A conda environment's bin/ on PATH: its programs read their libraries and conda-meta/ beside bin/."""
+    root = fake_home / "miniconda3"
+    (root / "conda-meta").mkdir(parents=True)
+    (root / "conda-meta" / "history").write_text("==> conda create <==\n")
+    tool = root / "bin" / "conda-tool"
+    tool.parent.mkdir()
+    tool.write_text('#!/bin/sh\ncat "$(dirname "$0")/../conda-meta/history"\n')
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    result = sh(BubblewrapSandbox(make_worktree(tmp_path)), f"conda-tool; cat {fake_home}/notes.txt")
+    assert "conda create" in result.output, result.output
+    assert "plain" not in result.output  # the rest of the home stays hidden
+
+
 def test_secrets_inside_an_exposed_directory_are_masked(tmp_path: Path, fake_home: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """A PATH entry that is $HOME itself exposes it: the known secret files are masked, the rest shows."""
