@@ -83,17 +83,20 @@ def _path_entries() -> list[str]:
         parent = os.path.dirname(entry)
         if os.path.basename(entry) == "shims" and os.path.isdir(os.path.join(parent, "libexec")):
             entries.append(parent)  # a pyenv/rbenv-style root: its shims call libexec/*
-        if os.path.basename(entry) == "bin" and _python_environment(parent):
-            entries.append(parent)  # an environment's scripts: its python reads ../pyvenv.cfg or ../lib
     return entries
 
 
-def _linked_environments(entries: Iterable[str], hidden: Iterable[str]) -> list[str]:
-    """The virtual environments that links in hidden PATH directories point into: pipx and `uv tool`
-    install each tool in an environment of its own in the home and link its script from ~/.local/bin."""
+def _environments(entries: Iterable[str], hidden: Iterable[str]) -> list[str]:
+    """The Python environments PATH entries belong to (an environment's bin/: its python reads
+    ../pyvenv.cfg or ../lib), and those that links in hidden PATH directories point into (pipx and
+    `uv tool` install each tool in an environment of its own in the home and link its script from
+    ~/.local/bin)."""
     out_of_sight = list(hidden)
     found: list[str] = []
     for entry in entries:
+        parent = os.path.dirname(entry)
+        if os.path.basename(entry) == "bin" and _python_environment(parent):
+            found.append(parent)
         real = os.path.realpath(entry)
         if any(under(real, h) for h in out_of_sight):
             with contextlib.suppress(OSError):
@@ -158,8 +161,10 @@ def host_view(worktree: str, run_as: tuple[int, int] | None, expose: Iterable[Pa
               *(view.hide if view else ())]  # fmt: skip
     # Anything under /tmp is already out of sight: the sandbox gets its own empty /tmp.
     hidden: set[str] = {d for d in map(_existing_dir, wanted) if d and d != "/" and not under(d, "/tmp")}
-    candidates = [*_path_entries(), *_interpreter_dirs(), os.environ.get("PYENV_ROOT"),
-                  *_linked_environments(_path_entries(), hidden | {"/tmp"}),
+    # an environment that holds the checkout or the worktree (a repository made a venv) is not brought back
+    environments = [e for e in map(os.path.realpath, _environments(_path_entries(), hidden | {"/tmp"}))
+                    if not under(worktree, e) and not (checkout and under(os.path.realpath(checkout), e))]  # fmt: skip
+    candidates = [*_path_entries(), *_interpreter_dirs(), os.environ.get("PYENV_ROOT"), *environments,
                   *git_dirs, *map(str, expose), *project_envs(checkout)]  # fmt: skip
     exposed_all = [d for d in dict.fromkeys(map(_existing_dir, candidates)) if d]
 

@@ -400,6 +400,24 @@ def test_a_conda_environment_on_path_comes_back_whole_from_the_hidden_home(tmp_p
     assert "plain" not in result.output  # the rest of the home stays hidden
 
 
+def test_a_repository_that_is_a_virtual_environment_stays_hidden(open_dir: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Its bin/ on PATH brings back bin/ only: the person's checkout (where the environment is) stays out of
+    sight of a sandbox on the run's worktree."""
+    from agentic.sandbox.hostview import host_view
+
+    repo = open_dir / "repo"
+    write(repo / "pyvenv.cfg", "home = /usr/bin\n")
+    write(repo / "bin" / "tool", "#!/bin/sh\n")
+    commit_initial(repo)
+    worktree = repo / ".agentic" / "worktrees" / "run"
+    host_git(["worktree", "add", "--quiet", "--detach", str(worktree)], repo)
+    monkeypatch.setenv("PATH", f"{repo / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    view = host_view(os.path.realpath(worktree), None)
+    assert os.path.realpath(repo) in view.hidden and os.path.realpath(repo) not in view.exposed
+    assert os.path.realpath(repo / "bin") in view.exposed
+
+
 def test_secrets_inside_an_exposed_directory_are_masked(tmp_path: Path, fake_home: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """A PATH entry that is $HOME itself exposes it: the known secret files are masked, the rest shows."""
