@@ -38,6 +38,7 @@ from agentic.sandbox import (
     seccomp,
     users,
 )
+from agentic.sandbox.hostview import host_view
 from agentic.tools.commands import script_argv
 from tests.conftest import commit_initial, write
 
@@ -404,8 +405,6 @@ def test_a_repository_that_is_a_virtual_environment_stays_hidden(open_dir: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """Its bin/ on PATH brings back bin/ only: the person's checkout (where the environment is) stays out of
     sight of a sandbox on the run's worktree."""
-    from agentic.sandbox.hostview import host_view
-
     repo = open_dir / "repo"
     write(repo / "pyvenv.cfg", "home = /usr/bin\n")
     write(repo / "bin" / "tool", "#!/bin/sh\n")
