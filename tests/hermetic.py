@@ -24,6 +24,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 ROOT = "pytest"
+PREFIX = "agentic-tests-python-"  # the environment's directory name, before its key
 
 
 def closure(name: str = ROOT) -> list[metadata.Distribution]:
@@ -63,7 +64,7 @@ def python_env(base: Path | None = None) -> Path:
     dists = closure()
     key = hashlib.sha256(repr((sys.executable, sys.version, sorted((d.metadata["Name"], d.version)
                                                                    for d in dists))).encode()).hexdigest()[:12]  # fmt: skip
-    home = (base or Path(tempfile.gettempdir())) / f"agentic-tests-python-{key}"
+    home = (base or Path(tempfile.gettempdir())) / f"{PREFIX}{key}"
     if (home / "ready").exists():
         return home
     building = Path(tempfile.mkdtemp(prefix=home.name + ".", dir=home.parent))
@@ -97,6 +98,6 @@ def python() -> str:
     """The interpreter the suite's sandboxed commands run as `python`: the environment's once installed,
     else this one."""
     venv = os.environ.get("VIRTUAL_ENV", "")
-    if venv and Path(venv).name.startswith("agentic-tests-python-") and (Path(venv) / "bin" / "python").exists():
+    if venv and Path(venv).name.startswith(PREFIX) and (Path(venv) / "bin" / "python").exists():
         return str(Path(venv) / "bin" / "python")
     return sys.executable

@@ -162,9 +162,10 @@ def host_view(worktree: str, run_as: tuple[int, int] | None, expose: Iterable[Pa
     # Anything under /tmp is already out of sight: the sandbox gets its own empty /tmp.
     hidden: set[str] = {d for d in map(_existing_dir, wanted) if d and d != "/" and not under(d, "/tmp")}
     # an environment that holds the checkout or the worktree (a repository made a venv) is not brought back
-    environments = [e for e in map(os.path.realpath, _environments(_path_entries(), hidden | {"/tmp"}))
+    path_entries = _path_entries()
+    environments = [e for e in map(os.path.realpath, _environments(path_entries, hidden | {"/tmp"}))
                     if not under(worktree, e) and not (checkout and under(os.path.realpath(checkout), e))]  # fmt: skip
-    candidates = [*_path_entries(), *_interpreter_dirs(), os.environ.get("PYENV_ROOT"), *environments,
+    candidates = [*path_entries, *_interpreter_dirs(), os.environ.get("PYENV_ROOT"), *environments,
                   *git_dirs, *map(str, expose), *project_envs(checkout)]  # fmt: skip
     exposed_all = [d for d in dict.fromkeys(map(_existing_dir, candidates)) if d]
 
