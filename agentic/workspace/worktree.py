@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -255,6 +256,19 @@ class Workspace:
 
 
 def remove_worktree(root: Path, path: Path) -> None:
+    """Remove a harness worktree (a run's, a gate's checkout) and git's record of it. A worktree whose
+    records are as git writes them (admin_dir) goes here, as `git worktree remove --force` would take
+    it (its files, then its admin dir; a crash between leaves a record `git worktree prune` drops),
+    without a git process per checkout; any other through git."""
+    if not path.exists():
+        return
+    admin = admin_dir(root, path)
+    if admin is not None:
+        with contextlib.suppress(OSError):
+            remove_tree(path)
+        if not os.path.lexists(path):
+            remove_tree(admin)
+            return
     if path.exists():
         removed = run_git(["worktree", "remove", "--force", str(path)], root).returncode == 0
         if path.exists():
@@ -262,3 +276,26 @@ def remove_worktree(root: Path, path: Path) -> None:
                 remove_tree(path)  # a tree too deep for shutil.rmtree too
         if not removed or path.exists():  # git's record of it may be left: drop the record of a gone worktree
             git(["worktree", "prune"], root, check=False)
+
+
+def admin_dir(root: Path, path: Path) -> Path | None:
+    """The admin dir of the linked worktree `path` of the repository `root` (`<git dir>/worktrees/<id>`),
+    when each names the other as git writes them: the worktree's `.git` file names it, it names that
+    file back (`gitdir`), it belongs to the repository and is not locked. None otherwise."""
+    dot_git = path / ".git"
+    common = checkout_common_dir(root)
+    try:
+        if common is None or not stat.S_ISREG(os.lstat(dot_git).st_mode):
+            return None
+        named = dot_git.read_text(encoding="utf-8").strip()
+        if not named.startswith("gitdir:"):
+            return None
+        admin = Path(os.path.realpath(path / named[len("gitdir:"):].strip()))
+        back = (admin / "gitdir").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if admin.parent != common / "worktrees" or os.path.lexists(admin / "locked"):
+        return None
+    if os.path.realpath(admin / back) != os.path.realpath(dot_git):
+        return None
+    return admin
