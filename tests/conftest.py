@@ -93,8 +93,8 @@ def make_repo(root: Path, contract: dict[str, Any] | None = None) -> Path:
 def commit_initial(root: Path) -> Path:
     """`git init` the directory as the person would (their identity) and commit everything in it."""
     git(["init", "--quiet", "--initial-branch=main"], root)
-    git(["config", "user.name", "Test Person"], root)
-    git(["config", "user.email", "test@example.invalid"], root)
+    with open(root / ".git" / "config", "a", encoding="utf-8") as config:  # what `git config user.*` writes
+        config.write("[user]\n\tname = Test Person\n\temail = test@example.invalid\n")
     git(["add", "--all"], root)
     git(["commit", "--quiet", "-m", "initial"], root)
     return root

@@ -155,7 +155,9 @@ def commit(run: Run, verdict: Verdict) -> Ending:
     if not snapshot.changes:
         return Ending("accepted", "the gate passed; no file changed, so there is nothing to commit")
     recorded = req.tape.commit if req.tape is not None and req.resuming else None
-    sha = recorded.commit if recorded is not None else res.workspace.committed(snapshot.tree)
+    # a commit made just before a crash is found on the branch by a resumed run; a new run's branch is
+    # its own, made at the base by this process
+    sha = recorded.commit if recorded is not None else res.workspace.committed(snapshot.tree) if req.resuming else None
     if sha is None:
         message = commit_message(res.redact(run.task), res.redact(session.summary), res.run_id, res.contract)
         sha = res.workspace.commit(snapshot.tree, message)

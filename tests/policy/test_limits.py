@@ -76,6 +76,7 @@ def test_max_files_changed_stops_before_one_more_file(tmp_path: Path) -> None:
     assert not (worktree / "extra.py").exists()
 
 
+@pytest.mark.xdist_group("providers")  # openai imported in process: tests/models/test_providers.py
 def test_max_tokens_per_step_is_the_output_cap_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = repo_with(tmp_path, {"max_tokens_per_step": 321})
     with FakeProvider([{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}] * 2) as fp:
@@ -126,6 +127,7 @@ def test_a_repeating_agent_is_warned_then_stopped_as_stuck(tmp_path: Path) -> No
     assert "one more and the run ends as stuck" in told[6] and summary["tool_calls"] == 8
 
 
+@pytest.mark.xdist_group("providers")  # openai imported in process: tests/models/test_providers.py
 def test_an_answer_cut_at_the_output_cap_is_explained_to_the_model(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     repo = repo_with(tmp_path, {})

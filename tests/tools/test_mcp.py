@@ -6,6 +6,7 @@ result, then resume. Driven in process (tests/inproc.py)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -35,7 +36,10 @@ from tests.conftest import (
 )
 from tests.inproc import records, run, tool_results
 
-pytest.importorskip("mcp")
+# the SDK is found, not imported, at collection (importing it costs about a second in every worker); the
+# tests that start a server import it through agentic's client, and share one worker to pay that once
+pytestmark = [pytest.mark.skipif(importlib.util.find_spec("mcp") is None, reason="the mcp SDK is not installed"),
+              pytest.mark.xdist_group("mcp")]  # fmt: skip
 
 SERVER = '''\
 import os, socket, sys, time
