@@ -179,12 +179,11 @@ def summary_of(done: subprocess.CompletedProcess[str] | str) -> dict[str, Any]:
     return events[-1]
 
 
-def start_run(repo: Path, script: Path) -> subprocess.Popen[str]:
-    """`agentic run --json` in the background (for tests that act on a run in progress)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "agentic", "run", "x", "--model", f"script:{script}", "--json"],
-        cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+def start_run(repo: Path, script: Path) -> forkserver.Running:
+    """`agentic run --json` in the background (for tests that act on a run in progress), forked by the
+    session's fork server as cli() runs one: signal it, kill it, communicate() with it as with a Popen."""
+    return forkserver.Running(forkserver.shared(), ["agentic", "run", "x", "--model", f"script:{script}", "--json"],
+                              repo, dict(os.environ), "agentic")  # fmt: skip
 
 
 def wait_for_journal(repo: Path, needle: str, timeout_s: float = 20) -> None:

@@ -367,46 +367,84 @@ def _stop_own(server: Server) -> None:
     shutil.rmtree(os.path.dirname(server.path), ignore_errors=True)  # the socket and the server's pid file
 
 
+class Running:
+    """A process the server forked whose standard output and error come back to this one: the parts of
+    subprocess.Popen(stdin=DEVNULL, stdout=PIPE, stderr=PIPE (or STDOUT), text=True) the tests use."""
+
+    def __init__(self, server: Server, argv: list[str], cwd: Path, env: dict[str, str], module: str | None,
+                 merge_stderr: bool = False) -> None:  # fmt: skip
+        self.args, self.merged = argv, merge_stderr
+        self._out, out_w = os.pipe()
+        self._err, err_w = (self._out, out_w) if merge_stderr else os.pipe()
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        try:
+            self.child = server.start(argv, cwd, env, module, devnull, out_w, err_w)
+        except BaseException:
+            for fd in {self._out, self._err}:
+                os.close(fd)
+            raise
+        finally:
+            for fd in {out_w, err_w, devnull}:
+                os.close(fd)
+        self.pid = self.child.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.child.returncode
+
+    def poll(self) -> int | None:
+        return self.child.poll()
+
+    def send_signal(self, sig: int) -> None:
+        self.child.send_signal(sig)
+
+    def kill(self) -> None:
+        self.child.kill()
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Its output until both streams close, then its exit status (TimeoutExpired past `timeout`, the
+        process left running, as Popen.communicate leaves it)."""
+        chunks: dict[int, list[bytes]] = {self._out: [], self._err: []}
+        selector = selectors.DefaultSelector()
+        for fd in chunks:
+            selector.register(fd, selectors.EVENT_READ)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while selector.get_map():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise subprocess.TimeoutExpired(self.args, timeout or 0)
+                for key, _ in selector.select(left):
+                    data = os.read(key.fd, 65536)
+                    if data:
+                        chunks[key.fd].append(data)
+                    else:
+                        selector.unregister(key.fd)
+        finally:
+            selector.close()
+        for fd in chunks:
+            os.close(fd)
+        self.child.wait(None if deadline is None else max(1.0, deadline - time.monotonic()))
+        out, err = (_text(b"".join(chunks[fd])) for fd in (self._out, self._err))
+        return out, "" if self.merged else err
+
+
 def run(server: Server, argv: list[str], cwd: Path, env: dict[str, str], timeout: float | None,
         module: str | None = "agentic", merge_stderr: bool = False,
         on_start: Callable[[Child], None] | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """subprocess.run(argv, capture_output=True, text=True, stdin=DEVNULL, timeout=timeout) through the
     server (with merge_stderr: stderr=STDOUT); on_start is given the child as soon as it runs."""
-    out_r, out_w = os.pipe()
-    err_r, err_w = (out_r, out_w) if merge_stderr else os.pipe()
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    try:
-        child = server.start(argv, cwd, env, module, devnull, out_w, err_w)
-    finally:
-        for fd in {out_w, err_w, devnull}:
-            os.close(fd)
+    proc = Running(server, argv, cwd, env, module, merge_stderr)
     if on_start is not None:
-        on_start(child)
-    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
-    selector = selectors.DefaultSelector()
-    for fd in chunks:
-        selector.register(fd, selectors.EVENT_READ)
-    deadline = None if timeout is None else time.monotonic() + timeout
+        on_start(proc.child)
     try:
-        while selector.get_map():
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                child.kill()
-                child.wait()
-                raise subprocess.TimeoutExpired(argv, timeout or 0)
-            for key, _ in selector.select(left):
-                data = os.read(key.fd, 65536)
-                if data:
-                    chunks[key.fd].append(data)
-                else:
-                    selector.unregister(key.fd)
-    finally:
-        selector.close()
-        for fd in chunks:
-            os.close(fd)
-    code = child.wait(None if deadline is None else max(1.0, deadline - time.monotonic()))
-    out, err = (_text(b"".join(chunks[fd])) for fd in (out_r, err_r))
-    return subprocess.CompletedProcess(argv, code, out, "" if merge_stderr else err)
+        out, err = proc.communicate(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.child.wait()
+        raise
+    assert proc.returncode is not None
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def _text(data: bytes) -> str:

@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from agentic.eval.stats import Attempt, summarize
 from agentic.eval.verdict import decide
 from agentic.git.cmd import git
 from agentic.journal.records import payload, read_records
+from tests import forkserver
 from tests.conftest import cli
 
 FIXTURES = Path(__file__).resolve().parents[2] / "scenarios" / "fixtures"
@@ -259,9 +259,8 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     contract = {"tools": {"run_command": {"allow": ["python -c *"]}}}
     scenario(tmp_path / "s", "slow", turns, contract=contract, repeats=4)
     env = {**os.environ, "NO_COLOR": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "agentic", "eval", str(tmp_path / "s"), "--concurrency", "2",
-                             "--workdir", str(tmp_path / "work")], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = forkserver.Running(forkserver.shared(), ["agentic", "eval", str(tmp_path / "s"), "--concurrency", "2",
+                                                    "--workdir", str(tmp_path / "work")], tmp_path, env, "agentic")  # fmt: skip
     deadline = time.monotonic() + 30
     while len(list((tmp_path / "work").glob("attempts/*/*/.agentic/runs/*/journal.jsonl"))) < 2:
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()

@@ -94,9 +94,10 @@ RULES = {"mcp__tracker__*": {"allow": True}, "mcp__tracker__close_issue": {"ask"
          "mcp__tracker__label": {"allow": True}}  # fmt: skip
 
 
-def resume_in_background(repo: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "agentic", "resume", "last", "--json"], cwd=repo,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)  # fmt: skip
+def resume_in_background(repo: Path) -> forkserver.Running:
+    """`agentic resume last --json` in the background, as start_run starts a run."""
+    return forkserver.Running(forkserver.shared(), ["agentic", "resume", "last", "--json"], repo, dict(os.environ),
+                              "agentic")  # fmt: skip
 
 
 def repo_with_server(tmp_path: Path, server: dict[str, Any], rules: dict[str, Any] = RULES) -> Path:
