@@ -267,7 +267,10 @@ def remove_worktree(root: Path, path: Path) -> None:
         with contextlib.suppress(OSError):
             remove_tree(path)
         if not os.path.lexists(path):
-            remove_tree(admin)
+            with contextlib.suppress(OSError):
+                remove_tree(admin)
+            if os.path.lexists(admin):  # git drops the record of a worktree that is gone
+                git(["worktree", "prune"], root, check=False)
             return
     if path.exists():
         removed = run_git(["worktree", "remove", "--force", str(path)], root).returncode == 0
