@@ -387,6 +387,8 @@ class Running:
             for fd in {out_w, err_w, devnull}:
                 os.close(fd)
         self.pid = self.child.pid
+        self._chunks: dict[int, list[bytes]] = {self._out: [], self._err: []}  # one when merged
+        self._open = set(self._chunks)
 
     @property
     def returncode(self) -> int | None:
@@ -402,11 +404,10 @@ class Running:
         self.child.kill()
 
     def communicate(self, timeout: float | None = None) -> tuple[str, str]:
-        """Its output until both streams close, then its exit status (TimeoutExpired past `timeout`, the
-        process left running, as Popen.communicate leaves it)."""
-        chunks: dict[int, list[bytes]] = {self._out: [], self._err: []}
+        """Its output until both streams close, then its exit status. Past `timeout`, TimeoutExpired
+        with the process left running and what it wrote kept for the next call, as Popen's."""
         selector = selectors.DefaultSelector()
-        for fd in chunks:
+        for fd in self._open:
             selector.register(fd, selectors.EVENT_READ)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
@@ -417,16 +418,22 @@ class Running:
                 for key, _ in selector.select(left):
                     data = os.read(key.fd, 65536)
                     if data:
-                        chunks[key.fd].append(data)
+                        self._chunks[key.fd].append(data)
                     else:
                         selector.unregister(key.fd)
+                        self._open.discard(key.fd)
+                        os.close(key.fd)
         finally:
             selector.close()
-        for fd in chunks:
-            os.close(fd)
         self.child.wait(None if deadline is None else max(1.0, deadline - time.monotonic()))
-        out, err = (_text(b"".join(chunks[fd])) for fd in (self._out, self._err))
+        out, err = (_text(b"".join(self._chunks[fd])) for fd in (self._out, self._err))
         return out, "" if self.merged else err
+
+    def close(self) -> None:
+        """Stop reading its output (the streams not yet closed)."""
+        for fd in self._open:
+            os.close(fd)
+        self._open.clear()
 
 
 def run(server: Server, argv: list[str], cwd: Path, env: dict[str, str], timeout: float | None,
@@ -442,6 +449,7 @@ def run(server: Server, argv: list[str], cwd: Path, env: dict[str, str], timeout
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.child.wait()
+        proc.close()
         raise
     assert proc.returncode is not None
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
