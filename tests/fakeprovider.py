@@ -43,6 +43,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+import pytest
+
+# For the tests that drive a real SDK in process: anthropic costs about 1.7 CPU-s to import, openai 0.6.
+# They share one worker (--dist loadgroup), which pays that once instead of every worker.
+SDK_WORKER = pytest.mark.xdist_group("providers")
+
 CHAT = "/v1/chat/completions"
 RESPONSES = "/v1/responses"
 MESSAGES = "/v1/messages"

@@ -272,13 +272,12 @@ def remove_worktree(root: Path, path: Path) -> None:
             if os.path.lexists(admin):  # git drops the record of a worktree that is gone
                 git(["worktree", "prune"], root, check=False)
             return
+    removed = run_git(["worktree", "remove", "--force", str(path)], root).returncode == 0
     if path.exists():
-        removed = run_git(["worktree", "remove", "--force", str(path)], root).returncode == 0
-        if path.exists():
-            with contextlib.suppress(OSError):
-                remove_tree(path)  # a tree too deep for shutil.rmtree too
-        if not removed or path.exists():  # git's record of it may be left: drop the record of a gone worktree
-            git(["worktree", "prune"], root, check=False)
+        with contextlib.suppress(OSError):
+            remove_tree(path)  # a tree too deep for shutil.rmtree too
+    if not removed or path.exists():  # git's record of it may be left: drop the record of a gone worktree
+        git(["worktree", "prune"], root, check=False)
 
 
 def admin_dir(root: Path, path: Path) -> Path | None:

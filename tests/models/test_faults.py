@@ -21,11 +21,9 @@ import pytest
 from agentic.journal.records import payload, read_records
 from tests import inproc
 from tests.conftest import FINISH, FIX, cli
-from tests.fakeprovider import FakeProvider
+from tests.fakeprovider import SDK_WORKER, FakeProvider
 
-# the model SDKs are imported in process here (anthropic about 1.7 CPU-s, openai 0.6): the tests that
-# import them share one worker (--dist loadgroup), which pays that once instead of every worker
-pytestmark = pytest.mark.xdist_group("providers")
+pytestmark = SDK_WORKER  # the SDKs are imported in process here
 
 MODELS = [("openai:gpt-test", "OPENAI"), ("anthropic:claude-test", "ANTHROPIC")]
 IDS = ["openai", "anthropic"]

@@ -13,11 +13,9 @@ import pytest
 
 from agentic.errors import MissingCredentials, ProviderError, ProviderRequestError
 from agentic.models import Model, ModelOptions, ToolCall, ToolSpec, Turn, Usage, load_model
-from tests.fakeprovider import FakeProvider
+from tests.fakeprovider import SDK_WORKER, FakeProvider
 
-# the model SDKs are imported in process here (anthropic about 1.7 CPU-s, openai 0.6): the tests that
-# import them share one worker (--dist loadgroup), which pays that once instead of every worker
-pytestmark = pytest.mark.xdist_group("providers")
+pytestmark = SDK_WORKER  # the SDKs are imported in process here
 
 ADAPTERS = ["openai", "openai-responses", "anthropic"]
 KEY_ENV = {"openai": "OPENAI_API_KEY", "openai-responses": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}

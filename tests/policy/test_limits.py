@@ -15,7 +15,7 @@ from agentic.models.base import Usage
 from agentic.models.pricing import FREE, price_of
 from tests import inproc
 from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, summary_of, write_script
-from tests.fakeprovider import FakeProvider
+from tests.fakeprovider import SDK_WORKER, FakeProvider
 
 READ = {"name": "read_file", "arguments": {"path": "calc.py"}}
 
@@ -76,7 +76,7 @@ def test_max_files_changed_stops_before_one_more_file(tmp_path: Path) -> None:
     assert not (worktree / "extra.py").exists()
 
 
-@pytest.mark.xdist_group("providers")  # openai imported in process: tests/models/test_providers.py
+@SDK_WORKER  # openai imported in process
 def test_max_tokens_per_step_is_the_output_cap_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = repo_with(tmp_path, {"max_tokens_per_step": 321})
     with FakeProvider([{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}] * 2) as fp:
@@ -127,7 +127,7 @@ def test_a_repeating_agent_is_warned_then_stopped_as_stuck(tmp_path: Path) -> No
     assert "one more and the run ends as stuck" in told[6] and summary["tool_calls"] == 8
 
 
-@pytest.mark.xdist_group("providers")  # openai imported in process: tests/models/test_providers.py
+@SDK_WORKER  # openai imported in process
 def test_an_answer_cut_at_the_output_cap_is_explained_to_the_model(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     repo = repo_with(tmp_path, {})
