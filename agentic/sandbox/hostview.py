@@ -24,6 +24,11 @@ SECRET_PATHS = (
 )  # fmt: skip
 
 
+# Each replaced by an empty tmpfs of the sandbox's own (bubblewrap.BubblewrapSandbox.wrap): what lies
+# beneath is out of sight already, and comes back only where it is bound again.
+PRIVATE = ("/tmp", "/dev/shm")
+
+
 def under(path: str, parent: str) -> bool:
     return path == parent or path.startswith(parent.rstrip("/") + "/")
 
@@ -133,16 +138,16 @@ class HostView:
 
         Left to itself, bubblewrap 0.8 gives them the modes of the host directories, so a 0700
         /root/.cargo above /root/.cargo/bin would lock the sandbox user out. Under the private
-        /tmp they are sticky and world-writable like /tmp itself; elsewhere 0755.
+        /tmp and /dev/shm they are sticky and world-writable like those; elsewhere 0755.
         """
         out: dict[str, str] = {}
         for target in targets:
-            root = next((h for h in (*self.hidden, "/tmp") if under(target, h) and target != h), None)
+            root = next((h for h in (*self.hidden, *PRIVATE) if under(target, h) and target != h), None)
             if root is None:
                 continue
             parts = Path(target).parts
             for depth in range(len(Path(root).parts) + 1, len(parts)):
-                out[str(Path(*parts[:depth]))] = "1777" if root == "/tmp" else "0755"
+                out[str(Path(*parts[:depth]))] = "1777" if root in PRIVATE else "0755"
         return out
 
 
@@ -159,11 +164,12 @@ def host_view(worktree: str, run_as: tuple[int, int] | None, expose: Iterable[Pa
         git_dirs = [str(common) if common else None]
     wanted = [*_homes(), "/root", "/home", "/run", "/var/run", os.environ.get("XDG_RUNTIME_DIR"), checkout,
               *(view.hide if view else ())]  # fmt: skip
-    # Anything under /tmp is already out of sight: the sandbox gets its own empty /tmp.
-    hidden: set[str] = {d for d in map(_existing_dir, wanted) if d and d != "/" and not under(d, "/tmp")}
+    # Anything under /tmp or /dev/shm is already out of sight: the sandbox gets its own empty ones.
+    hidden: set[str] = {d for d in map(_existing_dir, wanted)
+                        if d and d != "/" and not any(under(d, p) for p in PRIVATE)}  # fmt: skip
     # an environment that holds the checkout or the worktree (a repository made a venv) is not brought back
     path_entries = _path_entries()
-    environments = [e for e in map(os.path.realpath, _environments(path_entries, hidden | {"/tmp"}))
+    environments = [e for e in map(os.path.realpath, _environments(path_entries, hidden | set(PRIVATE)))
                     if not under(worktree, e) and not (checkout and under(os.path.realpath(checkout), e))]  # fmt: skip
     candidates = [*path_entries, *_interpreter_dirs(), os.environ.get("PYENV_ROOT"), *environments,
                   *git_dirs, *map(str, expose), *project_envs(checkout)]  # fmt: skip
@@ -178,14 +184,14 @@ def host_view(worktree: str, run_as: tuple[int, int] | None, expose: Iterable[Pa
         for target in [worktree, *exposed_all]:
             for depth in range(2, len(Path(target).parts)):
                 ancestor = str(Path(*Path(target).parts[:depth]))
-                if covered(ancestor, hidden | {"/tmp"}):
+                if covered(ancestor, hidden | set(PRIVATE)):
                     break
                 if not traversable(ancestor, *run_as):
                     hidden.add(ancestor)
                     break
     hidden_list = sorted(hidden, key=len)
     hidden_list = [h for i, h in enumerate(hidden_list) if not covered(h, hidden_list[:i])]
-    invisible = [*hidden_list, "/tmp"]
+    invisible = [*hidden_list, *PRIVATE]
     exposed = [d for d in sorted(exposed_all, key=len) if covered(d, invisible)]
     exposed = [d for i, d in enumerate(exposed) if not covered(d, exposed[:i])]
     files: list[str] = []

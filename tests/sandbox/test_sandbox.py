@@ -353,18 +353,28 @@ def test_home_is_hidden_but_its_path_entries_still_run(tmp_path: Path, fake_home
     assert not listed & {".ssh", ".aws", ".netrc", ".gitconfig", ".bashrc"}
 
 
+@pytest.mark.parametrize("private", ["/tmp", "/dev/shm"])
 def test_a_virtual_environment_on_path_runs_as_itself_where_it_lives_out_of_sight(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private: str
 ) -> None:  # fmt: skip
-    """Its bin/ on PATH, not activated (no VIRTUAL_ENV), under /tmp, which the sandbox replaces: its python
-    still finds ../pyvenv.cfg and ../lib there, and runs as the environment, not as its base interpreter."""
-    venv = tmp_path / "runner"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
-    monkeypatch.setenv("PATH", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    box = BubblewrapSandbox(make_worktree(tmp_path))
-    result = sh(box, "python -c 'import sys; print(sys.prefix)'")
-    assert result.ok and result.output.strip() == str(venv), result.output
+    """Its bin/ on PATH, not activated (no VIRTUAL_ENV), two directories down in /tmp or /dev/shm, which
+    the sandbox replaces with tmpfs of its own: its python still finds ../pyvenv.cfg and ../lib there, and
+    runs as the environment, not as its base interpreter, for the sandbox user too (the directories
+    above it made in the sandbox's tmpfs searchable, as they are on the host)."""
+    if not os.access(private, os.W_OK):
+        pytest.skip(f"{private} is not writable here")
+    top = Path(tempfile.mkdtemp(prefix="agentic-test-venv-", dir=private))
+    os.chmod(top, 0o755)  # searchable by everyone, so nothing above the environment is hidden on its way
+    venv = top / "tools" / "runner"
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+        monkeypatch.setenv("PATH", f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
+        box = BubblewrapSandbox(make_worktree(tmp_path))
+        result = sh(box, "python -c 'import sys; print(sys.prefix)'")
+        assert result.ok and result.output.strip() == str(venv), result.output
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def test_a_tool_installed_with_pipx_runs_from_its_link_in_the_hidden_home(tmp_path: Path, fake_home: Path,
