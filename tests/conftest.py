@@ -19,7 +19,7 @@ import yaml
 
 import agentic
 from agentic.git.cmd import git
-from tests import bytecode, forkserver, hermetic
+from tests import bytecode, forkserver, hermetic, ramtemp
 
 CALC = """\
 def average(values):
@@ -101,6 +101,8 @@ def commit_initial(root: Path) -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        ramtemp.use_memory()  # the session's temporary files in memory when there is room (tests/ramtemp.py)
     if sys.flags.dont_write_bytecode and "PYTEST_XDIST_WORKER" not in os.environ:
         # With PYTHONDONTWRITEBYTECODE set, no process writes agentic's bytecode, and every fresh one that
         # imports agentic (an `agentic` CLI process, a Ray worker) compiles it again: compiled once here,

@@ -298,7 +298,11 @@ def test_commands_run_sandboxed_without_secrets(repo: Path) -> None:
     assert "PATH=" in out[0]["content"]
     assert "canary" not in out[0]["content"] and "OPENAI_API_KEY" not in out[0]["content"]
     assert not outside.exists()
-    assert out[1]["data"]["exit_code"] == 0  # it wrote into the sandbox's private /tmp only
+    # it ran (the contract allows it) and nothing landed: under /tmp it wrote into the sandbox's private
+    # /tmp; elsewhere (the suite's TMPDIR may be in /dev/shm: tests/ramtemp.py) the sandbox refused the write
+    touched = out[1]
+    assert touched["data"]["exit_code"] == 0 or any(
+        why in touched["content"] for why in ("Read-only file system", "Permission denied")), touched["content"]
     assert "Read-only file system" in out[2]["content"] and not Path("/etc/agentic-canary").exists()
     assert "Network is unreachable" in out[3]["content"] and out[3]["is_error"]
     journal_dir = Path(summary["journal"]).parent
