@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,7 +35,8 @@ from agentic.gate.checks import Baseline, Candidate, CheckResult, Verdict, count
 from agentic.gate.printer import Printer as Printer
 from agentic.gate.result import FORMAT_VERSION, GateRequest, GateResult
 from agentic.gate.result import write_reports as write_reports
-from agentic.git.cmd import git, run_git
+from agentic.git.cmd import git, run_git, run_git_bytes
+from agentic.git.staging import Skipped, stage
 from agentic.policy.contract import Contract, command_env, load_contract
 from agentic.sandbox import REFUSED_EXIT, CommandResult, Sandbox, make_sandbox, require_sandbox
 from agentic.workspace import (
@@ -126,11 +128,16 @@ def bound(contract: Contract, whom: str, notes: list[str]) -> Contract:
 # --- the candidate tree ------------------------------------------------------------------------------
 
 
-def working_tree(repo: Repo) -> str:
-    """The tree of the working tree as `git add -A` sees it, built in a temporary copy of the index.
+def working_tree(repo: Repo) -> tuple[str, list[Skipped]]:
+    """The tree of the working tree, every change staged (as `git add -A` would, .agentic/ excluded by
+    ensure_excluded), built in a temporary copy of the index.
 
     Copying the real index (rather than starting from `read-tree HEAD`) keeps its stat data, so git
     re-hashes only files that changed, and keeps what the person staged and sparse-checkout entries.
+    Staged as a run's snapshot is (agentic.git.staging), not by `git add`, which dies on a file it
+    must read again and cannot convert to its `working-tree-encoding` (sphinx ships one on purpose):
+    a touched file, or one checked out in the second the index was written, as in a fresh CI clone.
+    Also returns the paths that cannot be staged at all (unreadable, a FIFO): left as the index has them.
     """
     with tempfile.TemporaryDirectory(prefix="gate-index-", dir=repo.root / STATE_DIR) as tmp:
         index = Path(tmp) / "index"
@@ -139,8 +146,15 @@ def working_tree(repo: Repo) -> str:
             shutil.copyfile(repo.index, index)
         elif repo.head is not None:
             git(["read-tree", "HEAD"], repo.root, env=env)
-        git(["add", "--all", "--", ":(top)"], repo.root, env=env)  # .agentic/ is excluded (ensure_excluded)
-        return git(["write-tree"], repo.root, env=env).strip()
+
+        def text(args: list[str], *, input: str | None = None, check: bool = True) -> str:
+            return git(args, repo.root, env=env, check=check, input=input)
+
+        def data(args: list[str], input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+            return run_git_bytes(args, repo.root, env=env, input=input)
+
+        skipped = stage(text, data, repo.root, [])
+        return git(["write-tree"], repo.root, env=env).strip(), skipped
 
 
 def staged_tree(repo: Repo) -> str:
@@ -281,7 +295,11 @@ def _gate(req: GateRequest, on_check: Callable[[CheckResult], None] | None) -> G
     contract = bound(chosen_checks(contract, req.only, req.skip, notes), req.binding, notes)
     ensure_excluded(repo.root)  # the temporary index and the cache live in .agentic/: never in the tree
     (repo.root / STATE_DIR).mkdir(exist_ok=True)
-    tree = staged_tree(repo) if req.staged else working_tree(repo)
+    if req.staged:
+        tree = staged_tree(repo)
+    else:
+        tree, skipped = working_tree(repo)
+        notes += [f"not part of the change (left as the index has it): {s.path}: {s.why}" for s in skipped]
     base_tree = repo.head_tree or empty_tree(repo.root)
     key = cache_key(tree, base_tree, contract, settings, req.unsafe_no_sandbox)
     result = GateResult(Verdict(), "staged" if req.staged else "working-tree", tree, repo.head, base_tree, [],

@@ -8,10 +8,12 @@ a very deep tree and a symbolic link; the agent adds a FIFO and a file name that
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -102,6 +104,26 @@ def test_a_run_on_hostile_content_commits_only_the_change(hostile: tuple[Path, P
     assert (repo / "wrongenc.inc").read_bytes() == b"caf\xe9 au lait\n"
     done = cli("gate", cwd=repo)  # the gate on the person's applied checkout
     assert done.returncode == 0, done.stdout + done.stderr
+    assert not marker.exists(), "a filter driver ran on the host"
+
+
+def test_the_gate_judges_a_working_tree_whose_encoded_files_git_must_read_again(
+    hostile: tuple[Path, Path], tmp_path: Path
+) -> None:  # fmt: skip
+    """`agentic gate` on the person's checkout once git must read again the files whose bytes are not in
+    their `working-tree-encoding` (touched by an editor's save, or checked out in the second the index
+    was written, as a fresh CI clone is): `git add` dies on them; the gate stages them as a run's
+    snapshot does, finds them unchanged and gives its verdict (the repository's tests fail: exit 1)."""
+    repo, marker = hostile
+    later = time.time() + 5
+    for name in ("utf16.txt", "wrongenc.inc"):
+        os.utime(repo / name, (later, later))
+    report = tmp_path / "gate.json"
+    done = cli("gate", "--json", str(report), cwd=repo)
+    assert done.returncode == 1, done.stdout + done.stderr
+    result = json.loads(report.read_text(encoding="utf-8"))
+    assert result["changes"] == [] and not result["passed"]
+    assert [c["id"] for c in result["checks"] if not c["passed"]] == ["tests-pass"]
     assert not marker.exists(), "a filter driver ran on the host"
 
 
