@@ -17,7 +17,7 @@ from agentic.git.view import index_of
 from agentic.sandbox import landlock, seccomp
 from agentic.sandbox.base import CommandResult, refused
 from agentic.sandbox.env import GIT_INDEX_DIR, command_env
-from agentic.sandbox.hostview import host_view
+from agentic.sandbox.hostview import PRIVATE, host_view
 from agentic.sandbox.limits import Limited
 from agentic.sandbox.mounts import inside
 from agentic.sandbox.process import Capped, run_process
@@ -32,8 +32,9 @@ PR_SET_PDEATHSIG = 1
 class LandlockSandbox(Limited):
     """The fallback without namespaces: Landlock rules, seccomp, rlimits, a new session.
 
-    Everything outside the hidden directories is readable; the worktree and a private temporary
-    directory are writable. Read-only paths inside the worktree are kept owned by root when the
+    Everything outside the hidden directories and the host's /tmp and /dev/shm is readable (what the
+    view exposes there, a virtual environment on PATH, is granted again); the worktree and a private
+    temporary directory (TMPDIR) are writable. Read-only paths inside the worktree are kept owned by root when the
     harness is root (so the sandbox user cannot rewrite them in place), but Landlock cannot stop
     the sandbox from deleting or renaming them; the gate's protected-path check still sees that.
     """
@@ -81,7 +82,7 @@ class LandlockSandbox(Limited):
         try:
             view = self._view
             masked = [*view.masked_files, *view.masked_dirs]
-            for path in landlock.readable_except([*view.hidden, "/tmp", *masked]):
+            for path in landlock.readable_except([*view.hidden, *PRIVATE, *masked]):
                 rules.allow(path, landlock.READ)
             for exposed in view.exposed:
                 for path in landlock.readable_except(masked, root=exposed):

@@ -731,9 +731,23 @@ def test_landlock_fallback_confines_files_network_and_sessions(open_dir: Path) -
     (worktree / "contract.yaml").write_text("contract\n")
     outside = open_dir / "outside.txt"
     box = LandlockSandbox(worktree, readonly=[Path("contract.yaml")])
-    result = sh(box, f"id -u; echo data > new.txt; echo x > {outside}; echo x > /etc/agentic-x; "
-                     "echo x >> contract.yaml; ls /root /home; echo tmp > $TMPDIR/t && echo tmp-ok; "
-                     "setsid true || echo setsid-refused")  # fmt: skip
+    # the host's /tmp and /dev/shm are out of reach as bubblewrap's private ones keep them out of sight,
+    # whatever the files' modes say
+    shared = [Path(tempfile.mkstemp(prefix="agentic-host-", dir=d)[1]) for d in ("/tmp", "/dev/shm")]
+    for path in shared:
+        path.write_text("host secret\n")
+        path.chmod(0o644)
+    try:
+        result = sh(box, f"id -u; echo data > new.txt; echo x > {outside}; echo x > /etc/agentic-x; "
+                         "echo x >> contract.yaml; ls /root /home; echo tmp > $TMPDIR/t && echo tmp-ok; "
+                         f"cat {shared[0]} {shared[1]}; ls /tmp /dev/shm; "
+                         "setsid true || echo setsid-refused")  # fmt: skip
+    finally:
+        for path in shared:
+            path.unlink()
+    assert "host secret" not in result.output
+    assert all(f"cat: {path}: Permission denied" in result.output for path in shared), result.output
+    assert all(f"cannot open directory '{d}'" in result.output for d in ("/tmp", "/dev/shm")), result.output
     assert result.output.split()[0] == str(uid_of(box))
     assert (worktree / "new.txt").read_text() == "data\n"
     assert not outside.exists() and not Path("/etc/agentic-x").exists()
