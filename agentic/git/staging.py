@@ -5,7 +5,8 @@ not in that encoding: sphinx ships one on purpose), on a file it cannot read and
 here asks git which paths differ from the index (a comparison, which never dies), then adds them:
 most in one `update-index`; those with a `working-tree-encoding` one by one, kept when their bytes
 are what checking out the index's blob would write, converted when git can, stored as written when
-it cannot. Paths that cannot be staged at all (unreadable, not a file or a link) are skipped and
+it cannot. Paths that cannot be staged at all (unreadable, not a file or a link) and untracked
+directories that are repositories of their own (a clone made inside the worktree) are skipped and
 reported: they stay as the index has them.
 """
 
@@ -43,10 +44,15 @@ class Skipped:
     why: str
 
 
-def changed_paths(run: TextGit, excludes: Sequence[str]) -> list[str]:
-    """Every path whose worktree state differs from the index: modified, deleted or untracked."""
-    out = run([*CHANGED, "--", ".", *excludes])
-    return sorted({p for p in out.split("\0") if p and not p.endswith("/")})
+NESTED = "a git repository of its own inside the worktree: its files are not staged"
+
+
+def changed_paths(run: TextGit, excludes: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Every path whose worktree state differs from the index (modified, deleted or untracked), and
+    the untracked directories that hold a repository of their own (git lists them as `dir/` and
+    never looks inside)."""
+    out = [p for p in run([*CHANGED, "--", ".", *excludes]).split("\0") if p]
+    return sorted({p for p in out if not p.endswith("/")}), sorted({p.rstrip("/") for p in out if p.endswith("/")})
 
 
 def encoded(run: TextGit, paths: Sequence[str]) -> set[str]:
@@ -80,8 +86,9 @@ def unstageable(root: Path, path: str) -> str | None:
 
 def stage(run: TextGit, data: BytesGit, root: Path, excludes: Sequence[str]) -> list[Skipped]:
     """Bring the index to the worktree's state; return the paths left as they were, and why."""
-    paths = changed_paths(run, excludes)
+    paths, nested = changed_paths(run, excludes)
     skipped = [Skipped(p, why) for p in paths if (why := unstageable(root, p)) is not None]
+    skipped += [Skipped(p, NESTED) for p in nested]
     left = {s.path for s in skipped}
     gone = [p for p in paths if p not in left and _gone(root, p)]  # deleted, or now beyond a link
     if gone:

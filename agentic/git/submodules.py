@@ -38,6 +38,11 @@ def recorded(root: Path, commit: str) -> list[Submodule]:
     return [Submodule(path, sha, _source(root, names.get(path, path), path, sha)) for path, sha in links]
 
 
+def gitlink_paths(root: Path, commit: str) -> frozenset[str]:
+    """The paths where `commit` records a submodule."""
+    return frozenset(path for path, _ in _gitlinks(root, commit))
+
+
 def _gitlinks(root: Path, commit: str) -> tuple[tuple[str, str], ...]:
     """(path, commit) of each gitlink in `commit`'s tree (its listing is remembered by commit id)."""
     return tuple((e.path, e.oid) for e in trees.entries(root, commit) if e.mode == GITLINK)

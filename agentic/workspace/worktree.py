@@ -24,7 +24,7 @@ from agentic.errors import WorkspaceError
 from agentic.git import submodules, trees
 from agentic.git.cmd import git, run_git, run_git_bytes
 from agentic.git.locks import clear_stale
-from agentic.git.staging import Skipped, stage
+from agentic.git.staging import NESTED, Skipped, stage
 from agentic.git.view import checkout_common_dir
 from agentic.sandbox import kill_sandboxes
 from agentic.util.paths import TEMP_NAME
@@ -150,8 +150,12 @@ class Workspace:
         return [self.snapshot_index, common / "info" / "exclude", common / "config", self.git_dir / "config.worktree"]
 
     def _stage(self, leave_out: list[str] | None) -> tuple[str, list[Skipped]]:
-        excluded = [f":(exclude,top,literal){p}" for p in self.nested_repositories()]
+        nested = self.nested_repositories()
+        excluded = [f":(exclude,top,literal){p}" for p in nested]
         skipped = stage(self._snapshot_git, self._snapshot_bytes, self.path, excluded)
+        if nested:  # the submodules the base records are the worktree's own; any other repository is said
+            recorded = submodules.gitlink_paths(self.repo_root, self.base)
+            skipped += [Skipped(p, NESTED) for p in nested if p not in recorded]
         if leave_out:
             self._snapshot_git(["reset", "--quiet", self.base, "--", *(f":(top,literal){p}" for p in leave_out)])
         return self._snapshot_git(["write-tree"]).strip(), skipped

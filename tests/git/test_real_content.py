@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agentic.git import staging
 from agentic.git.cmd import git
 from agentic.workspace import Workspace
 from tests import inproc
@@ -188,6 +189,31 @@ def test_an_unreadable_file_is_left_out_and_said(repo: Path) -> None:
     finally:
         (ws.path / "notes.txt").chmod(0o644)
         ws.remove(keep_branch=False)
+
+
+def test_a_repository_made_inside_the_worktree_is_left_out_and_said(repo: Path, tmp_path: Path) -> None:
+    """A clone or `git init` inside the worktree (a model fetching a library to read it): git never
+    looks inside, so its files are not part of the change, and the snapshot and the gate say so."""
+    head = git(["rev-parse", "HEAD"], repo).strip()
+    ws = Workspace(repo, "nested", head)
+    ws.create()
+    try:
+        for where in (ws.path, repo):  # the run's worktree, and the person's checkout for `agentic gate`
+            nested = where / "vendor" / "other"
+            nested.mkdir(parents=True)
+            subprocess.run(["git", "init", "-q", str(nested)], check=True)
+            (nested / "lib.py").write_text("VALUE = 1\n", encoding="utf-8")
+            (where / "notes.md").write_text("read vendor/other\n", encoding="utf-8")
+        snap = ws.snapshot()
+        assert [p for _, p in snap.changes] == ["notes.md"]
+        assert [(s.path, s.why) for s in snap.skipped] == [("vendor/other", staging.NESTED)]
+    finally:
+        ws.remove(keep_branch=False)
+    report = tmp_path / "gate.json"
+    done = cli("gate", "--json", str(report), cwd=repo)
+    result = json.loads(report.read_text(encoding="utf-8"))
+    assert [c["path"] for c in result["changes"]] == ["notes.md"], done.stdout + done.stderr
+    assert f"vendor/other: {staging.NESTED}" in "\n".join(result["notes"]), result
 
 
 def with_submodule(tmp_path: Path) -> tuple[Path, str]:
