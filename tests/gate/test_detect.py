@@ -302,3 +302,18 @@ def test_a_test_script_is_protected_and_judged_by_its_exit_status(tmp_path: Path
     contract = load_contract("policies/contract.yaml", repo)
     assert contract.test_command == ("python", "runtests.py") and "runtests.py" in contract.protected
     assert next(inv for inv in contract.invariants if inv.id == "tests-pass").check == {"command": ["python", "runtests.py"]}
+
+
+def test_the_reason_names_each_file_once_as_its_weightiest_evidence_does(tmp_path: Path, python_on_path: str) -> None:
+    """As humanize 4.17 lays itself out: pytest 9's `[tool.pytest]` table, pytest among the extras of
+    the same pyproject.toml, tox, a requirements file: the contract's header says each file once."""
+    files = {"pyproject.toml": "[project]\nname = 'p'\noptional-dependencies.tests = ['pytest>=9']\n\n"
+                               "[tool.pytest]\naddopts = ['-q']\n",
+             "tox.ini": "[testenv]\ncommands =\n    {envpython} -m pytest {posargs}\n",
+             "requirements-dev.txt": "pytest\n", "tests/test_a.py": "import pytest\n"}  # fmt: skip
+    repo = new_repo(tmp_path / "r", files)
+    chosen = detect.detect(repo).chosen
+    assert chosen is not None and chosen.argv == PYTEST
+    assert chosen.reason.split(", ")[:3] == ["pyproject.toml [tool.pytest]", "tox.ini [testenv] commands",
+                                             "requirements-dev.txt"], chosen.reason  # fmt: skip
+    assert chosen.reason.count("pyproject.toml") == 1 and chosen.reason.count("tox.ini") == 1, chosen.reason

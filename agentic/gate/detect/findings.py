@@ -65,8 +65,15 @@ class Candidate:
 
     @property
     def reason(self) -> str:
-        """The files that gave it away, for the contract's header and the prompt."""
-        return ", ".join(dict.fromkeys(e.source for e in self.evidence))
+        """The files that gave it away, for the contract's header and the prompt: each file once, as
+        its weightiest evidence names it (`pyproject.toml [tool.pytest]`, not that and `pyproject.toml`)."""
+        named: dict[str, tuple[int, str]] = {}  # file -> (weight, the source naming it); first seen first
+        for evidence in self.evidence:
+            for source in evidence.source.split(", "):
+                file = source.split(" [", 1)[0].split(" ", 1)[0]
+                if file not in named or evidence.weight > named[file][0]:
+                    named[file] = (evidence.weight, source)
+        return ", ".join(source for _, source in named.values())
 
     def describe(self) -> str:
         return "; ".join(str(e) for e in self.evidence)
