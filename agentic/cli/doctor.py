@@ -15,6 +15,7 @@ from typing import Any
 from agentic.config.settings import Settings, load_settings
 from agentic.errors import AgenticError
 from agentic.eval.onray import check_nodes
+from agentic.git.cmd import run_git
 from agentic.models._common import is_vendor_url
 from agentic.policy.contract import Contract, command_env, load_contract
 from agentic.policy.engine import decide
@@ -150,7 +151,7 @@ def check_tests(info: RepoInfo, contract: Contract, settings: Settings) -> Check
     shown = " ".join(contract.test_command)
     ensure_excluded(info.root)
     try:
-        workspace = Workspace(info.root, f"doctor-{os.getpid()}", info.head)
+        workspace = Workspace(info.root, f"doctor-{os.getpid()}", info.head, contract.generated)
         with workspace.checkout(info.head) as root:
             sandbox = make_sandbox(root, [], fallback=settings.sandbox == "auto", env=command_env(contract))
             try:
@@ -173,6 +174,21 @@ def _source_dir_of(root: Path, module: str) -> str | None:
     return None
 
 
+def _ignored_module(root: Path, module: str) -> str | None:
+    """The file of `module` (a version file, an extension built in place) that the person's checkout
+    holds and git ignores, as a path relative to the root; None when there is none."""
+    rel = Path(*module.split("."))
+    for base in (Path(), Path("src"), Path("lib"), Path("python")):
+        stem = root / base / rel
+        found = [stem.with_suffix(".py"), stem / "__init__.py", *stem.parent.glob(f"{stem.name}.*.so"),
+                 *stem.parent.glob(f"{stem.name}.*.pyd")]  # fmt: skip
+        for path in found:
+            rel_path = path.relative_to(root).as_posix()
+            if path.is_file() and run_git(["check-ignore", "-q", "--", rel_path], root).returncode == 0:
+                return rel_path
+    return None
+
+
 def judge_tests(shown: str, result: CommandResult, root: Path | None = None) -> Check:
     """What one test run says about the set-up: the cause and a fix when the runner did not work."""
     tail = " ".join(result.output.strip().splitlines()[-1:])[:160]
@@ -182,7 +198,10 @@ def judge_tests(shown: str, result: CommandResult, root: Path | None = None) -> 
     for pattern, cause, fix in CAUSES:
         found = pattern.search(result.output)
         if found and (result.exit_code != 0 or "no test" in cause):
-            if "missing" in cause and root is not None and (base := _source_dir_of(root, found.group(1))):
+            if "missing" in cause and root is not None and (ignored := _ignored_module(root, found.group(1))):
+                fix = (f"{ignored} is in your checkout but git ignores it (the build writes it), so the sandbox's "
+                       f"clean checkout lacks it: list it under `generated:` in the contract")  # fmt: skip
+            elif "missing" in cause and root is not None and (base := _source_dir_of(root, found.group(1))):
                 fix = (f"the project keeps {found.group(1)} in {base}/ and it is not installed: add "
                        f"`env: {{PYTHONPATH: {base}}}` to the contract, or install the project editable in its "
                        ".venv (.venv/bin/pip install -e .) and point test_command at .venv/bin/python")  # fmt: skip
@@ -218,7 +237,7 @@ def check_mcp(info: RepoInfo, contract: Contract, settings: Settings) -> list[Ch
     if not contract.mcp_servers:
         return []
     try:
-        workspace = Workspace(info.root, f"doctor-mcp-{os.getpid()}", info.head)
+        workspace = Workspace(info.root, f"doctor-mcp-{os.getpid()}", info.head, contract.generated)
         with workspace.checkout(info.head) as root:
             return [_check_server(server, root, contract, settings) for server in contract.mcp_servers]
     except AgenticError as exc:

@@ -33,7 +33,7 @@ from agentic.policy.contract import PRESETS, is_pytest, is_unittest, parse_contr
 from agentic.policy.engine import check_examples
 from agentic.tools import builtin_tools
 from agentic.util import yamlfile
-from agentic.workspace import ensure_excluded
+from agentic.workspace import ensure_excluded, version_files
 
 DEFAULT_MODEL = "openai:gpt-4.1-mini"
 PYTEST = ("python", "-m", "pytest", "-q")
@@ -190,7 +190,24 @@ def render_contract(root: Path, choices: Choices) -> str:
               "# Check it with `agentic contract check`; every key is described in agentic's contract schema.\n")  # fmt: skip
     text = _replace_line(preset_text(choices.preset), "test_command", _flow(argv))
     text = _protect(text, _manifests(root, argv))
+    if generated := generated_files(root):
+        text = re.sub(r"^(test_command:.*)$", lambda m: f"{m.group(1)}\n{GENERATED_NOTE}\ngenerated: {_flow(generated)}",
+                      text, count=1, flags=re.MULTILINE)  # fmt: skip
     return header + _tests_check(text, argv, placeholder)
+
+
+GENERATED_NOTE = ("# ignored files the build writes (pyproject.toml) that the package imports: each run's worktree\n"
+                  "# and each gate checkout gets your copy (build it first: pip install -e .)")  # fmt: skip
+
+
+def generated_files(root: Path) -> list[str]:
+    """The version files pyproject.toml has the build write (setuptools-scm, hatch-vcs, versioningit)
+    that git does not track: a clean checkout lacks them, so the contract lists them under `generated:`."""
+    declared = version_files(root)
+    if not declared:
+        return []
+    tracked = git(["ls-files", "-z", "--", *(f":(top,literal){p}" for p in declared)], root).split("\0")
+    return [p for p in declared if p not in tracked]
 
 
 def render_settings(choices: Choices) -> str:
@@ -218,6 +235,8 @@ def plan(root: Path, choices: Choices) -> list[PlannedFile]:
     contract_text = render_contract(root, choices)
     validate_files(root, choices, settings_text, contract_text)
     command = "placeholder" if choices.test_command is None else shlex.join(choices.test_command)
+    generated = generated_files(root)
+    command += f"; generated: {', '.join(generated)}" if generated else ""
     return [
         PlannedFile(REPO_FILE, settings_text, f"model {choices.model}, contract {choices.contract_path}"),
         PlannedFile(choices.contract_path, contract_text, f"preset {choices.preset}, test command: {command}"),

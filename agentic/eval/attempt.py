@@ -31,6 +31,7 @@ from agentic.policy.contract import command_env
 from agentic.run.runner import RunRequest, execute
 from agentic.sandbox import make_sandbox
 from agentic.workspace import find_repo
+from agentic.workspace.generated import place
 
 NO_RUN_STATUSES = ("failed", "interrupted")  # a run that ended so measured nothing about the agent
 TreeResults = tuple[dict[str, str], tuple[bool, str] | None]  # test id -> outcome; the command's (ok, what)
@@ -112,6 +113,7 @@ def run_attempt(prep: Prepared, n: int, root: Path, spec: AttemptSpec, check_tre
     started = time.monotonic()
     root.parent.mkdir(parents=True, exist_ok=True)
     attempt_repo(prep.template, root)
+    place(root, prep.generated)  # ignored: the run finds them in its repository as in a person's checkout
     cloned = time.monotonic() - started
     recorder = Recorder()
     run_started = time.monotonic()
@@ -154,7 +156,7 @@ def check_tree(prep: Prepared, root: Path, commit: str, with_command: bool) -> T
     assert contract is not None and settings is not None
     with_command = with_command and checks.command is not None
     ids = checks.fail_to_pass + checks.pass_to_pass
-    with checkout(root, commit) as tree_root:
+    with checkout(root, commit, contract.generated) as tree_root:
         sandbox = make_sandbox(tree_root, [], fallback=settings.sandbox == "auto", env=command_env(contract))
         try:
             tests = run_test_ids(contract.test_command, ids, tree_root, sandbox, checks.timeout_s) if ids else {}

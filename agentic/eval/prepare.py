@@ -15,6 +15,7 @@ from agentic.eval.stats import Attempt
 from agentic.models import load_model
 from agentic.models.base import Model
 from agentic.policy.contract import PRESETS, Contract, load_contract, parse_contract
+from agentic.workspace.generated import GeneratedFiles
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Prepared:
     model: str | None = None
     problem: str | None = None  # set: every attempt is an error, with this reason
     setup_s: float = 0.0  # fixture → template repository (or clone), once
+    generated: GeneratedFiles = ()  # the contract's `generated:` files, for each attempt's repository
 
 
 def error_attempt(scenario: Scenario, n: int, reason: str) -> Attempt:

@@ -54,6 +54,7 @@ from agentic.sandbox import kill_sandboxes
 from agentic.sandbox.levels import require_sandbox, sandbox_level
 from agentic.util import scratch, yamlfile
 from agentic.workspace import ensure_excluded
+from agentic.workspace.generated import GeneratedFiles
 
 CANCEL_POLL_S = 1.0  # how often a try asks the fleet whether the eval was cancelled
 CLAIM_POLL_S = 0.02  # how often a try waiting for another's check of the same tree asks for its result
@@ -70,6 +71,7 @@ class Shipment:
     contract: Contract
     model: str
     script: list[dict[str, Any]] | None  # a scripted model's turns: its file stays on the driver
+    generated: GeneratedFiles = ()  # the contract's `generated:` files: not in the template's bundle
 
     @classmethod
     def of(cls, prep: Prepared) -> Shipment:
@@ -79,7 +81,7 @@ class Shipment:
             doc = yamlfile.load(Path(prep.model.removeprefix("script:")))
             yamlfile.validate(doc, "script")
             script = list(doc.data)
-        return cls(prep.scenario, prep.base, prep.settings, prep.contract, prep.model, script)
+        return cls(prep.scenario, prep.base, prep.settings, prep.contract, prep.model, script, prep.generated)
 
     def digest(self) -> str:
         return hashlib.sha256(pickle.dumps(self)).hexdigest()
@@ -189,7 +191,7 @@ def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fle
             return Returned(AttemptResult(refused, tries=tries))
         try:
             prep = Prepared(scenario, template_of(bundle), shipment.base, shipment.settings, shipment.contract,
-                            shipment.model)  # fmt: skip
+                            shipment.model, generated=shipment.generated)  # fmt: skip
             spec = AttemptSpec(shipment.load_model(), view.stopped, view, rate_book=fleet, keep_journal=True)
             result = run_attempt(prep, n, tmp / "attempts" / scenario.id / str(n), spec, shared_checks(fleet))
         except Exception as exc:

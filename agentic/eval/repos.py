@@ -11,6 +11,7 @@ from pathlib import Path
 
 from agentic.git.cmd import git
 from agentic.workspace import Workspace
+from agentic.workspace.generated import GeneratedFiles, find, place, read
 
 FIXTURE_IGNORE = shutil.ignore_patterns(".git", ".agentic", "__pycache__", "*.pyc", ".pytest_cache")
 FIXED_DATE = "2000-01-01T00:00:00+00:00"  # fixture commits are reproducible: the same base sha every time
@@ -39,6 +40,18 @@ def cloned_repo(source: str, ref: str, target: Path) -> str:
     return sha
 
 
+def generated_files(origin: Path | None, template: Path, patterns: tuple[str, ...]) -> GeneratedFiles:
+    """The ignored files a scenario's contract lists under `generated:`, read once from where its
+    repository came from (a fixture's copy in the template, or the local clone it was cloned from; a
+    URL has none), and given to the template too: each attempt's repository gets them (place)."""
+    if not patterns or origin is None:
+        return ()
+    files = read(origin, find(origin, patterns))
+    if origin != template:
+        place(template, files)
+    return files
+
+
 def attempt_repo(template: Path, target: Path) -> None:
     """The attempt's own repository: a local clone of the scenario's template (objects hard-linked)."""
     git(["-c", "protocol.file.allow=always", "clone", "--quiet", str(template), str(target)], target.parent)
@@ -54,7 +67,8 @@ def changed_paths(root: Path, base: str, commit: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def checkout(root: Path, commit: str) -> Iterator[Path]:
-    """A clean, throw-away checkout of `commit` in the repository `root`."""
-    with Workspace(root, f"eval-{time.monotonic_ns()}", commit).checkout(commit) as path:
+def checkout(root: Path, commit: str, generated: tuple[str, ...] = ()) -> Iterator[Path]:
+    """A clean, throw-away checkout of `commit` in the repository `root`, with the ignored files the
+    contract's `generated:` globs name copied from `root`'s working tree."""
+    with Workspace(root, f"eval-{time.monotonic_ns()}", commit, generated).checkout(commit) as path:
         yield path

@@ -18,6 +18,7 @@ attempt measured nothing: set-up, provider, sandbox, a scenario whose base is no
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import shutil
 import statistics
 import tempfile
@@ -42,7 +43,7 @@ from agentic.eval.prepare import (
     load_scenario_model,
     scenario_contract,
 )
-from agentic.eval.repos import cloned_repo, fixture_repo, tree_of
+from agentic.eval.repos import cloned_repo, fixture_repo, generated_files, tree_of
 from agentic.eval.scenarios import Scenario, resolve_model
 from agentic.eval.stats import EvalSummary, summarize
 from agentic.eval.testids import base_problem, test_runner_problem
@@ -174,6 +175,8 @@ class Evaluator:
             ensure_excluded(target)
             prep.settings = load_settings(target, scenario.settings)
             prep.contract = scenario_contract(scenario, target, prep.settings)
+            origin = target if source.fixture is not None else Path(source.git) if source.git and os.path.isabs(source.git) else None
+            prep.generated = generated_files(origin, target, prep.contract.generated)
             repo_model = resolve_model(prep.settings.model, target) if prep.settings.model else None
             prep.model = self.options.model or scenario.model or repo_model
             if prep.model is None:

@@ -234,7 +234,7 @@ class Evaluation:
 
     @property
     def workspace(self) -> Workspace:
-        return Workspace(self.root, "gate", self.head or "")
+        return Workspace(self.root, "gate", self.head or "", self.contract.generated)
 
     def sandbox(self, root: Path) -> Sandbox | None:
         return WatchedSandbox(self.sandbox_for(root), self.watch) if self.sandbox_for is not None else None

@@ -84,6 +84,7 @@ class RunStart(Event):
     limit_flags: dict[str, Any] | None = None
     warnings: list[str] | None = None
     disk_start_bytes: int | None = None
+    generated: list[list[str]] | None = None  # [path, sha256] of each ignored file copied in (contract `generated:`)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -134,6 +134,7 @@ class Contract:
     changes: Changes = field(default_factory=Changes)
     env: Mapping[str, str | None] = field(default_factory=dict, compare=False)  # for every sandboxed command
     env_passthrough: tuple[str, ...] = ()  # host variables passed through by name
+    generated: tuple[str, ...] = ()  # globs of ignored files copied into each checkout (agentic.workspace.generated)
     hooks: Hooks = field(default_factory=Hooks)  # commands run at points of a run (agentic.policy.hooks)
     mcp_servers: tuple[McpServer, ...] = ()  # whose tools the agent gets (agentic.policy.mcpservers)
     text: str = field(default="", repr=False, compare=False)  # the YAML as read (journaled at run.start)
@@ -248,6 +249,7 @@ def parse_contract(doc: yamlfile.Document, text: str, protect_self: str | None,
         changes=_changes(doc, data.get("changes") or {}),
         env=_env(doc, data.get("env") or {}),
         env_passthrough=_passthrough(doc, data.get("env_passthrough") or []),
+        generated=_generated(doc, data.get("generated") or []),
         hooks=hooks,
         mcp_servers=servers,
     )
@@ -275,6 +277,18 @@ def _passthrough(doc: yamlfile.Document, names: list[str]) -> tuple[str, ...]:
         if SECRET_NAME.search(name) or RESERVED_ENV.match(name):
             raise doc.error(f"{name} looks like a secret's name: it is never passed to commands", ("env_passthrough", i))
     return tuple(names)
+
+
+def _generated(doc: yamlfile.Document, patterns: list[str]) -> tuple[str, ...]:
+    for i, pattern in enumerate(patterns):
+        try:
+            globs.validate(pattern)
+        except ValueError as exc:
+            raise doc.error(f"bad glob {pattern!r}: {exc}", ("generated", i)) from None
+        if pattern.startswith("!") or pattern.split("/", 1)[0] in (".git", ".agentic"):
+            raise doc.error(f"{pattern!r}: name files of the checkout (no '!', nothing in .git or .agentic)",
+                            ("generated", i))  # fmt: skip
+    return tuple(patterns)
 
 
 def command_env(contract: Contract, environ: Mapping[str, str] | None = None) -> dict[str, str | None]:

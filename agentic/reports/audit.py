@@ -46,7 +46,7 @@ from agentic.reports.auditview import render as render
 from agentic.reports.summary import call_label, entries, one_line
 
 START_FIELDS = ("task", "model", "settings", "settings_origins", "contract", "base_commit", "branch",
-                "harness", "sandbox", "unsafe_no_sandbox", "forked_from", "continued_from")  # fmt: skip
+                "harness", "sandbox", "unsafe_no_sandbox", "forked_from", "continued_from", "generated")  # fmt: skip
 SESSION_FIELDS = ("who", "harness", "sandbox", "unsafe_no_sandbox", "after_status")
 
 def integrity(journal: Path, anchored: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -83,6 +83,8 @@ def _facts(report: dict[str, Any]) -> Table:
         ("harness", f"agentic {harness.get('version')} · Python {harness.get('python')}"),
         ("sandbox", report.get("sandbox") or "none"),
     ]
+    rows += [("generated", f"{path} sha256:{digest[:12]} (copied from the checkout)")
+             for path, digest in report.get("generated") or []]  # fmt: skip
     if report.get("unsafe_no_sandbox"):
         rows.append(("UNSAFE", "--unsafe-no-sandbox: commands ran unconfined"))
     if report.get("forked_from"):

@@ -32,6 +32,7 @@ def start_record(req: RunRequest, workspace: Workspace, sandbox: Sandbox | None,
         "contract_text": contract.text, "forked_from": req.forked_from,
         "continued_from": req.continued.record() if req.continued else (req.tape.start.continued_from if req.tape else None),
         "limits": dataclasses.asdict(contract.limits), "limit_flags": req.limit_flags,
+        **({"generated": [[c.path, c.sha256] for c in workspace.carried]} if workspace.carried else {}),
     }  # fmt: skip
 
 

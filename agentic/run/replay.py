@@ -187,7 +187,7 @@ def replay(repo: RepoInfo, tape: Tape, contract: Contract,
            make_sandbox: Callable[[Path], Sandbox] | None) -> ReplayReport:  # fmt: skip
     """Re-execute the tape in a throw-away worktree from its base commit; `make_sandbox(root)` isolates commands."""
     run_id = f"replay-{uuid.uuid4().hex[:8]}"
-    workspace = Workspace(repo.root, run_id, tape.base_commit)
+    workspace = Workspace(repo.root, run_id, tape.base_commit, contract.generated)
     workspace.create()
     try:
         started = tape.start.continued_from  # a continued run started from its parent's final tree

@@ -62,7 +62,7 @@ class RunResources:
         self.contract = run_contract(req)
         exclude_state_dir(req.repo.root, req.repo.common)  # find_repo checked the state dir
         self.run_id = req.tape.run_id if req.resuming and req.tape is not None else new_run_id()
-        self.workspace = Workspace(req.repo.root, self.run_id, req.base_commit)
+        self.workspace = Workspace(req.repo.root, self.run_id, req.base_commit, req.contract.generated)
         self.redact = Redactor.for_repository(req.repo.root)
         self.ending: Ending | None = None  # set when the run ends; the worktree follows it
         self._journaled = False

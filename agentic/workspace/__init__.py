@@ -1,6 +1,6 @@
 """The person's repository and the run's place in it: the repository and its state directory (repo),
-the run's git worktree with its snapshots and commits (worktree), what changed between two trees
-(changes), and bringing an accepted change onto the person's branch (apply).
+the run's git worktree with its snapshots and commits (worktree), the ignored files the build
+generates that each checkout gets (generated), what changed between two trees (changes), and bringing an accepted change onto the person's branch (apply).
 
 This module is the package's public surface: other packages import from here.
 """
@@ -14,6 +14,7 @@ from agentic.workspace.changes import ADDED_LINES as ADDED_LINES
 from agentic.workspace.changes import NAME_STATUS as NAME_STATUS
 from agentic.workspace.changes import parse_added_lines as parse_added_lines
 from agentic.workspace.changes import parse_name_status as parse_name_status
+from agentic.workspace.generated import version_files as version_files
 from agentic.workspace.repo import STATE_DIR as STATE_DIR
 from agentic.workspace.repo import RepoInfo as RepoInfo
 from agentic.workspace.repo import check_state_dir as check_state_dir

@@ -30,6 +30,7 @@ from agentic.sandbox import kill_sandboxes
 from agentic.util.paths import TEMP_NAME
 from agentic.util.trees import remove_tree, walk_dirs
 from agentic.workspace.changes import ADDED_LINES, NAME_STATUS, parse_added_lines, parse_name_status
+from agentic.workspace.generated import Carried, carry, find
 from agentic.workspace.repo import STATE_DIR, identity
 from agentic.workspace.seal import Sealed, files_seal, settle_line, worktree_seal
 
@@ -48,6 +49,8 @@ class Workspace:
     repo_root: Path
     run_id: str
     base: str
+    generated: tuple[str, ...] = ()  # the contract's globs of ignored files each checkout gets (.generated)
+    carried: list[Carried] = field(default_factory=list, init=False, repr=False, compare=False)  # by create()
     # the seal of the worktree when tree() last staged it, and that tree (agentic.workspace.seal)
     _sealed: Sealed | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -96,6 +99,12 @@ class Workspace:
         if self.path.name != self.git_dir.name or not self.git_dir.is_dir():
             raise WorkspaceError(f"git created the worktree's admin dir somewhere unexpected for {self.path}")
         submodules.populate(self.repo_root, subs, self.path)
+        self.carried = carry(self.repo_root, self.path, self.generated_files)
+
+    @cached_property
+    def generated_files(self) -> list[str]:
+        """The ignored files of the person's checkout that the contract's `generated:` globs name."""
+        return find(self.repo_root, self.generated)
 
     @property
     def snapshot_index(self) -> Path:
@@ -235,6 +244,7 @@ class Workspace:
         git(["worktree", "add", "--quiet", "--detach", str(path), commit], self.repo_root)
         try:
             submodules.populate(self.repo_root, submodules.recorded(self.repo_root, commit), path)
+            carry(self.repo_root, path, self.generated_files)
             yield path
         finally:
             remove_worktree(self.repo_root, path)
