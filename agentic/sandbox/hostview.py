@@ -43,12 +43,19 @@ def _existing_dir(path: str | None) -> str | None:
 PROJECT_ENVS = (".venv", "venv", "env", ".env")  # virtual environments kept in a checkout (with a pyvenv.cfg)
 
 
+PROJECT_PACKAGES = "node_modules"  # the packages npm, yarn and pnpm install into a checkout (ignored by git)
+
+
 def project_envs(checkout: str | None) -> list[str]:
-    """The checkout's own virtual environments: shown read-only at their path, also inside a worktree
-    seen at the checkout's path, so the project's interpreter and its editable installs work there."""
+    """The checkout's own virtual environments, and the packages installed into its node_modules:
+    shown read-only at their path, also inside a worktree seen at the checkout's path, so the
+    project's interpreter, its editable installs and its test frameworks (mocha, jest, vitest:
+    node_modules/.bin) work there. A node_modules that is a link is left out."""
     if checkout is None:
         return []
-    return [os.path.join(checkout, d) for d in PROJECT_ENVS if os.path.isfile(os.path.join(checkout, d, "pyvenv.cfg"))]
+    envs = [os.path.join(checkout, d) for d in PROJECT_ENVS if os.path.isfile(os.path.join(checkout, d, "pyvenv.cfg"))]
+    packages = os.path.join(checkout, PROJECT_PACKAGES)
+    return [*envs, packages] if os.path.isdir(packages) and not os.path.islink(packages) else envs
 
 
 def _homes() -> list[str]:
