@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 
 # Where a sandboxed git finds its index: a copy of the worktree's, private to the sandbox and
@@ -11,7 +12,19 @@ from collections.abc import Mapping
 # fallback in each command's private temporary directory.
 GIT_INDEX_DIR = ".agentic-index"
 
-ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYENV_ROOT", "PYENV_VERSION", "VIRTUAL_ENV")
+ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYENV_ROOT", "PYENV_VERSION", "VIRTUAL_ENV",
+                   "RUSTUP_TOOLCHAIN")  # fmt: skip
+
+
+def rustup_home() -> str | None:
+    """rustup's toolchains (RUSTUP_HOME, else ~/.rustup) when its proxies are on PATH (`cargo` and
+    `rustc` in ~/.cargo/bin are rustup): shown read-only to commands (agentic.sandbox.hostview) and
+    named to them, whose HOME is another. Cargo's own home stays out of sight (its credentials and
+    config): commands get a fresh one under HOME, so only crates vendored in the repository build."""
+    if shutil.which("rustup", path=os.environ.get("PATH")) is None:
+        return None
+    home = os.environ.get("RUSTUP_HOME") or os.path.join(os.path.expanduser("~"), ".rustup")
+    return os.path.realpath(home) if os.path.isdir(home) else None
 
 
 def command_env(
@@ -42,6 +55,8 @@ def command_env(
     )
     if git_index is not None:
         env["GIT_INDEX_FILE"] = git_index
+    if (rustup := rustup_home()) is not None:
+        env["RUSTUP_HOME"] = rustup
     for name, value in (extra or {}).items():
         if name.startswith("GIT_CONFIG_"):
             continue

@@ -395,6 +395,31 @@ def test_a_tool_installed_with_pipx_runs_from_its_link_in_the_hidden_home(tmp_pa
     assert "PRIVATE KEY" not in result.output  # the rest of the home stays hidden
 
 
+def test_a_rustup_toolchain_in_the_hidden_home_runs_and_cargo_s_home_stays_hidden(tmp_path: Path, fake_home: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """rustup's proxies (~/.cargo/bin/cargo) find the toolchain in ~/.rustup through HOME, which is another
+    in the sandbox: its toolchains come back read-only and RUSTUP_HOME names them; ~/.cargo's
+    credentials stay out of sight. (`cargo test` failed: rustup could not choose a version of cargo.)"""
+    bin_dir = fake_home / ".cargo" / "bin"
+    bin_dir.mkdir(parents=True)
+    (fake_home / ".cargo" / "credentials.toml").write_text('[registry]\ntoken = "cio-secret"\n')
+    toolchain = fake_home / ".rustup" / "toolchains" / "stable" / "bin"
+    toolchain.mkdir(parents=True)
+    (fake_home / ".rustup" / "settings.toml").write_text('default_toolchain = "stable"\n')
+    (toolchain / "cargo").write_text("#!/bin/sh\necho real cargo \"$@\"\n")
+    proxy = '#!/bin/sh\nexec "$RUSTUP_HOME/toolchains/$(sed -n \'s/default_toolchain = "\\(.*\\)"/\\1/p\' ' \
+            '"${RUSTUP_HOME:-$HOME/.rustup}/settings.toml")/bin/$(basename "$0")" "$@"\n'
+    for name, text in (("rustup", "#!/bin/sh\n"), ("cargo", proxy)):
+        (bin_dir / name).write_text(text)
+    for path in (*bin_dir.iterdir(), toolchain / "cargo"):
+        path.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    box = BubblewrapSandbox(make_worktree(tmp_path))
+    result = sh(box, f"cargo test; cat {fake_home}/.cargo/credentials.toml; echo home=$HOME")
+    assert "real cargo test" in result.output, result.output
+    assert "cio-secret" not in result.output and f"home={fake_home}" not in result.output
+
+
 def test_a_conda_environment_on_path_comes_back_whole_from_the_hidden_home(tmp_path: Path, fake_home: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """A conda environment's bin/ on PATH: its programs read their libraries and conda-meta/ beside bin/."""
