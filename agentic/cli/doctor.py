@@ -20,7 +20,7 @@ from agentic.models._common import is_vendor_url
 from agentic.policy.contract import Contract, command_env, load_contract
 from agentic.policy.engine import decide
 from agentic.policy.mcpservers import McpServer
-from agentic.sandbox import CommandResult, make_sandbox, sandbox_level
+from agentic.sandbox import CommandResult, make_sandbox, program_envs, sandbox_level
 from agentic.tools.mcp import McpHub
 from agentic.workspace import RepoInfo, Workspace, ensure_excluded, find_repo, recover_apply
 
@@ -153,7 +153,8 @@ def check_tests(info: RepoInfo, contract: Contract, settings: Settings) -> Check
     try:
         workspace = Workspace(info.root, f"doctor-{os.getpid()}", info.head, contract.generated)
         with workspace.checkout(info.head) as root:
-            sandbox = make_sandbox(root, [], fallback=settings.sandbox == "auto", env=command_env(contract))
+            sandbox = make_sandbox(root, [], fallback=settings.sandbox == "auto", env=command_env(contract),
+                                   expose=program_envs(contract.test_command))  # fmt: skip
             try:
                 rule = contract.tools.get("run_tests")
                 timeout = min(rule.timeout_s or TEST_TIMEOUT_S, TEST_TIMEOUT_S) if rule else TEST_TIMEOUT_S

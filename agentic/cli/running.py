@@ -31,7 +31,7 @@ from agentic.run.resume import (
     tidy_ended,
 )
 from agentic.run.runner import RunOutcome, RunRequest, execute, needs_sandbox
-from agentic.sandbox import make_sandbox, require_sandbox
+from agentic.sandbox import make_sandbox, program_envs, require_sandbox
 from agentic.workspace import RepoInfo
 
 from .approve import approver
@@ -256,7 +256,8 @@ def replay(
     if needs_sandbox(loaded):
         require_sandbox(fallback=fallback)
         variables = command_env(loaded)
-        sandbox_for = lambda root: make_sandbox(root, [], fallback=fallback, env=variables)  # noqa: E731
+        shown = program_envs(loaded.test_command)
+        sandbox_for = lambda root: make_sandbox(root, [], fallback=fallback, env=variables, expose=shown)  # noqa: E731
     report = do_replay(info, tape, loaded, sandbox_for)
     if json_out:
         emit(json.dumps(report.to_dict()))

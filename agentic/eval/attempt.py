@@ -29,7 +29,7 @@ from agentic.models.ratelimit import Book
 from agentic.policy import engine as policy
 from agentic.policy.contract import command_env
 from agentic.run.runner import RunRequest, execute
-from agentic.sandbox import make_sandbox
+from agentic.sandbox import make_sandbox, program_envs
 from agentic.workspace import find_repo
 from agentic.workspace.generated import place
 
@@ -157,7 +157,8 @@ def check_tree(prep: Prepared, root: Path, commit: str, with_command: bool) -> T
     with_command = with_command and checks.command is not None
     ids = checks.fail_to_pass + checks.pass_to_pass
     with checkout(root, commit, contract.generated) as tree_root:
-        sandbox = make_sandbox(tree_root, [], fallback=settings.sandbox == "auto", env=command_env(contract))
+        sandbox = make_sandbox(tree_root, [], fallback=settings.sandbox == "auto", env=command_env(contract),
+                               expose=program_envs(contract.test_command))  # fmt: skip
         try:
             tests = run_test_ids(contract.test_command, ids, tree_root, sandbox, checks.timeout_s) if ids else {}
             command = None

@@ -38,7 +38,7 @@ from agentic.gate.result import write_reports as write_reports
 from agentic.git.cmd import git, run_git, run_git_bytes
 from agentic.git.staging import Skipped, stage
 from agentic.policy.contract import Contract, command_env, load_contract
-from agentic.sandbox import REFUSED_EXIT, CommandResult, Sandbox, make_sandbox, require_sandbox
+from agentic.sandbox import REFUSED_EXIT, CommandResult, Sandbox, make_sandbox, program_envs, require_sandbox
 from agentic.workspace import (
     ADDED_LINES,
     NAME_STATUS,
@@ -334,7 +334,9 @@ def _sandbox_factory(
     if not req.unsafe_no_sandbox:
         require_sandbox(fallback=fallback)
     variables = command_env(contract)
-    return lambda root: make_sandbox(root, [], fallback=fallback, unsafe=req.unsafe_no_sandbox, env=variables)
+    shown = program_envs(contract.test_command)
+    return lambda root: make_sandbox(root, [], fallback=fallback, unsafe=req.unsafe_no_sandbox, env=variables,
+                                     expose=shown)  # fmt: skip
 
 
 def _store(root: Path, result: GateResult) -> None:

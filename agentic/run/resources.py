@@ -28,7 +28,15 @@ from agentic.policy.contract import command_env as contract_env
 from agentic.policy.mcpservers import switch_keys
 from agentic.run.confine import needs_sandbox, protected_paths, secret_globs, unreadable_paths
 from agentic.run.request import Ending, RunRequest, new_run_id
-from agentic.sandbox import Sandbox, hostexec, kill_sandboxes, make_sandbox, require_sandbox, sandbox_identity
+from agentic.sandbox import (
+    Sandbox,
+    hostexec,
+    kill_sandboxes,
+    make_sandbox,
+    program_envs,
+    require_sandbox,
+    sandbox_identity,
+)
 from agentic.tools.mcp import McpHub, McpTool
 from agentic.util.redact import Redactor
 from agentic.workspace import Workspace, exclude_state_dir
@@ -118,7 +126,7 @@ class RunResources:
         ro = protected_paths(root, contract) if readonly else []
         return make_sandbox(root, ro, fallback=self.fallback, unsafe=self.req.unsafe_no_sandbox, persistent=readonly,
                             env=self.variables, hidden=unreadable_paths(root, contract),
-                            secret=secret_globs(contract))  # fmt: skip
+                            secret=secret_globs(contract), expose=program_envs(contract.test_command))  # fmt: skip
 
     def hook_sandbox(self, write: bool) -> Sandbox | None:
         """A one-off sandbox of the worktree for a hook: read-only unless the hook may write (None
@@ -129,7 +137,7 @@ class RunResources:
         return make_sandbox(root, protected_paths(root, contract), fallback=self.fallback,
                             unsafe=self.req.unsafe_no_sandbox, env=self.variables,
                             hidden=unreadable_paths(root, contract), secret=secret_globs(contract),
-                            read_only=not write, beside_run=True)  # fmt: skip
+                            read_only=not write, beside_run=True, expose=program_envs(contract.test_command))  # fmt: skip
 
     def checkout_sandbox(self) -> Callable[[Path], Sandbox] | None:
         """How the gate isolates a checkout's commands (None when the run has no sandbox)."""
@@ -141,7 +149,8 @@ class RunResources:
         if self.sandbox is None:
             return None
         return sandbox_identity(self.req.repo.root, fallback=self.fallback, unsafe=self.req.unsafe_no_sandbox,
-                                env=self.variables, secret=secret_globs(self.contract))  # fmt: skip
+                                env=self.variables, secret=secret_globs(self.contract),
+                                expose=program_envs(self.contract.test_command))  # fmt: skip
 
     def restore(self, tree: str) -> None:
         """Make the worktree that tree again."""

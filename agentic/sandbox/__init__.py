@@ -58,6 +58,7 @@ from agentic.sandbox.bubblewrap import kill_sandboxes as kill_sandboxes
 from agentic.sandbox.env import command_env as command_env
 from agentic.sandbox.fallback import LandlockSandbox as LandlockSandbox
 from agentic.sandbox.fallback import UnsafeNoSandbox as UnsafeNoSandbox
+from agentic.sandbox.hostview import program_envs as program_envs
 from agentic.sandbox.levels import SandboxLevel as SandboxLevel
 from agentic.sandbox.levels import make_sandbox as make_sandbox
 from agentic.sandbox.levels import require_sandbox as require_sandbox

@@ -6,7 +6,7 @@ import contextlib
 import os
 import pwd
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -79,6 +79,17 @@ def _interpreter_dirs() -> list[str]:
                 if key.strip() == "home" and value.strip():
                     dirs.append(os.path.dirname(os.path.realpath(value.strip())))
     return dirs
+
+
+def program_envs(argv: Sequence[str]) -> list[Path]:
+    """The Python environment a command's program lives in when the command names it by path (a
+    virtual environment Poetry, Pipenv or Hatch keep under the home: [~/.cache/pypoetry/virtualenvs/
+    p-AbCd-py3.11/bin/python, -m, pytest]): shown read-only, so the program is there to run."""
+    if not argv or not os.path.isabs(argv[0]):
+        return []
+    scripts = os.path.dirname(argv[0])
+    root = os.path.dirname(scripts)
+    return [Path(root)] if os.path.basename(scripts) == "bin" and _python_environment(root) else []
 
 
 def _python_environment(root: str) -> bool:

@@ -106,6 +106,7 @@ def make_sandbox(
     read_only: bool = False,
     network: bool = False,
     beside_run: bool = False,
+    expose: Iterable[Path] = (),
 ) -> Sandbox:
     """The strongest sandbox available for `worktree` (see require_sandbox), or the unsafe one on request.
 
@@ -117,7 +118,8 @@ def make_sandbox(
     itself is read-only to commands (hooks). `network`: the host's network is reachable (an MCP
     server the contract lets out); bubblewrap and Landlock otherwise block it. `beside_run`: the run's
     own sandbox of this worktree is up (a hook's or an MCP server's sandbox): its git view is reused,
-    not rebuilt under it.
+    not rebuilt under it. `expose`: host directories shown read-only besides the usual ones (the
+    environment of the test command's program: agentic.sandbox.hostview.program_envs).
     """
     variables = dict(env or {})
     if unsafe:
@@ -126,23 +128,24 @@ def make_sandbox(
     if level.name == "bubblewrap":
         return BubblewrapSandbox(worktree, list(readonly), list(hidden), list(secret), env=variables,
                                  persistent=persistent, read_only_worktree=read_only, network=network,
-                                 beside_run=beside_run)  # fmt: skip
-    return LandlockSandbox(worktree, list(readonly), env=variables, read_only_worktree=read_only, network=network)
+                                 beside_run=beside_run, expose=list(expose))  # fmt: skip
+    return LandlockSandbox(worktree, list(readonly), env=variables, read_only_worktree=read_only, network=network,
+                           expose=list(expose))  # fmt: skip
 
 
 def sandbox_identity(
     checkout: Path, *, fallback: bool = False, unsafe: bool = False,
-    env: Mapping[str, str | None] | None = None, secret: Iterable[str] = (),
+    env: Mapping[str, str | None] | None = None, secret: Iterable[str] = (), expose: Iterable[Path] = (),
 ) -> str | None:  # fmt: skip
     """A digest of what a checkout sandbox made with these arguments (make_sandbox, not persistent,
     writable) shows a command besides the checkout itself: its level, its environment, the host
     directories it brings back and the globs it masks. Two clean checkouts of one commit under one
     identity run a command alike, so what the command found in one holds for the other.
 
-    None when the person's checkout `checkout` keeps a virtual environment of its own (.venv, ...):
-    commands see it, and what is installed there can change at any moment.
+    None when the person's checkout `checkout` keeps a virtual environment of its own (.venv, ...), or
+    when `expose` shows one: commands see it, and what is installed there can change at any moment.
     """
-    if project_envs(str(checkout)):
+    if project_envs(str(checkout)) or next(iter(expose), None) is not None:
         return None
     level = "none" if unsafe else require_sandbox(fallback=fallback).name
     shown = {

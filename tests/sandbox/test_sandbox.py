@@ -6,6 +6,7 @@ Hostile cases 10, 11, 12, 14, 15, 18, 19, 20 and 27 (docs: /work/shared/hostile-
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import shutil
 import socket
@@ -40,7 +41,7 @@ from agentic.sandbox import (
 )
 from agentic.sandbox.hostview import host_view
 from agentic.tools.commands import script_argv
-from tests.conftest import commit_initial, write
+from tests.conftest import CONTRACT, cli, commit_initial, make_repo, write
 
 ROOT = os.geteuid() == 0
 
@@ -393,6 +394,28 @@ def test_a_tool_installed_with_pipx_runs_from_its_link_in_the_hidden_home(tmp_pa
     result = sh(box, f"tool; cat {fake_home}/.ssh/id_ed25519")
     assert f"tool in {venv}" in result.output, result.output
     assert "PRIVATE KEY" not in result.output  # the rest of the home stays hidden
+
+
+def test_the_environment_a_test_command_names_by_path_comes_back_from_the_hidden_home(
+    tmp_path: Path, fake_home: Path
+) -> None:  # fmt: skip
+    """Poetry (and Pipenv, Hatch) keep a project's environment under the home, out of PATH: a contract
+    names its interpreter by path. It comes back read-only, in the run's sandbox and the gate's
+    (exit 127 before); nothing else of the home does."""
+    venv = fake_home / ".cache" / "pypoetry" / "virtualenvs" / "calc-AbCd-py3.11"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    assert sandbox.program_envs([python, "-m", "pytest"]) == [venv]
+    assert sandbox.program_envs(["python", "-m", "pytest"]) == [] and sandbox.program_envs([sys.executable]) == []
+    box = BubblewrapSandbox(make_worktree(tmp_path), expose=sandbox.program_envs([python]))
+    result = box.run([python, "-c", "import sys; print(sys.prefix)"], timeout_s=30)
+    assert result.exit_code == 0 and str(venv) in result.output, result.output
+    assert "PRIVATE KEY" not in sh(box, f"cat {fake_home}/.ssh/id_ed25519").output
+
+    contract = {**copy.deepcopy(CONTRACT), "test_command": [python, "-m", "unittest", "discover", "-s", "tests", "-t", "."]}
+    repo = make_repo(tmp_path / "repo", contract)
+    gate = cli("gate", cwd=repo)
+    assert gate.returncode == 1 and "FAIL: test_average" in gate.stdout, gate.stdout + gate.stderr  # it ran
 
 
 def test_a_rustup_toolchain_in_the_hidden_home_runs_and_cargo_s_home_stays_hidden(tmp_path: Path, fake_home: Path,
