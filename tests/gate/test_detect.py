@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from rich.console import Console
 
 from agentic.cli import init
 from agentic.gate import detect
+from agentic.gate.detect import start
 from agentic.policy.contract import load_contract
 from tests import hermetic
 from tests.cli.test_init import new_repo
@@ -317,3 +319,35 @@ def test_the_reason_names_each_file_once_as_its_weightiest_evidence_does(tmp_pat
     assert chosen.reason.split(", ")[:3] == ["pyproject.toml [tool.pytest]", "tox.ini [testenv] commands",
                                              "requirements-dev.txt"], chosen.reason  # fmt: skip
     assert chosen.reason.count("pyproject.toml") == 1 and chosen.reason.count("tox.ini") == 1, chosen.reason
+
+
+def test_poetry_names_its_environment_as_agentic_finds_it() -> None:
+    """What Poetry 2.5.1 made for a project named `Calc_Proj.x` in /tmp/rp/poetproj (`poetry env info -p`:
+    ~/.cache/pypoetry/virtualenvs/calc-proj-x-nwkRQWFf-py3.11)."""
+    assert start.poetry_env_name("Calc_Proj.x", "/tmp/rp/poetproj") == "calc-proj-x-nwkRQWFf"
+
+
+def test_the_environment_poetry_keeps_under_the_home_runs_the_tests(tmp_path: Path, python_on_path: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A Poetry project whose environment lives in Poetry's cache (its default), not in the checkout:
+    init names its interpreter by path, and the gate runs it in the sandbox (which shows it read-only)."""
+    files = {"pyproject.toml": "[project]\nname = 'calc-proj'\nversion = '0.1.0'\n\n[tool.poetry]\npackage-mode = false\n",
+             "tests/test_a.py": TESTCASE}  # fmt: skip
+    repo = new_repo(tmp_path / "r", files)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    envs = cache / "pypoetry" / "virtualenvs"
+    for version in ("3.9", "3.11"):  # an older one left behind: the newest Python's is taken
+        env = envs / f"{start.poetry_env_name('calc-proj', os.path.realpath(repo))}-py{version}"
+        subprocess.run([hermetic.python(), "-m", "venv", "--without-pip", str(env)], check=True)
+        site = next(env.glob("lib/python*/site-packages"))  # pytest as the suite's own Python has it, nothing else
+        suite = Path(hermetic.python()).parent.parent
+        (site / "suite.pth").write_text(f"{next(suite.glob('lib/python*/site-packages'))}\n")
+    chosen = detect.detect(repo).chosen
+    assert chosen is not None and chosen.argv == (str(env / "bin" / "python"), "-m", "pytest", "-q"), chosen
+    assert chosen.start.ok and "the environment Poetry made for the checkout" in chosen.start.detail
+    done = cli("init", "--yes", cwd=repo, env={"PATH": python_on_path, "XDG_CACHE_HOME": str(cache)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert load_contract("policies/contract.yaml", repo).test_command == chosen.argv
+    gate = cli("gate", cwd=repo, env={"PATH": python_on_path})
+    assert gate.returncode == 0 and "✓ tests-pass" in gate.stdout, gate.stdout + gate.stderr

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
+import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 from .findings import Python, Start
@@ -36,9 +40,49 @@ def project_python(root: Path) -> Python:
         if on_path is not None and _inside(on_path, program.parent):
             return Python(name, on_path, f"python on PATH, the activated {env}")
         return Python(f"{env}/bin/python", str(program), f"the checkout's {env}")
+    poetry = poetry_env(root)
+    if poetry is not None and not (on_path is not None and _inside(on_path, poetry / "bin")):
+        interpreter = str(poetry / "bin" / "python")  # named by path: the sandbox shows its environment (program_envs)
+        return Python(interpreter, interpreter, "the environment Poetry made for the checkout")
     if on_path is not None:
         return Python(name, on_path, f"{name} on PATH")
     return Python("python", None, "no python on PATH")
+
+
+def poetry_env(root: Path) -> Path | None:
+    """The virtual environment Poetry made for the checkout outside it (its default): in its cache's
+    virtualenvs/, named after the project and a hash of the checkout's path, as Poetry names it; the
+    newest Python's when there are several. None for a project Poetry does not manage."""
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    tool, project = data.get("tool") or {}, data.get("project") or {}
+    poetry = tool.get("poetry") if isinstance(tool, dict) else None
+    if not isinstance(poetry, dict) and not (root / "poetry.lock").is_file():
+        return None
+    name = (poetry or {}).get("name") or (project.get("name") if isinstance(project, dict) else None)
+    if not isinstance(name, str) or not name:
+        return None
+    cache = os.environ.get("POETRY_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "pypoetry")
+    home = Path(os.environ.get("POETRY_VIRTUALENVS_PATH") or os.path.join(cache, "virtualenvs"))
+    found = [env for env in home.glob(f"{glob_escape(poetry_env_name(name, os.path.realpath(root)))}-py*")
+             if (env / "pyvenv.cfg").is_file() and os.access(env / "bin" / "python", os.X_OK)]  # fmt: skip
+    return max(found, key=lambda env: [int(p) for p in re.findall(r"\d+", env.name.rpartition("-py")[2])], default=None)
+
+
+def poetry_env_name(name: str, where: str) -> str:
+    """What Poetry names a project's environment (before `-pyX.Y`): its package name (PEP 503), made
+    safe for a directory, and a hash of the checkout's real path."""
+    canonical = re.sub(r"[-_.]+", "-", name).lower()
+    sanitized = re.sub(r'[ $`!*@"\\\r\n\t]', "_", canonical)[:42]
+    digest = hashlib.sha256(os.path.normcase(where).encode("utf-8", "surrogateescape")).digest()
+    return f"{sanitized}-{base64.urlsafe_b64encode(digest).decode()[:8]}"
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 def _run_python(python: Python, root: Path, module: str) -> Start:
