@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,10 @@ from typing import Any
 from agentic.config.settings import Settings, load_settings
 from agentic.errors import AgenticError
 from agentic.eval.onray import check_nodes
+from agentic.gate.counting import count_tests
 from agentic.git.cmd import run_git
 from agentic.models._common import is_vendor_url
-from agentic.policy.contract import Contract, command_env, load_contract
+from agentic.policy.contract import Contract, command_env, is_pytest, is_unittest, load_contract
 from agentic.policy.engine import decide
 from agentic.policy.mcpservers import McpServer
 from agentic.sandbox import CommandResult, make_sandbox, program_envs, sandbox_level
@@ -145,11 +147,14 @@ CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
 )  # fmt: skip
 
 
-def check_tests(info: RepoInfo, contract: Contract, settings: Settings) -> Check:
+def check_tests(info: RepoInfo, contract: Contract, settings: Settings) -> list[Check]:
     """Run the contract's test command once, in the sandbox, on a clean checkout of HEAD: does the
-    runner start, and do the tests pass on the base?"""
+    runner start, and do the tests pass on the base? Then, for pytest and unittest, where the tests
+    import the project's packages from: the checkout, or an installed copy the gate would judge instead."""
     shown = " ".join(contract.test_command)
     ensure_excluded(info.root)
+    argv = list(contract.test_command)
+    packages = src_packages(info.root) if is_pytest(argv) or is_unittest(argv) else []
     try:
         workspace = Workspace(info.root, f"doctor-{os.getpid()}", info.head, contract.generated)
         with workspace.checkout(info.head) as root:
@@ -158,12 +163,42 @@ def check_tests(info: RepoInfo, contract: Contract, settings: Settings) -> Check
             try:
                 rule = contract.tools.get("run_tests")
                 timeout = min(rule.timeout_s or TEST_TIMEOUT_S, TEST_TIMEOUT_S) if rule else TEST_TIMEOUT_S
-                result = sandbox.run(list(contract.test_command), timeout_s=timeout)
+                result = sandbox.run(argv, timeout_s=timeout)
+                ran = packages and not result.timed_out
+                imported = count_tests(argv, sandbox, root, timeout, packages).modules if ran else {}
             finally:
                 sandbox.close()
     except AgenticError as exc:
-        return Check("test command", False, f"{shown}: {exc.message}", exc.hint or "")
-    return judge_tests(shown, result, info.root)
+        return [Check("test command", False, f"{shown}: {exc.message}", exc.hint or "")]
+    return [judge_tests(shown, result, info.root), *judge_imports(imported)]
+
+
+def src_packages(root: Path) -> list[str]:
+    """The top-level packages and modules of a src layout (src/, lib/, python/): what the tests must
+    import from the checkout. A flat layout's are imported from the checkout's root, first on the path."""
+    found = []
+    for base in ("src", "lib", "python"):
+        if (root / base).is_dir():
+            found += [p.name if p.is_dir() else p.stem for p in sorted((root / base).iterdir())
+                      if ((p / "__init__.py").is_file() or (p.suffix == ".py" and p.stem != "conftest"))
+                      and p.name.replace(".py", "").isidentifier()]  # fmt: skip
+    return list(dict.fromkeys(found))[:20]
+
+
+def judge_imports(imported: Mapping[str, str]) -> list[Check]:
+    """A project package the tests import from an installed copy (site-packages: a `pip install .`,
+    not editable): the gate would test that copy, never the change."""
+    installed = {name: path for name, path in imported.items() if {"site-packages", "dist-packages"} & set(Path(path).parts)}
+    if not imported:
+        return []
+    if not installed:
+        return [Check("project imports", True, f"the tests import {', '.join(sorted(n for n, p in imported.items() if p))} "
+                                               "from the checkout", essential=False)]  # fmt: skip
+    name, path = sorted(installed.items())[0]
+    return [Check("project imports", False, f"the tests import {name} from an installed copy ({path}), not from the "
+                  "checkout: the gate would judge that copy, never the change",
+                  "install the project editable (pip install -e .) in the environment the test command runs, or add "
+                  "`env: {PYTHONPATH: src}` to the contract")]  # fmt: skip
 
 
 def _source_dir_of(root: Path, module: str) -> str | None:
@@ -229,7 +264,7 @@ def diagnose(start: Path, quick: bool = False) -> list[Check]:
     if not sandboxed:
         return [*checks, Check("test command", False, "not tried: no sandbox to run it in", "see the sandbox check")]
     settings = load_settings(info.root)
-    return [*checks, check_tests(info, contract, settings), *check_mcp(info, contract, settings)]
+    return [*checks, *check_tests(info, contract, settings), *check_mcp(info, contract, settings)]
 
 
 def check_mcp(info: RepoInfo, contract: Contract, settings: Settings) -> list[Check]:

@@ -1,9 +1,11 @@
 """The gate's verdict cache under `.agentic/gate-cache/`: one JSON file per key, the key a sha256 of
-everything a verdict depends on (the two trees, the contract, the sandbox, the harness), so an
-unchanged tree is answered without running anything. The newest CACHE_KEEP entries are kept."""
+everything a verdict depends on (the two trees, the contract, the sandbox, the harness, and the
+installed packages and generated files the checkout's commands see), so an unchanged tree is
+answered without running anything. The newest CACHE_KEEP entries are kept."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -15,18 +17,24 @@ from agentic import __version__
 from agentic.config.settings import Settings
 from agentic.gate.result import FORMAT_VERSION
 from agentic.policy.contract import Contract
+from agentic.sandbox import program_envs
+from agentic.sandbox.hostview import project_envs
 from agentic.workspace import STATE_DIR
+from agentic.workspace.generated import find
 
 CACHE_DIR = "gate-cache"
 CACHE_KEEP = 256  # cached verdicts kept per repository; the oldest go first
 
 
 
-def cache_key(tree: str, base_tree: str, contract: Contract, settings: Settings, unsafe: bool) -> str:
+def cache_key(tree: str, base_tree: str, contract: Contract, settings: Settings, unsafe: bool,
+              root: Path | None = None) -> str:  # fmt: skip
     """sha256 of everything the verdict depends on besides the machine's installed tools.
 
     The contract's hash covers its text; its derived protected list and test command are added
-    because they also depend on where the contract lives (it protects its own path).
+    because they also depend on where the contract lives (it protects its own path). With the
+    checkout `root`, also what the checkout's commands see of it that git does not hold (installs):
+    a `pip install .` made editable, a package added to node_modules, a version file built again.
     """
     basis = {
         "tree": tree, "base_tree": base_tree, "contract": contract.sha256,
@@ -34,8 +42,26 @@ def cache_key(tree: str, base_tree: str, contract: Contract, settings: Settings,
         "protected": list(contract.protected), "test_command": list(contract.test_command),
         "timeout_s": contract.limits.timeout_s, "sandbox": "unsafe" if unsafe else settings.sandbox,
         "harness": __version__, "python": sys.version_info[:2],
+        "installed": installed_stamp(root, contract) if root is not None else None,
     }  # fmt: skip
     return hashlib.sha256(json.dumps(basis, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def installed_stamp(root: Path, contract: Contract) -> list[list[object]]:
+    """When the environments the checkout's commands see last changed (the project's virtual
+    environment and node_modules, the test command's own environment: each directory and its
+    site-packages, whose entries change with every install), and the generated files' sizes and
+    times: a change there is a new key. A file changed in place inside site-packages is not seen."""
+    stamps: list[list[object]] = []
+    for env in [*project_envs(str(root)), *map(str, program_envs(contract.test_command))]:
+        for place in [env, *sorted(map(str, Path(env).glob("lib/python*/site-packages")))]:
+            with contextlib.suppress(OSError):
+                stamps.append([place, os.stat(place).st_mtime_ns])
+    for rel in find(root, contract.generated):
+        with contextlib.suppress(OSError):
+            info = os.stat(root / rel)
+            stamps.append([rel, info.st_size, info.st_mtime_ns])
+    return stamps
 
 
 def cache_path(root: Path, key: str) -> Path:

@@ -8,11 +8,13 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agentic.gate.programs import PYTEST, pytest_program, unittest_argv
-from agentic.gate.reports import read_json_report, read_report, report_dir, seen
+from agentic.gate.reports import read_report, report_dir, seen
 from agentic.policy.contract import is_pytest, is_unittest
 from agentic.sandbox import Sandbox
 
@@ -25,6 +27,7 @@ class Baseline:
     collected: int | None
     configfile: str | None = None
     rootdir: str | None = None
+    modules: Mapping[str, str] = field(default_factory=dict, compare=False)  # probed: name -> where imported
 
     def facts(self) -> dict[str, str]:
         if self.configfile is None:
@@ -68,32 +71,47 @@ class Remembered:
 REMEMBERED = Remembered()
 
 
-def count_tests(argv: list[str], sandbox: Sandbox, root: Path, timeout_s: float) -> Baseline:
+def count_tests(argv: list[str], sandbox: Sandbox, root: Path, timeout_s: float, probe: Sequence[str] = ()) -> Baseline:
     """How many tests `argv` (pytest or unittest) collects in `root`, without running them; for pytest
-    also the configuration file it reads there and its rootdir (what agentic.gate.checks pins)."""
+    also the configuration file it reads there and its rootdir (what agentic.gate.checks pins); and
+    where the top-level modules `probe` names were imported from by then."""
+    mode = f"collect:{','.join(probe)}" if probe else "collect"
     if is_pytest(argv):
         program = pytest_program(argv)
         if program is None:
             return Baseline(count_collected(sandbox.run([*argv, "--collect-only"], timeout_s=timeout_s).output))
         python, args = program
         report = report_dir(root) / "collect.json"
-        sandbox.run([python, "-c", PYTEST, "collect", seen(sandbox, root, report), *args], timeout_s=timeout_s)
-        raw = read_report(report)
-        try:
-            data = json.loads(raw.decode("utf-8")) if raw is not None else None
-        except (ValueError, RecursionError):
-            return Baseline(None)
-        if not isinstance(data, dict) or not isinstance(data.get("collected"), int):
+        sandbox.run([python, "-c", PYTEST, mode, seen(sandbox, root, report), *args], timeout_s=timeout_s)
+        data = _read_object(report)
+        if data is None or not isinstance(data.get("collected"), int):
             return Baseline(None)
         top = seen(sandbox, root, root)
         return Baseline(data["collected"], _relative(str(data.get("configfile") or ""), top),
-                        _relative(str(data.get("rootdir") or ""), top) or ".")  # fmt: skip
+                        _relative(str(data.get("rootdir") or ""), top) or ".", _modules(data))  # fmt: skip
     if is_unittest(argv):
         report = report_dir(root) / "collect.json"
-        sandbox.run(unittest_argv(argv, "collect", seen(sandbox, root, report)), timeout_s=timeout_s)
-        data = read_json_report(report)
-        return Baseline(data.get("collected") if data else None)
+        sandbox.run(unittest_argv(argv, mode, seen(sandbox, root, report)), timeout_s=timeout_s)
+        data = _read_object(report) or {}
+        collected = data.get("collected")
+        return Baseline(collected if isinstance(collected, int) and not isinstance(collected, bool) else None,
+                        modules=_modules(data))  # fmt: skip
     return Baseline(None)
+
+
+def _read_object(report: Path) -> dict[str, Any] | None:
+    """The JSON object a collect run wrote, or None (missing, too big, not JSON, not an object)."""
+    raw = read_report(report)
+    try:
+        data = json.loads(raw.decode("utf-8")) if raw is not None else None
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _modules(data: dict[str, Any]) -> dict[str, str]:
+    found = data.get("modules")
+    return {str(k): v for k, v in found.items() if isinstance(v, str)} if isinstance(found, dict) else {}
 
 
 def _relative(path: str, top: str) -> str:

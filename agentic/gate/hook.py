@@ -301,7 +301,7 @@ def _gate(req: GateRequest, on_check: Callable[[CheckResult], None] | None) -> G
         tree, skipped = working_tree(repo)
         notes += [f"not part of the change (left as the index has it): {s.path}: {s.why}" for s in skipped]
     base_tree = repo.head_tree or empty_tree(repo.root)
-    key = cache_key(tree, base_tree, contract, settings, req.unsafe_no_sandbox)
+    key = cache_key(tree, base_tree, contract, settings, req.unsafe_no_sandbox, repo.root)
     result = GateResult(Verdict(), "staged" if req.staged else "working-tree", tree, repo.head, base_tree, [],
                         contract, key, cached=False, evaluated_at=time.time(), duration_s=0.0, notes=notes,
                         unsafe_no_sandbox=req.unsafe_no_sandbox)  # fmt: skip

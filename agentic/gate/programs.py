@@ -30,6 +30,17 @@ def _agentic_write(report, data):
         json.dump(data, fh)
     os.chmod(tmp, 0o644)
     os.replace(tmp, report)
+def _agentic_modules(names):
+    # where each of these top-level modules was imported from, once the tests were collected (doctor:
+    # the project's packages from the checkout, not from an installed copy); "" when not imported
+    found = {}
+    for name in names:
+        try:
+            path = getattr(sys.modules.get(name), "__file__", None)
+        except Exception:
+            path = None
+        found[name] = path if isinstance(path, str) else ""
+    return found
 def _agentic_guard(runner):
     import importlib.machinery as machinery
     here = os.path.realpath(os.getcwd())
@@ -112,9 +123,11 @@ def _agentic_guard(runner):
 """
 
 # `pytest ARGS` run as `python -c PYTEST MODE REPORT ARGS`: pytest behind the guard; in mode "collect"
-# it writes to REPORT how many tests it collects, the configuration file it read and its rootdir.
+# it writes to REPORT how many tests it collects, the configuration file it read and its rootdir, and
+# in mode "collect:NAME,NAME" also where those top-level modules were imported from.
 PYTEST = GUARD + """
 mode, report, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+mode, _, probed = mode.partition(":")
 _agentic_guard("pytest")
 import json
 import pytest
@@ -124,7 +137,8 @@ class _Probe:
         inipath = getattr(config, "inipath", None) or getattr(config, "inifile", None)
         rootpath = getattr(config, "rootpath", None) or getattr(config, "rootdir", None)
         _agentic_write(report, {"collected": len(session.items), "configfile": str(inipath) if inipath else "",
-                                "rootdir": str(rootpath) if rootpath else ""})
+                                "rootdir": str(rootpath) if rootpath else "",
+                                "modules": _agentic_modules([n for n in probed.split(",") if n])})
 if mode == "collect":
     sys.exit(pytest.main([*args, "--collect-only", "-q"], plugins=[_Probe()]))
 sys.exit(pytest.main(args))
@@ -157,6 +171,7 @@ UNITTEST = GUARD + """
 _agentic_guard("")
 import json, sys, unittest
 mode, report, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+mode, _, probed = mode.partition(":")
 def write(data):
     _agentic_write(report, data)
 class Runner(unittest.TextTestRunner):
@@ -168,7 +183,8 @@ class Runner(unittest.TextTestRunner):
 class Program(unittest.TestProgram):
     def runTests(self):
         if mode == "collect":
-            write({"collected": self.test.countTestCases()})
+            write({"collected": self.test.countTestCases(),
+                   "modules": _agentic_modules([n for n in probed.split(",") if n])})
             sys.exit(0)
         super().runTests()
 Program(module=None, argv=["python -m unittest", *args], testRunner=Runner)

@@ -1,0 +1,60 @@
+"""A src-layout project installed into its .venv without -e (`pip install .`): its tests import the
+installed copy, so the gate judged that copy and passed a broken change. `agentic doctor` says so,
+and the gate's cache is keyed by what is installed, so making the install editable is a new verdict.
+
+The install is made here as pip makes one (the package copied into site-packages, or a .pth naming
+src/ for an editable one), without the package index."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from tests import hermetic
+from tests.conftest import CONTRACT, cli, commit_initial, write
+
+PACKAGE = "def double(x):\n    return x * 2\n"
+TESTS = "import unittest\n\nfrom mypkg import double\n\n\nclass T(unittest.TestCase):\n" \
+        "    def test_double(self):\n        self.assertEqual(double(2), 4)\n"  # fmt: skip
+
+
+def project(root: Path) -> tuple[Path, Path]:
+    """The project committed, its .venv holding a copy of the package (as `pip install .` leaves it)."""
+    write(root / "src" / "mypkg" / "__init__.py", PACKAGE)
+    write(root / "tests" / "__init__.py", "")
+    write(root / "tests" / "test_mypkg.py", TESTS)
+    write(root / ".gitignore", ".venv/\n")
+    contract = {**CONTRACT, "test_command": [".venv/bin/python", "-m", "unittest", "discover", "-s", "tests", "-t", "."]}
+    write(root / "policies" / "contract.yaml", yaml.safe_dump(contract, sort_keys=False))
+    commit_initial(root)
+    subprocess.run([hermetic.python(), "-m", "venv", "--without-pip", str(root / ".venv")], check=True)
+    site = next((root / ".venv").glob("lib/python*/site-packages"))
+    shutil.copytree(root / "src" / "mypkg", site / "mypkg")
+    return root, site
+
+
+def test_tests_that_import_an_installed_copy_are_named_and_a_new_install_is_a_new_verdict(tmp_path: Path) -> None:
+    repo, site = project(tmp_path / "repo")
+    doctor = cli("doctor", "--json", cwd=repo)
+    checks = {c["name"]: c for c in map(json.loads, doctor.stdout.splitlines())}
+    assert checks["test command"]["ok"], checks["test command"]
+    imports = checks["project imports"]
+    assert not imports["ok"] and imports["essential"] and "mypkg from an installed copy" in imports["detail"], imports
+    assert f"{site}/mypkg/__init__.py" in imports["detail"] and "pip install -e ." in imports["fix"], imports
+
+    (repo / "src" / "mypkg" / "__init__.py").write_text(PACKAGE.replace("x * 2", "x * 3"))  # broken
+    assert cli("gate", cwd=repo).returncode == 0  # the installed copy passes
+    shutil.rmtree(site / "mypkg")
+    (site / "_mypkg_editable.pth").write_text(f"{repo / 'src'}\n")  # `pip install -e .`
+    gate = cli("gate", cwd=repo)
+    assert gate.returncode == 1 and "cached" not in gate.stderr + gate.stdout, gate.stdout + gate.stderr
+    assert "FAIL: test_double" in gate.stdout
+
+    (repo / "src" / "mypkg" / "__init__.py").write_text(PACKAGE)
+    doctor = cli("doctor", "--json", cwd=repo)
+    imports = {c["name"]: c for c in map(json.loads, doctor.stdout.splitlines())}["project imports"]
+    assert imports["ok"] and "mypkg from the checkout" in imports["detail"], imports
