@@ -3,6 +3,7 @@ and an attempt that measured nothing (an error) with its reason."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,6 +32,19 @@ class Prepared:
     problem: str | None = None  # set: every attempt is an error, with this reason
     setup_s: float = 0.0  # fixture → template repository (or clone), once
     generated: GeneratedFiles = ()  # the contract's `generated:` files, for each attempt's repository
+
+
+def program_problem(contract: Contract, template: Path) -> str | None:
+    """Why the test command cannot start in the scenario's repository: it names a program inside the
+    checkout (the `.venv/bin/python` `agentic init` writes) that a clone does not hold (git does not
+    track a virtual environment), or None."""
+    program = contract.test_command[0] if contract.test_command else ""
+    if "/" not in program or os.path.isabs(program) or os.path.lexists(template / program):
+        return None
+    return (f"the test command's program {program} is not in the scenario's repository (a clone holds only what git "
+            "tracks: a virtual environment is not cloned); give the scenario a contract whose test_command names an "
+            "interpreter outside the checkout (python on PATH with the project's packages, or the environment's "
+            "absolute path) and `env: {PYTHONPATH: src}` for a src layout")  # fmt: skip
 
 
 def error_attempt(scenario: Scenario, n: int, reason: str) -> Attempt:

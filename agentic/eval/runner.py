@@ -41,6 +41,7 @@ from agentic.eval.prepare import (
     describe_error,
     error_attempt,
     load_scenario_model,
+    program_problem,
     scenario_contract,
 )
 from agentic.eval.repos import cloned_repo, fixture_repo, generated_files, tree_of
@@ -181,7 +182,7 @@ class Evaluator:
             prep.model = self.options.model or scenario.model or repo_model
             if prep.model is None:
                 raise UsageError("no model: give the scenario a `model:`, or pass --model")
-            prep.problem = test_runner_problem(prep.contract, scenario.checks)
+            prep.problem = program_problem(prep.contract, target) or test_runner_problem(prep.contract, scenario.checks)
             if prep.problem is None and scenario.checks.needs_tests:
                 tests, _ = self._tree_results(prep, target, prep.base, with_command=False)
                 prep.problem = base_problem(scenario.checks, tests)

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,14 @@ import yaml
 
 from agentic.errors import ConfigError
 from agentic.eval.judge import Facts, judge
+from agentic.eval.prepare import program_problem
 from agentic.eval.repos import IDENTITY
 from agentic.eval.scenarios import Checks, RepoSource, Scenario, load
 from agentic.eval.stats import Attempt, summarize
 from agentic.eval.verdict import decide
 from agentic.git.cmd import git
 from agentic.journal.records import payload, read_records
+from agentic.policy.contract import Contract
 from tests import forkserver
 from tests.conftest import cli
 
@@ -273,3 +276,17 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     for journal in journals:
         end = [payload(r, journal.parent) for r in read_records(journal) if r["kind"] == "run.end"]
         assert end and end[0]["status"] == "interrupted", end
+
+
+def test_a_test_command_inside_the_checkout_that_a_clone_lacks_is_a_broken_scenario(tmp_path: Path) -> None:
+    """`agentic init` writes `.venv/bin/python -m pytest` for a project with a .venv; a scenario cloning
+    the project has no .venv (git does not track it): said before any attempt, with what to do."""
+    venv = Contract("c", "0", test_command=(".venv/bin/python", "-m", "pytest", "-q"))
+    problem = program_problem(venv, tmp_path)
+    assert problem is not None and ".venv/bin/python is not in the scenario's repository" in problem
+    assert "PYTHONPATH: src" in problem
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    assert program_problem(venv, tmp_path) is None
+    for argv in (("python", "-m", "pytest"), (sys.executable, "-m", "pytest"), ("npm", "test")):
+        assert program_problem(Contract("c", "0", test_command=argv), tmp_path / "empty") is None
