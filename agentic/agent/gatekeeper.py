@@ -11,7 +11,7 @@ from typing import Protocol
 from agentic.agent import review
 from agentic.agent.dispatch import Dispatcher
 from agentic.gate.checks import Baseline, Candidate, CheckResult, Verdict, count_tests, evaluate
-from agentic.gate.counting import REMEMBERED
+from agentic.gate.counting import REMEMBERED, src_packages
 from agentic.journal.records import Journal
 from agentic.policy.budget import Budget
 from agentic.policy.contract import Contract
@@ -84,7 +84,8 @@ class Gate:
             if facts is None:
                 with self.workspace.checkout(self.workspace.base, "commit") as root:
                     sandbox = self.make_sandbox(root) if self.make_sandbox else None
-                    facts = count_tests(argv, sandbox, root, self.budget.tool_timeout(300.0)) if sandbox else Baseline(None)
+                    timeout = self.budget.tool_timeout(300.0)
+                    facts = count_tests(argv, sandbox, root, timeout, src_packages(root)) if sandbox else Baseline(None)
                 if memo:  # a count that was not read is not kept (Remembered.put)
                     REMEMBERED.put(memo, facts)
             self.base_runs[key] = facts

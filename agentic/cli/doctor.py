@@ -16,7 +16,7 @@ from typing import Any
 from agentic.config.settings import Settings, load_settings
 from agentic.errors import AgenticError
 from agentic.eval.onray import check_nodes
-from agentic.gate.counting import count_tests
+from agentic.gate.counting import count_tests, installed_copies, src_packages
 from agentic.git.cmd import run_git
 from agentic.models._common import is_vendor_url
 from agentic.policy.contract import Contract, command_env, is_pytest, is_unittest, load_contract
@@ -173,22 +173,10 @@ def check_tests(info: RepoInfo, contract: Contract, settings: Settings) -> list[
     return [judge_tests(shown, result, info.root), *judge_imports(imported)]
 
 
-def src_packages(root: Path) -> list[str]:
-    """The top-level packages and modules of a src layout (src/, lib/, python/): what the tests must
-    import from the checkout. A flat layout's are imported from the checkout's root, first on the path."""
-    found = []
-    for base in ("src", "lib", "python"):
-        if (root / base).is_dir():
-            found += [p.name if p.is_dir() else p.stem for p in sorted((root / base).iterdir())
-                      if ((p / "__init__.py").is_file() or (p.suffix == ".py" and p.stem != "conftest"))
-                      and p.name.replace(".py", "").isidentifier()]  # fmt: skip
-    return list(dict.fromkeys(found))[:20]
-
-
 def judge_imports(imported: Mapping[str, str]) -> list[Check]:
     """A project package the tests import from an installed copy (site-packages: a `pip install .`,
     not editable): the gate would test that copy, never the change."""
-    installed = {name: path for name, path in imported.items() if {"site-packages", "dist-packages"} & set(Path(path).parts)}
+    installed = installed_copies(imported)
     if not imported:
         return []
     if not installed:

@@ -18,6 +18,7 @@ from typing import Any
 from agentic.gate import pins
 from agentic.gate.counting import Baseline as Baseline
 from agentic.gate.counting import count_tests as count_tests
+from agentic.gate.counting import installed_copies
 from agentic.gate.programs import PYTEST, pytest_program, unittest_argv
 from agentic.gate.reports import Totals, parse_junit, read_json_report, read_junit, report_dir, seen
 from agentic.git.cmd import git
@@ -194,6 +195,12 @@ def _tests(argv: list[str], timeout_s: float, sandbox: Sandbox | None, cand: Can
         return False, _trim(f"{shown}\n{facts}\nthe base commit collects {base} tests: {base - summary.tests} went missing")
     if ran == 0:
         return False, _trim(f"{shown}\n{facts}\nno test ran")
+    if junit is None and cand.base_facts is not None and cand.base is not None \
+            and (installed := installed_copies(cand.base_facts(list(argv)).modules)):  # fmt: skip
+        name, path = sorted(installed.items())[0]
+        return False, _trim(f"{shown}\n{facts}\nthe tests import {name} from an installed copy ({path}), not from "
+                            "the checkout: they never ran the change. Install the project editable (pip install -e .) "
+                            "where the test command runs, or add `env: {PYTHONPATH: src}` to the contract")  # fmt: skip
     return True, _trim(f"{shown}\n{facts}" + (f" (base collects {base})" if base is not None else ""))
 
 

@@ -99,6 +99,24 @@ def count_tests(argv: list[str], sandbox: Sandbox, root: Path, timeout_s: float,
     return Baseline(None)
 
 
+def src_packages(root: Path) -> list[str]:
+    """The top-level packages and modules of a src layout (src/, lib/, python/) in a checkout: what its
+    tests must import from the checkout (a flat layout's come from its root, first on the path)."""
+    found = []
+    for base in ("src", "lib", "python"):
+        if (root / base).is_dir() and not (root / base).is_symlink():
+            found += [p.name if p.is_dir() else p.stem for p in sorted((root / base).iterdir())
+                      if ((p / "__init__.py").is_file() or (p.suffix == ".py" and p.stem != "conftest"))
+                      and p.name.removesuffix(".py").isidentifier()]  # fmt: skip
+    return list(dict.fromkeys(found))[:20]
+
+
+def installed_copies(modules: Mapping[str, str]) -> dict[str, str]:
+    """The probed modules the tests imported from an installed copy (site-packages: `pip install .`,
+    not editable) rather than from the checkout: what a test run there never exercises of a change."""
+    return {name: path for name, path in modules.items() if {"site-packages", "dist-packages"} & set(Path(path).parts)}
+
+
 def _read_object(report: Path) -> dict[str, Any] | None:
     """The JSON object a collect run wrote, or None (missing, too big, not JSON, not an object)."""
     raw = read_report(report)

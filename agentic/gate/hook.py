@@ -32,6 +32,7 @@ from agentic.config.settings import DEFAULT_CONTRACT, Settings, load_settings
 from agentic.errors import UsageError, WorkspaceError
 from agentic.gate.cache import cache_get, cache_key, cache_put
 from agentic.gate.checks import Baseline, Candidate, CheckResult, Verdict, count_tests, evaluate
+from agentic.gate.counting import src_packages
 from agentic.gate.printer import Printer as Printer
 from agentic.gate.result import FORMAT_VERSION, GateRequest, GateResult
 from agentic.gate.result import write_reports as write_reports
@@ -253,7 +254,8 @@ class Evaluation:
                     sandbox = self.sandbox(root)
                     assert sandbox is not None
                     try:
-                        self.base_counts[key] = count_tests(argv, sandbox, root, min(300.0, self.timeout_s))
+                        self.base_counts[key] = count_tests(argv, sandbox, root, min(300.0, self.timeout_s),
+                                                            src_packages(root))  # fmt: skip
                     finally:
                         sandbox.close()
         return self.base_counts[key]

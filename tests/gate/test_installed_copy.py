@@ -1,5 +1,6 @@
 """A src-layout project installed into its .venv without -e (`pip install .`): its tests import the
-installed copy, so the gate judged that copy and passed a broken change. `agentic doctor` says so,
+installed copy, so the gate judged that copy and passed a broken change. Now the gate fails, saying
+why (the base's collection shows where the project's packages came from), `agentic doctor` says so,
 and the gate's cache is keyed by what is installed, so making the install editable is a new verdict.
 
 The install is made here as pip makes one (the package copied into site-packages, or a .pth naming
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from tests import hermetic
-from tests.conftest import CONTRACT, cli, commit_initial, write
+from tests import hermetic, inproc
+from tests.conftest import CONTRACT, FINISH, cli, commit_initial, write
 
 PACKAGE = "def double(x):\n    return x * 2\n"
 TESTS = "import unittest\n\nfrom mypkg import double\n\n\nclass T(unittest.TestCase):\n" \
@@ -47,11 +48,17 @@ def test_tests_that_import_an_installed_copy_are_named_and_a_new_install_is_a_ne
     assert f"{site}/mypkg/__init__.py" in imports["detail"] and "pip install -e ." in imports["fix"], imports
 
     (repo / "src" / "mypkg" / "__init__.py").write_text(PACKAGE.replace("x * 2", "x * 3"))  # broken
-    assert cli("gate", cwd=repo).returncode == 0  # the installed copy passes
+    gate = cli("gate", cwd=repo)  # the installed copy passes its tests, which never ran the change
+    assert gate.returncode == 1 and "the tests import mypkg from an installed copy" in gate.stdout, gate.stdout
+    assert "never ran the change" in gate.stdout and "pip install -e ." in gate.stdout
+    outcome = inproc.run(repo, [{"tool_calls": [FINISH]}, {"text": "I give up."}, {"text": "Really."}])
+    assert outcome.status == "rejected" and "tests-pass" in outcome.reason, outcome.reason
+    verdict = inproc.records(outcome, "gate.verdict")[-1]
+    assert "mypkg from an installed copy" in json.dumps(verdict), verdict
     shutil.rmtree(site / "mypkg")
     (site / "_mypkg_editable.pth").write_text(f"{repo / 'src'}\n")  # `pip install -e .`
     gate = cli("gate", cwd=repo)
-    assert gate.returncode == 1 and "cached" not in gate.stderr + gate.stdout, gate.stdout + gate.stderr
+    assert gate.returncode == 1 and "this tree was gated" not in gate.stderr + gate.stdout, gate.stdout + gate.stderr
     assert "FAIL: test_double" in gate.stdout
 
     (repo / "src" / "mypkg" / "__init__.py").write_text(PACKAGE)
