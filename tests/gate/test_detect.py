@@ -327,6 +327,24 @@ def test_poetry_names_its_environment_as_agentic_finds_it() -> None:
     assert start.poetry_env_name("Calc_Proj.x", "/tmp/rp/poetproj") == "calc-proj-x-nwkRQWFf"
 
 
+def test_a_pipenv_environment_is_found_where_pipenv_keeps_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / "my project"
+    repo.mkdir()
+    (repo / "Pipfile").write_text("[dev-packages]\npytest = '*'\n")
+    monkeypatch.setenv("WORKON_HOME", str(tmp_path / "envs"))
+    assert start.pipenv_env(repo) is None
+    env = tmp_path / "envs" / start.pipenv_env_name(os.path.realpath(repo))
+    assert env.name.startswith("my_project-")
+    subprocess.run([hermetic.python(), "-m", "venv", "--without-pip", str(env)], check=True)
+    assert start.pipenv_env(repo) == env
+    assert start.project_python(repo).command == str(env / "bin" / "python")
+
+
+def test_pipenv_names_its_environment_as_agentic_finds_it() -> None:
+    """What Pipenv made for /tmp/rp/pipproj/Pipfile (`pipenv --venv`: ~/.local/share/virtualenvs/pipproj-3gbe0CEL)."""
+    assert start.pipenv_env_name("/tmp/rp/pipproj") == "pipproj-3gbe0CEL"
+
+
 def test_the_environment_poetry_keeps_under_the_home_runs_the_tests(tmp_path: Path, python_on_path: str,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """A Poetry project whose environment lives in Poetry's cache (its default), not in the checkout:

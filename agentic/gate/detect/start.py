@@ -40,10 +40,10 @@ def project_python(root: Path) -> Python:
         if on_path is not None and _inside(on_path, program.parent):
             return Python(name, on_path, f"python on PATH, the activated {env}")
         return Python(f"{env}/bin/python", str(program), f"the checkout's {env}")
-    poetry = poetry_env(root)
-    if poetry is not None and not (on_path is not None and _inside(on_path, poetry / "bin")):
-        interpreter = str(poetry / "bin" / "python")  # named by path: the sandbox shows its environment (program_envs)
-        return Python(interpreter, interpreter, "the environment Poetry made for the checkout")
+    for manager, managed in (("Poetry", poetry_env(root)), ("Pipenv", pipenv_env(root))):
+        if managed is not None and not (on_path is not None and _inside(on_path, managed / "bin")):
+            interpreter = str(managed / "bin" / "python")  # named by path: the sandbox shows its environment (program_envs)
+            return Python(interpreter, interpreter, f"the environment {manager} made for the checkout")
     if on_path is not None:
         return Python(name, on_path, f"{name} on PATH")
     return Python("python", None, "no python on PATH")
@@ -70,6 +70,25 @@ def poetry_env(root: Path) -> Path | None:
     found = [env for env in home.glob(f"{glob_escape(poetry_env_name(name, os.path.realpath(root)))}-py*")
              if (env / "pyvenv.cfg").is_file() and os.access(env / "bin" / "python", os.X_OK)]  # fmt: skip
     return max(found, key=lambda env: [int(p) for p in re.findall(r"\d+", env.name.rpartition("-py")[2])], default=None)
+
+
+def pipenv_env(root: Path) -> Path | None:
+    """The virtual environment Pipenv made for a checkout with a Pipfile (its default, out of the
+    checkout): in WORKON_HOME, named after the checkout's directory and a hash of the Pipfile's path."""
+    if not (root / "Pipfile").is_file():
+        return None
+    workon = os.environ.get("WORKON_HOME") or os.path.join(
+        os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share"), "virtualenvs")
+    env = Path(workon) / pipenv_env_name(os.path.realpath(root))
+    return env if (env / "pyvenv.cfg").is_file() and os.access(env / "bin" / "python", os.X_OK) else None
+
+
+def pipenv_env_name(where: str) -> str:
+    """What Pipenv names the environment of the project in directory `where`: the directory's name,
+    made safe, and a hash of its Pipfile's path."""
+    sanitized = re.sub(r'[ &$`!*@"()\[\]\\\r\n\t]', "_", os.path.basename(where))[:42]
+    digest = hashlib.sha256(os.path.join(where, "Pipfile").encode("utf-8", "surrogateescape")).digest()[:6]
+    return f"{sanitized}-{base64.urlsafe_b64encode(digest).decode()[:8]}"
 
 
 def poetry_env_name(name: str, where: str) -> str:
