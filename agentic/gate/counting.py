@@ -3,7 +3,6 @@ there for its configuration: the base commit's figures the gate holds a candidat
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agentic.gate.programs import PYTEST, pytest_program, unittest_argv
-from agentic.gate.reports import read_report, report_dir, seen
+from agentic.gate.reports import read_json_object, report_dir, seen
 from agentic.policy.contract import is_pytest, is_unittest
 from agentic.sandbox import Sandbox
 
@@ -83,7 +82,7 @@ def count_tests(argv: list[str], sandbox: Sandbox, root: Path, timeout_s: float,
         python, args = program
         report = report_dir(root) / "collect.json"
         sandbox.run([python, "-c", PYTEST, mode, seen(sandbox, root, report), *args], timeout_s=timeout_s)
-        data = _read_object(report)
+        data = read_json_object(report)
         if data is None or not isinstance(data.get("collected"), int):
             return Baseline(None)
         top = seen(sandbox, root, root)
@@ -92,7 +91,7 @@ def count_tests(argv: list[str], sandbox: Sandbox, root: Path, timeout_s: float,
     if is_unittest(argv):
         report = report_dir(root) / "collect.json"
         sandbox.run(unittest_argv(argv, mode, seen(sandbox, root, report)), timeout_s=timeout_s)
-        data = _read_object(report) or {}
+        data = read_json_object(report) or {}
         collected = data.get("collected")
         return Baseline(collected if isinstance(collected, int) and not isinstance(collected, bool) else None,
                         modules=_modules(data))  # fmt: skip
@@ -115,16 +114,6 @@ def installed_copies(modules: Mapping[str, str]) -> dict[str, str]:
     """The probed modules the tests imported from an installed copy (site-packages: `pip install .`,
     not editable) rather than from the checkout: what a test run there never exercises of a change."""
     return {name: path for name, path in modules.items() if {"site-packages", "dist-packages"} & set(Path(path).parts)}
-
-
-def _read_object(report: Path) -> dict[str, Any] | None:
-    """The JSON object a collect run wrote, or None (missing, too big, not JSON, not an object)."""
-    raw = read_report(report)
-    try:
-        data = json.loads(raw.decode("utf-8")) if raw is not None else None
-    except (ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _modules(data: dict[str, Any]) -> dict[str, str]:

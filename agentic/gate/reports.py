@@ -10,6 +10,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agentic.sandbox import Sandbox
 
@@ -68,15 +69,20 @@ def parse_junit(data: bytes) -> Totals | None:
     return total
 
 
-def read_json_report(path: Path) -> dict[str, int] | None:
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object a test program wrote, or None (missing, too big, not JSON, not an object)."""
     raw = read_report(path)
     try:
         data = json.loads(raw.decode("utf-8")) if raw is not None else None
     except (ValueError, RecursionError):
         return None
-    if not isinstance(data, dict) or not all(isinstance(v, int) for v in data.values()):
-        return None
-    return data
+    return data if isinstance(data, dict) else None
+
+
+def read_json_report(path: Path) -> dict[str, int] | None:
+    """A report of totals: a JSON object whose every value is an integer, or None."""
+    data = read_json_object(path)
+    return data if data is not None and all(isinstance(v, int) for v in data.values()) else None
 
 
 def report_dir(root: Path) -> Path:

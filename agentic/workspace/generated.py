@@ -16,9 +16,11 @@ import hashlib
 import os
 import stat
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 from agentic.errors import ConfigError
 from agentic.git.cmd import git
@@ -87,22 +89,21 @@ def carry(root: Path, target: Path, paths: Iterable[str]) -> list[Carried]:
     needs; a path whose place in `target` is taken (a file the change added, a directory turned into
     a link or a file) is left as it is there."""
     done = []
-    for rel in paths:
-        try:
-            fd_in = os.open(root / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            continue
-        with os.fdopen(fd_in, "rb") as source:
-            mode = os.fstat(source.fileno()).st_mode
-            if stat.S_ISREG(mode) and (digest := _write(target, rel, mode, iter(lambda: source.read(1 << 20), b""))):
-                done.append(Carried(rel, digest))
+    for rel, source, mode in _sources(root, paths):
+        if digest := _write(target, rel, mode, iter(partial(source.read, 1 << 20), b"")):
+            done.append(Carried(rel, digest))
     return done
 
 
 def read(root: Path, paths: Iterable[str]) -> GeneratedFiles:
     """Each path's bytes and mode, read once from the checkout `root` (what an eval's attempts get,
-    wherever they run); a path that is not a regular file there is left out."""
-    found = []
+    wherever they run)."""
+    return tuple((rel, source.read(), mode) for rel, source, mode in _sources(root, paths))
+
+
+def _sources(root: Path, paths: Iterable[str]) -> Iterator[tuple[str, BinaryIO, int]]:
+    """Each path of the checkout `root` that is a regular file, open for reading (never through a
+    link at its end), with its mode; closed once the caller moves on."""
     for rel in paths:
         try:
             fd = os.open(root / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -111,8 +112,7 @@ def read(root: Path, paths: Iterable[str]) -> GeneratedFiles:
         with os.fdopen(fd, "rb") as source:
             mode = os.fstat(source.fileno()).st_mode
             if stat.S_ISREG(mode):
-                found.append((rel, source.read(), mode))
-    return tuple(found)
+                yield rel, source, mode
 
 
 def place(target: Path, files: Iterable[tuple[str, bytes, int]]) -> list[Carried]:
