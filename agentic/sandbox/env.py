@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping
+from functools import lru_cache
 
 # Where a sandboxed git finds its index: a copy of the worktree's, private to the sandbox and
 # writable (the worktree's git directory is read-only), so `git status`, `git checkout -- FILE` and
@@ -21,9 +22,15 @@ def rustup_home() -> str | None:
     `rustc` in ~/.cargo/bin are rustup): shown read-only to commands (agentic.sandbox.hostview) and
     named to them, whose HOME is another. Cargo's own home stays out of sight (its credentials and
     config): commands get a fresh one under HOME, so only crates vendored in the repository build."""
-    if shutil.which("rustup", path=os.environ.get("PATH")) is None:
+    return _rustup_home(os.environ.get("PATH"), os.environ.get("RUSTUP_HOME"), os.path.expanduser("~"))
+
+
+@lru_cache(maxsize=8)
+def _rustup_home(path: str | None, configured: str | None, user_home: str) -> str | None:
+    """rustup_home for these values of PATH, RUSTUP_HOME and the home (asked once, not per command)."""
+    if shutil.which("rustup", path=path) is None:
         return None
-    home = os.environ.get("RUSTUP_HOME") or os.path.join(os.path.expanduser("~"), ".rustup")
+    home = configured or os.path.join(user_home, ".rustup")
     return os.path.realpath(home) if os.path.isdir(home) else None
 
 
