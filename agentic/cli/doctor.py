@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from agentic.config.settings import Settings, load_settings
 from agentic.errors import AgenticError
 from agentic.eval.onray import check_nodes
-from agentic.gate.counting import count_tests, installed_copies, src_packages
+from agentic.gate.counting import Baseline, count_tests, imported_elsewhere, src_packages
 from agentic.git.cmd import run_git
 from agentic.models._common import is_vendor_url
 from agentic.policy.contract import Contract, command_env, is_pytest, is_unittest, load_contract
@@ -165,7 +164,7 @@ def check_tests(info: RepoInfo, contract: Contract, settings: Settings) -> list[
                 timeout = min(rule.timeout_s or TEST_TIMEOUT_S, TEST_TIMEOUT_S) if rule else TEST_TIMEOUT_S
                 result = sandbox.run(argv, timeout_s=timeout)
                 ran = packages and not result.timed_out
-                imported = count_tests(argv, sandbox, root, timeout, packages).modules if ran else {}
+                imported = count_tests(argv, sandbox, root, timeout, packages) if ran else Baseline(None)
             finally:
                 sandbox.close()
     except AgenticError as exc:
@@ -173,18 +172,18 @@ def check_tests(info: RepoInfo, contract: Contract, settings: Settings) -> list[
     return [judge_tests(shown, result, info.root), *judge_imports(imported)]
 
 
-def judge_imports(imported: Mapping[str, str]) -> list[Check]:
-    """A project package the tests import from an installed copy (site-packages: a `pip install .`,
-    not editable): the gate would test that copy, never the change."""
-    installed = installed_copies(imported)
-    if not imported:
+def judge_imports(facts: Baseline) -> list[Check]:
+    """A project package the tests import from somewhere other than the checkout (an installed copy:
+    a `pip install .`, not editable): the gate would test that copy, never the change."""
+    if not any(facts.modules.values()):
         return []
-    if not installed:
-        return [Check("project imports", True, f"the tests import {', '.join(sorted(n for n, p in imported.items() if p))} "
+    elsewhere = imported_elsewhere(facts)
+    if not elsewhere:
+        return [Check("project imports", True, f"the tests import {', '.join(sorted(n for n, p in facts.modules.items() if p))} "
                                                "from the checkout", essential=False)]  # fmt: skip
-    name, path = sorted(installed.items())[0]
-    return [Check("project imports", False, f"the tests import {name} from an installed copy ({path}), not from the "
-                  "checkout: the gate would judge that copy, never the change",
+    name, where = sorted(elsewhere.items())[0]
+    return [Check("project imports", False, f"the tests import {name} from {where}, not from the checkout: the gate "
+                  "would judge that copy, never the change",
                   "install the project editable (pip install -e .) in the environment the test command runs, or add "
                   "`env: {PYTHONPATH: src}` to the contract")]  # fmt: skip
 

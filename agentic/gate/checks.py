@@ -18,7 +18,7 @@ from typing import Any
 from agentic.gate import pins
 from agentic.gate.counting import Baseline as Baseline
 from agentic.gate.counting import count_tests as count_tests
-from agentic.gate.counting import installed_copies
+from agentic.gate.counting import imported_elsewhere
 from agentic.gate.programs import PYTEST, pytest_program, unittest_argv
 from agentic.gate.reports import Totals, parse_junit, read_json_report, read_junit, report_dir, seen
 from agentic.git.cmd import git
@@ -196,11 +196,11 @@ def _tests(argv: list[str], timeout_s: float, sandbox: Sandbox | None, cand: Can
     if ran == 0:
         return False, _trim(f"{shown}\n{facts}\nno test ran")
     if junit is None and cand.base_facts is not None and cand.base is not None \
-            and (installed := installed_copies(cand.base_facts(list(argv)).modules)):  # fmt: skip
-        name, path = sorted(installed.items())[0]
-        return False, _trim(f"{shown}\n{facts}\nthe tests import {name} from an installed copy ({path}), not from "
-                            "the checkout: they never ran the change. Install the project editable (pip install -e .) "
-                            "where the test command runs, or add `env: {PYTHONPATH: src}` to the contract")  # fmt: skip
+            and (elsewhere := imported_elsewhere(cand.base_facts(list(argv)))):  # fmt: skip
+        name, where = sorted(elsewhere.items())[0]
+        return False, _trim(f"{shown}\n{facts}\nthe tests import {name} from {where}, not from the checkout: they "
+                            "never ran the change. Install the project editable (pip install -e .) where the test "
+                            "command runs, or add `env: {PYTHONPATH: src}` to the contract")  # fmt: skip
     return True, _trim(f"{shown}\n{facts}" + (f" (base collects {base})" if base is not None else ""))
 
 

@@ -27,6 +27,7 @@ class Baseline:
     configfile: str | None = None
     rootdir: str | None = None
     modules: Mapping[str, str] = field(default_factory=dict, compare=False)  # probed: name -> where imported
+    seen_at: str = ""  # the checkout's path as the collecting sandbox showed it (where `modules` should be)
 
     def facts(self) -> dict[str, str]:
         if self.configfile is None:
@@ -87,14 +88,14 @@ def count_tests(argv: list[str], sandbox: Sandbox, root: Path, timeout_s: float,
             return Baseline(None)
         top = seen(sandbox, root, root)
         return Baseline(data["collected"], _relative(str(data.get("configfile") or ""), top),
-                        _relative(str(data.get("rootdir") or ""), top) or ".", _modules(data))  # fmt: skip
+                        _relative(str(data.get("rootdir") or ""), top) or ".", _modules(data), top)  # fmt: skip
     if is_unittest(argv):
         report = report_dir(root) / "collect.json"
         sandbox.run(unittest_argv(argv, mode, seen(sandbox, root, report)), timeout_s=timeout_s)
         data = read_json_object(report) or {}
         collected = data.get("collected")
         return Baseline(collected if isinstance(collected, int) and not isinstance(collected, bool) else None,
-                        modules=_modules(data))  # fmt: skip
+                        modules=_modules(data), seen_at=seen(sandbox, root, root))  # fmt: skip
     return Baseline(None)
 
 
@@ -110,10 +111,17 @@ def src_packages(root: Path) -> list[str]:
     return list(dict.fromkeys(found))[:20]
 
 
-def installed_copies(modules: Mapping[str, str]) -> dict[str, str]:
-    """The probed modules the tests imported from an installed copy (site-packages: `pip install .`,
-    not editable) rather than from the checkout: what a test run there never exercises of a change."""
-    return {name: path for name, path in modules.items() if {"site-packages", "dist-packages"} & set(Path(path).parts)}
+def imported_elsewhere(facts: Baseline) -> dict[str, str]:
+    """The probed modules the tests imported from somewhere other than the checkout, each with why:
+    an installed copy (site-packages: `pip install .`, not editable), or another directory (an editable
+    install of another checkout): what a test run there never exercises of a change."""
+    found = {}
+    for name, path in facts.modules.items():
+        if path and {"site-packages", "dist-packages"} & set(Path(path).parts):
+            found[name] = f"an installed copy ({path})"
+        elif path and facts.seen_at and os.path.isabs(path) and os.path.commonpath([path, facts.seen_at]) != facts.seen_at:
+            found[name] = f"another directory ({path}: an editable install of another checkout?)"
+    return found
 
 
 def _modules(data: dict[str, Any]) -> dict[str, str]:

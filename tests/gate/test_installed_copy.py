@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -62,6 +63,18 @@ def test_tests_that_import_an_installed_copy_are_named_and_a_new_install_is_a_ne
     assert "FAIL: test_double" in gate.stdout
 
     (repo / "src" / "mypkg" / "__init__.py").write_text(PACKAGE)
+    # an editable install of another clone of the project, where the sandbox can see it (not /tmp, not the home)
+    other = Path(tempfile.mkdtemp(prefix="agentic-test-", dir="/var/tmp"))
+    try:
+        other.chmod(0o755)
+        shutil.copytree(repo / "src", other / "src")
+        (site / "_mypkg_editable.pth").write_text(f"{other / 'src'}\n")
+        gate = cli("gate", cwd=repo)
+        assert gate.returncode == 1 and f"mypkg from another directory ({other}/src/mypkg/__init__.py" in gate.stdout, \
+            gate.stdout  # fmt: skip
+    finally:
+        shutil.rmtree(other)
+    (site / "_mypkg_editable.pth").write_text(f"{repo / 'src'}\n")
     doctor = cli("doctor", "--json", cwd=repo)
     imports = {c["name"]: c for c in map(json.loads, doctor.stdout.splitlines())}["project imports"]
     assert imports["ok"] and "mypkg from the checkout" in imports["detail"], imports
