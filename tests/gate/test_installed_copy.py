@@ -48,9 +48,10 @@ def test_tests_that_import_an_installed_copy_are_named_and_a_new_install_is_a_ne
     assert not imports["ok"] and imports["essential"] and "mypkg from an installed copy" in imports["detail"], imports
     assert f"{site}/mypkg/__init__.py" in imports["detail"] and "pip install -e ." in imports["fix"], imports
 
-    (repo / "src" / "mypkg" / "__init__.py").write_text(PACKAGE.replace("x * 2", "x * 3"))  # broken
+    (repo / "src" / "mypkg" / "__init__.py").write_text(PACKAGE.replace("x * 2", "x * 2 + 1"))  # broken
     gate = cli("gate", cwd=repo)  # the installed copy passes its tests, which never ran the change
     assert gate.returncode == 1 and "the tests import mypkg from an installed copy" in gate.stdout, gate.stdout
+    assert "1 files changed" in gate.stdout, gate.stdout
     assert "never ran the change" in gate.stdout and "pip install -e ." in gate.stdout
     outcome = inproc.run(repo, [{"tool_calls": [FINISH]}, {"text": "I give up."}, {"text": "Really."}])
     assert outcome.status == "rejected" and "tests-pass" in outcome.reason, outcome.reason
