@@ -144,7 +144,7 @@ def working_tree(repo: Repo) -> tuple[str, list[Skipped]]:
         index = Path(tmp) / "index"
         env = {"GIT_INDEX_FILE": str(index)}
         if repo.index.is_file():
-            shutil.copyfile(repo.index, index)
+            shutil.copy2(repo.index, index)  # its time too: git trusts no entry as new as the index (racy git)
         elif repo.head is not None:
             git(["read-tree", "HEAD"], repo.root, env=env)
 

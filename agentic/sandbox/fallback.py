@@ -69,7 +69,7 @@ class LandlockSandbox(Limited):
         own = os.path.join(tmp, GIT_INDEX_DIR)
         try:
             os.mkdir(own)
-            shutil.copyfile(self._index, os.path.join(own, "index"))
+            shutil.copy2(self._index, os.path.join(own, "index"))  # its time too (racy git: see gate.hook.working_tree)
             if self.run_as is not None:
                 for path in (own, os.path.join(own, "index")):
                     os.chown(path, *self.run_as)

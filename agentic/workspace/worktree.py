@@ -116,7 +116,7 @@ class Workspace:
         index = self.snapshot_index
         if not index.exists() and (self.git_dir / "index").exists():  # its stat data spares rehashing every file
             partial = index.with_name(f"{index.name}.{os.getpid()}.partial")
-            shutil.copyfile(self.git_dir / "index", partial)
+            shutil.copy2(self.git_dir / "index", partial)  # its time too (racy git: see gate.hook.working_tree)
             os.replace(partial, index)  # whole or not at all: a kill mid-copy leaves no torn index
 
     def _snapshot_git(self, args: list[str], *, env: dict[str, str] | None = None, check: bool = True,
