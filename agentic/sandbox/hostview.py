@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import glob
+import json
 import os
 import pwd
 import sys
@@ -55,8 +57,30 @@ def project_envs(checkout: str | None) -> list[str]:
     if checkout is None:
         return []
     envs = [os.path.join(checkout, d) for d in PROJECT_ENVS if os.path.isfile(os.path.join(checkout, d, "pyvenv.cfg"))]
-    packages = os.path.join(checkout, PROJECT_PACKAGES)
-    return [*envs, packages] if os.path.isdir(packages) and not os.path.islink(packages) else envs
+    packages = [os.path.join(checkout, d, PROJECT_PACKAGES) for d in ["", *_workspaces(checkout)]]
+    return [*envs, *(p for p in packages if os.path.isdir(p) and not os.path.islink(p))]
+
+
+MAX_WORKSPACES = 64
+
+
+def _workspaces(checkout: str) -> list[str]:
+    """The workspace packages of a JavaScript monorepo (package.json `workspaces`, npm's and yarn's
+    form), as directories relative to the checkout: each may hold a node_modules of its own."""
+    try:
+        with open(os.path.join(checkout, "package.json"), encoding="utf-8") as fh:
+            manifest = json.load(fh)
+    except (OSError, ValueError):
+        return []
+    declared = manifest.get("workspaces") if isinstance(manifest, dict) else None
+    if isinstance(declared, dict):
+        declared = declared.get("packages")
+    found: list[str] = []
+    for pattern in declared if isinstance(declared, list) else []:
+        if isinstance(pattern, str) and not pattern.startswith(("/", "!")) and ".." not in pattern.split("/"):
+            found += sorted(os.path.relpath(p, checkout) for p in glob.glob(os.path.join(checkout, pattern))
+                            if os.path.isdir(p) and not os.path.islink(p))  # fmt: skip
+    return list(dict.fromkeys(found))[:MAX_WORKSPACES]
 
 
 def _homes() -> list[str]:

@@ -77,3 +77,25 @@ def test_a_node_modules_that_is_a_link_is_not_shown(tmp_path: Path) -> None:
     os.symlink(tmp_path / "elsewhere", repo / "node_modules")
     gate = cli("gate", cwd=repo)
     assert gate.returncode == 1 and "tinytest: not found" in gate.stdout, gate.stdout + gate.stderr
+
+
+def test_a_workspace_package_s_own_node_modules_is_shown_too(tmp_path: Path) -> None:
+    """npm and yarn workspaces: `npm test --workspaces` runs each package's script, whose runner may sit in
+    the package's own node_modules (what was not hoisted to the root's)."""
+    root = tmp_path / "mono"
+    write(root / "package.json", json.dumps({"name": "mono", "private": True, "workspaces": ["packages/*"],
+                                             "scripts": {"test": "npm test --workspaces"}}))  # fmt: skip
+    package = root / "packages" / "calc"
+    write(package / "package.json", json.dumps({"name": "calc", "version": "1.0.0", "scripts": {"test": "tinytest"}}))
+    write(package / "index.js", INDEX.replace("(xs.length - 1)", "xs.length"))
+    write(package / "test" / "test.js", TEST)
+    write(root / ".gitignore", "node_modules/\n")
+    assert cli("init", "--yes", cwd=commit_initial(root)).returncode == 0
+    git(["add", "--all"], root)
+    git(["commit", "--quiet", "-m", "agentic: setup"], root)
+    runner = package / "node_modules" / ".bin" / "tinytest"
+    write(runner, RUNNER)
+    runner.chmod(runner.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    write(root / "node_modules" / "tinycheck" / "index.js", LIBRARY)  # hoisted to the root
+    gate = cli("gate", cwd=root)
+    assert gate.returncode == 0, gate.stdout + gate.stderr
