@@ -15,7 +15,7 @@ from typing import Any
 from agentic.config.settings import Settings, load_settings
 from agentic.errors import AgenticError
 from agentic.eval.onray import check_nodes
-from agentic.gate.counting import Baseline, count_tests, imported_elsewhere, src_packages
+from agentic.gate.counting import SOURCE_DIRS, Baseline, count_tests, imported_elsewhere, src_packages
 from agentic.git.cmd import run_git
 from agentic.models._common import is_vendor_url
 from agentic.policy.contract import Contract, command_env, is_pytest, is_unittest, load_contract
@@ -191,7 +191,7 @@ def judge_imports(facts: Baseline) -> list[Check]:
 def _source_dir_of(root: Path, module: str) -> str | None:
     """The directory below the root that holds a top-level module (a src layout), or None."""
     top = module.split(".")[0]
-    for base in ("src", "lib", "python"):
+    for base in SOURCE_DIRS:
         if (root / base / top).is_dir() or (root / base / f"{top}.py").is_file():
             return base
     return None
@@ -201,7 +201,7 @@ def _ignored_module(root: Path, module: str) -> str | None:
     """The file of `module` (a version file, an extension built in place) that the person's checkout
     holds and git ignores, as a path relative to the root; None when there is none."""
     rel = Path(*module.split("."))
-    for base in (Path(), Path("src"), Path("lib"), Path("python")):
+    for base in (Path(), *map(Path, SOURCE_DIRS)):
         stem = root / base / rel
         found = [stem.with_suffix(".py"), stem / "__init__.py", *stem.parent.glob(f"{stem.name}.*.so"),
                  *stem.parent.glob(f"{stem.name}.*.pyd")]  # fmt: skip

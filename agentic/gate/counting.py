@@ -99,11 +99,14 @@ def count_tests(argv: list[str], sandbox: Sandbox, root: Path, timeout_s: float,
     return Baseline(None)
 
 
+SOURCE_DIRS = ("src", "lib", "python")  # where a src layout keeps its packages
+
+
 def src_packages(root: Path) -> list[str]:
     """The top-level packages and modules of a src layout (src/, lib/, python/) in a checkout: what its
     tests must import from the checkout (a flat layout's come from its root, first on the path)."""
     found = []
-    for base in ("src", "lib", "python"):
+    for base in SOURCE_DIRS:
         if (root / base).is_dir() and not (root / base).is_symlink():
             found += [p.name if p.is_dir() else p.stem for p in sorted((root / base).iterdir())
                       if ((p / "__init__.py").is_file() or (p.suffix == ".py" and p.stem != "conftest"))

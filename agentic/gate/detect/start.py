@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import glob
 import hashlib
 import os
 import re
@@ -67,7 +68,7 @@ def poetry_env(root: Path) -> Path | None:
     cache = os.environ.get("POETRY_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "pypoetry")
     home = Path(os.environ.get("POETRY_VIRTUALENVS_PATH") or os.path.join(cache, "virtualenvs"))
-    found = [env for env in home.glob(f"{glob_escape(poetry_env_name(name, os.path.realpath(root)))}-py*")
+    found = [env for env in home.glob(f"{glob.escape(poetry_env_name(name, os.path.realpath(root)))}-py*")
              if (env / "pyvenv.cfg").is_file() and os.access(env / "bin" / "python", os.X_OK)]  # fmt: skip
     return max(found, key=lambda env: [int(p) for p in re.findall(r"\d+", env.name.rpartition("-py")[2])], default=None)
 
@@ -98,10 +99,6 @@ def poetry_env_name(name: str, where: str) -> str:
     sanitized = re.sub(r'[ $`!*@"\\\r\n\t]', "_", canonical)[:42]
     digest = hashlib.sha256(os.path.normcase(where).encode("utf-8", "surrogateescape")).digest()
     return f"{sanitized}-{base64.urlsafe_b64encode(digest).decode()[:8]}"
-
-
-def glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 def _run_python(python: Python, root: Path, module: str) -> Start:
