@@ -44,7 +44,7 @@ def main(args: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="agentic-cpu-probe-") as probe:
         env = {**os.environ, "AGENTIC_CPU_PROBE": probe}
         (busy0, kernel0), started = machine_cpu(), time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "pytest", *(args or ["-q", "-n", "4"]), "-p", "tests.cpuprobe"],
+        done = subprocess.run([sys.executable, "-m", "pytest", *(args or ["-q", "-n", "4"]), "-rfE", "-p", "tests.cpuprobe"],
                               cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
         wall, (busy1, kernel1) = time.perf_counter() - started, machine_cpu()
         rows = [json.loads(line) for f in Path(probe).glob("*.jsonl") for line in f.read_text().splitlines()]
@@ -52,6 +52,9 @@ def main(args: list[str]) -> int:
     if os.environ.get("SUITE_COST_ROWS"):  # every test's row, for a closer look
         Path(os.environ["SUITE_COST_ROWS"]).write_text(json.dumps(rows), encoding="utf-8")
     print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:])
+    for line in done.stdout.splitlines():  # the tests that failed, named (-rf: pytest's short summary)
+        if line.startswith(("FAILED ", "ERROR ")):
+            print(line)
     busy, kernel = busy1 - busy0, kernel1 - kernel0
     charged = sum(r["cpu"] for r in rows)
     print(f"wall {wall:.1f} s; machine CPU {busy:.1f} CPU-s ({kernel / busy:.0%} in the kernel), "

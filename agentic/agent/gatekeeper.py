@@ -4,13 +4,22 @@ on a clean checkout, with the base commit's test runs as the baseline."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from agentic.agent import review
 from agentic.agent.dispatch import Dispatcher
-from agentic.gate.checks import Baseline, Candidate, CheckResult, Verdict, count_tests, evaluate
+from agentic.gate.checks import (
+    Baseline,
+    Candidate,
+    CheckResult,
+    Verdict,
+    count_tests,
+    evaluate,
+    runs_commands,
+)
 from agentic.gate.counting import REMEMBERED, src_packages
 from agentic.journal.records import Journal
 from agentic.policy.budget import Budget
@@ -52,8 +61,9 @@ class Gate:
         self.journal.append("checkpoint", {"tree": snap.tree, "changes": snap.changes, **left_out, **skipped},
                             step=step)  # fmt: skip
         added = self.workspace.added_lines(snap.tree)
-        with self.workspace.checkout(snap.tree, "tree") as root:
-            sandbox = self.make_sandbox(root) if self.make_sandbox else None
+        commands = runs_commands(self.contract)  # else no checkout: nothing would run in it
+        with self.workspace.checkout(snap.tree, "tree") if commands else nullcontext(self.workspace.path) as root:
+            sandbox = self.make_sandbox(root) if self.make_sandbox and commands else None
             cand = Candidate(root, snap.changes, added, baseline=self.base_test_count, base=self.workspace.base,
                              base_facts=self.base_facts)  # fmt: skip
             verdict = evaluate(self.contract, cand, sandbox, timeout_s=self.budget.tool_timeout(600.0))

@@ -31,7 +31,15 @@ from pathlib import Path
 from agentic.config.settings import DEFAULT_CONTRACT, Settings, load_settings
 from agentic.errors import UsageError, WorkspaceError
 from agentic.gate.cache import cache_get, cache_key, cache_put
-from agentic.gate.checks import Baseline, Candidate, CheckResult, Verdict, count_tests, evaluate
+from agentic.gate.checks import (
+    Baseline,
+    Candidate,
+    CheckResult,
+    Verdict,
+    count_tests,
+    evaluate,
+    runs_commands,
+)
 from agentic.gate.counting import src_packages
 from agentic.gate.printer import Printer as Printer
 from agentic.gate.result import FORMAT_VERSION, GateRequest, GateResult
@@ -263,6 +271,9 @@ class Evaluation:
     def run(self, tree: str, base_tree: str, changes: list[tuple[str, str]],
             on_check: Callable[[CheckResult], None] | None) -> Verdict:  # fmt: skip
         added = parse_added_lines(git([*ADDED_LINES, base_tree, tree], self.root))
+        if not runs_commands(self.contract):  # nothing runs: the checks read the change itself
+            cand = Candidate(self.root, changes, added, base=self.head)
+            return evaluate(self.contract, cand, None, timeout_s=self.timeout_s, on_check=on_check)
         parents = ["-p", self.head] if self.head else []
         commit = git(["commit-tree", tree, *parents, "-m", "agentic: gate candidate"], self.root,
                      env=CANDIDATE_AUTHOR).strip()  # fmt: skip

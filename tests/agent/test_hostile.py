@@ -24,10 +24,14 @@ from tests.conftest import CONTRACT, FINISH, FIX, cli, make_repo, write_script
 CANARY = "canary-secret-5f3a9c1e7b2d4086"
 
 
-def hostile_repo(tmp_path: Path, commands: list[str]) -> Path:
+def hostile_repo(tmp_path: Path, commands: list[str], gate_runs_tests: bool = True) -> Path:
+    """The calc repository under a contract that allows `commands`; with `gate_runs_tests` False its
+    gate keeps only the checks that read the change (for the many cases whose subject is a refusal
+    in the loop, not the gate: the run going on to an accepted end is what they check of it)."""
     writable = {"allow": ["*.py", "sub/**", ".gitattributes"]}
     tools = {**CONTRACT["tools"], "run_command": {"allow": commands, "timeout_s": 20}, "write_file": writable}
-    return make_repo(tmp_path / "repo", {**CONTRACT, "tools": tools})
+    invariants = [i for i in CONTRACT["invariants"] if gate_runs_tests or "tests" not in i["check"]]
+    return make_repo(tmp_path / "repo", {**CONTRACT, "tools": tools, "invariants": invariants})
 
 
 def call(name: str, **arguments: Any) -> dict[str, Any]:
@@ -58,7 +62,7 @@ def denials(records: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[dict[s
     "src/\u202egnp.py", "a\u200b.py", "x" * 300 + ".py", ".git/config", "sub/.git/hooks/post-checkout",
 ])  # fmt: skip
 def test_paths_out_of_the_worktree_are_refused(tmp_path: Path, path: str) -> None:
-    repo = hostile_repo(tmp_path, [])
+    repo = hostile_repo(tmp_path, [], gate_runs_tests=False)
     summary, records = run(repo, [call("read_file", path=path), call("write_file", path=path, content="pwned\n")])
     assert summary["status"] == "accepted"
     results = tool_results(records)[:2]
@@ -220,7 +224,7 @@ def test_nested_repository_runs_nothing_on_the_host(tmp_path: Path) -> None:
 # 21 — protected paths: tests, the contract, configuration
 @pytest.mark.parametrize("path", ["tests/test_calc.py", "policies/contract.yaml", ".agentic.yaml", "tests/conftest.py"])
 def test_protected_paths_cannot_change(tmp_path: Path, path: str) -> None:
-    repo = hostile_repo(tmp_path, [])
+    repo = hostile_repo(tmp_path, [], gate_runs_tests=False)
     summary, records = run(repo, [call("write_file", path=path, content="pwned\n"), call("delete_file", path=path)])
     rules = [d["rule"] for d in denials(records)]
     assert rules and rules[0].startswith("protected")
@@ -296,7 +300,8 @@ def test_dotenv_values_are_redacted_everywhere(tmp_path: Path) -> None:
     ("sudo python -m pytest", "program sudo"),
 ])  # fmt: skip
 def test_dangerous_commands_are_refused_in_a_run(tmp_path: Path, command: str, rule: str) -> None:
-    repo = hostile_repo(tmp_path, ["python -m pytest *", "python -m *", "git *", "find *", "timeout *"])
+    repo = hostile_repo(tmp_path, ["python -m pytest *", "python -m *", "git *", "find *", "timeout *"],
+                        gate_runs_tests=False)
     summary, records = run(repo, [call("run_command", command=command)])
     refused = denials(records)
     assert refused and rule in refused[0]["rule"], refused

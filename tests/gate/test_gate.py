@@ -229,3 +229,26 @@ def test_a_tests_check_needs_a_report_the_gate_can_read(tmp_path: Path) -> None:
     fixed = {**contract, "invariants": [{"id": "tests", "check": {"tests": True, "junit_report": "out.xml"}}]}
     (repo / "policies" / "contract.yaml").write_text(yaml.safe_dump(fixed))
     assert cli("contract", "check", cwd=repo).returncode == 0
+
+
+def test_checks_that_run_nothing_need_no_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A contract whose invariants only read the change (paths, size, protected files, secrets): the
+    gate judges it without checking the candidate out or starting a sandbox, in a run and in `agentic
+    gate`; a failing one still fails."""
+    from agentic.gate.hook import GateRequest, run_gate
+    from agentic.workspace import Workspace
+    from tests import inproc
+
+    def no_checkout(*_: Any, **__: Any) -> Any:
+        raise AssertionError("a checkout was made")
+
+    monkeypatch.setattr(Workspace, "checkout", no_checkout)
+    cheap = [i for i in CONTRACT["invariants"] if i["id"] != "tests-pass"]
+    repo = make_repo(tmp_path / "repo", {**CONTRACT, "invariants": cheap})
+    outcome = inproc.run(repo, [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    [verdict] = inproc.records(outcome, "gate.verdict")
+    assert outcome.status == "accepted" and [c["id"] for c in verdict["checks"]] == ["protected-unchanged", "small"]
+    for n in range(4):  # more files than the contract's "small" allows: the person's gate fails
+        write(repo / f"new{n}.py", "x = 1\n")
+    result = run_gate(GateRequest(repo))
+    assert not result.verdict.passed and result.verdict.failed[0].detail == "4 files changed (at most 3)"
