@@ -351,14 +351,20 @@ def test_ctrl_c_cancels_what_runs_and_resume_runs_only_what_did_not_end(cluster:
     contract = {"tools": {"run_command": {"allow": ["python -c *"]}}}
     scenario(tmp_path / "s", "fast", GOOD, repeats=2)
     slow = scenario(tmp_path / "s", "slow", [{"tool_calls": [sleep]}, *GOOD], contract=contract, repeats=2)
-    command = ["agentic", "eval", "s", "--executor", "ray", "--address", cluster, "--concurrency", "2"]
+    # a host for each attempt: the slow tries are in their command and the fast ones have ended, whichever
+    # scenario is prepared first (the driver sends a prepared one's attempts out at once)
+    command = ["agentic", "eval", "s", "--executor", "ray", "--address", cluster, "--concurrency", "4"]
     # forked by the session's fork server (as cli() runs the CLI): a process of its own, Ctrl-C and all
     proc = forkserver.Running(forkserver.shared(), command, tmp_path, {**os.environ, "NO_COLOR": "1"}, "agentic")
     deadline = time.monotonic() + 90
     states = tmp_path / ".agentic" / "evals"
     while not (list(states.glob("*/attempts.jsonl")) and len(hosts_in(SLEEP)) == 2
                and len(next(states.glob("*/attempts.jsonl")).read_text().splitlines()) == 2):  # fmt: skip
-        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        if time.monotonic() > deadline or proc.poll() is not None:
+            seen = {"hosts": hosts_up(), "in the command": hosts_in(SLEEP),
+                    "ended": [p.read_text() for p in states.glob("*/attempts.jsonl")]}  # fmt: skip
+            proc.kill()
+            raise AssertionError((seen, proc.communicate(timeout=30)))
         time.sleep(0.1)
     time.sleep(1.0)  # both slow tries are in their command
     proc.send_signal(signal.SIGINT)
