@@ -178,8 +178,9 @@ def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fle
     otherwise only the verdict."""
     scenario = shipment.scenario
     node = socket.gethostname()
-    tmp = Path(tempfile.mkdtemp(prefix="agentic-eval-"))  # laid out as the local executor's workdir (the
-    # model sees the path: the same length keeps a scripted model's token estimates the same)
+    # laid out as the local executor's workdir (the model sees the path: the same length keeps a scripted
+    # model's token estimates the same); left by a host killed mid-attempt, the next try on the node removes it
+    tmp = scratch.owned_dir("agentic-eval-")
     budgeted = fleet.started(f"{scenario.id}#{n}#{tries}",
                              {"node": node, "node_id": node_id, "pid": os.getpid(), "dir": str(tmp)})  # fmt: skip
     view = TryView(fleet, tmp, budgeted)

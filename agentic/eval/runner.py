@@ -21,7 +21,6 @@ import concurrent.futures as cf
 import os
 import shutil
 import statistics
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +48,7 @@ from agentic.eval.scenarios import Scenario, resolve_model
 from agentic.eval.stats import EvalSummary, summarize
 from agentic.eval.testids import base_problem, test_runner_problem
 from agentic.models.ratelimit import WINDOW_S
+from agentic.util import scratch
 from agentic.workspace import ensure_excluded
 
 DEFAULT_MAX_DROP = 0.05
@@ -106,7 +106,8 @@ class Evaluator:
         self._own_dir = options.workdir is None
         if options.workdir is not None and options.workdir.exists() and any(options.workdir.iterdir()):
             raise UsageError(f"--workdir {options.workdir} is not empty", hint="give a new or empty directory")
-        self.workdir = (options.workdir or Path(tempfile.mkdtemp(prefix="agentic-eval-"))).resolve()
+        # its own (no --workdir): removed as the eval ends, or by the next eval on the machine if this one is killed
+        self.workdir = (options.workdir or scratch.owned_dir("agentic-eval-")).resolve()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._prepared: Memo[str, Prepared] = Memo()
         self._trees: Memo[tuple[str, str, bool], TreeResults] = Memo()  # (scenario, tree, command?)

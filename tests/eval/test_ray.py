@@ -31,6 +31,7 @@ from agentic.eval.runner import Evaluator, Options
 from agentic.eval.scenarios import load_all
 from agentic.eval.summaryfile import summary_dict
 from agentic.journal.records import read_records
+from agentic.util import scratch
 from tests import forkserver
 from tests.conftest import cli
 from tests.eval.conftest import DogfoodEval
@@ -77,6 +78,7 @@ def nodes() -> Iterator[Any]:
         for pid in template_owners():  # of hosts killed with their node, which could not remove them
             if not _alive(pid):
                 shutil.rmtree(Path(tempfile.gettempdir()) / f"{TEMPLATES_PREFIX}{pid}", ignore_errors=True)
+        scratch.sweep_owned("agentic-eval-")  # and the attempt those hosts were running
 
 
 STARTED: set[int] = set()  # the processes of nodes a test started and removed

@@ -35,3 +35,29 @@ def test_the_dirs_of_dead_processes_go_and_those_of_live_ones_stay() -> None:
         alive.wait()
         for path in tmp.glob(f"{PREFIX}*"):
             subprocess.run(["rm", "-rf", str(path)], check=True)
+
+
+def test_a_directory_that_names_its_process_inside_goes_when_the_process_has_ended() -> None:
+    """owned_dir: the name as mkdtemp makes it (as long on every machine: a model sees the path), the
+    pid in a file inside; the next one made removes those of processes that ended, never another's
+    that runs, nor one that names no process (a person's directory of the same prefix)."""
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    tmp = Path(tempfile.gettempdir())
+    left, kept, persons = tmp / f"{PREFIX}dead0001", tmp / f"{PREFIX}live0001", tmp / f"{PREFIX}mine0001"
+    try:
+        for path, owner in ((left, ended.stdout.strip()), (kept, str(alive.pid)), (persons, None)):
+            (path / "attempts").mkdir(parents=True)
+            if owner is not None:
+                (path / scratch.OWNER).write_text(owner)
+        made = scratch.owned_dir(PREFIX)
+        assert made.parent == tmp and len(made.name) == len(PREFIX) + 8
+        assert (made / scratch.OWNER).read_text() == str(os.getpid())
+        assert oct(made.stat().st_mode & 0o777) == "0o700"
+        assert not left.exists() and kept.is_dir() and persons.is_dir()
+        assert scratch.owned_dir(PREFIX) != made and made.is_dir()  # this process's own stay
+    finally:
+        alive.kill()
+        alive.wait()
+        for path in tmp.glob(f"{PREFIX}*"):
+            subprocess.run(["rm", "-rf", str(path)], check=True)
