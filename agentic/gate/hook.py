@@ -225,10 +225,6 @@ class WatchedSandbox:
         self.inner.close()
 
 
-def needs_commands(contract: Contract) -> bool:
-    return any(inv.kind in ("command", "tests") for inv in contract.invariants)
-
-
 @dataclass
 class Evaluation:
     """One cold gate: a clean checkout of the candidate, the base's test counts, the contract's checks."""
@@ -341,7 +337,7 @@ def _sandbox_factory(
 
     Fails (SandboxUnavailable) before any checkout is made when commands cannot be isolated here.
     """
-    if not needs_commands(contract):
+    if not runs_commands(contract):
         return None
     fallback = settings.sandbox == "auto"
     if not req.unsafe_no_sandbox:
