@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from agentic.config.settings import DEFAULT_CONTRACT, Settings, load_settings
@@ -237,8 +238,9 @@ class Evaluation:
     watch: Watch = field(default_factory=Watch)
     base_counts: dict[tuple[str, ...], Baseline] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def workspace(self) -> Workspace:
+        """One for the gate: its checkouts (base and candidate) share what it found once (generated files)."""
         return Workspace(self.root, "gate", self.head or "", self.contract.generated)
 
     def sandbox(self, root: Path) -> Sandbox | None:

@@ -88,8 +88,7 @@ def pipenv_env_name(where: str) -> str:
     """What Pipenv names the environment of the project in directory `where`: the directory's name,
     made safe, and a hash of its Pipfile's path."""
     sanitized = re.sub(r'[ &$`!*@"()\[\]\\\r\n\t]', "_", os.path.basename(where))[:42]
-    digest = hashlib.sha256(os.path.join(where, "Pipfile").encode("utf-8", "surrogateescape")).digest()[:6]
-    return f"{sanitized}-{base64.urlsafe_b64encode(digest).decode()[:8]}"
+    return _hashed_name(sanitized, os.path.join(where, "Pipfile"))
 
 
 def poetry_env_name(name: str, where: str) -> str:
@@ -97,8 +96,14 @@ def poetry_env_name(name: str, where: str) -> str:
     safe for a directory, and a hash of the checkout's real path."""
     canonical = re.sub(r"[-_.]+", "-", name).lower()
     sanitized = re.sub(r'[ $`!*@"\\\r\n\t]', "_", canonical)[:42]
-    digest = hashlib.sha256(os.path.normcase(where).encode("utf-8", "surrogateescape")).digest()
-    return f"{sanitized}-{base64.urlsafe_b64encode(digest).decode()[:8]}"
+    return _hashed_name(sanitized, os.path.normcase(where))
+
+
+def _hashed_name(name: str, hashed: str) -> str:
+    """`name-XXXXXXXX`: the first 8 characters of the url-safe base64 of `hashed`'s SHA-256, as Poetry
+    and Pipenv suffix an environment's name."""
+    digest = hashlib.sha256(hashed.encode("utf-8", "surrogateescape")).digest()
+    return f"{name}-{base64.urlsafe_b64encode(digest).decode()[:8]}"
 
 
 def _run_python(python: Python, root: Path, module: str) -> Start:
