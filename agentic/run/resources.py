@@ -68,6 +68,7 @@ class RunResources:
             require_sandbox(fallback=self.fallback)  # fail before anything is created
         self.variables = contract_env(req.contract)  # so does a variable the contract may not pass
         self.contract = run_contract(req)
+        self.exposed = program_envs(self.contract.test_command)  # shown to each of the run's sandboxes
         exclude_state_dir(req.repo.root, req.repo.common)  # find_repo checked the state dir
         self.run_id = req.tape.run_id if req.resuming and req.tape is not None else new_run_id()
         self.workspace = Workspace(req.repo.root, self.run_id, req.base_commit, req.contract.generated)
@@ -126,7 +127,7 @@ class RunResources:
         ro = protected_paths(root, contract) if readonly else []
         return make_sandbox(root, ro, fallback=self.fallback, unsafe=self.req.unsafe_no_sandbox, persistent=readonly,
                             env=self.variables, hidden=unreadable_paths(root, contract),
-                            secret=secret_globs(contract), expose=program_envs(contract.test_command))  # fmt: skip
+                            secret=secret_globs(contract), expose=self.exposed)  # fmt: skip
 
     def hook_sandbox(self, write: bool) -> Sandbox | None:
         """A one-off sandbox of the worktree for a hook: read-only unless the hook may write (None
@@ -137,7 +138,7 @@ class RunResources:
         return make_sandbox(root, protected_paths(root, contract), fallback=self.fallback,
                             unsafe=self.req.unsafe_no_sandbox, env=self.variables,
                             hidden=unreadable_paths(root, contract), secret=secret_globs(contract),
-                            read_only=not write, beside_run=True, expose=program_envs(contract.test_command))  # fmt: skip
+                            read_only=not write, beside_run=True, expose=self.exposed)  # fmt: skip
 
     def checkout_sandbox(self) -> Callable[[Path], Sandbox] | None:
         """How the gate isolates a checkout's commands (None when the run has no sandbox)."""
@@ -150,7 +151,7 @@ class RunResources:
             return None
         return sandbox_identity(self.req.repo.root, fallback=self.fallback, unsafe=self.req.unsafe_no_sandbox,
                                 env=self.variables, secret=secret_globs(self.contract),
-                                expose=program_envs(self.contract.test_command))  # fmt: skip
+                                expose=self.exposed)  # fmt: skip
 
     def restore(self, tree: str) -> None:
         """Make the worktree that tree again."""
