@@ -177,8 +177,9 @@ def _tests_check(text: str, argv: Sequence[str], placeholder: bool) -> str:
     return re.sub(r"^([ \t]*)check: \{tests: true\}[ \t]*$", swap, text, flags=re.MULTILINE)
 
 
-def render_contract(root: Path, choices: Choices) -> str:
-    """The contract: the preset's text with the test command (and the files defining it) swapped in."""
+def render_contract(root: Path, choices: Choices, generated: list[str]) -> str:
+    """The contract: the preset's text with the test command (and the files defining it) swapped in, and
+    the `generated` files listed."""
     if choices.preset not in PRESETS:
         raise UsageError(f"unknown preset {choices.preset!r}", hint=f"choose one of: {', '.join(PRESETS)}")
     placeholder = choices.test_command is None
@@ -190,7 +191,7 @@ def render_contract(root: Path, choices: Choices) -> str:
               "# Check it with `agentic contract check`; every key is described in agentic's contract schema.\n")  # fmt: skip
     text = _replace_line(preset_text(choices.preset), "test_command", _flow(argv))
     text = _protect(text, _manifests(root, argv))
-    if generated := generated_files(root):
+    if generated:
         text = re.sub(r"^(test_command:.*)$", lambda m: f"{m.group(1)}\n{GENERATED_NOTE}\ngenerated: {_flow(generated)}",
                       text, count=1, flags=re.MULTILINE)  # fmt: skip
     return header + _tests_check(text, argv, placeholder)
@@ -232,10 +233,10 @@ def validate_files(root: Path, choices: Choices, settings_text: str, contract_te
 def plan(root: Path, choices: Choices) -> list[PlannedFile]:
     """The files init would write, validated; nothing is written."""
     settings_text = render_settings(choices)
-    contract_text = render_contract(root, choices)
+    generated = generated_files(root)
+    contract_text = render_contract(root, choices, generated)
     validate_files(root, choices, settings_text, contract_text)
     command = "placeholder" if choices.test_command is None else shlex.join(choices.test_command)
-    generated = generated_files(root)
     command += f"; generated: {', '.join(generated)}" if generated else ""
     return [
         PlannedFile(REPO_FILE, settings_text, f"model {choices.model}, contract {choices.contract_path}"),
