@@ -161,12 +161,15 @@ def write_script(path: Path, turns: list[dict[str, Any]]) -> Path:
 
 
 def cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120, input: str | None = None,
+    stdout: int | None = None,
+) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """Run the real `agentic` CLI in a separate process (`python -m agentic ARGS`, forked by the
-    worker's fork server: the interpreter and its heavy libraries are loaded once, agentic afresh)."""
+    worker's fork server: the interpreter and its heavy libraries are loaded once, agentic afresh);
+    `input` is its standard input's text, `stdout` a descriptor it writes its output to instead of a
+    pipe read here."""
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
-    return forkserver.run(forkserver.shared(), ["agentic", *args], cwd, full_env, timeout)
+    return forkserver.run(forkserver.shared(), ["agentic", *args], cwd, full_env, timeout, input=input, stdout=stdout)
 
 
 def events_of(stdout: str) -> list[dict[str, Any]]:

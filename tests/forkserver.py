@@ -372,19 +372,22 @@ class Running:
     subprocess.Popen(stdin=DEVNULL, stdout=PIPE, stderr=PIPE (or STDOUT), text=True) the tests use."""
 
     def __init__(self, server: Server, argv: list[str], cwd: Path, env: dict[str, str], module: str | None,
-                 merge_stderr: bool = False) -> None:  # fmt: skip
+                 merge_stderr: bool = False, stdin: int | None = None, stdout: int | None = None) -> None:  # fmt: skip
+        """`stdin`, `stdout`: a descriptor the child gets as that stream instead of /dev/null, of a pipe
+        read here (the caller keeps it and closes it)."""
         self.args, self.merged = argv, merge_stderr
         self._out, out_w = os.pipe()
         self._err, err_w = (self._out, out_w) if merge_stderr else os.pipe()
-        devnull = os.open(os.devnull, os.O_RDONLY)
+        given_in = os.open(os.devnull, os.O_RDONLY) if stdin is None else os.dup(stdin)
+        given_out = out_w if stdout is None else os.dup(stdout)
         try:
-            self.child = server.start(argv, cwd, env, module, devnull, out_w, err_w)
+            self.child = server.start(argv, cwd, env, module, given_in, given_out, err_w)
         except BaseException:
             for fd in {self._out, self._err}:
                 os.close(fd)
             raise
         finally:
-            for fd in {out_w, err_w, devnull}:
+            for fd in {out_w, err_w, given_in, given_out}:
                 os.close(fd)
         self.pid = self.child.pid
         self._chunks: dict[int, list[bytes]] = {self._out: [], self._err: []}  # one when merged
@@ -438,10 +441,22 @@ class Running:
 
 def run(server: Server, argv: list[str], cwd: Path, env: dict[str, str], timeout: float | None,
         module: str | None = "agentic", merge_stderr: bool = False,
-        on_start: Callable[[Child], None] | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        on_start: Callable[[Child], None] | None = None, input: str | None = None,
+        stdout: int | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """subprocess.run(argv, capture_output=True, text=True, stdin=DEVNULL, timeout=timeout) through the
-    server (with merge_stderr: stderr=STDOUT); on_start is given the child as soon as it runs."""
-    proc = Running(server, argv, cwd, env, module, merge_stderr)
+    server (with merge_stderr: stderr=STDOUT); on_start is given the child as soon as it runs. With
+    `input`, the child reads that text as its standard input (as run(input=...)); with `stdout`, it
+    writes its standard output to that descriptor (and the result's stdout is empty)."""
+    feed = None
+    if input is not None:
+        read_end, write_end = os.pipe()
+        feed = threading.Thread(target=_feed, args=(write_end, input.encode()), daemon=True)
+        feed.start()
+    try:
+        proc = Running(server, argv, cwd, env, module, merge_stderr, read_end if feed else None, stdout)
+    finally:
+        if feed is not None:
+            os.close(read_end)
     if on_start is not None:
         on_start(proc.child)
     try:
@@ -453,6 +468,15 @@ def run(server: Server, argv: list[str], cwd: Path, env: dict[str, str], timeout
         raise
     assert proc.returncode is not None
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def _feed(fd: int, data: bytes) -> None:
+    """Write `data` to the pipe `fd` and close it (a thread: the child may read it after the pipe's buffer filled)."""
+    try:
+        with open(fd, "wb") as pipe:
+            pipe.write(data)
+    except BrokenPipeError:  # the child ended without reading it all, as subprocess.run lets it
+        pass
 
 
 def _text(data: bytes) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,9 +26,7 @@ def closed_reader(args: list[str], cwd: Path) -> tuple[int, str]:
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        done = subprocess.run([sys.executable, "-m", "agentic", *args], cwd=cwd, stdout=write_end,
-                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, timeout=120,
-                              env={**os.environ, "NO_COLOR": "1"})  # fmt: skip
+        done = cli(*args, cwd=cwd, stdout=write_end)
     finally:
         os.close(write_end)
     return done.returncode, done.stderr
@@ -53,8 +49,7 @@ def test_a_run_whose_reader_went_away_completes(repo: Path, json_out: bool) -> N
 
 def test_listing_and_showing_to_a_closed_pipe_keep_their_exit_status(repo: Path) -> None:
     script = write_script(repo.parent / "turns.yaml", TURNS)
-    done = subprocess.run([sys.executable, "-m", "agentic", "run", "fix", "--model", f"script:{script}", "--json"],
-                          cwd=repo, capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = cli("run", "fix", "--model", f"script:{script}", "--json", cwd=repo)
     assert json.loads(done.stdout.splitlines()[-1])["status"] == "accepted", done.stderr
     for args, want in ((["runs", "--json"], 0), (["show", "last"], 0), (["show", "no-such-run"], 2)):
         code, stderr = closed_reader(args, repo)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import cli, make_repo
@@ -57,8 +55,7 @@ def test_batch_reads_json_lines_and_writes_one_decision_a_line(tmp_path: Path) -
         {"tool": "write_file", "args": {"path": "src/a.py"}},
     ]
     stdin = "\n".join(json.dumps(c) for c in calls) + "\n\n{broken\n"
-    done = subprocess.run([sys.executable, "-m", "agentic", "contract", "explain", "run_command", "--batch",
-                           "--contract", "default"], input=stdin, capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    done = cli("contract", "explain", "run_command", "--batch", "--contract", "default", cwd=tmp_path, input=stdin)
     assert done.returncode == 0, done.stderr
     out = [json.loads(line) for line in done.stdout.splitlines()]
     assert [o.get("verdict") for o in out] == ["ask", "deny", None, None, "allow", None]

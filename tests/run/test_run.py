@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -171,13 +170,13 @@ def test_a_run_that_can_go_on_ends_with_the_command_that_resumes_it(repo: Path) 
 def test_the_task_can_come_from_standard_input(repo: Path) -> None:
     script = write_script(repo.parent / "turns.yaml", [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
     task = "Fix the average.\n\nThe tests in tests/ say what it must return; keep them as they are.\n"
-    argv = [sys.executable, "-m", "agentic", "run", "-", "--model", f"script:{script}", "--json"]
-    done = subprocess.run(argv, cwd=repo, input=task, capture_output=True, text=True, timeout=120)
+    argv = ["run", "-", "--model", f"script:{script}", "--json"]
+    done = cli(*argv, cwd=repo, input=task)
     summary = json.loads(done.stdout.splitlines()[-1])
     assert done.returncode == 0 and summary["status"] == "accepted", done.stderr
     start = next(d for r, d in records(summary) if r["kind"] == "run.start")
     assert start["task"] == task
-    empty = subprocess.run(argv, cwd=repo, input="  \n", capture_output=True, text=True, timeout=120)
+    empty = cli(*argv, cwd=repo, input="  \n")
     assert empty.returncode == 2 and "the task is empty" in empty.stderr
 
 
@@ -314,7 +313,6 @@ def test_commands_run_sandboxed_without_secrets(repo: Path) -> None:
 
 def test_missing_sandbox_refuses_before_starting(tmp_path: Path) -> None:
     import shutil
-    import sys
 
     repo = make_repo(tmp_path / "r")
     bindir = tmp_path / "bin"
