@@ -373,8 +373,8 @@ class Running:
 
     def __init__(self, server: Server, argv: list[str], cwd: Path, env: dict[str, str], module: str | None,
                  merge_stderr: bool = False, stdin: int | None = None, stdout: int | None = None) -> None:  # fmt: skip
-        """`stdin`, `stdout`: a descriptor the child gets as that stream instead of /dev/null, of a pipe
-        read here (the caller keeps it and closes it)."""
+        """`stdin`: a descriptor the child reads as its standard input instead of /dev/null; `stdout`: one
+        it writes its output to instead of a pipe read here (the caller keeps and closes both)."""
         self.args, self.merged = argv, merge_stderr
         self._out, out_w = os.pipe()
         self._err, err_w = (self._out, out_w) if merge_stderr else os.pipe()
@@ -447,16 +447,15 @@ def run(server: Server, argv: list[str], cwd: Path, env: dict[str, str], timeout
     server (with merge_stderr: stderr=STDOUT); on_start is given the child as soon as it runs. With
     `input`, the child reads that text as its standard input (as run(input=...)); with `stdout`, it
     writes its standard output to that descriptor (and the result's stdout is empty)."""
-    feed = None
+    stdin = None
     if input is not None:
-        read_end, write_end = os.pipe()
-        feed = threading.Thread(target=_feed, args=(write_end, input.encode()), daemon=True)
-        feed.start()
+        stdin, write_end = os.pipe()
+        threading.Thread(target=_feed, args=(write_end, input.encode()), daemon=True).start()
     try:
-        proc = Running(server, argv, cwd, env, module, merge_stderr, read_end if feed else None, stdout)
+        proc = Running(server, argv, cwd, env, module, merge_stderr, stdin, stdout)
     finally:
-        if feed is not None:
-            os.close(read_end)
+        if stdin is not None:  # the child has its own; the feeder's writes fail once no one holds it
+            os.close(stdin)
     if on_start is not None:
         on_start(proc.child)
     try:
