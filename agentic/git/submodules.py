@@ -1,7 +1,7 @@
 """Submodules in a run's worktree and in the gate's checkout: their files at the recorded commits.
 
-`git worktree add` leaves a submodule's directory empty, and nothing may be fetched (no network for
-the harness's git). The files come from the person's own clone of the submodule (`.git/modules/…`
+A checkout (agentic.git.linked, as `git worktree add`) leaves a submodule's directory empty, and
+nothing may be fetched (no network for the harness's git). The files come from the person's own clone of the submodule (`.git/modules/…`
 or the submodule's checkout), exported with `git archive` at the commit the base records; they are
 read-only for the run (the contract protects them: commands see them read-only, file tools may not
 write there) and never part of a snapshot, which keeps the gitlink. A submodule whose recorded

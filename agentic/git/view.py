@@ -290,26 +290,39 @@ def _assume_unchanged(admin: Path, worktree: Path, index: Path, masked: Sequence
 
 
 def _config(common: Path) -> str:
-    """Only what reading the repository needs: its format and extensions (no remote, no credential).
-    Read again whenever the config file changes."""
+    """Only what reading the repository needs: its format and extensions (no remote, no credential)."""
+    values = common_config(common) or {}
+    lines = ["[core]", f"\trepositoryformatversion = {values.get('core.repositoryformatversion', '0')}",
+             "\tbare = false"]  # fmt: skip
+    extensions = {k: v for k, v in values.items() if k.startswith("extensions.")}
+    if extensions:
+        lines.append("[extensions]")
+        lines += [f"\t{key.split('.', 1)[1]} = {value}" for key, value in extensions.items()]
+    return "\n".join(lines) + "\n"
+
+
+def common_config(common: Path) -> dict[str, str] | None:
+    """The keys of the repository's own config file (`LAYOUT_KEYS`) that say how its git dir and
+    worktrees are laid out: its format, its extensions, a sparse checkout, a bare repository, per-worktree
+    settings. Read again whenever the file changes; empty without one, None when git cannot read it."""
     try:
         info = os.stat(common / "config")
     except OSError:
-        return _read_config(common, (0, 0))
-    return _read_config(common, (info.st_mtime_ns, info.st_size))
+        return {}
+    found = _read_common_config(common, (info.st_mtime_ns, info.st_size))
+    return dict(found) if found is not None else None
+
+
+LAYOUT_KEYS = r"^(core\.(repositoryformatversion|bare|worktree|sparsecheckout)|extensions\..*|worktree\..*)$"
 
 
 @lru_cache(maxsize=64)
-def _read_config(common: Path, stamp: tuple[int, int]) -> str:
-    found = run_git(["--git-dir", str(common), "config", "--file", str(common / "config"), "--get-regexp",
-                     r"^(core\.repositoryformatversion|extensions\..*)$"], common).stdout  # fmt: skip
-    values = dict(line.split(" ", 1) for line in found.splitlines() if " " in line)
-    lines = ["[core]", f"\trepositoryformatversion = {values.pop('core.repositoryformatversion', '0')}",
-             "\tbare = false"]  # fmt: skip
-    if values:
-        lines.append("[extensions]")
-        lines += [f"\t{key.split('.', 1)[1]} = {value}" for key, value in values.items()]
-    return "\n".join(lines) + "\n"
+def _read_common_config(common: Path, stamp: tuple[int, int]) -> tuple[tuple[str, str], ...] | None:
+    done = run_git(["--git-dir", str(common), "config", "--file", str(common / "config"), "--includes", "-z",
+                    "--get-regexp", LAYOUT_KEYS], common)  # fmt: skip
+    if done.returncode not in (0, 1):  # 1: none of the keys is set
+        return None
+    return tuple((key, value) for key, _, value in (item.partition("\n") for item in done.stdout.split("\0") if item))
 
 
 def _alternates(common: Path) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from agentic.errors import WorkspaceError
+from agentic.git import linked
 from agentic.git.cmd import failure, git, git_env, hardening, program, run_git
 from agentic.git.locks import clear_stale
 from agentic.workspace.changes import NAME_STATUS, parse_name_status
@@ -87,7 +88,7 @@ def _cherry_picked(root: Path, commit: str, head: str) -> str:
     env = {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
     path = root / STATE_DIR / "checkouts" / f"apply-{uuid.uuid4().hex[:12]}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    git(["worktree", "add", "--quiet", "--detach", str(path), head], root)
+    linked.add(root, path, head)
     try:
         done = run_git(["cherry-pick", "--allow-empty", commit], path, env=env)
         if done.returncode != 0:

@@ -21,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 
 from agentic.errors import WorkspaceError
-from agentic.git import submodules, trees
+from agentic.git import linked, submodules, trees
 from agentic.git.cmd import git, run_git, run_git_bytes
 from agentic.git.locks import clear_stale
 from agentic.git.staging import NESTED, Skipped, stage
@@ -95,7 +95,7 @@ class Workspace:
         subs = submodules.recorded(self.repo_root, self.base)
         submodules.require_available(self.repo_root, subs)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        git(["worktree", "add", "--quiet", "-b", self.branch, str(self.path), self.base], self.repo_root)
+        linked.add(self.repo_root, self.path, self.base, branch=self.branch)
         if self.path.name != self.git_dir.name or not self.git_dir.is_dir():
             raise WorkspaceError(f"git created the worktree's admin dir somewhere unexpected for {self.path}")
         submodules.populate(self.repo_root, subs, self.path)
@@ -108,7 +108,7 @@ class Workspace:
 
     @property
     def snapshot_index(self) -> Path:
-        """The index the harness's snapshots use. The worktree's own index stays as `git worktree add`
+        """The index the harness's snapshots use. The worktree's own index stays as its checkout
         made it (the base), so `git status` and `git diff` inside the sandbox show the agent's change."""
         return self.git_dir / SNAPSHOT_INDEX
 
@@ -241,7 +241,7 @@ class Workspace:
                               "GIT_COMMITTER_NAME": "agentic", "GIT_COMMITTER_EMAIL": "agentic@localhost"}).strip()  # fmt: skip
         path = self.repo_root / STATE_DIR / "checkouts" / f"{self.run_id}-{uuid.uuid4().hex[:8]}"
         path.parent.mkdir(parents=True, exist_ok=True)
-        git(["worktree", "add", "--quiet", "--detach", str(path), commit], self.repo_root)
+        linked.add(self.repo_root, path, commit)
         try:
             submodules.populate(self.repo_root, submodules.recorded(self.repo_root, commit), path)
             carry(self.repo_root, path, self.generated_files)

@@ -1,0 +1,97 @@
+"""agentic.git.linked: a linked worktree made without `git worktree add`'s sub-processes is the one git
+makes (its records, its index, its files, its branch), and a repository that asks `worktree add` for
+more is left to git."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from agentic.errors import WorkspaceError
+from agentic.git import linked
+from agentic.git.cmd import git
+from agentic.workspace.worktree import admin_dir, remove_worktree
+from tests.conftest import commit_initial, write
+
+
+def project(root: Path, *init: str) -> tuple[Path, str]:
+    root.mkdir(parents=True)
+    git(["init", "--quiet", *init], root)
+    write(root / "src" / "calc.py", "def f():\n    return 1\n")
+    write(root / "run.sh", "#!/bin/sh\necho hi\n")
+    (root / "run.sh").chmod(0o755)
+    write(root / "docs" / "a.md", "a\n")
+    (root / "link").symlink_to("src/calc.py")
+    commit_initial(root)
+    return root, git(["rev-parse", "HEAD"], root).strip()
+
+
+def records(common: Path, name: str, path: Path) -> dict[str, str]:
+    """A worktree's records, its own names replaced, and what git says of it."""
+    admin = common / "worktrees" / name
+    found = {f: (admin / f).read_text().replace(name, "NAME") for f in sorted(os.listdir(admin))
+             if f not in ("index", "logs", "ORIG_HEAD")}  # fmt: skip
+    found[".git"] = (path / ".git").read_text().replace(name, "NAME")
+    found["stage"] = git(["ls-files", "-s"], path)
+    found["status"] = git(["status", "--porcelain", "--untracked-files=all"], path)
+    found["files"] = "\n".join(sorted(
+        f"{p.relative_to(path)} {oct(p.lstat().st_mode)}" for p in path.rglob("*") if ".git" not in p.parts))  # fmt: skip
+    return found
+
+
+@pytest.mark.parametrize("init", [[], ["--object-format=sha256"]], ids=["sha1", "sha256"])
+@pytest.mark.parametrize("branch", [None, "agentic/run-1"], ids=["detached", "branch"])
+def test_a_linked_worktree_is_the_one_git_makes(tmp_path: Path, init: list[str], branch: str | None) -> None:
+    root, head = project(tmp_path / "repo", *init)
+    common = root / ".git"
+    theirs, ours = root / ".agentic" / "checkouts" / "theirs", root / ".agentic" / "checkouts" / "ours"
+    theirs.parent.mkdir(parents=True)
+    git(["worktree", "add", "--quiet", *(["-b", f"{branch}-git"] if branch else ["--detach"]), str(theirs), head], root)
+    linked.add(root, ours, head, branch=branch)
+    want, got = records(common, "theirs", theirs), records(common, "ours", ours)
+    if branch:
+        want["HEAD"] = want["HEAD"].replace(f"{branch}-git", branch)
+    assert got == want
+    assert not (common / "worktrees" / "ours" / "locked").exists()
+    listed = git(["worktree", "list", "--porcelain"], root)
+    assert f"worktree {os.path.realpath(ours)}\nHEAD {head}\n" in listed
+    assert (f"branch refs/heads/{branch}\n" if branch else "detached\n") in listed.split(f"worktree {os.path.realpath(ours)}")[1]
+    if branch:  # the branch as `git branch` makes it, with its reflog
+        assert git(["rev-parse", f"refs/heads/{branch}"], root).strip() == head
+        assert "branch: Created from" in git(["reflog", "show", branch], root)
+    git(["worktree", "prune"], root)  # a worktree git knows stays
+    assert (common / "worktrees" / "ours").is_dir() and admin_dir(root, ours) == common / "worktrees" / "ours"
+    remove_worktree(root, ours)
+    assert not ours.exists() and not (common / "worktrees" / "ours").exists()
+
+
+def test_a_sparse_checkout_and_per_worktree_config_are_left_to_git(tmp_path: Path) -> None:
+    root, head = project(tmp_path / "repo")
+    git(["sparse-checkout", "set", "src"], root)  # cone mode: the top's files and src/
+    assert linked.asks_more(root / ".git")
+    path = root / ".agentic" / "checkouts" / "sparse"
+    path.parent.mkdir(parents=True)
+    linked.add(root, path, head)
+    assert (path / "src" / "calc.py").is_file() and not (path / "docs").exists()  # as git makes it: sparse too
+    assert (root / ".git" / "worktrees" / "sparse" / "info" / "sparse-checkout").is_file()
+    plain, _ = project(tmp_path / "plain")
+    assert not linked.asks_more(plain / ".git")
+    git(["config", "extensions.worktreeConfig", "true"], plain)
+    assert linked.asks_more(plain / ".git")  # read again: the config file changed
+
+
+def test_a_checkout_that_fails_leaves_nothing_behind(tmp_path: Path) -> None:
+    root, _ = project(tmp_path / "repo")
+    blob = git(["hash-object", "-w", "--stdin"], root, input="x\n").strip()
+    tree = git(["mktree"], root, input=f"100644 blob {blob}\t.git\n").strip()  # a path no checkout may write
+    bad = git(["commit-tree", tree, "-m", "bad"], root).strip()
+    path = root / ".agentic" / "worktrees" / "bad"
+    path.parent.mkdir(parents=True)
+    with pytest.raises(WorkspaceError):
+        linked.add(root, path, bad, branch="agentic/bad")
+    assert not path.exists() and not (root / ".git" / "worktrees" / "bad").exists()
+    assert subprocess.run(["git", "rev-parse", "--verify", "-q", "refs/heads/agentic/bad"], cwd=root).returncode == 1
+    assert "bad" not in git(["worktree", "list"], root)
