@@ -1,8 +1,10 @@
 """Linked worktrees made as `git worktree add` makes them, without its sub-processes.
 
-`git worktree add` (before git 2.42) starts `git branch`, `git symbolic-ref` or `git update-ref`, and
-`git reset --hard` as processes of their own: four or five git processes for each of the three
-worktrees a run makes (its own, the gate's checkout of the candidate, the base's for the baseline).
+`git worktree add` starts `git reset --hard` as a process of its own, and `git branch` for a new
+branch; git 2.39 also writes the new HEAD through `git symbolic-ref` or `git update-ref`: up to four
+git processes for each of the three worktrees a run makes (its own, the gate's checkout of the
+candidate, the base's for the baseline), about 9 ms of CPU each against 3.5 ms here (create and
+remove, on a tmpfs).
 Here the worktree's records are written as gitrepository-layout(5) describes them and as git writes
 them (`<git dir>/worktrees/<id>/` with `gitdir`, `commondir` and `HEAD`, locked while it is made; the
 worktree's `.git` file naming it), and one `git read-tree --reset -u HEAD` fills the index and the
