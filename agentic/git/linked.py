@@ -50,9 +50,9 @@ def add(root: Path, path: Path, commit: str, branch: str | None = None) -> None:
         (admin / "locked").write_text("initializing", encoding="utf-8")  # `git worktree prune` keeps it meanwhile
         path.mkdir(parents=True)
         made = True
-        dot_git = Path(os.path.realpath(path)) / ".git"
-        dot_git.write_text(f"gitdir: {os.path.realpath(admin)}\n", encoding="utf-8")
-        (admin / "gitdir").write_text(f"{dot_git}\n", encoding="utf-8")
+        dot_git = Path(os.path.realpath(path)) / ".git"  # paths as bytes: a directory's name need not be UTF-8
+        dot_git.write_bytes(b"gitdir: " + os.fsencode(os.path.realpath(admin)) + b"\n")
+        (admin / "gitdir").write_bytes(os.fsencode(dot_git) + b"\n")
         (admin / "commondir").write_text("../..\n", encoding="utf-8")
         (admin / "HEAD").write_text(f"ref: refs/heads/{branch}\n" if branch else f"{commit}\n", encoding="utf-8")
         git([f"--git-dir={admin}", f"--work-tree={path}", "read-tree", "--reset", "-u", "HEAD"], path)

@@ -68,6 +68,18 @@ def test_a_linked_worktree_is_the_one_git_makes(tmp_path: Path, init: list[str],
     assert not ours.exists() and not (common / "worktrees" / "ours").exists()
 
 
+def test_a_repository_under_a_directory_whose_name_is_not_utf8(tmp_path: Path) -> None:
+    root, head = project(tmp_path / os.fsdecode(b"caf\xe9") / "repo")  # a Latin-1 name, as old systems made
+    theirs, ours = root / ".agentic" / "checkouts" / "theirs", root / ".agentic" / "checkouts" / "ours"
+    theirs.parent.mkdir(parents=True)
+    git(["worktree", "add", "--quiet", "--detach", str(theirs), head], root)
+    linked.add(root, ours, head)
+    for made, name in ((theirs, "theirs"), (ours, "ours")):
+        assert (made / ".git").read_bytes() == b"gitdir: " + os.fsencode(root / ".git" / "worktrees" / name) + b"\n"
+        assert (root / ".git" / "worktrees" / name / "gitdir").read_bytes() == os.fsencode(made / ".git") + b"\n"
+    assert git(["status", "--porcelain"], ours) == ""
+
+
 def test_a_sparse_checkout_and_per_worktree_config_are_left_to_git(tmp_path: Path) -> None:
     root, head = project(tmp_path / "repo")
     git(["sparse-checkout", "set", "src"], root)  # cone mode: the top's files and src/
