@@ -23,10 +23,10 @@ import shutil
 from pathlib import Path
 
 from agentic.errors import WorkspaceError
+from agentic.git import trees
 from agentic.git.cmd import git, run_git
 from agentic.git.view import checkout_common_dir, common_config
 
-OBJECT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 # extensions a linked worktree needs nothing more for (an object format, a partial clone's promisor)
 KNOWN_EXTENSIONS = {"objectformat", "partialclone", "noop", "preciousobjects"}
@@ -36,7 +36,7 @@ def add(root: Path, path: Path, commit: str, branch: str | None = None) -> None:
     """`git worktree add --quiet (--detach | -b BRANCH) PATH COMMIT` in the repository of `root`."""
     common = checkout_common_dir(root)
     name = path.name
-    if (common is None or not OBJECT_ID.fullmatch(commit) or not NAME.fullmatch(name) or os.path.lexists(path)
+    if (common is None or not trees.OBJECT_ID.fullmatch(commit) or not NAME.fullmatch(name) or os.path.lexists(path)
             or os.path.lexists(common / "worktrees" / name) or asks_more(common)):  # fmt: skip
         git(["worktree", "add", "--quiet", *(["-b", branch] if branch else ["--detach"]), str(path), commit], root)
         return
