@@ -179,7 +179,8 @@ def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fle
     scenario = shipment.scenario
     node = socket.gethostname()
     # laid out as the local executor's workdir (the model sees the path: the same length keeps a scripted
-    # model's token estimates the same); left by a host killed mid-attempt, the next try on the node removes it
+    # model's token estimates the same); left by a host killed mid-attempt, the driver's salvage removes it,
+    # or a try on the node once it has been orphaned for scratch.ORPHAN_GRACE_S
     tmp = scratch.owned_dir("agentic-eval-")
     budgeted = fleet.started(f"{scenario.id}#{n}#{tries}",
                              {"node": node, "node_id": node_id, "pid": os.getpid(), "dir": str(tmp)})  # fmt: skip

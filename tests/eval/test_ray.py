@@ -76,7 +76,7 @@ def nodes() -> Iterator[Any]:
         for pid in template_owners():  # of hosts killed with their node, which could not remove them
             if not _alive(pid):
                 shutil.rmtree(Path(tempfile.gettempdir()) / f"{TEMPLATES_PREFIX}{pid}", ignore_errors=True)
-        scratch.sweep_owned("agentic-eval-")  # and the attempt those hosts were running
+        scratch.sweep_owned("agentic-eval-", grace=0)  # and the attempts those hosts were running
 
 
 STARTED: set[int] = set()  # the processes of nodes a test started and removed

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from agentic.util import scratch
@@ -37,10 +38,11 @@ def test_the_dirs_of_dead_processes_go_and_those_of_live_ones_stay() -> None:
             subprocess.run(["rm", "-rf", str(path)], check=True)
 
 
-def test_a_directory_that_names_its_process_inside_goes_when_the_process_has_ended() -> None:
+def test_a_directory_that_names_its_process_inside_goes_a_grace_period_after_the_process_ended() -> None:
     """owned_dir: the name as mkdtemp makes it (as long on every machine: a model sees the path), the
-    pid in a file inside; the next one made removes those of processes that ended, never another's
-    that runs, nor one that names no process (a person's directory of the same prefix)."""
+    pid in a file inside. One made after a process ended marks that process's directories; one made
+    ORPHAN_GRACE_S after that removes them (meanwhile an eval's driver salvages a lost try's journal
+    from it). Never another's that runs, nor one that names no process (a person's directory)."""
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     tmp = Path(tempfile.gettempdir())
@@ -54,8 +56,14 @@ def test_a_directory_that_names_its_process_inside_goes_when_the_process_has_end
         assert made.parent == tmp and len(made.name) == len(PREFIX) + 8
         assert (made / scratch.OWNER).read_text() == str(os.getpid())
         assert oct(made.stat().st_mode & 0o777) == "0o700"
-        assert not left.exists() and kept.is_dir() and persons.is_dir()
+        assert (left / "attempts").is_dir() and (left / scratch.ORPHANED).is_file()  # marked, kept
+        assert not (kept / scratch.ORPHANED).exists() and not (persons / scratch.ORPHANED).exists()
+        scratch.owned_dir(PREFIX)
+        assert (left / "attempts").is_dir()  # within the grace period
+        past = time.time() - scratch.ORPHAN_GRACE_S - 1
+        os.utime(left / scratch.ORPHANED, (past, past))
         assert scratch.owned_dir(PREFIX) != made and made.is_dir()  # this process's own stay
+        assert not left.exists() and kept.is_dir() and persons.is_dir()
     finally:
         alive.kill()
         alive.wait()
