@@ -146,11 +146,28 @@ RUN_COLUMNS = {
 }  # fmt: skip
 
 
+def _bound(value: Any) -> tuple[str, Any]:
+    """A value's placeholder and parameter. Text Python holds with surrogate escapes (a path under a
+    directory whose name is not UTF-8, as the OS gives it) goes in as its bytes, cast to TEXT: sqlite3
+    encodes a str strictly and would refuse it; `_text` reads those bytes back to the same str."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return "CAST(? AS TEXT)", value.encode("utf-8", "surrogateescape")
+    return "?", value
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
 class SQLiteStore:
     def __init__(self, path: Path) -> None:
         self.state_dir = path.parent
         self.db = open_shared(path, timeout_s=30)
         self.db.row_factory = sqlite3.Row
+        self.db.text_factory = _text
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.migrate()
 
@@ -176,14 +193,15 @@ class SQLiteStore:
     def add_run(self, **fields: Any) -> None:
         fields.setdefault("updated_at", time.time())
         cols = [c for c in fields if c in RUN_COLUMNS]
-        marks = ", ".join("?" for _ in cols)
-        self.db.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({marks})", [fields[c] for c in cols])
+        marks, values = zip(*(_bound(fields[c]) for c in cols), strict=True)
+        self.db.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join(marks)})", values)
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         fields["updated_at"] = time.time()
         cols = [c for c in fields if c in RUN_COLUMNS and c != "id"]
-        assignments = ", ".join(f"{c} = ?" for c in cols)
-        self.db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", [*(fields[c] for c in cols), run_id])
+        bound = [_bound(fields[c]) for c in cols]
+        assignments = ", ".join(f"{c} = {mark}" for c, (mark, _) in zip(cols, bound, strict=True))
+        self.db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", [*(v for _, v in bound), run_id])
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()

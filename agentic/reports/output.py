@@ -8,8 +8,10 @@ from agentic.errors import UsageError
 
 
 def write_file(path: str | Path, text: str) -> None:
-    """Write a report as UTF-8 text; the directory must exist."""
+    """Write a report as UTF-8 text; the directory must exist. A path Python holds with surrogate escapes
+    (a directory whose name is not UTF-8) is written as the escape (`caf\\udce9`), as the terminal shows
+    it: the file stays valid UTF-8 (and its XML or JSON valid)."""
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        Path(path).write_text(text, encoding="utf-8", errors="backslashreplace")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc

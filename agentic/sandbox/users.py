@@ -23,7 +23,7 @@ def sandbox_user(worktree: str) -> tuple[int, int]:
     worktree's path. Concurrent runs (agentic eval) then neither share the per-user process limit
     (RLIMIT_NPROC), nor see each other's processes as their own to signal."""
     first, span = SANDBOX_UIDS
-    uid = first + int.from_bytes(hashlib.sha256(worktree.encode()).digest()[:8], "big") % span
+    uid = first + int.from_bytes(hashlib.sha256(os.fsencode(worktree)).digest()[:8], "big") % span
     return uid, uid
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,25 @@ def test_the_task_can_come_from_standard_input(repo: Path) -> None:
     assert start["task"] == task
     empty = cli(*argv, cwd=repo, input="  \n")
     assert empty.returncode == 2 and "the task is empty" in empty.stderr
+
+
+def test_a_repository_under_a_directory_whose_name_is_not_utf8_runs_and_is_reported(tmp_path: Path) -> None:
+    """A directory name is bytes: one that is not UTF-8 (Latin-1 `café`) reaches Python with surrogate
+    escapes. The sandbox's user, the run database, the journal, the report files and apply take it."""
+    repo = make_repo(tmp_path / os.fsdecode(b"caf\xe9") / "repo")
+    code, summary, err = run(repo, [{"tool_calls": [FIX]}, {"tool_calls": [FINISH]}])
+    assert (code, summary["status"]) == (0, "accepted"), err
+    assert Path(summary["journal"]).is_file() and os.fsencode(summary["journal"]).startswith(os.fsencode(repo))
+    listed = cli("runs", cwd=repo)
+    assert listed.returncode == 0 and summary["run_id"] in listed.stdout, listed.stderr
+    page = repo.parent / "run.html"
+    shown = cli("show", summary["run_id"], "--html", str(page), cwd=repo)
+    assert shown.returncode == 0, shown.stderr
+    assert "caf\\udce9" in page.read_text(encoding="utf-8")  # valid UTF-8, the name as the terminal shows it
+    assert cli("audit", summary["run_id"], cwd=repo).returncode == 0
+    applied = cli("apply", summary["run_id"], cwd=repo)
+    assert applied.returncode == 0, applied.stderr
+    assert git(["rev-parse", "HEAD"], repo).strip() == summary["commit"]
 
 
 def test_an_agent_that_stops_after_a_failed_gate_is_rejected_for_the_gate(repo: Path) -> None:
