@@ -30,6 +30,7 @@ from agentic.git.view import checkout_common_dir, common_config
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 # extensions a linked worktree needs nothing more for (an object format, a partial clone's promisor)
 KNOWN_EXTENSIONS = {"objectformat", "partialclone", "noop", "preciousobjects"}
+INITIALIZING = "initializing"  # the lock on a worktree's records while they are made (git's own words)
 
 
 def add(root: Path, path: Path, commit: str, branch: str | None = None) -> None:
@@ -43,13 +44,16 @@ def add(root: Path, path: Path, commit: str, branch: str | None = None) -> None:
     if branch is not None:  # as `git branch` makes it: refused when it exists (the empty old value)
         git(["update-ref", "-m", f"branch: Created from {commit}", f"refs/heads/{branch}", commit, ""], root)
     admin = common / "worktrees" / name
-    admin.parent.mkdir(parents=True, exist_ok=True)
-    os.mkdir(admin)
-    made = False
+    made: list[Path] = []
     try:
-        (admin / "locked").write_text("initializing", encoding="utf-8")  # `git worktree prune` keeps it meanwhile
+        # the directory before its records: a kill before them leaves a directory its caller finds and
+        # removes; one after leaves records locked as unfinished (`unfinished`), which it removes too
         path.mkdir(parents=True)
-        made = True
+        made.append(path)
+        admin.parent.mkdir(parents=True, exist_ok=True)
+        os.mkdir(admin)
+        made.append(admin)
+        (admin / "locked").write_text(INITIALIZING, encoding="utf-8")  # `git worktree prune` keeps it meanwhile
         dot_git = Path(os.path.realpath(path)) / ".git"  # paths as bytes: a directory's name need not be UTF-8
         dot_git.write_bytes(b"gitdir: " + os.fsencode(os.path.realpath(admin)) + b"\n")
         (admin / "gitdir").write_bytes(os.fsencode(dot_git) + b"\n")
@@ -58,13 +62,35 @@ def add(root: Path, path: Path, commit: str, branch: str | None = None) -> None:
         git([f"--git-dir={admin}", f"--work-tree={path}", "read-tree", "--reset", "-u", "HEAD"], path)
         (admin / "locked").unlink()
     except BaseException:  # as git removes a worktree it could not finish: its files, its records, its branch
-        if made:
-            shutil.rmtree(path, ignore_errors=True)
-        shutil.rmtree(admin, ignore_errors=True)
+        for directory in made:
+            shutil.rmtree(directory, ignore_errors=True)
         if branch is not None:
             with contextlib.suppress(WorkspaceError):
                 run_git(["update-ref", "-d", f"refs/heads/{branch}", commit], root)
         raise
+
+
+def unfinished(root: Path, path: Path) -> Path | None:
+    """The records (`<git dir>/worktrees/<id>`) of a worktree at `path` whose making was cut off (the
+    process killed in `add`, or in `git worktree add`, which locks them the same way): still locked
+    INITIALIZING, naming `path` or, cut off sooner, nothing yet. git keeps such records for good (a
+    locked worktree is never pruned); None when there are none."""
+    common = checkout_common_dir(root)
+    if common is None:
+        return None
+    admin = common / "worktrees" / path.name
+    try:
+        if (admin / "locked").read_text(encoding="utf-8").strip() != INITIALIZING:
+            return None
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        named = (admin / "gitdir").read_bytes().strip()
+    except FileNotFoundError:
+        return admin
+    except OSError:
+        return None
+    return admin if os.path.realpath(named) == os.path.realpath(os.fsencode(path / ".git")) else None
 
 
 def asks_more(common: Path) -> bool:

@@ -273,7 +273,13 @@ def remove_worktree(root: Path, path: Path) -> None:
     """Remove a harness worktree (a run's, a gate's checkout) and git's record of it. A worktree whose
     records are as git writes them (admin_dir) goes here, as `git worktree remove --force` would take
     it (its files, then its admin dir; a crash between leaves a record `git worktree prune` drops),
-    without a git process per checkout; any other through git."""
+    without a git process per checkout; any other through git. One whose making was cut off (a kill
+    mid-`linked.add`) goes with its records, which git would keep locked for good."""
+    if (cut_off := linked.unfinished(root, path)) is not None:
+        with contextlib.suppress(OSError):
+            remove_tree(path)
+        shutil.rmtree(cut_off, ignore_errors=True)
+        return
     if not path.exists():
         return
     admin = admin_dir(root, path)

@@ -5,7 +5,10 @@ more is left to git."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +110,51 @@ def test_a_checkout_that_fails_leaves_nothing_behind(tmp_path: Path) -> None:
     assert not path.exists() and not (root / ".git" / "worktrees" / "bad").exists()
     assert subprocess.run(["git", "rev-parse", "--verify", "-q", "refs/heads/agentic/bad"], cwd=root).returncode == 1
     assert "bad" not in git(["worktree", "list"], root)
+
+
+CUT_OFF = """
+import sys
+from pathlib import Path
+from agentic.git import linked
+linked.add(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], branch="agentic/cut")
+"""
+
+
+def test_a_checkout_killed_while_it_is_made_is_removed_with_its_records(tmp_path: Path) -> None:
+    """SIGKILL while the files are checked out (git's read-tree held up by a git of the test's own on
+    PATH) leaves a directory and records locked "initializing", which git keeps for good;
+    remove_worktree takes both, as the run's recovery and `agentic prune` call it."""
+    root, head = project(tmp_path / "repo")
+    shims, marker = tmp_path / "bin", tmp_path / "reading"
+    shims.mkdir()
+    real = subprocess.run(["sh", "-c", "command -v git"], capture_output=True, text=True, check=True).stdout.strip()
+    (shims / "git").write_text(f'#!/bin/sh\ncase "$*" in *read-tree*) : > "{marker}"; sleep 60;; esac\nexec {real} "$@"\n')
+    (shims / "git").chmod(0o755)
+    path = root / ".agentic" / "checkouts" / "cut-1"
+    env = {**os.environ, "PATH": f"{shims}:{os.environ['PATH']}"}
+    child = subprocess.Popen([sys.executable, "-c", CUT_OFF, str(root), str(path), head], env=env,
+                             start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert marker.exists(), child.poll()
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    admin = root / ".git" / "worktrees" / "cut-1"
+    assert (admin / "locked").read_text() == "initializing" and path.is_dir()
+    git(["worktree", "prune"], root)
+    assert admin.is_dir()  # git keeps it: locked
+    assert linked.unfinished(root, root / ".agentic" / "checkouts" / "other") is None
+    remove_worktree(root, path)
+    assert not path.exists() and not admin.exists()
+    assert git(["worktree", "list", "--porcelain"], root).count("worktree ") == 1
+    (admin).mkdir(parents=True)  # cut off sooner: only the lock written
+    (admin / "locked").write_text("initializing")
+    remove_worktree(root, path)
+    assert not admin.exists()
+    (admin).mkdir(parents=True)  # a lock of the person's, or another worktree's records: left alone
+    (admin / "locked").write_text("on a USB disk")
+    remove_worktree(root, path)
+    assert admin.is_dir()
