@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from agentic.reports.summary import inert
-from agentic.workspace.prune import prune_evals, prune_run
+from agentic.workspace.prune import prune_evals, prune_orphans, prune_run
 
 from .common import RepoOpt, out
 from .runindex import open_store
@@ -32,12 +32,15 @@ def prune(
     the state of evals untouched as long: what `agentic eval --resume` reads).
 
     A run in progress is never touched, nor one whose harness may still resume it ('running'), and the
-    branch of an accepted run that was never applied stays unless --unapplied.
+    branch of an accepted run that was never applied stays unless --unapplied. A run's gate checkouts its
+    harness was killed in go with it, and so does a worktree no run recorded (its harness stopped as it
+    started).
 
     Example: agentic prune --older-than 30 --dry-run
     """
     info, store = open_store(repo)
     cutoff = time.time() - older_than * DAY_S
+    known = store.run_ids()
     old = [row for row in store.list_runs(limit=1_000_000)
            if row["status"] != "running" and (row["ended_at"] or row["updated_at"]) <= cutoff]  # fmt: skip
     verb, total = ("would remove", "would be removed") if dry_run else ("removed", "removed")
@@ -54,6 +57,10 @@ def prune(
             out().print(inert(f"{done.run_id}: kept {thing}"))
         if journals and not dry_run and any(t.startswith("journal ") for t in done.removed):
             store.delete_run(done.run_id)
+    for done in prune_orphans(info.root, known, cutoff, dry_run=dry_run):
+        for thing in done.removed:
+            out().print(inert(f"{done.run_id}: {verb} {thing}"))
+            count += 1
     if journals:
         for thing in prune_evals(info.root, cutoff, dry_run=dry_run):
             out().print(inert(f"{verb} {thing} (an eval's state: --resume, lost tries' journals)"))

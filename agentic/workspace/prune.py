@@ -5,9 +5,14 @@ whose commit is on no other branch stays unless asked: it is the only place that
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import fcntl
+import glob
+import os
+import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +68,11 @@ def prune_run(root: Path, row: dict[str, Any], *, journals: bool, unapplied: boo
             done.removed.append(f"worktree {STATE_DIR}/worktrees/{run_id}")
             if not dry_run:
                 remove_worktree(root, worktree)
+        for checkout in sorted((root / STATE_DIR / "checkouts").glob(f"{glob.escape(run_id)}-*")):
+            # a gate's checkout its harness was killed in (a run resumed removes its own)
+            done.removed.append(f"gate checkout {STATE_DIR}/checkouts/{checkout.name}")
+            if not dry_run:
+                remove_worktree(root, checkout)
         branch = f"agentic/{run_id}"
         if run_git(["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], root).returncode == 0:
             commit = row.get("commit_sha")
@@ -78,6 +88,41 @@ def prune_run(root: Path, row: dict[str, Any], *, journals: bool, unapplied: boo
             if not dry_run:
                 shutil.rmtree(directory, ignore_errors=True)
     return done
+
+
+RUN_ID = re.compile(r"(\d{8}-\d{6})-[0-9a-f]{6}")  # agentic.run.request.new_run_id: its start, UTC
+STARTING_S = 3600.0  # a run's worktree is made a moment before its record: younger ones are never orphans
+
+
+def prune_orphans(root: Path, known: set[str], cutoff: float, *, dry_run: bool) -> list[Pruned]:
+    """The worktrees no run recorded (the harness killed after making a run's worktree and before its
+    first record, so the run database never had it, and no journal), started before `cutoff` and an
+    hour ago at least; each with its branch, which holds nothing but the base."""
+    found = root / STATE_DIR / "worktrees"
+    if not found.is_dir() or found.is_symlink():
+        return []
+    pruned = []
+    for path in sorted(found.iterdir()):
+        started = RUN_ID.fullmatch(path.name)
+        if started is None or path.name in known or path.is_symlink() or not path.is_dir():
+            continue
+        if os.path.lexists(root / STATE_DIR / "runs" / path.name):  # a journal: a run, whatever the database says
+            continue
+        when = calendar.timegm(time.strptime(started.group(1), "%Y%m%d-%H%M%S"))
+        if max(when, path.lstat().st_mtime) > min(cutoff, time.time() - STARTING_S):
+            continue
+        done = Pruned(path.name)
+        done.removed.append(f"worktree {STATE_DIR}/worktrees/{path.name} (no run recorded it: stopped as it started)")
+        branch = f"agentic/{path.name}"
+        listed = run_git(["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], root).returncode == 0
+        if listed:
+            done.removed.append(f"branch {branch}")
+        if not dry_run:
+            remove_worktree(root, path)
+            if listed:
+                git(["branch", "-D", "--quiet", branch], root, check=False)
+        pruned.append(done)
+    return pruned
 
 
 def prune_evals(root: Path, cutoff: float, *, dry_run: bool) -> list[str]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 
+from agentic.git import linked
 from agentic.git.cmd import git
 from tests.conftest import FINISH, FIX, cli, write_script
 
@@ -73,3 +75,34 @@ def test_prune_with_journals_removes_the_state_of_old_evals(repo: Path) -> None:
     done = cli("prune", "--older-than", "1", "--journals", cwd=repo)
     assert done.returncode == 0 and f"removed .agentic/evals/{old.name}" in done.stdout
     assert not old.exists() and new.is_dir()
+
+
+def test_prune_removes_the_gate_checkouts_of_killed_harnesses_and_worktrees_no_run_recorded(repo: Path) -> None:
+    """What a harness killed at the wrong moment leaves: a gate's checkout (as if killed mid-gate, its
+    records still locked as unfinished), and a run's worktree and branch made just before the run's first
+    record. Both go with `agentic prune`; an unrecorded worktree younger than an hour stays (a run may be
+    starting), and so does one beside a journal."""
+    failed = run(repo, "failed", [{"tool_calls": [FIX]}])
+    head = git(["rev-parse", "HEAD"], repo).strip()
+    checkout = repo / ".agentic" / "checkouts" / f"{failed}-0badc0de"
+    linked.add(repo, checkout, head)
+    (repo / ".git" / "worktrees" / checkout.name / "locked").write_text("initializing")
+    old = time.time() - 3 * 86_400
+    orphan, young = "20200101-000000-abcdef", time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-123456"
+    for run_id in (orphan, young, "20200101-000000-fedcba"):
+        linked.add(repo, repo / ".agentic" / "worktrees" / run_id, head, branch=f"agentic/{run_id}")
+        os.utime(repo / ".agentic" / "worktrees" / run_id, (old, old))
+    (repo / ".agentic" / "runs" / "20200101-000000-fedcba").mkdir()  # a journal's directory: a run
+
+    dry = cli("prune", "--older-than", "0", "--dry-run", cwd=repo).stdout
+    assert f"{failed}: would remove gate checkout .agentic/checkouts/{checkout.name}" in dry
+    assert f"{orphan}: would remove worktree .agentic/worktrees/{orphan} (no run recorded it" in dry
+    assert f"{orphan}: would remove branch agentic/{orphan}" in dry and young not in dry and "fedcba" not in dry
+    assert checkout.is_dir() and worktrees(repo) == {failed, orphan, young, "20200101-000000-fedcba"}
+
+    done = cli("prune", "--older-than", "0", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert not checkout.exists() and worktrees(repo) == {young, "20200101-000000-fedcba"}
+    assert branches(repo) == {f"agentic/{young}", "agentic/20200101-000000-fedcba"}
+    listed = git(["worktree", "list", "--porcelain"], repo)
+    assert checkout.name not in listed and orphan not in listed and not (repo / ".git" / "worktrees" / orphan).exists()
