@@ -6,6 +6,7 @@ answered without running anything. The newest CACHE_KEEP entries are kept."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -29,7 +30,8 @@ CACHE_KEEP = 256  # cached verdicts kept per repository; the oldest go first
 
 def cache_key(tree: str, base_tree: str, contract: Contract, settings: Settings, unsafe: bool,
               root: Path | None = None) -> str:  # fmt: skip
-    """sha256 of everything the verdict depends on besides the machine's installed tools.
+    """sha256 of everything the verdict depends on besides the machine's installed tools (the Python
+    packages installed for the interpreters on PATH are in: `installed_stamp`).
 
     The contract's hash covers its text; its derived protected list and test command are added
     because they also depend on where the contract lives (it protects its own path). With the
@@ -53,15 +55,37 @@ def installed_stamp(root: Path, contract: Contract) -> list[list[object]]:
     site-packages, whose entries change with every install), and the generated files' sizes and
     times: a change there is a new key. A file changed in place inside site-packages is not seen."""
     stamps: list[list[object]] = []
+    places = []
     for env in [*project_envs(str(root)), *map(str, program_envs(contract.test_command))]:
-        for place in [env, *sorted(map(str, Path(env).glob("lib/python*/site-packages")))]:
-            with contextlib.suppress(OSError):
-                stamps.append([place, os.stat(place).st_mtime_ns])
+        places += [env, *sorted(map(str, Path(env).glob("lib/python*/site-packages")))]
+    for place in [*places, *path_site_packages()]:
+        with contextlib.suppress(OSError):
+            stamps.append([place, os.stat(place).st_mtime_ns])
     for rel in find(root, contract.generated):
         with contextlib.suppress(OSError):
             info = os.stat(root / rel)
             stamps.append([rel, info.st_size, info.st_mtime_ns])
     return stamps
+
+
+SITES = ("lib/python3*/site-packages", "lib/python3*/dist-packages", "lib/python3/dist-packages")
+
+
+def path_site_packages() -> list[str]:
+    """Where packages are installed for the interpreters PATH finds, a test command's `python` among
+    them: beside each PATH directory (/usr/local/bin: /usr/local/lib/python3.X/site-packages, Debian's
+    dist-packages under /usr), and each pyenv version's when PATH goes through pyenv's shims. A
+    `pip install` into one of them adds or renames an entry there, which changes its time."""
+    found: dict[str, None] = {}
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        if not os.path.isabs(entry):
+            continue
+        entry = os.path.normpath(entry)
+        patterns = [f"versions/*/{s}" for s in SITES] if os.path.basename(entry) == "shims" else SITES
+        for pattern in patterns:
+            for place in sorted(glob.glob(os.path.join(os.path.dirname(entry), pattern))):
+                found.setdefault(os.path.realpath(place))
+    return list(found)
 
 
 def cache_path(root: Path, key: str) -> Path:
