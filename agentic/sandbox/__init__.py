@@ -15,7 +15,8 @@
   $XDG_RUNTIME_DIR and the person's checkout hidden under empty read-only tmpfs, then the few
   directories commands need re-bound read-only (PATH entries, with the virtual or conda environment
   whose bin/ one is and the environments its links point into, as pipx and `uv tool` install; the Python prefixes,
-  PYENV_ROOT, VIRTUAL_ENV, the repository's git dir when it is not viewed), and secret files that are
+  PYENV_ROOT, VIRTUAL_ENV, rustup's toolchains, Go's module cache, the repository's git dir when it
+  is not viewed), and secret files that are
   still visible masked;
 - every namespace unshared (no network, its own PID namespace), `--die-with-parent`,
   `--new-session`, a seccomp filter (agentic.sandbox.seccomp), and resource limits (address space, CPU

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Mapping
@@ -34,6 +35,40 @@ def _rustup_home(path: str | None, configured: str | None, user_home: str) -> st
     return os.path.realpath(home) if os.path.isdir(home) else None
 
 
+def go_module_cache() -> str | None:
+    """Go's module cache when `go` is on PATH: GOMODCACHE, else the first GOPATH entry's pkg/mod, each
+    from the environment or else from go's own settings file (`go env -w`), else ~/go/pkg/mod. Shown
+    read-only to commands and named to them (their HOME is another), so the modules this machine has
+    downloaded build offline; go's settings file (proxies and their credentials) stays out of sight."""
+    return _go_module_cache(os.environ.get("PATH"), os.environ.get("GOMODCACHE"), os.environ.get("GOPATH"),
+                            _go_settings_file(), os.path.expanduser("~"))  # fmt: skip
+
+
+def _go_settings_file() -> str:
+    """Where `go env -w` writes: GOENV, else go/env in the user's configuration directory."""
+    configured = os.environ.get("GOENV")
+    if configured:
+        return configured
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(config, "go", "env")
+
+
+@lru_cache(maxsize=8)
+def _go_module_cache(path: str | None, configured: str | None, gopath: str | None, settings: str,
+                     user_home: str) -> str | None:  # fmt: skip
+    """go_module_cache for these values (asked once, not per command)."""
+    if shutil.which("go", path=path) is None:
+        return None
+    written = {}
+    with contextlib.suppress(OSError, UnicodeDecodeError), open(settings, encoding="utf-8") as fh:
+        written = dict(line.strip().split("=", 1) for line in fh if "=" in line)
+    cache = configured or written.get("GOMODCACHE")
+    if not cache:
+        first = (gopath or written.get("GOPATH") or "").split(os.pathsep)[0] or os.path.join(user_home, "go")
+        cache = os.path.join(first, "pkg", "mod")
+    return os.path.realpath(cache) if os.path.isabs(cache) and os.path.isdir(cache) else None
+
+
 def command_env(
     home: str = "/tmp", extra: Mapping[str, str | None] | None = None, git_index: str | None = None
 ) -> dict[str, str]:
@@ -64,6 +99,11 @@ def command_env(
         env["GIT_INDEX_FILE"] = git_index
     if (rustup := rustup_home()) is not None:
         env["RUSTUP_HOME"] = rustup
+    if (modules := go_module_cache()) is not None:
+        # the modules this machine has, read-only; no proxy (no network: go says so at once instead of
+        # trying), no toolchain download; the build cache is the command's own, under HOME. (No GOFLAGS:
+        # a vendor/ directory keeps its default, -mod=vendor.)
+        env.update(GOMODCACHE=modules, GOPROXY="off", GOTOOLCHAIN="local")
     for name, value in (extra or {}).items():
         if name.startswith("GIT_CONFIG_"):
             continue

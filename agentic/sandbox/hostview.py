@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from agentic.git.view import GitView, git_common_dir
-from agentic.sandbox.env import rustup_home
+from agentic.sandbox.env import go_module_cache, rustup_home
 from agentic.sandbox.users import traversable
 
 # Relative to a home directory; masked when still visible inside the sandbox.
@@ -214,7 +214,7 @@ def host_view(worktree: str, run_as: tuple[int, int] | None, expose: Iterable[Pa
     path_entries = _path_entries()
     environments = [e for e in map(os.path.realpath, _environments(path_entries, hidden | set(PRIVATE)))
                     if not under(worktree, e) and not (checkout and under(os.path.realpath(checkout), e))]  # fmt: skip
-    candidates = [*path_entries, *_interpreter_dirs(), os.environ.get("PYENV_ROOT"), rustup_home(), *environments,
+    candidates = [*path_entries, *_interpreter_dirs(), os.environ.get("PYENV_ROOT"), rustup_home(), go_module_cache(), *environments,
                   *git_dirs, *map(str, expose), *project_envs(checkout)]  # fmt: skip
     exposed_all = [d for d in dict.fromkeys(map(_existing_dir, candidates)) if d]
 
