@@ -138,6 +138,9 @@ CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"(?:command not found|No such file or directory: '([^']+)'|execvp)"),
      "the test command's program is not found in the sandbox",
      "set test_command to a program on PATH, or to the project's interpreter (.venv/bin/python …)"),
+    (re.compile(r"go: downloading (\S+) (v\S+)"), "Go module {0} {1} is not in this machine's module cache",
+     "run `go mod download` in the repository: the sandbox has no network, and reads the machine's module "
+     "cache (GOMODCACHE, ~/go/pkg/mod) read-only"),
     (re.compile(r"Temporary failure in name resolution|Network is unreachable|getaddrinfo|Name or service not known"),
      "a test needs the network, which the sandbox does not have",
      "mark those tests and leave them out of test_command (pytest -m 'not network'), or give them a local fake"),

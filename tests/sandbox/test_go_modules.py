@@ -96,3 +96,12 @@ def test_go_test_builds_with_the_machines_module_cache_read_only(tmp_path: Path,
     assert "Read-only file system" in planted and "rc=1" in planted, planted
     assert not (module_cache / "planted").exists()
     assert git(["show", "--name-only", "--format=", outcome.commit or ""], repo).split() == ["proj.go"]
+
+
+def test_doctor_names_a_module_the_machine_has_not_downloaded(tmp_path: Path, module_cache: Path) -> None:
+    repo = project(tmp_path / "repo", file_proxy(tmp_path / "proxy"))
+    subprocess.run(["go", "clean", "-modcache"], env={**os.environ, "GOMODCACHE": str(module_cache)}, check=True)
+    module_cache.mkdir(exist_ok=True)
+    doctor = cli("doctor", cwd=repo, env={"GOMODCACHE": str(module_cache), "COLUMNS": "400"})
+    assert "Go module example.com/greet v1.0.0 is not in this machine's module cache" in doctor.stdout, doctor.stdout
+    assert "go mod download" in doctor.stdout
