@@ -108,7 +108,10 @@ def prune_orphans(root: Path, known: set[str], cutoff: float, *, dry_run: bool) 
             continue
         if os.path.lexists(root / STATE_DIR / "runs" / path.name):  # a journal: a run, whatever the database says
             continue
-        when = calendar.timegm(time.strptime(started.group(1), "%Y%m%d-%H%M%S"))
+        try:
+            when = calendar.timegm(time.strptime(started.group(1), "%Y%m%d-%H%M%S"))
+        except ValueError:  # shaped like a run id, but no time: not one the harness made
+            continue
         if max(when, path.lstat().st_mtime) > min(cutoff, time.time() - STARTING_S):
             continue
         done = Pruned(path.name)

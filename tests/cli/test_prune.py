@@ -93,16 +93,18 @@ def test_prune_removes_the_gate_checkouts_of_killed_harnesses_and_worktrees_no_r
         linked.add(repo, repo / ".agentic" / "worktrees" / run_id, head, branch=f"agentic/{run_id}")
         os.utime(repo / ".agentic" / "worktrees" / run_id, (old, old))
     (repo / ".agentic" / "runs" / "20200101-000000-fedcba").mkdir()  # a journal's directory: a run
+    (repo / ".agentic" / "worktrees" / "20201399-999999-abcdef").mkdir()  # shaped like an id, no time: not ours
 
     dry = cli("prune", "--older-than", "0", "--dry-run", cwd=repo).stdout
     assert f"{failed}: would remove gate checkout .agentic/checkouts/{checkout.name}" in dry
     assert f"{orphan}: would remove worktree .agentic/worktrees/{orphan} (no run recorded it" in dry
     assert f"{orphan}: would remove branch agentic/{orphan}" in dry and young not in dry and "fedcba" not in dry
-    assert checkout.is_dir() and worktrees(repo) == {failed, orphan, young, "20200101-000000-fedcba"}
+    assert checkout.is_dir() and worktrees(repo) == {failed, orphan, young, "20200101-000000-fedcba",
+                                                     "20201399-999999-abcdef"}
 
     done = cli("prune", "--older-than", "0", cwd=repo)
     assert done.returncode == 0, done.stderr
-    assert not checkout.exists() and worktrees(repo) == {young, "20200101-000000-fedcba"}
+    assert not checkout.exists() and worktrees(repo) == {young, "20200101-000000-fedcba", "20201399-999999-abcdef"}
     assert branches(repo) == {f"agentic/{young}", "agentic/20200101-000000-fedcba"}
     listed = git(["worktree", "list", "--porcelain"], repo)
     assert checkout.name not in listed and orphan not in listed and not (repo / ".git" / "worktrees" / orphan).exists()
