@@ -130,10 +130,32 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Long tests first: xdist hands out tests in collection order, so the long ones start at once
-    on every worker instead of ending the run alone."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The proofs left out of a plain `python -m pytest` (see proofs_left_out); then long tests first:
+    xdist hands out tests in collection order, so the long ones start at once on every worker instead
+    of ending the run alone."""
+    if proofs_left_out(config):
+        proofs = [item for item in items if item.get_closest_marker("proof") is not None]
+        if proofs:
+            items[:] = [item for item in items if item.get_closest_marker("proof") is None]
+            config.hook.pytest_deselected(items=proofs)
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def proofs_left_out(config: pytest.Config) -> bool:
+    """Tests marked `proof` (exhaustive sweeps and end-to-end proofs: the crash sweeps, the forgery
+    matrix, the Ray cluster, real projects, the Actions example) run when asked for: by a marker
+    expression (`-m proof`; `-m "proof or not proof"` for everything) or by naming them (a file, a
+    directory, a test id). A plain `python -m pytest`, the README's test command, leaves them out."""
+    return not config.option.markexpr and config.args_source is pytest.Config.ArgsSource.TESTPATHS
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Said at the end of a plain run, where a person reads the outcome (xdist's workers collect, not
+    the controller that writes it, so the count is not known here)."""
+    if proofs_left_out(config) and not hasattr(config, "workerinput"):
+        terminalreporter.write_line("the proofs (tests marked proof) were left out: "
+                                    "`python -m pytest -q -n 4 -m proof` runs them; CI runs both")  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -82,6 +82,7 @@ PY
 echo built"""
 
 
+@pytest.mark.proof
 def test_a_tree_thousands_of_levels_deep_is_walked_without_exhausting_anything(tmp_path: Path) -> None:
     from tests import inproc
     from tests.conftest import CONTRACT, make_repo

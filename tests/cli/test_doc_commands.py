@@ -91,6 +91,7 @@ def bash(script: str, repo: Path, **env: str) -> subprocess.CompletedProcess[str
 
 @pytest.mark.skipif(not (Path(sys.executable).parent / "agentic").exists(), reason="agentic is not installed here")
 @pytest.mark.slow
+@pytest.mark.proof
 def test_the_readme_and_the_docs_shell_blocks_run_as_written_on_a_real_repository(tmp_path: Path) -> None:
     repo = person_repo(tmp_path / "parser")
     turns: list[dict[str, Any]] = [{"text": "parse('') splits into ['']; an empty text has no parts.", "tool_calls": [FIX]},

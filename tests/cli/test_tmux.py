@@ -22,8 +22,8 @@ import yaml
 from agentic.git.cmd import git
 from tests.conftest import CONTRACT, FINISH, FIX, make_repo, write_script
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None and not os.environ.get("AGENTIC_REQUIRE_TMUX"),
-                                reason="tmux is not installed (.ci/run installs it, and requires it)")
+pytestmark = [pytest.mark.proof, pytest.mark.skipif(shutil.which("tmux") is None and not os.environ.get("AGENTIC_REQUIRE_TMUX"),
+                                reason="tmux is not installed (.ci/run installs it, and requires it)")]
 
 
 class Terminal:

@@ -39,7 +39,7 @@ from tests.eval.conftest import DogfoodEval
 from tests.eval.test_eval import FINISH, FIX, GOOD, scenario
 
 PROJECT = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+pytestmark = [pytest.mark.slow, pytest.mark.proof, pytest.mark.xdist_group("ray")]
 TIMINGS = {"duration_s", "mean_duration_s", "run_id", "started_at", "wall_s", "setup", "executor"}
 
 

@@ -54,6 +54,7 @@ def actions_step(script: str, repo: Path, env: dict[str, str]) -> subprocess.Com
 
 
 @pytest.mark.slow
+@pytest.mark.proof
 def test_the_actions_example_passes_a_pull_request_that_adds_a_test_and_changes_pyproject(tmp_path: Path) -> None:
     agentic_bin = Path(sys.executable).parent / "agentic"
     if not agentic_bin.exists():

@@ -50,6 +50,7 @@ def person(repo: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProces
     return subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.proof
 def test_a_person_commits_a_new_test_through_the_hooks(repo: Path, tmp_path: Path) -> None:
     if not (Path(sys.executable).parent / "agentic").exists():
         pytest.skip("agentic is not installed beside this interpreter")

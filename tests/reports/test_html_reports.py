@@ -160,6 +160,7 @@ def run_with_evil_content(repo: Path, tmp_path: Path) -> Path:
     return repo
 
 
+@pytest.mark.proof
 def test_show_html_writes_a_run_report_a_person_can_read(
     run_with_evil_content: Path, tmp_path: Path, chromium: str
 ) -> None:
@@ -224,6 +225,7 @@ def _attempt(scenario: str, number: int, verdict: str, reason: str = "") -> Atte
     )  # fmt: skip
 
 
+@pytest.mark.proof
 def test_eval_html_report_shows_overview_scenarios_regressions_and_fingerprint(
     tmp_path: Path, chromium: str
 ) -> None:

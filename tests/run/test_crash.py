@@ -27,6 +27,7 @@ from tests import forkserver
 from tests.conftest import CONTRACT, FINISH, FIX, copy_repo, make_repo, write, write_script
 
 HOOK = Path(__file__).parents[1] / "crashhook.py"
+pytestmark = pytest.mark.proof  # about 130 killed and resumed runs: `-m proof` runs them
 # 12 by default keeps the suite fast (the boundary sweep is exhaustive); AGENTIC_CRASH_TRIALS=200 for a
 # deeper soak (a fixed seed each time)
 RANDOM_TRIALS = int(os.environ.get("AGENTIC_CRASH_TRIALS", "12"))

@@ -15,7 +15,7 @@ import pytest
 
 from tests.realprojects import projects
 
-pytestmark = [pytest.mark.xdist_group("realprojects"), pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("realprojects"), pytest.mark.slow, pytest.mark.proof]
 
 
 @pytest.mark.parametrize("name", projects.NAMES)

@@ -23,8 +23,8 @@ from agentic.git.cmd import git
 from tests import inproc
 from tests.conftest import cli, commit_initial, write
 
-pytestmark = pytest.mark.skipif(shutil.which("go") is None and not os.environ.get("AGENTIC_REQUIRE_GO"),
-                                reason="go is not installed")  # fmt: skip
+pytestmark = [pytest.mark.proof, pytest.mark.skipif(shutil.which("go") is None and not os.environ.get("AGENTIC_REQUIRE_GO"),
+                                reason="go is not installed")]  # fmt: skip
 
 GREET = "package greet\n\nfunc Hello(name string) string { return \"hello \" + name }\n"
 PROJ = 'package proj\n\nimport "example.com/greet"\n\nfunc Greeting() string { return greet.Hello("World") }\n'

@@ -20,8 +20,8 @@ from agentic.git.cmd import git
 from tests import inproc
 from tests.conftest import cli, commit_initial, write
 
-pytestmark = pytest.mark.skipif(shutil.which("npm") is None or shutil.which("node") is None,
-                                reason="npm and node are not installed")  # fmt: skip
+pytestmark = [pytest.mark.proof, pytest.mark.skipif(shutil.which("npm") is None or shutil.which("node") is None,
+                                reason="npm and node are not installed")]  # fmt: skip
 
 INDEX = "exports.average = (xs) => xs.length ? xs.reduce((a, b) => a + b, 0) / (xs.length - 1) : 0;\n"
 TEST = """\

@@ -220,6 +220,7 @@ def test_a_streamable_http_server_with_a_header_from_the_environment(tmp_path: P
 
 
 @pytest.mark.slow
+@pytest.mark.proof
 def test_a_call_in_flight_at_a_crash_is_unknown_on_resume_unless_the_tool_is_idempotent(tmp_path: Path) -> None:
     """SIGKILL the harness while an MCP call is in flight (after its intent, before its result), then
     resume: a destructive call is not made again (its outcome is unknown to the model); an idempotent

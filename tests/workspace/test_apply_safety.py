@@ -362,6 +362,7 @@ def test_the_next_apply_recovers_a_killed_one_then_applies(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.proof
 def test_kills_at_random_moments_leave_the_old_or_the_new_checkout(tmp_path: Path) -> None:
     """SIGKILL a large apply at random moments within it: after recovery, the checkout is exactly the
     old one or exactly the new one, never a mix, and the person's ignored files are intact. The
