@@ -144,9 +144,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def proofs_left_out(config: pytest.Config) -> bool:
     """Tests marked `proof` (exhaustive sweeps and end-to-end proofs: the crash sweeps, the forgery
-    matrix, the Ray cluster, real projects, the Actions example) run when asked for: by a marker
-    expression (`-m proof`; `-m "proof or not proof"` for everything) or by naming them (a file, a
-    directory, a test id). A plain `python -m pytest`, the README's test command, leaves them out."""
+    matrix, the Ray cluster, real projects, runs through outside programs, the offline eval of
+    scenarios/) run when asked for: by a marker expression (`-m proof`; `-m "proof or not proof"` for
+    everything) or by naming them (a file, a directory, a test id). A plain `python -m pytest`, the
+    README's test command, leaves them out."""
     return not config.option.markexpr and config.args_source is pytest.Config.ArgsSource.TESTPATHS
 
 
