@@ -282,3 +282,21 @@ def test_every_command_has_an_example_in_its_help() -> None:
     missing = [c.path for c in commands if c.path not in groups and "Example: agentic " not in (c.command.help or "")]
     assert len(commands) > len(groups) > 1  # the walk reached the commands, loaded or not, and the groups'
     assert not missing, f"commands without an `Example: agentic …` line in their help: {missing}"
+
+
+# --- the README's set-up and CI -------------------------------------------------------------------
+
+
+def test_ci_runs_the_readmes_test_command_then_the_proofs() -> None:
+    """The README's set-up is two commands, the second the test command; .ci/run runs that command as
+    written and then the proofs it leaves out, so nothing marked proof goes untested."""
+    quick_start = ROOT.joinpath("README.md").read_text(encoding="utf-8").split("## Quick start", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", quick_start, re.S)
+    assert block is not None, "README: no set-up block under Quick start"
+    commands = [line for line in block.group(1).splitlines() if line.strip()]
+    assert len(commands) == 2 and commands[0].endswith("agentic demo"), commands
+    ci = [line.strip() for line in ROOT.joinpath(".ci", "run").read_text(encoding="utf-8").splitlines()]
+    assert commands[1] in ci, f".ci/run does not run the README's test command {commands[1]!r}"
+    proofs = f"{commands[1]} -m proof"
+    assert proofs in ci and ci.index(proofs) > ci.index(commands[1]), f".ci/run does not run {proofs!r} after it"
+    assert proofs in ROOT.joinpath("README.md").read_text(encoding="utf-8"), "README: the proofs' command is not shown"
