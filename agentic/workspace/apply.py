@@ -73,9 +73,9 @@ def _refuse_busy_checkout(root: Path) -> None:
         raise WorkspaceError(
             "your working tree has uncommitted changes", hint="commit or stash them, then run apply again"
         )
-    for name in ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "rebase-merge", "rebase-apply", "sequencer",
-                 "index.lock"):  # fmt: skip
-        if Path(git(["rev-parse", "--path-format=absolute", "--git-path", name], root).strip()).exists():
+    names = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "rebase-merge", "rebase-apply", "sequencer", "index.lock")
+    for name, path in zip(names, _git_paths(root, *names), strict=True):
+        if path.exists():
             busy = "another git command is running (index.lock)" if name == "index.lock" else f"git is in the middle of an operation ({name})"
             raise WorkspaceError(f"{busy}: apply changes nothing until it is over",
                                  hint="finish or abort it (git status says how), then run apply again")  # fmt: skip
@@ -176,7 +176,15 @@ def _tied_git(args: list[str], root: Path) -> None:
 
 
 def _git_path(root: Path, name: str) -> Path:
-    return Path(git(["rev-parse", "--path-format=absolute", "--git-path", name], root).strip())
+    return Path(git(["rev-parse", "--path-format=absolute", "--git-path", name], root).rstrip("\n"))
+
+
+def _git_paths(root: Path, *names: str) -> list[Path]:
+    """Where git keeps each of `names` for the checkout at `root`: one git process for them all, one
+    each when the git dir's path holds a line break (then the lines do not say which is which)."""
+    asked = [arg for name in names for arg in ("--git-path", name)]
+    lines = git(["rev-parse", "--path-format=absolute", *asked], root).splitlines()
+    return [Path(line) for line in lines] if len(lines) == len(names) else [_git_path(root, n) for n in names]
 
 
 def _fsync_write(path: Path, data: bytes) -> None:

@@ -57,7 +57,7 @@ def _commit(root: Path, writes: dict[str, str | None], on: str = "HEAD") -> tupl
     for rel, path in written.items():
         path.write_text(writes[rel] or "")
     blobs = dict(zip(written, git(["hash-object", "-w", "--no-filters", "--stdin-paths"], root,
-                                  input="".join(f"{p}\n" for p in written.values())).split(), strict=True))  # fmt: skip
+                                  input="".join(f"{os.path.relpath(p, root)}\n" for p in written.values())).split(), strict=True))  # fmt: skip
     entries = "".join(f"100644 {blobs[rel]}\t{rel}\n" if rel in blobs else f"0 {'0' * 40}\t{rel}\n" for rel in writes)
     git(["update-index", "--add", "--remove", "--index-info"], root, env=env, input=entries)
     shutil.rmtree(texts)
@@ -242,6 +242,19 @@ def test_a_merge_in_progress_is_refused_untouched(tmp_path: Path) -> None:
     commit, base = _commit(root, {"x.txt": "x\n"})
     (root / ".git" / "MERGE_HEAD").write_text(base + "\n")
     _refused(root, commit, base, "MERGE_HEAD")
+
+
+@pytest.mark.parametrize("where", ["plain", "line\nbreak"])
+@pytest.mark.parametrize("name", ["CHERRY_PICK_HEAD", "REVERT_HEAD", "rebase-merge", "sequencer", "index.lock"])
+def test_every_operation_in_progress_is_refused_untouched(tmp_path: Path, name: str, where: str) -> None:
+    """Each of git's in-progress markers is found (asked of one git process; one per marker when the
+    git dir's path holds a line break)."""
+    (tmp_path / where).mkdir()
+    root = _repo(tmp_path / where)
+    commit, base = _commit(root, {"x.txt": "x\n"})
+    marker = root / ".git" / name
+    marker.mkdir() if name in ("rebase-merge", "sequencer") else marker.write_text(base + "\n")
+    _refused(root, commit, base, name)
 
 
 def test_a_conflict_leaves_the_checkout_exactly_as_it_was(tmp_path: Path) -> None:
