@@ -22,6 +22,7 @@ from agentic.eval.prepare import Prepared
 from agentic.eval.repos import attempt_repo, changed_paths, checkout
 from agentic.eval.stats import Attempt
 from agentic.eval.testids import run_test_ids
+from agentic.git.view import show_at
 from agentic.journal.events import PolicyDecision, RunEnd, RunStart, ToolCall, entry
 from agentic.models.base import Message, Model, ToolSpec, Turn
 from agentic.models.pricing import price_of
@@ -113,6 +114,8 @@ def run_attempt(prep: Prepared, n: int, root: Path, spec: AttemptSpec, check_tre
     started = time.monotonic()
     root.parent.mkdir(parents=True, exist_ok=True)
     attempt_repo(prep.template, root)
+    if prep.shown_at is not None:
+        show_at(root, prep.shown_at)
     place(root, prep.generated)  # ignored: the run finds them in its repository as in a person's checkout
     cloned = time.monotonic() - started
     recorder = Recorder()

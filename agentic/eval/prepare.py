@@ -16,6 +16,7 @@ from agentic.eval.stats import Attempt
 from agentic.models import load_model
 from agentic.models.base import Model
 from agentic.policy.contract import PRESETS, Contract, load_contract, parse_contract
+from agentic.sandbox.hostview import project_envs, under
 from agentic.workspace.generated import GeneratedFiles
 
 
@@ -32,14 +33,19 @@ class Prepared:
     problem: str | None = None  # set: every attempt is an error, with this reason
     setup_s: float = 0.0  # fixture → template repository (or clone), once
     generated: GeneratedFiles = ()  # the contract's `generated:` files, for each attempt's repository
+    shown_at: str | None = None  # a local repository's path, where the sandbox shows the clones' worktrees (show_at)
 
 
-def program_problem(contract: Contract, template: Path) -> str | None:
+def program_problem(contract: Contract, template: Path, shown_at: str | None = None) -> str | None:
     """Why the test command cannot start in the scenario's repository: it names a program inside the
     checkout (the `.venv/bin/python` `agentic init` writes) that a clone does not hold (git does not
-    track a virtual environment), or None."""
+    track a virtual environment), or None. A clone shown at its local repository's path (`shown_at`)
+    finds that repository's virtual environments there, as a run does."""
     program = contract.test_command[0] if contract.test_command else ""
     if "/" not in program or os.path.isabs(program) or os.path.lexists(template / program):
+        return None
+    if shown_at is not None and any(under(os.path.normpath(os.path.join(shown_at, program)), env) and os.path.lexists(
+            os.path.join(shown_at, program)) for env in project_envs(shown_at)):  # fmt: skip
         return None
     return (f"the test command's program {program} is not in the scenario's repository (a clone holds only what git "
             "tracks: a virtual environment is not cloned); give the scenario a contract whose test_command names an "

@@ -72,6 +72,7 @@ class Shipment:
     model: str
     script: list[dict[str, Any]] | None  # a scripted model's turns: its file stays on the driver
     generated: GeneratedFiles = ()  # the contract's `generated:` files: not in the template's bundle
+    shown_at: str | None = None  # where the attempts are shown (Prepared.shown_at): a path on the driver's machine
 
     @classmethod
     def of(cls, prep: Prepared) -> Shipment:
@@ -81,7 +82,8 @@ class Shipment:
             doc = yamlfile.load(Path(prep.model.removeprefix("script:")))
             yamlfile.validate(doc, "script")
             script = list(doc.data)
-        return cls(prep.scenario, prep.base, prep.settings, prep.contract, prep.model, script, prep.generated)
+        return cls(prep.scenario, prep.base, prep.settings, prep.contract, prep.model, script, prep.generated,
+                   prep.shown_at)
 
     def digest(self) -> str:
         return hashlib.sha256(pickle.dumps(self)).hexdigest()
@@ -193,7 +195,8 @@ def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fle
             return Returned(AttemptResult(refused, tries=tries))
         try:
             prep = Prepared(scenario, template_of(bundle), shipment.base, shipment.settings, shipment.contract,
-                            shipment.model, generated=shipment.generated)  # fmt: skip
+                            shipment.model, generated=shipment.generated,
+                            shown_at=shipment.shown_at if shipment.shown_at and os.path.isdir(shipment.shown_at) else None)  # fmt: skip
             spec = AttemptSpec(shipment.load_model(), view.stopped, view, rate_book=fleet, keep_journal=True)
             result = run_attempt(prep, n, tmp / "attempts" / scenario.id / str(n), spec, shared_checks(fleet))
         except Exception as exc:

@@ -47,6 +47,7 @@ from agentic.eval.repos import cloned_repo, fixture_repo, generated_files, tree_
 from agentic.eval.scenarios import Scenario, resolve_model
 from agentic.eval.stats import EvalSummary, summarize
 from agentic.eval.testids import base_problem, test_runner_problem
+from agentic.git.view import show_at
 from agentic.models.ratelimit import WINDOW_S
 from agentic.util import scratch
 from agentic.workspace import ensure_excluded
@@ -175,6 +176,10 @@ class Evaluator:
             prep.setup_s = time.monotonic() - started
             prep.template = target
             ensure_excluded(target)
+            if source.git is not None and os.path.isabs(source.git) and os.path.isdir(source.git):
+                # its editable installs and virtual environment name its path: shown there, they are the attempt's
+                prep.shown_at = os.path.realpath(source.git)
+                show_at(target, prep.shown_at)
             prep.settings = load_settings(target, scenario.settings)
             prep.contract = scenario_contract(scenario, target, prep.settings)
             origin = target if source.fixture is not None else Path(source.git) if source.git and os.path.isabs(source.git) else None
@@ -183,7 +188,7 @@ class Evaluator:
             prep.model = self.options.model or scenario.model or repo_model
             if prep.model is None:
                 raise UsageError("no model: give the scenario a `model:`, or pass --model")
-            prep.problem = program_problem(prep.contract, target) or test_runner_problem(prep.contract, scenario.checks)
+            prep.problem = program_problem(prep.contract, target, prep.shown_at) or test_runner_problem(prep.contract, scenario.checks)
             if prep.problem is None and scenario.checks.needs_tests:
                 tests, _ = self._tree_results(prep, target, prep.base, with_command=False)
                 prep.problem = base_problem(scenario.checks, tests)

@@ -9,7 +9,9 @@ nothing but the repository format, the shallow list and an index copy; an object
 stash, other branches and worktrees, hooks, the journals under `.agentic`) is hidden, and so is a
 superproject when the repository is a submodule. The objects come from a store of their own with
 only what the view's refs reach, so not even a scan of the packs finds the person's stash. This holds for every layout git has: a `.git`
-directory, `--separate-git-dir` / a `gitdir:` file, a linked worktree, a submodule.
+directory, `--separate-git-dir` / a `gitdir:` file, a linked worktree, a submodule. An eval's clone
+of a person's local repository is shown at that repository's path instead (show_at), which is hidden
+beneath it with its git dir.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ GIT_AT = "/tmp/.agentic-git"  # where the synthesized git dir is bound, read-onl
 VIEW = "agentic-view"  # in the worktree's admin dir: the synthesized git dir
 DOT_GIT = "agentic-dotgit"  # in the worktree's admin dir: the .git file commands see
 STATE_DIRS = ("worktrees", "checkouts")
+SHOWN_AT = "shown-at"  # <checkout>/.agentic/shown-at: where its worktrees are shown, when not at <checkout> (show_at)
 OBJECTS = "objects"  # <checkout>/.agentic/objects: what the views' refs reach, packed
 EMPTY_PACK = 32  # bytes: a pack's header and checksum, no object
 MAX_PACKS = (
@@ -103,6 +106,34 @@ def checkout_of(worktree: str) -> str | None:
     return None
 
 
+def show_at(checkout: Path, path: str) -> None:
+    """Have the sandbox show `checkout`'s worktrees and checkouts at `path`, another working tree,
+    instead of at `checkout`: an eval's clone of a person's local repository is shown at that
+    repository's path, so its editable installs, `.pth` files, virtual environment and absolute
+    paths resolve to the attempt's code. Written in the harness's own `.agentic/`, never in a
+    repository's content; a `path` that is no working tree, or holds the clone or lies in it, is
+    ignored (shown_at)."""
+    state = checkout / ".agentic"
+    state.mkdir(exist_ok=True)
+    (state / SHOWN_AT).write_text(os.path.realpath(path) + "\n", encoding="utf-8", errors="surrogateescape")
+
+
+def shown_at(checkout: str) -> str:
+    """Where `checkout`'s worktrees are shown: the working tree show_at named, else the checkout."""
+    marker = os.path.join(checkout, ".agentic", SHOWN_AT)
+    try:
+        if not os.path.isfile(marker) or os.path.islink(marker):
+            return checkout
+        with open(marker, encoding="utf-8", errors="surrogateescape") as fh:
+            path = fh.read(8192).rstrip("\n")
+    except OSError:
+        return checkout
+    real = os.path.realpath(path) if os.path.isabs(path) else ""
+    if not real or real == "/" or _under(real, checkout) or _under(checkout, real) or not os.path.isdir(real):
+        return checkout
+    return real if os.path.lexists(os.path.join(real, ".git")) else checkout
+
+
 def git_view(worktree: str, masked: Sequence[str] = (), secret: Sequence[str] = (),
              rebuild: bool = True) -> GitView | None:  # fmt: skip
     """The view of a harness worktree (a real path), built now; None when it is not one. `masked`:
@@ -128,14 +159,13 @@ def git_view(worktree: str, masked: Sequence[str] = (), secret: Sequence[str] = 
         _replace_secrets(view, objects)
     dot_git = admin / DOT_GIT
     _write_if_changed(dot_git, f"gitdir: {GIT_AT}\n")
+    at = shown_at(checkout)
     hide = [str(common)] if not _under(str(common), checkout) else []
-    superproject = _superproject(checkout)
-    if superproject:
-        hide.append(os.path.realpath(superproject))
+    if at != checkout and (other := checkout_common_dir(Path(at))) is not None and not _under(str(other), at):
+        hide.append(str(other))  # the git dir of the working tree shown over (a linked worktree's, a --separate-git-dir)
+    hide += [os.path.realpath(above) for above in dict.fromkeys([_superproject(checkout), _superproject(at)]) if above]
     borrowed = _alternates(common) if objects is None else ()
-    return GitView(
-        checkout, str(view), str(objects or common / "objects"), str(dot_git), tuple(hide), borrowed
-    )
+    return GitView(at, str(view), str(objects or common / "objects"), str(dot_git), tuple(hide), borrowed)
 
 
 @lru_cache(maxsize=64)

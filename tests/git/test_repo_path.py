@@ -158,3 +158,27 @@ def test_the_views_object_store_holds_what_its_tips_reach_and_stays_few_packs(tm
 
     assert all(has(t) for t in tips) and has(git(["rev-parse", "HEAD:calc.py"], repo).strip())
     assert not has(person(repo, "rev-parse", "refs/stash").strip())  # the person's stash is not there
+
+
+def test_a_checkout_is_shown_at_another_working_tree_only_when_its_state_says_so_and_it_is_one(tmp_path: Path) -> None:
+    """show_at/shown_at (an eval's clone of a local repository): the marker in the harness's .agentic/
+    names another working tree; anything else (no marker, a link, a relative path, a directory that
+    is no working tree, one that holds the checkout or lies in it) leaves the checkout where it is."""
+    from agentic.git.view import SHOWN_AT, show_at, shown_at
+
+    clone, other = make_repo(tmp_path / "clone"), make_repo(tmp_path / "other")
+    where = os.path.realpath(clone)
+    assert shown_at(where) == where
+    show_at(clone, str(other))
+    assert shown_at(where) == os.path.realpath(other)
+    marker = clone / ".agentic" / SHOWN_AT
+    for named in ("relative/path", str(tmp_path / "missing"), str(tmp_path), where, str(clone / "tests"), "/"):
+        marker.write_text(named + "\n")
+        assert shown_at(where) == where, named
+    (tmp_path / "plain").mkdir()
+    marker.write_text(f"{tmp_path / 'plain'}\n")  # a directory, but no working tree
+    assert shown_at(where) == where
+    marker.unlink()
+    (tmp_path / "elsewhere").write_text(f"{other}\n")
+    marker.symlink_to(tmp_path / "elsewhere")
+    assert shown_at(where) == where
