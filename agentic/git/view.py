@@ -111,8 +111,9 @@ def show_at(checkout: Path, path: str) -> None:
     instead of at `checkout`: an eval's clone of a person's local repository is shown at that
     repository's path, so its editable installs, `.pth` files, virtual environment and absolute
     paths resolve to the attempt's code. Written in the harness's own `.agentic/`, never in a
-    repository's content; a `path` that is no working tree, or holds the clone or lies in it, is
-    ignored (shown_at)."""
+    repository's content; a `path` that is no working tree, or lies in the clone, is ignored
+    (shown_at). The clone may lie in it (an eval's --workdir inside the repository), as a run's
+    worktree lies in the checkout it is shown at."""
     state = checkout / ".agentic"
     state.mkdir(exist_ok=True)
     (state / SHOWN_AT).write_text(os.path.realpath(path) + "\n", encoding="utf-8", errors="surrogateescape")
@@ -129,7 +130,7 @@ def shown_at(checkout: str) -> str:
     except OSError:
         return checkout
     real = os.path.realpath(path) if os.path.isabs(path) else ""
-    if not real or real == "/" or _under(real, checkout) or _under(checkout, real) or not os.path.isdir(real):
+    if not real or real == "/" or _under(real, checkout) or not os.path.isdir(real):
         return checkout
     return real if os.path.lexists(os.path.join(real, ".git")) else checkout
 

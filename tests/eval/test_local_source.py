@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from agentic.git.cmd import git
@@ -46,7 +47,7 @@ def src_layout_project(root: Path) -> Path:
     write(root / "src" / "calc" / "__init__.py", BUGGY)
     write(root / "tests" / "__init__.py", "")
     write(root / "tests" / "test_calc.py", TESTS)
-    write(root / ".gitignore", ".venv/\n*.log\n")
+    write(root / ".gitignore", ".venv/\n*.log\nevals/\n")
     write(root / "policies" / "contract.yaml", yaml.safe_dump(contract, sort_keys=False))
     commit_initial(root)
     venv = root / ".venv"
@@ -56,7 +57,9 @@ def src_layout_project(root: Path) -> Path:
     return root
 
 
-def test_an_attempt_on_a_local_repository_imports_its_own_code_at_the_repositorys_path(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workdir", ["own", "inside the repository"])
+def test_an_attempt_on_a_local_repository_imports_its_own_code_at_the_repositorys_path(tmp_path: Path,
+                                                                                       workdir: str) -> None:  # fmt: skip
     source = src_layout_project(tmp_path / "project")
     where = os.path.realpath(source)
     (source / "person.log").write_text("the person's, ignored\n")
@@ -76,7 +79,8 @@ def test_an_attempt_on_a_local_repository_imports_its_own_code_at_the_repository
                    "command": [".venv/bin/python", "-c", check]},
     }, sort_keys=False))  # fmt: skip
     out = tmp_path / "result.json"
-    done = cli("eval", str(suite), "--json", str(out), cwd=tmp_path)
+    kept = ["--workdir", str(source / "evals")] if workdir != "own" else []  # the clones in the repository
+    done = cli("eval", str(suite), "--json", str(out), *kept, cwd=tmp_path)
     result = json.loads(out.read_text())
     attempt = result["scenarios"][0]["results"][0]
     assert attempt["verdict"] == "pass", done.stdout + done.stderr + json.dumps(attempt)

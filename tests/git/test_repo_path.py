@@ -162,8 +162,9 @@ def test_the_views_object_store_holds_what_its_tips_reach_and_stays_few_packs(tm
 
 def test_a_checkout_is_shown_at_another_working_tree_only_when_its_state_says_so_and_it_is_one(tmp_path: Path) -> None:
     """show_at/shown_at (an eval's clone of a local repository): the marker in the harness's .agentic/
-    names another working tree; anything else (no marker, a link, a relative path, a directory that
-    is no working tree, one that holds the checkout or lies in it) leaves the checkout where it is."""
+    names another working tree, which may hold the checkout (an eval's --workdir inside the repository);
+    anything else (no marker, a link, a relative path, a directory that is no working tree, the checkout
+    itself or a directory in it) leaves the checkout where it is."""
     from agentic.git.view import SHOWN_AT, show_at, shown_at
 
     clone, other = make_repo(tmp_path / "clone"), make_repo(tmp_path / "other")
@@ -172,6 +173,9 @@ def test_a_checkout_is_shown_at_another_working_tree_only_when_its_state_says_so
     show_at(clone, str(other))
     assert shown_at(where) == os.path.realpath(other)
     marker = clone / ".agentic" / SHOWN_AT
+    inner = make_repo(other / "work" / "clone")
+    show_at(inner, str(other))
+    assert shown_at(os.path.realpath(inner)) == os.path.realpath(other)
     for named in ("relative/path", str(tmp_path / "missing"), str(tmp_path), where, str(clone / "tests"), "/"):
         marker.write_text(named + "\n")
         assert shown_at(where) == where, named
