@@ -16,6 +16,7 @@ from typing import Any
 
 from agentic import __version__
 from agentic.config.settings import Settings
+from agentic.gate.gomodules import go_modules_stamp
 from agentic.gate.result import FORMAT_VERSION
 from agentic.policy.contract import Contract
 from agentic.sandbox import program_envs
@@ -53,7 +54,8 @@ def installed_stamp(root: Path, contract: Contract) -> list[list[object]]:
     """When the environments the checkout's commands see last changed (the project's virtual
     environment and node_modules, the test command's own environment: each directory and its
     site-packages, whose entries change with every install), and the generated files' sizes and
-    times: a change there is a new key. A file changed in place inside site-packages is not seen."""
+    times: a change there is a new key. A file changed in place inside site-packages is not seen.
+    For a Go module, which of the modules its go.sum lists the machine's module cache holds."""
     stamps: list[list[object]] = []
     places = []
     for env in [*project_envs(str(root)), *map(str, program_envs(contract.test_command))]:
@@ -61,6 +63,8 @@ def installed_stamp(root: Path, contract: Contract) -> list[list[object]]:
     for place in [*places, *path_site_packages()]:
         with contextlib.suppress(OSError):
             stamps.append([place, os.stat(place).st_mtime_ns])
+    if (modules := go_modules_stamp(root)) is not None:
+        stamps.append(["go modules", modules])
     for rel in find(root, contract.generated):
         with contextlib.suppress(OSError):
             info = os.stat(root / rel)
