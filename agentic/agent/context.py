@@ -23,9 +23,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from agentic.models.base import Message, ToolSpec
+from agentic.util import safeyaml
 
 KEEP_TURNS = 3
 MIN_ELIDE = 200
@@ -39,7 +38,7 @@ ARG_DROPPED = "[agentic: {size:,} characters dropped for the context window]"
 @cache
 def _shipped() -> dict[str, int]:
     text = resources.files("agentic").joinpath("data", "context_windows.yaml").read_text("utf-8")
-    return {str(k): int(v) for k, v in (yaml.safe_load(text) or {}).items()}
+    return {str(k): int(v) for k, v in (safeyaml.load(text) or {}).items()}
 
 
 def window_of(model: str, setting: int | None = None) -> int | None:

@@ -32,7 +32,7 @@ from agentic.git.cmd import git, run_git
 from agentic.policy.contract import PRESETS, is_pytest, is_unittest, parse_contract, preset_text
 from agentic.policy.engine import check_examples
 from agentic.tools import builtin_tools
-from agentic.util import yamlfile
+from agentic.util import safeyaml, yamlfile
 from agentic.workspace import ensure_excluded, version_files
 
 DEFAULT_MODEL = "openai:gpt-4.1-mini"
@@ -312,7 +312,7 @@ def explain_detection(choices: Choices) -> list[str]:
 
 
 def preset_description(name: str) -> str:
-    data: Any = yaml.safe_load(preset_text(name))
+    data: Any = safeyaml.load(preset_text(name))
     return str(data.get("description", "")) if isinstance(data, dict) else ""
 
 

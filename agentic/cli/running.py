@@ -32,6 +32,7 @@ from agentic.run.resume import (
 )
 from agentic.run.runner import RunOutcome, RunRequest, execute, needs_sandbox
 from agentic.sandbox import make_sandbox, program_envs, require_sandbox
+from agentic.util import safeyaml
 from agentic.workspace import RepoInfo
 
 from .approve import approver
@@ -50,7 +51,7 @@ def _limit_flags(given: list[str]) -> dict[str, Any]:
         if not sep or not name.strip():
             raise UsageError(f"--limit {item!r}: expected NAME=VALUE, e.g. --limit max_steps=10")
         try:
-            flags[name.strip()] = yaml.safe_load(raw)
+            flags[name.strip()] = safeyaml.load(raw)
         except yaml.YAMLError:
             flags[name.strip()] = raw
     return flags

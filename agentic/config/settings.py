@@ -17,7 +17,7 @@ import yaml
 
 from agentic.errors import ConfigError
 from agentic.models import ModelOptions
-from agentic.util import yamlfile
+from agentic.util import safeyaml, yamlfile
 
 REPO_FILE = ".agentic.yaml"
 DEFAULT_CONTRACT = "policies/contract.yaml"
@@ -106,7 +106,7 @@ def _env_layer(environ: dict[str, str]) -> list[tuple[dict[str, Any], str]]:
             value: Any = raw
             if key not in ("model", "contract", "base_url", "sandbox"):
                 try:
-                    value = yaml.safe_load(raw)
+                    value = safeyaml.load(raw)
                 except yaml.YAMLError:
                     value = raw
             doc = yamlfile.Document(f"environment variable {name}", {key: value}, yamlfile.Locator(None))

@@ -17,6 +17,7 @@ from agentic.models import load_model
 from agentic.models.base import Model
 from agentic.policy.contract import PRESETS, Contract, load_contract, parse_contract
 from agentic.sandbox.hostview import project_envs, under
+from agentic.util import safeyaml
 from agentic.workspace.generated import GeneratedFiles
 
 
@@ -81,7 +82,7 @@ def scenario_contract(scenario: Scenario, root: Path, settings: Settings) -> Con
     if scenario.contract is None:
         return repo_contract
     assert scenario.contract_doc is not None
-    data = merge(yaml.safe_load(repo_contract.text), scenario.contract)
+    data = merge(safeyaml.load(repo_contract.text), scenario.contract)
     text = yaml.safe_dump(data, sort_keys=False)
     doc = replace(scenario.contract_doc, data=data)
     try:

@@ -13,9 +13,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from agentic.models.base import Usage
+from agentic.util import safeyaml
 
 PER = 1_000_000  # prices are per million tokens
 
@@ -39,7 +38,7 @@ FREE = Price(0.0, 0.0, 0.0)
 @cache
 def shipped() -> dict[str, Price]:
     text = resources.files("agentic").joinpath("data", "prices.yaml").read_text("utf-8")
-    return {key: _price(value) for key, value in (yaml.safe_load(text) or {}).items()}
+    return {key: _price(value) for key, value in (safeyaml.load(text) or {}).items()}
 
 
 def _price(value: dict[str, Any]) -> Price:
