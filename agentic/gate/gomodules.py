@@ -43,10 +43,16 @@ def _workspace_modules(root: Path) -> list[str]:
 
 
 def _entries(go_sum: Path) -> set[str]:
-    """`module@version` (a module's files) and `module@version/go.mod` (its go.mod only), as go.sum lists them."""
+    """`module@version` (a module's files) and `module@version/go.mod` (its go.mod only), as go.sum lists
+    them; a line whose path or version climbs out (`..`) or is absolute is no module (the file is the
+    repository's: what it names is only ever looked up in the module cache)."""
     with open(go_sum, "rb") as fh:
         text = fh.read(MAX_SUM_BYTES).decode("utf-8", "surrogateescape")
-    return {f"{words[0]}@{words[1]}" for words in (line.split() for line in text.splitlines()) if len(words) == 3}
+    found = set()
+    for words in (line.split() for line in text.splitlines()):
+        if len(words) == 3 and not words[0].startswith("/") and ".." not in f"{words[0]}/{words[1]}".split("/"):
+            found.add(f"{words[0]}@{words[1]}")
+    return found
 
 
 def _cached(cache: str, entry: str) -> str:

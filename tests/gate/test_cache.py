@@ -10,7 +10,7 @@ import pytest
 
 from agentic.config.settings import load_settings
 from agentic.gate.cache import cache_key, path_site_packages
-from agentic.gate.gomodules import go_modules_stamp
+from agentic.gate.gomodules import _entries, go_modules_stamp
 from agentic.policy.contract import load_contract
 from tests.conftest import make_repo
 
@@ -75,6 +75,8 @@ def test_a_go_module_downloaded_to_the_machine_is_a_new_key(tmp_path: Path, monk
     keys.add(cache_key("tree", "base", contract, settings, False, root))
     assert len(keys) == 4  # each download a new key
     assert cache_key("tree", "base", contract, settings, False, root) in keys  # and the same key while nothing changes
+    (root / "tools" / "go.sum").write_text("../../../escape v0.1.0 h1:x=\n/abs v0.1.0 h1:y=\nexample.com/m .. h1:z=\n")
+    assert _entries(root / "tools" / "go.sum") == set()  # nothing that climbs out of the module cache
     (root / "go.sum").unlink()
     (root / "tools" / "go.sum").unlink()
     assert go_modules_stamp(root) is None
