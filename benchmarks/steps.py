@@ -68,6 +68,13 @@ every syscall, kill(-1)), the fsync of the intent (about 1 ms here), git inside 
 read-only view (about 0.6 ms more than bare) and the seal and disk walks (a few tenths). The wall ratio is dominated by the test runs: under the peer script's PATH agentic's
 `python` is the pyenv interpreter with its pytest plugins (1.3 s a run here), the floor's and mini's
 the benchmark venv's (about half that), so compare run_tests with the bare command printed here.
+
+2026-12-06, median of 5, three runs in turn (the machine slow during the first: compare the last two):
+
+                          read_file  search  list_files  edit_file  run_command     run_tests
+    HEAD (slow spell)           6.4     6.4         6.6        7.5   14.2 (+11.3)   464.9 (+45.6)
+    d2233af                     4.8     4.8         4.8        6.1   11.1 (+8.4)    407.0 (+20.1)
+    HEAD                        4.6     4.4         4.5        6.0   10.4 (+7.7)    384.1 (+5.4)
 """
 
 from __future__ import annotations
