@@ -45,8 +45,8 @@ def program_problem(contract: Contract, template: Path, shown_at: str | None = N
     program = contract.test_command[0] if contract.test_command else ""
     if "/" not in program or os.path.isabs(program) or os.path.lexists(template / program):
         return None
-    if shown_at is not None and any(under(os.path.normpath(os.path.join(shown_at, program)), env) and os.path.lexists(
-            os.path.join(shown_at, program)) for env in project_envs(shown_at)):  # fmt: skip
+    there = os.path.normpath(os.path.join(shown_at, program)) if shown_at is not None else ""
+    if there and os.path.lexists(there) and any(under(there, env) for env in project_envs(str(shown_at))):
         return None
     return (f"the test command's program {program} is not in the scenario's repository (a clone holds only what git "
             "tracks: a virtual environment is not cloned); give the scenario a contract whose test_command names an "

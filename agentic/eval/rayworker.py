@@ -72,7 +72,8 @@ class Shipment:
     model: str
     script: list[dict[str, Any]] | None  # a scripted model's turns: its file stays on the driver
     generated: GeneratedFiles = ()  # the contract's `generated:` files: not in the template's bundle
-    shown_at: str | None = None  # where the attempts are shown (Prepared.shown_at): a path on the driver's machine
+    shown_at: str | None = None  # where the attempts are shown (Prepared.shown_at): a path on the driver's
+    # machine, ignored (git.view.shown_at) on a node where it is no working tree
 
     @classmethod
     def of(cls, prep: Prepared) -> Shipment:
@@ -195,8 +196,7 @@ def attempt_on_worker(shipment: Shipment, bundle: bytes, n: int, tries: int, fle
             return Returned(AttemptResult(refused, tries=tries))
         try:
             prep = Prepared(scenario, template_of(bundle), shipment.base, shipment.settings, shipment.contract,
-                            shipment.model, generated=shipment.generated,
-                            shown_at=shipment.shown_at if shipment.shown_at and os.path.isdir(shipment.shown_at) else None)  # fmt: skip
+                            shipment.model, generated=shipment.generated, shown_at=shipment.shown_at)  # fmt: skip
             spec = AttemptSpec(shipment.load_model(), view.stopped, view, rate_book=fleet, keep_journal=True)
             result = run_attempt(prep, n, tmp / "attempts" / scenario.id / str(n), spec, shared_checks(fleet))
         except Exception as exc:

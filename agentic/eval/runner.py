@@ -176,13 +176,14 @@ class Evaluator:
             prep.setup_s = time.monotonic() - started
             prep.template = target
             ensure_excluded(target)
-            if source.git is not None and os.path.isabs(source.git) and os.path.isdir(source.git):
+            local = source.git if source.git is not None and os.path.isabs(source.git) else None  # not a URL
+            if local is not None:
                 # its editable installs and virtual environment name its path: shown there, they are the attempt's
-                prep.shown_at = os.path.realpath(source.git)
+                prep.shown_at = os.path.realpath(local)
                 show_at(target, prep.shown_at)
             prep.settings = load_settings(target, scenario.settings)
             prep.contract = scenario_contract(scenario, target, prep.settings)
-            origin = target if source.fixture is not None else Path(source.git) if source.git and os.path.isabs(source.git) else None
+            origin = target if source.fixture is not None else Path(local) if local is not None else None
             prep.generated = generated_files(origin, target, prep.contract.generated)
             repo_model = resolve_model(prep.settings.model, target) if prep.settings.model else None
             prep.model = self.options.model or scenario.model or repo_model
